@@ -1,0 +1,56 @@
+/**
+ * The normalised configuration every step reads. Produced by `loadConfig` (src/config/load.ts) from the
+ * YAML file after defaults are filled in and every rule has passed; steps never see raw input.
+ * The schema with descriptions and defaults lives in src/config/schema.ts (single source of truth);
+ * this type must equal `z.output<typeof configSchema>` (a type test enforces it).
+ */
+export interface SecretRef {
+  name: string;
+  /** Defaults to the run's namespace (POD_NAMESPACE) when absent. */
+  namespace?: string | undefined;
+}
+
+export interface Config {
+  argocd: {
+    namespace: string;
+    version: string;
+    install: { source: 'bundled' | 'file' | 'url' | 'skip'; file?: string; url?: string; sha256?: string };
+    adminPassword: {
+      secretRef: SecretRef & { key: string };
+      /** When the Secret does not exist: generate a password once and store it there. */
+      generate: boolean;
+    };
+    server: { insecure: boolean; rootPath: string };
+    virtualService: { enabled: 'auto' | boolean; gateway: string; hosts: string[] };
+    /** Milliseconds (normalised). YAML accepts "10m", "90s", "1h30m" or a number of seconds in YAML. */
+    rolloutTimeout: number;
+  };
+  git: {
+    repoUrl: string;
+    credentials: { secretRef: SecretRef };
+    verify: boolean;
+  };
+  environments: {
+    project: string;
+    namespaces: { name: string; restricted: boolean }[];
+    /** Template; `{namespace}` is replaced. */
+    applicationName: string;
+    logging: { enabled: boolean; namespace: string; restricted: boolean };
+    waitForSync: boolean;
+    /** Milliseconds (normalised), same formats as rolloutTimeout. */
+    syncTimeout: number;
+  };
+  seldonDeploy: { namespace: string; gitCredentialsSecret: string; sshKeyName: string };
+  webhooks: { enabled: boolean };
+  report: { configMap: string };
+}
+
+/** The process environment, validated with envalid (src/config/env.ts). */
+export interface Env {
+  SD_BOOTSTRAP_CONFIG: string;
+  LOG_LEVEL: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+  LOG_FORMAT: 'json' | 'pretty' | undefined;
+  /** Overall deadline of one run, ms (from e.g. "15m"). */
+  SD_BOOTSTRAP_TIMEOUT_MS: number;
+  POD_NAMESPACE: string | undefined;
+}

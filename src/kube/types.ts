@@ -1,0 +1,97 @@
+/**
+ * The contract of the Kubernetes access layer (src/kube/). Steps depend on this interface only, so the
+ * runner can hand them the real client (src/kube/client.ts).
+ */
+
+/** Any Kubernetes object as plain JSON. */
+export interface KubeObject {
+  apiVersion: string;
+  kind: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    resourceVersion?: string;
+    [k: string]: unknown;
+  };
+  [k: string]: unknown;
+}
+
+export interface ObjectRef {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  namespace?: string | undefined;
+}
+
+export type ChangeAction = 'created' | 'updated' | 'unchanged';
+
+/** What one apply (or dry-run apply) did to one object. */
+export interface ObjectChange {
+  ref: ObjectRef;
+  action: ChangeAction;
+  /** Dot paths of changed fields (only for `updated`; in plan mode always computed). */
+  fields?: string[];
+  /** Plan only: why the object could not be dry-run (e.g. its CRD does not exist yet). */
+  note?: string;
+}
+
+export interface ApplyOptions {
+  /** Server-side dry-run (`dryRun=All`): nothing is persisted. */
+  dryRun?: boolean;
+}
+
+export interface RequestStats {
+  requests: number;
+  /** POST, PUT, PATCH, DELETE that were not dry-run. */
+  writes: number;
+}
+
+export interface Kube {
+  /** Namespace of the current context (kubeconfig) or of the ServiceAccount (in a pod). */
+  readonly defaultNamespace: string;
+  /** Cluster API URL, for messages. */
+  readonly server: string;
+  readonly stats: RequestStats;
+
+  /** Raw request with authentication, retries (429/5xx/resets with backoff) and counting. Throws ApiError. */
+  request<T = unknown>(
+    method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+    path: string,
+    opts?: { body?: unknown; contentType?: string; query?: Record<string, string | undefined> },
+  ): Promise<T>;
+
+  /** GET one object; null on 404. */
+  get<T extends KubeObject = KubeObject>(ref: ObjectRef): Promise<T | null>;
+  /** LIST objects of a kind (optionally in a namespace / by label selector). */
+  list<T extends KubeObject = KubeObject>(
+    apiVersion: string,
+    kind: string,
+    opts?: { namespace?: string; labelSelector?: string },
+  ): Promise<T[]>;
+  /**
+   * Server-side apply, field manager `sd-gitops-bootstrap`, force, fieldValidation=Strict.
+   * `unchanged` iff resourceVersion did not move; in dry-run, compares with the live object after
+   * dropping server-managed fields.
+   */
+  apply(obj: KubeObject, opts?: ApplyOptions): Promise<ObjectChange & { object: KubeObject | null }>;
+  /**
+   * Apply many objects: CRDs and Namespaces first, wait until CRDs are Established, then the rest.
+   * In dry-run, custom resources whose CRD does not exist yet are reported with a note, not failed.
+   */
+  applyAll(objs: KubeObject[], opts?: ApplyOptions): Promise<ObjectChange[]>;
+  /** Delete (used by tests and lease release only). 404 is fine. */
+  delete(ref: ObjectRef): Promise<void>;
+  /** SelfSubjectAccessReview. */
+  can(attrs: {
+    verb: string;
+    group: string;
+    resource: string;
+    namespace?: string;
+    name?: string;
+    subresource?: string;
+  }): Promise<boolean>;
+  /** Does the API serve this group/version + kind (discovery, cached per run)? */
+  hasKind(apiVersion: string, kind: string): Promise<boolean>;
+}
