@@ -1,0 +1,192 @@
+/**
+ * A real Git server over SSH for tests and the demo: Debian's OpenSSH `sshd` on loopback, with a host key
+ * and a user key generated at run time (never committed), serving bare repositories from a temp dir.
+ *
+ * sshd runs as the current user. As root it accepts root with a key only; as anyone else it can only
+ * authenticate that same user — either way the URL is `ssh://<current user>@127.0.0.1:<port>/<path>`.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+
+const SSHD_CANDIDATES = ['/usr/sbin/sshd', '/usr/bin/sshd'];
+
+export interface GitSshServer {
+  port: number;
+  user: string;
+  /** `ssh://user@127.0.0.1:port` — append a repository path. */
+  baseUrl: string;
+  /** The user's private key (OpenSSH PEM) and the matching known_hosts line for this server. */
+  privateKey: string;
+  knownHosts: string;
+  /** A known_hosts line with a different key for the same host: what a spoofed server would present. */
+  wrongKnownHosts: string;
+  /** A private key the server does not accept. */
+  unknownPrivateKey: string;
+  root: string;
+  /** Creates a bare repository whose first commit holds `files` (path → content); returns its URL. */
+  createRepo(name: string, files: Record<string, string>): string;
+  /** Adds a commit with these files (content null = delete). */
+  commit(name: string, files: Record<string, string | null>, message?: string): void;
+  /** Removes the user key from authorized_keys (a revoked key). */
+  revokeUserKey(): void;
+  stop(): Promise<void>;
+}
+
+export function sshdPath(): string | undefined {
+  return SSHD_CANDIDATES.find((p) => existsSync(p));
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
+    });
+  });
+}
+
+function keygen(file: string, comment: string): void {
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', file]);
+}
+
+function git(cwd: string, args: string[]): void {
+  execFileSync('git', args, {
+    cwd,
+    stdio: 'pipe',
+    env: {
+      ...process.env,
+      GIT_AUTHOR_NAME: 'e2e',
+      GIT_AUTHOR_EMAIL: 'e2e@example.com',
+      GIT_COMMITTER_NAME: 'e2e',
+      GIT_COMMITTER_EMAIL: 'e2e@example.com',
+      GIT_CONFIG_GLOBAL: '/dev/null',
+    },
+  });
+}
+
+export async function startGitSshServer(opts: { port?: number; root?: string } = {}): Promise<GitSshServer> {
+  const sshd = sshdPath();
+  if (!sshd) throw new Error('sshd not found: install Debian package openssh-server');
+  const root = opts.root ?? mkdtempSync(join(tmpdir(), 'sd-git-ssh-'));
+  mkdirSync(join(root, 'repos'), { recursive: true });
+  for (const k of ['host_key', 'other_host_key', 'user_key', 'unknown_user_key']) {
+    if (!existsSync(join(root, k))) keygen(join(root, k), k);
+  }
+  const authorized = join(root, 'authorized_keys');
+  writeFileSync(authorized, readFileSync(join(root, 'user_key.pub')), { mode: 0o600 });
+  const port = opts.port ?? (await freePort());
+  const user = userInfo().username;
+  const config = [
+    `Port ${port}`,
+    'ListenAddress 127.0.0.1',
+    `HostKey ${join(root, 'host_key')}`,
+    `AuthorizedKeysFile ${authorized}`,
+    `PidFile ${join(root, 'sshd.pid')}`,
+    'PasswordAuthentication no',
+    'KbdInteractiveAuthentication no',
+    'PubkeyAuthentication yes',
+    'PermitRootLogin prohibit-password',
+    'UsePAM no',
+    'StrictModes no',
+    `AllowUsers ${user}`,
+    'LogLevel ERROR',
+  ].join('\n');
+  writeFileSync(join(root, 'sshd_config'), `${config}\n`);
+  // sshd insists on this directory for privilege separation, even when it is not used.
+  mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+  const child: ChildProcess = spawn(sshd, ['-D', '-e', '-f', join(root, 'sshd_config')], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  await waitForPort(port, () => (child.exitCode !== null ? `sshd exited: ${stderr}` : undefined));
+
+  const hostPub = readFileSync(join(root, 'host_key.pub'), 'utf8').trim().split(' ');
+  const otherPub = readFileSync(join(root, 'other_host_key.pub'), 'utf8').trim().split(' ');
+  const hostPattern = `[127.0.0.1]:${port}`;
+  const baseUrl = `ssh://${user}@127.0.0.1:${port}`;
+
+  return {
+    port,
+    user,
+    baseUrl,
+    root,
+    privateKey: readFileSync(join(root, 'user_key'), 'utf8'),
+    unknownPrivateKey: readFileSync(join(root, 'unknown_user_key'), 'utf8'),
+    knownHosts: `${hostPattern} ${hostPub[0]} ${hostPub[1]}\n`,
+    wrongKnownHosts: `${hostPattern} ${otherPub[0]} ${otherPub[1]}\n`,
+    createRepo(name, files) {
+      const bare = join(root, 'repos', `${name}.git`);
+      rmSync(bare, { recursive: true, force: true });
+      git(root, ['init', '-q', '--bare', '-b', 'main', bare]);
+      const work = mkdtempSync(join(root, 'work-'));
+      git(work, ['init', '-q', '-b', 'main']);
+      writeFiles(work, files);
+      git(work, ['add', '-A']);
+      git(work, ['commit', '-q', '--allow-empty', '-m', 'initial']);
+      git(work, ['push', '-q', bare, 'main']);
+      rmSync(work, { recursive: true, force: true });
+      return `${baseUrl}${bare}`;
+    },
+    commit(name, files, message = 'update') {
+      const bare = join(root, 'repos', `${name}.git`);
+      const work = mkdtempSync(join(root, 'work-'));
+      git(root, ['clone', '-q', bare, work]);
+      writeFiles(work, files);
+      git(work, ['add', '-A']);
+      git(work, ['commit', '-q', '-m', message]);
+      git(work, ['push', '-q', 'origin', 'main']);
+      rmSync(work, { recursive: true, force: true });
+    },
+    revokeUserKey() {
+      writeFileSync(authorized, '');
+    },
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        await new Promise((r) => child.once('exit', r));
+      }
+      if (!opts.root) rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
+
+function writeFiles(dir: string, files: Record<string, string | null>): void {
+  for (const [path, content] of Object.entries(files)) {
+    const full = join(dir, path);
+    if (content === null) {
+      rmSync(full, { recursive: true, force: true });
+      continue;
+    }
+    mkdirSync(join(full, '..'), { recursive: true });
+    writeFileSync(full, content);
+  }
+}
+
+async function waitForPort(port: number, failed: () => string | undefined): Promise<void> {
+  const { connect } = await import('node:net');
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const why = failed();
+    if (why) throw new Error(why);
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect(port, '127.0.0.1');
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`sshd did not listen on 127.0.0.1:${port} within 10s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
