@@ -1,0 +1,146 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StepError } from '../errors.ts';
+import type { KubeObject } from '../kube/types.ts';
+import {
+  BUNDLED_SHA256,
+  bundledManifestPaths,
+  loadArgocdManifest,
+  parseInstallManifest,
+  sha256Hex,
+} from './argocd.ts';
+import { sampleConfig } from './fixtures.ts';
+
+const SMALL = `apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: argocd-server
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: argocd-server
+roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: argocd-server }
+subjects:
+- kind: ServiceAccount
+  name: argocd-server
+  namespace: argocd
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: applications.argoproj.io
+---
+`;
+
+const find = (objs: KubeObject[], kind: string, name: string) =>
+  objs.find((o) => o.kind === kind && o.metadata.name === name);
+
+describe('parseInstallManifest', () => {
+  it('sets the namespace on namespaced objects only and moves ClusterRoleBinding subjects', () => {
+    const objs = parseInstallManifest(SMALL, 'gitops');
+    expect(objs).toHaveLength(3);
+    expect(find(objs, 'ServiceAccount', 'argocd-server')!.metadata.namespace).toBe('gitops');
+    const crb = find(objs, 'ClusterRoleBinding', 'argocd-server')!;
+    expect(crb.metadata.namespace).toBeUndefined();
+    expect(crb.subjects).toEqual([{ kind: 'ServiceAccount', name: 'argocd-server', namespace: 'gitops' }]);
+    expect(
+      find(objs, 'CustomResourceDefinition', 'applications.argoproj.io')!.metadata.namespace,
+    ).toBeUndefined();
+  });
+
+  it('rejects a document that is not an object', () => {
+    expect(() => parseInstallManifest('- a\n- b\n', 'argocd')).toThrow(StepError);
+  });
+});
+
+describe.each(Object.keys(BUNDLED_SHA256))('bundled %s', (version) => {
+  const config = sampleConfig((c) => {
+    c.argocd.version = version;
+    c.argocd.namespace = 'gitops';
+  });
+
+  it('loads, verifies the recorded sha256 and places every object', async () => {
+    const loaded = await loadArgocdManifest(config.argocd);
+    expect(loaded.verified).toBe(true);
+    expect(loaded.sha256).toBe(BUNDLED_SHA256[version]);
+    const kinds = new Set(loaded.objects.map((o) => o.kind));
+    expect(kinds).toContain('CustomResourceDefinition');
+    expect(kinds).toContain('Deployment');
+    for (const obj of loaded.objects) {
+      const clusterScoped = ['CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding'].includes(
+        obj.kind,
+      );
+      expect(obj.metadata.namespace, `${obj.kind}/${obj.metadata.name}`).toBe(
+        clusterScoped ? undefined : 'gitops',
+      );
+    }
+    const text = JSON.stringify(loaded.objects);
+    expect(text).not.toContain('"namespace":"argocd"');
+    // Fields the client library would drop must survive parsing (kubernetes-client/javascript#2962).
+    expect(text).toContain('x-kubernetes-preserve-unknown-fields');
+  });
+});
+
+describe('loadArgocdManifest sources', () => {
+  let dir: string;
+  let file: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'argocd-manifest-'));
+    file = join(dir, 'install.yaml');
+    await writeFile(file, SMALL);
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it('file without sha256: loads unverified', async () => {
+    const argocd = sampleConfig((c) => (c.argocd.install = { source: 'file', file })).argocd;
+    const loaded = await loadArgocdManifest(argocd);
+    expect(loaded.verified).toBe(false);
+    expect(loaded.objects).toHaveLength(3);
+  });
+
+  it('url: a wrong digest is refused, naming both digests', async () => {
+    const wrong = 'a'.repeat(64);
+    const argocd = sampleConfig(
+      (c) => (c.argocd.install = { source: 'url', url: 'https://x/install.yaml', sha256: wrong }),
+    ).argocd;
+    const fakeFetch = (async () => new Response(SMALL)) as unknown as typeof fetch;
+    const err = await loadArgocdManifest(argocd, { fetch: fakeFetch }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StepError);
+    expect((err as Error).message).toContain(wrong);
+    expect((err as Error).message).toContain(sha256Hex(SMALL));
+  });
+
+  it('url: the right digest loads', async () => {
+    const argocd = sampleConfig(
+      (c) => (c.argocd.install = { source: 'url', url: 'https://x/install.yaml', sha256: sha256Hex(SMALL) }),
+    ).argocd;
+    const fakeFetch = (async () => new Response(SMALL)) as unknown as typeof fetch;
+    expect((await loadArgocdManifest(argocd, { fetch: fakeFetch })).verified).toBe(true);
+  });
+
+  it('bundled: an unknown version says which are bundled', async () => {
+    const argocd = sampleConfig((c) => (c.argocd.version = 'v9.9.9')).argocd;
+    await expect(loadArgocdManifest(argocd, { root: dir })).rejects.toThrow(
+      /not bundled \(bundled: v3\.5\.1/,
+    );
+  });
+
+  it('bundled: looks in the package first, then ../shared', () => {
+    expect(bundledManifestPaths('v3.5.1', '/app')).toEqual([
+      '/app/manifests/argocd/v3.5.1/install.yaml',
+      '/shared/argocd/v3.5.1/install.yaml',
+    ]);
+  });
+
+  it('bundled: a tampered file is refused', async () => {
+    const root = join(dir, 'pkg');
+    const path = join(root, 'manifests', 'argocd', 'v3.5.1');
+    await import('node:fs/promises').then((fs) => fs.mkdir(path, { recursive: true }));
+    await writeFile(join(path, 'install.yaml'), `${await readFile(file, 'utf8')}# tampered\n`);
+    const argocd = sampleConfig().argocd;
+    await expect(loadArgocdManifest(argocd, { root })).rejects.toThrow(/expected 795a3a97/);
+  });
+});

@@ -1,0 +1,214 @@
+/**
+ * Argo CD's official install manifest: where it comes from (bundled, file, url), its checksum, and the
+ * rewrites a namespace other than `argocd` needs. The manifest has no `metadata.namespace` on namespaced
+ * objects (`kubectl apply -n` adds it), and its ClusterRoleBindings name ServiceAccounts in `argocd`.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadAll } from 'js-yaml';
+import type { Config } from '../config/types.ts';
+import { StepError } from '../errors.ts';
+import type { KubeObject } from '../kube/types.ts';
+
+/** sha256 of the upstream `manifests/install.yaml` at each tag the image bundles (`sha256sum install.yaml`). */
+export const BUNDLED_SHA256: Readonly<Record<string, string>> = Object.freeze({
+  'v3.5.1': '795a3a972224da6a7f9d32c3e946445f062b60fb46028476715affeb688236e3',
+  'v2.14.21': 'ee39d40847bbb36154ebcdf2f5c93e0a9001ab60131afb60dbe42981a069699e',
+});
+
+/** Kinds without a namespace. The install manifest uses the first three; the rest make `file`/`url` sources safe. */
+export const CLUSTER_SCOPED_KINDS: ReadonlySet<string> = new Set([
+  'CustomResourceDefinition',
+  'ClusterRole',
+  'ClusterRoleBinding',
+  'Namespace',
+  'PriorityClass',
+  'StorageClass',
+  'PersistentVolume',
+  'IngressClass',
+  'RuntimeClass',
+  'APIService',
+  'MutatingWebhookConfiguration',
+  'ValidatingWebhookConfiguration',
+  'ValidatingAdmissionPolicy',
+  'ValidatingAdmissionPolicyBinding',
+  'CSIDriver',
+]);
+
+const UPSTREAM_NAMESPACE = 'argocd';
+const STEP = 'install-argocd';
+
+export function sha256Hex(text: string | Uint8Array): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** The package root (the folder of package.json): this file is `src/manifests/argocd.ts` or `dist/manifests/argocd.js`. */
+export function packageRoot(): string {
+  return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+}
+
+/**
+ * Where a bundled version's manifest is looked for: `manifests/argocd/<version>/install.yaml` in the package
+ * (the image copies them there at build), then the shared folder beside the repository (development).
+ */
+export function bundledManifestPaths(version: string, root: string = packageRoot()): string[] {
+  return [
+    join(root, 'manifests', 'argocd', version, 'install.yaml'),
+    join(root, '..', 'shared', 'argocd', version, 'install.yaml'),
+  ];
+}
+
+/**
+ * Parses a multi-document manifest and places it in `namespace`: every namespaced object gets
+ * `metadata.namespace`, and ServiceAccount subjects of (Cluster)RoleBindings in `argocd` move to `namespace`.
+ */
+export function parseInstallManifest(text: string, namespace: string): KubeObject[] {
+  const objects: KubeObject[] = [];
+  loadAll(text).forEach((doc, index) => {
+    if (doc === null || doc === undefined) return;
+    if (!isObject(doc) || typeof doc.apiVersion !== 'string' || typeof doc.kind !== 'string') {
+      throw new StepError(STEP, `document ${index + 1} of the install manifest is not a Kubernetes object`);
+    }
+    const metadata = isObject(doc.metadata) ? doc.metadata : {};
+    if (typeof metadata.name !== 'string') {
+      throw new StepError(
+        STEP,
+        `document ${index + 1} (${doc.kind}) of the install manifest has no metadata.name`,
+      );
+    }
+    objects.push(placeInNamespace(doc as KubeObject, namespace));
+  });
+  return objects;
+}
+
+function placeInNamespace(obj: KubeObject, namespace: string): KubeObject {
+  const copy = structuredClone(obj);
+  if (!CLUSTER_SCOPED_KINDS.has(copy.kind)) copy.metadata.namespace = namespace;
+  if ((copy.kind === 'ClusterRoleBinding' || copy.kind === 'RoleBinding') && Array.isArray(copy.subjects)) {
+    for (const subject of copy.subjects as Record<string, unknown>[]) {
+      if (subject.kind === 'ServiceAccount' && subject.namespace === UPSTREAM_NAMESPACE) {
+        subject.namespace = namespace;
+      }
+    }
+  }
+  return copy;
+}
+
+export interface LoadedManifest {
+  objects: KubeObject[];
+  sha256: string;
+  /** The file or URL it was read from. */
+  origin: string;
+  /** True when a known digest was compared. */
+  verified: boolean;
+}
+
+export interface LoadOptions {
+  root?: string;
+  fetch?: typeof fetch;
+  /** For `url`: give up after this long. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/** Reads the manifest of `argocd.install` (not `skip`), checks its digest, and places it in `argocd.namespace`. */
+export async function loadArgocdManifest(
+  argocd: Config['argocd'],
+  opts: LoadOptions = {},
+): Promise<LoadedManifest> {
+  const { install, version } = argocd;
+  let text: string;
+  let origin: string;
+  let expected: string | undefined = install.sha256?.toLowerCase();
+  switch (install.source) {
+    case 'bundled': {
+      expected ??= BUNDLED_SHA256[version];
+      const found = await readFirst(bundledManifestPaths(version, opts.root));
+      if (!found) {
+        const known = Object.keys(BUNDLED_SHA256).join(', ');
+        throw new StepError(
+          STEP,
+          `Argo CD ${version} is not bundled (bundled: ${known}); set argocd.install.source to "url" (with sha256) or "file"`,
+        );
+      }
+      ({ text, path: origin } = found);
+      break;
+    }
+    case 'file': {
+      if (!install.file) throw new StepError(STEP, 'argocd.install.file is required with source "file"');
+      origin = install.file;
+      try {
+        text = await readFile(install.file, 'utf8');
+      } catch (err) {
+        throw new StepError(STEP, `cannot read the Argo CD manifest ${install.file}: ${errorMessage(err)}`, {
+          cause: err,
+        });
+      }
+      break;
+    }
+    case 'url': {
+      if (!install.url) throw new StepError(STEP, 'argocd.install.url is required with source "url"');
+      origin = install.url;
+      text = await download(install.url, opts);
+      break;
+    }
+    case 'skip':
+      throw new StepError(STEP, 'argocd.install.source is "skip": there is no manifest to load');
+  }
+  const digest = sha256Hex(text);
+  if (expected !== undefined && digest !== expected) {
+    throw new StepError(
+      STEP,
+      `the Argo CD manifest ${origin} has sha256 ${digest}, expected ${expected}: refusing to install it`,
+    );
+  }
+  return {
+    objects: parseInstallManifest(text, argocd.namespace),
+    sha256: digest,
+    origin,
+    verified: expected !== undefined,
+  };
+}
+
+async function readFirst(paths: string[]): Promise<{ text: string; path: string } | undefined> {
+  for (const path of paths) {
+    try {
+      return { text: await readFile(path, 'utf8'), path };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
+  return undefined;
+}
+
+async function download(url: string, opts: LoadOptions): Promise<string> {
+  const doFetch = opts.fetch ?? fetch;
+  const timeout = AbortSignal.timeout(opts.timeoutMs ?? 60_000);
+  const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+  let response: Response;
+  try {
+    response = await doFetch(url, { signal, redirect: 'follow' });
+  } catch (err) {
+    throw new StepError(STEP, `cannot download the Argo CD manifest ${url}: ${errorMessage(err)}`, {
+      cause: err,
+    });
+  }
+  if (!response.ok) {
+    throw new StepError(STEP, `cannot download the Argo CD manifest ${url}: HTTP ${response.status}`);
+  }
+  return response.text();
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function errorMessage(err: unknown): string {
+  if (err instanceof Error) {
+    const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
+    return `${err.message}${cause}`;
+  }
+  return String(err);
+}

@@ -1,0 +1,160 @@
+import { describe, expect, it } from 'vitest';
+import { application } from './application.ts';
+import { appProject } from './appproject.ts';
+import { environmentsOf } from './common.ts';
+import { sampleConfig } from './fixtures.ts';
+import { namespaceFor } from './namespace.ts';
+
+describe('environments', () => {
+  it('lists the configured namespaces and then the logging namespace', () => {
+    expect(environmentsOf(sampleConfig())).toEqual([
+      { name: 'staging', restricted: false, applicationName: 'seldon-gitops-staging' },
+      { name: 'production', restricted: true, applicationName: 'seldon-gitops-production' },
+      { name: 'seldon-logs', restricted: false, applicationName: 'seldon-gitops-seldon-logs' },
+    ]);
+  });
+
+  it('leaves out the logging namespace when disabled, and never lists one twice', () => {
+    const disabled = sampleConfig((c) => {
+      c.environments.logging.enabled = false;
+    });
+    expect(environmentsOf(disabled).map((e) => e.name)).toEqual(['staging', 'production']);
+    const listed = sampleConfig((c) => {
+      c.environments.logging.namespace = 'staging';
+    });
+    expect(environmentsOf(listed).map((e) => e.name)).toEqual(['staging', 'production']);
+  });
+});
+
+describe('namespaceFor', () => {
+  it('labels and annotates as the seed does', () => {
+    const config = sampleConfig();
+    const [staging] = environmentsOf(config);
+    expect(namespaceFor(config, staging!)).toMatchInlineSnapshot(`
+      {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+          "annotations": {
+            "git-repo": "ssh://git@git.example.com/acme/gitops.git",
+          },
+          "labels": {
+            "seldon.gitops": "enabled",
+            "seldon.restricted": "false",
+          },
+          "name": "staging",
+        },
+      }
+    `);
+  });
+
+  it('adds argocdapp only when the Application name is not seldon-gitops-<ns>', () => {
+    const config = sampleConfig((c) => {
+      c.environments.applicationName = 'gitops-{namespace}';
+    });
+    const labels = environmentsOf(config).map((env) => namespaceFor(config, env).metadata.labels);
+    expect(labels[1]).toEqual({
+      'seldon.restricted': 'true',
+      'seldon.gitops': 'enabled',
+      argocdapp: 'gitops-production',
+    });
+  });
+});
+
+describe('appProject', () => {
+  it('covers every environment, the repo, and the seldon-admin role', () => {
+    expect(appProject(sampleConfig())).toMatchInlineSnapshot(`
+      {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "AppProject",
+        "metadata": {
+          "labels": {
+            "app.kubernetes.io/managed-by": "sd-gitops-bootstrap",
+          },
+          "name": "seldon",
+          "namespace": "argocd",
+        },
+        "spec": {
+          "clusterResourceWhitelist": [
+            {
+              "group": "*",
+              "kind": "*",
+            },
+          ],
+          "description": "Seldon Deploy Project",
+          "destinations": [
+            {
+              "namespace": "staging",
+              "server": "https://kubernetes.default.svc",
+            },
+            {
+              "namespace": "production",
+              "server": "https://kubernetes.default.svc",
+            },
+            {
+              "namespace": "seldon-logs",
+              "server": "https://kubernetes.default.svc",
+            },
+          ],
+          "roles": [
+            {
+              "name": "seldon-admin",
+              "policies": [
+                "p, proj:seldon:seldon-admin, applications, get, seldon/*, allow",
+                "p, proj:seldon:seldon-admin, applications, create, seldon/*, allow",
+                "p, proj:seldon:seldon-admin, applications, update, seldon/*, allow",
+                "p, proj:seldon:seldon-admin, applications, delete, seldon/*, allow",
+                "p, proj:seldon:seldon-admin, applications, sync, seldon/*, allow",
+              ],
+            },
+          ],
+          "sourceRepos": [
+            "ssh://git@git.example.com/acme/gitops.git",
+          ],
+        },
+      }
+    `);
+  });
+
+  it('uses the project name in the policies', () => {
+    const project = appProject(sampleConfig((c) => (c.environments.project = 'ml')));
+    const spec = project.spec as { roles: { policies: string[] }[] };
+    expect(spec.roles[0]!.policies[0]).toBe('p, proj:ml:seldon-admin, applications, get, ml/*, allow');
+  });
+});
+
+describe('application', () => {
+  it('syncs the folder named like the namespace, recursively and automatically', () => {
+    const config = sampleConfig();
+    expect(application(config, environmentsOf(config)[1]!)).toMatchInlineSnapshot(`
+      {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {
+          "labels": {
+            "app.kubernetes.io/managed-by": "sd-gitops-bootstrap",
+          },
+          "name": "seldon-gitops-production",
+          "namespace": "argocd",
+        },
+        "spec": {
+          "destination": {
+            "namespace": "production",
+            "server": "https://kubernetes.default.svc",
+          },
+          "project": "seldon",
+          "source": {
+            "directory": {
+              "recurse": true,
+            },
+            "path": "production",
+            "repoURL": "ssh://git@git.example.com/acme/gitops.git",
+          },
+          "syncPolicy": {
+            "automated": {},
+          },
+        },
+      }
+    `);
+  });
+});

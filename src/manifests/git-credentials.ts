@@ -1,0 +1,100 @@
+import type { Config } from '../config/types.ts';
+import type { KubeObject } from '../kube/types.ts';
+import { b64, MANAGED_BY_LABELS } from './common.ts';
+
+/** Git credentials as read from the user's source Secret (DESIGN step 6). */
+export type GitCredentials =
+  | {
+      kind: 'ssh';
+      privateKey: string;
+      knownHosts: string;
+      /** '' when the key has none. */
+      passphrase: string;
+      username: string;
+      email: string;
+    }
+  | { kind: 'https'; username: string; password: string; email: string };
+
+/** `ssh://…` and scp-like `user@host:path` are SSH; `http(s)://…` is HTTPS. */
+export function repoTransport(repoUrl: string): 'ssh' | 'https' {
+  return /^https?:\/\//.test(repoUrl) ? 'https' : 'ssh';
+}
+
+/** Host (and user) of a Git URL, for messages: `ssh://git@h:22/x` → {host: 'h', port: '22', user: 'git'}. */
+export function repoHost(repoUrl: string): { host: string; port?: string; user?: string } {
+  const scp = /^(?:([^@/]+)@)?([^:/]+):(?!\/\/)/.exec(repoUrl);
+  if (scp && !/^[a-z]+:\/\//.test(repoUrl)) return { host: scp[2]!, ...(scp[1] ? { user: scp[1] } : {}) };
+  try {
+    const url = new URL(repoUrl);
+    return {
+      host: url.hostname,
+      ...(url.port ? { port: url.port } : {}),
+      ...(url.username ? { user: decodeURIComponent(url.username) } : {}),
+    };
+  } catch {
+    return { host: repoUrl };
+  }
+}
+
+export const REPOSITORY_SECRET_NAME = 'sd-gitops-bootstrap-repo';
+
+/**
+ * Argo CD's declarative repository: a Secret labelled `argocd.argoproj.io/secret-type: repository` whose
+ * `url` equals the Applications' `repoURL` exactly (that is how Argo CD finds credentials for them).
+ * `sshPrivateKey` is the key without passphrase: Argo CD cannot use an encrypted key.
+ */
+export function argocdRepositorySecret(
+  config: Config,
+  creds: GitCredentials,
+  opts: { unencryptedPrivateKey?: string } = {},
+): KubeObject {
+  const data: Record<string, string> = { type: b64('git'), url: b64(config.git.repoUrl) };
+  if (creds.kind === 'ssh') {
+    data.sshPrivateKey = b64(opts.unencryptedPrivateKey ?? creds.privateKey);
+  } else {
+    data.username = b64(creds.username);
+    data.password = b64(creds.password);
+  }
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name: REPOSITORY_SECRET_NAME,
+      namespace: config.argocd.namespace,
+      labels: { ...MANAGED_BY_LABELS, 'argocd.argoproj.io/secret-type': 'repository' },
+    },
+    type: 'Opaque',
+    data,
+  };
+}
+
+/**
+ * Seldon Deploy's Git credentials, with the keys the seed's `kubectl create secret generic git-creds`
+ * produces: the private key under its file name (`id_rsa` by default), `known_hosts`, `passphrase`,
+ * `username`, `email` — or for HTTPS `username`, `token`, `email`. Empty values are kept as the seed's
+ * `--from-literal` would.
+ */
+export function seldonGitCredsSecret(config: Config, creds: GitCredentials): KubeObject {
+  const { seldonDeploy } = config;
+  const values: Record<string, string> =
+    creds.kind === 'ssh'
+      ? {
+          [seldonDeploy.sshKeyName]: creds.privateKey,
+          known_hosts: creds.knownHosts,
+          passphrase: creds.passphrase,
+          username: creds.username,
+          email: creds.email,
+        }
+      : { username: creds.username, token: creds.password, email: creds.email };
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name: seldonDeploy.gitCredentialsSecret,
+      namespace: seldonDeploy.namespace,
+      labels: { ...MANAGED_BY_LABELS },
+    },
+    type: 'Opaque',
+    data: Object.fromEntries(Object.entries(values).map(([k, v]) => [k, b64(v)])),
+  };
+}
