@@ -1,0 +1,28 @@
+import type { ObjectChange } from '../kube/types.ts';
+import type { ChangeCounts, Check, ReadinessReport } from './types.ts';
+
+export function countChanges(changes: readonly ObjectChange[]): ChangeCounts {
+  const counts: ChangeCounts = { created: 0, updated: 0, unchanged: 0 };
+  for (const change of changes) counts[change.action]++;
+  return counts;
+}
+
+/** `ready` is true when every required check is ready (a report without required checks is ready). */
+export function buildReport(input: {
+  checks: readonly Check[];
+  changes: readonly ObjectChange[];
+  argocd: ReadinessReport['argocd'];
+  startedAt: Date;
+  finishedAt: Date;
+}): ReadinessReport {
+  return {
+    kind: 'ReadinessReport',
+    version: 1,
+    ready: input.checks.every((c) => c.ready || !c.required),
+    generatedAt: input.finishedAt.toISOString(),
+    durationMs: Math.max(0, input.finishedAt.getTime() - input.startedAt.getTime()),
+    argocd: { ...input.argocd },
+    changes: countChanges(input.changes),
+    checks: input.checks.map((c) => ({ id: c.id, ready: c.ready, required: c.required, message: c.message })),
+  };
+}

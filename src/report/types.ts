@@ -1,0 +1,30 @@
+/** The readiness report (DESIGN "Readiness report"): one document, written to a ConfigMap and printed. */
+
+/** One thing a person would otherwise verify by hand. */
+export interface Check {
+  /** Stable, dotted: `argocd.rollout.argocd-server`, `env.application.staging.sync`. */
+  id: string;
+  ready: boolean;
+  /** Only required checks decide `ready`; the others are informative. */
+  required: boolean;
+  /** A sentence a person can act on. Never a secret value. */
+  message: string;
+}
+
+export interface ChangeCounts {
+  created: number;
+  updated: number;
+  unchanged: number;
+}
+
+export interface ReadinessReport {
+  kind: 'ReadinessReport';
+  version: 1;
+  /** True when every required check is ready. */
+  ready: boolean;
+  generatedAt: string;
+  durationMs: number;
+  argocd: { namespace: string; version: string; url: string };
+  changes: ChangeCounts;
+  checks: Check[];
+}
