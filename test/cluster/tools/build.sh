@@ -5,7 +5,8 @@
 #
 # Output: prints the bin directory on stdout. Binaries live in a cache outside
 # the repository, keyed by a hash of every pin (go.mod, go.sum, this script), so
-# a warm run takes a second and a changed pin never reuses a stale binary.
+# a warm run takes a second and a changed pin never reuses a stale binary. Bump BUILD_FLAGS_VERSION
+# when the ldflags below change.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
@@ -14,7 +15,10 @@ KWOK_VERSION=v0.8.0
 HELM_VERSION=v3.22.0
 
 cache_root="${SD_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sd-gitops-bootstrap}"
-key="$(cat "$here/go.mod" "$here/go.sum" "$here/build.sh" | sha256sum | cut -c1-16)"
+# The key covers what decides the bytes of the binaries (module pins, tool versions, build flags), not
+# this script's wording, so editing a comment or a log line does not force a 10-minute rebuild.
+BUILD_FLAGS_VERSION=1
+key="$(cat "$here/go.mod" "$here/go.sum" <(echo "$KUBE_VERSION $KWOK_VERSION $HELM_VERSION $BUILD_FLAGS_VERSION") | sha256sum | cut -c1-16)"
 bin="$cache_root/tools-$KUBE_VERSION-$key/bin"
 
 want=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy kwok kwokctl helm)

@@ -1,0 +1,214 @@
+/**
+ * `npm run cluster:up` / `npm run cluster:down`: the local test cluster.
+ *
+ * A real control plane (etcd, kube-apiserver with RBAC + admission + an audit log, kube-controller-manager,
+ * kube-scheduler) built from the upstream Go modules at pinned versions (test/cluster/tools), started by
+ * kwokctl's `binary` runtime with every binary pointing at those local builds, and KWOK simulating nodes
+ * and pod lifecycles. Nothing is downloaded: no image registry or release site is reachable here.
+ *
+ * State lives in `.e2e/` (git-ignored): `kubeconfig` (admin), `cluster.json` (paths the tests read,
+ * e.g. the audit log), and kwokctl's work directory. Both commands are safe to run twice.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const stateDir = join(root, '.e2e');
+const kwokWorkdir = join(stateDir, 'kwok');
+const clusterName = 'sd-e2e';
+const clusterDir = join(kwokWorkdir, 'clusters', clusterName);
+const kubeconfigPath = join(stateDir, 'kubeconfig');
+const infoPath = join(stateDir, 'cluster.json');
+
+export const KUBE_VERSION = 'v1.36.3';
+
+/** What `up` leaves for the tests and benchmarks (`.e2e/cluster.json`). */
+export interface ClusterInfo {
+  kubeconfig: string;
+  auditLog: string;
+  binDir: string;
+  kubeVersion: string;
+  mode: 'kwok';
+}
+
+function log(msg: string): void {
+  process.stderr.write(`[cluster] ${msg}\n`);
+}
+
+/** Builds or reuses the pinned binaries; returns their directory. */
+export function toolsBin(): string {
+  const out = execFileSync(join(root, 'test/cluster/tools/build.sh'), {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return out.trim().split('\n').pop()!;
+}
+
+function kwokctl(bin: string, args: string[], opts: { check?: boolean } = {}): number {
+  const res = spawnSync(join(bin, 'kwokctl'), args, {
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: {
+      ...process.env,
+      KWOK_WORKDIR: kwokWorkdir,
+      KWOK_KUBE_VERSION: KUBE_VERSION,
+      KWOK_KUBECTL_BINARY: join(bin, 'kubectl'),
+    },
+  });
+  if (opts.check !== false && res.status !== 0) {
+    throw new Error(`kwokctl ${args.join(' ')} failed (exit ${res.status})`);
+  }
+  return res.status ?? 1;
+}
+
+function kubectl(bin: string, args: string[], input?: string): string {
+  return execFileSync(join(bin, 'kubectl'), ['--kubeconfig', kubeconfigPath, ...args], {
+    encoding: 'utf8',
+    input,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+}
+
+function isUp(bin: string): boolean {
+  if (!existsSync(kubeconfigPath) || !existsSync(infoPath)) return false;
+  const res = spawnSync(join(bin, 'kubectl'), ['--kubeconfig', kubeconfigPath, 'get', '--raw', '/readyz'], {
+    encoding: 'utf8',
+    timeout: 10_000,
+  });
+  return res.status === 0 && res.stdout.trim() === 'ok';
+}
+
+/**
+ * Audit policy: request metadata (user, verb, resource, status, never bodies) for every request, so tests
+ * and benchmarks can count requests and writes per user. Watches and the control plane's own reads are
+ * left out: they are noise and would make the file grow without bound.
+ */
+const AUDIT_POLICY = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: None
+    verbs: [watch]
+  - level: None
+    users: [system:kube-scheduler, system:kube-controller-manager, system:apiserver]
+    verbs: [get, list]
+  - level: None
+    nonResourceURLs: ['/healthz*', '/readyz*', '/livez*', '/metrics']
+  - level: Metadata
+`;
+
+/** A KWOK node: the kwok controller (kwokctl's default) manages nodes annotated kwok.x-k8s.io/node=fake. */
+function kwokNode(name: string): string {
+  return JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: {
+      name,
+      annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
+      labels: {
+        'kubernetes.io/hostname': name,
+        'kubernetes.io/os': 'linux',
+        'kubernetes.io/arch': 'amd64',
+        'kubernetes.io/role': 'agent',
+        type: 'kwok',
+      },
+    },
+    spec: {},
+    status: {
+      allocatable: { cpu: '32', memory: '256Gi', pods: '250' },
+      capacity: { cpu: '32', memory: '256Gi', pods: '250' },
+      nodeInfo: { architecture: 'amd64', kubeletVersion: 'fake', operatingSystem: 'linux' },
+      phase: 'Running',
+    },
+  });
+}
+
+export function up(): ClusterInfo {
+  const t0 = Date.now();
+  const bin = toolsBin();
+  if (isUp(bin)) {
+    log(`already running (${kubeconfigPath})`);
+    return JSON.parse(readFileSync(infoPath, 'utf8')) as ClusterInfo;
+  }
+  // A half-started or stopped cluster from an earlier run: remove it first so `up` always converges.
+  if (existsSync(clusterDir)) {
+    log('removing a stale cluster');
+    kwokctl(bin, ['delete', 'cluster', '--name', clusterName], { check: false });
+  }
+  rmSync(stateDir, { recursive: true, force: true });
+  mkdirSync(stateDir, { recursive: true });
+  const policyPath = join(stateDir, 'audit-policy.yaml');
+  writeFileSync(policyPath, AUDIT_POLICY);
+
+  log(`starting Kubernetes ${KUBE_VERSION} from ${bin}`);
+  kwokctl(bin, [
+    'create',
+    'cluster',
+    '--name',
+    clusterName,
+    '--runtime',
+    'binary',
+    '--etcd-binary',
+    join(bin, 'etcd'),
+    '--kube-apiserver-binary',
+    join(bin, 'kube-apiserver'),
+    '--kube-controller-manager-binary',
+    join(bin, 'kube-controller-manager'),
+    '--kube-scheduler-binary',
+    join(bin, 'kube-scheduler'),
+    '--kwok-controller-binary',
+    join(bin, 'kwok'),
+    '--kube-authorization=true',
+    '--kube-admission=true',
+    '--kube-audit-policy',
+    policyPath,
+    '--kubeconfig',
+    join(stateDir, 'kwokctl-merged-kubeconfig'),
+    '--wait',
+    '2m',
+    '--quiet-pull',
+  ]);
+  writeFileSync(kubeconfigPath, readFileSync(join(clusterDir, 'kubeconfig.yaml')), { mode: 0o600 });
+  kubectl(bin, ['apply', '-f', '-'], kwokNode('kwok-node-0'));
+  const info: ClusterInfo = {
+    kubeconfig: kubeconfigPath,
+    auditLog: join(clusterDir, 'logs', 'audit.log'),
+    binDir: bin,
+    kubeVersion: KUBE_VERSION,
+    mode: 'kwok',
+  };
+  writeFileSync(infoPath, `${JSON.stringify(info, null, 2)}\n`);
+  log(`up in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+  process.stderr.write(
+    `\nUse it:\n  export KUBECONFIG=${kubeconfigPath}\n  ${join(bin, 'kubectl')} get nodes\n` +
+      `Audit log: ${info.auditLog}\nStop it: npm run cluster:down\n`,
+  );
+  return info;
+}
+
+export function down(): void {
+  if (existsSync(clusterDir)) {
+    const bin = toolsBin();
+    kwokctl(bin, ['delete', 'cluster', '--name', clusterName], { check: false });
+  }
+  // kwokctl stops the processes it recorded; anything still bound to this state directory is ours too.
+  spawnSync('pkill', ['-f', kwokWorkdir]);
+  rmSync(stateDir, { recursive: true, force: true });
+  log('down');
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const cmd = process.argv[2];
+  try {
+    if (cmd === 'up') up();
+    else if (cmd === 'down') down();
+    else {
+      process.stderr.write('usage: node scripts/cluster.ts up|down\n');
+      process.exit(2);
+    }
+  } catch (err) {
+    log((err as Error).message);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,103 @@
+/** The cluster the e2e suite runs against, chosen once by test/e2e/setup/global.ts. */
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { inject } from 'vitest';
+
+export interface E2eTarget {
+  mode: 'local' | 'existing';
+  kubeconfig: string;
+  /** Only on the local cluster: the kube-apiserver audit log (request metadata, one JSON event per line). */
+  auditLog: string | undefined;
+  /** Where kubectl (and helm) live. */
+  binDir: string;
+}
+
+export function target(): E2eTarget {
+  return inject('e2eTarget');
+}
+
+const run = promisify(execFile);
+
+/** kubectl against the target as cluster admin. */
+export async function kubectl(args: string[], opts: { input?: string } = {}): Promise<string> {
+  const t = target();
+  const child = run(join(t.binDir, 'kubectl'), ['--kubeconfig', t.kubeconfig, ...args], {
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (opts.input !== undefined) {
+    child.child.stdin?.end(opts.input);
+  }
+  const { stdout } = await child;
+  return stdout;
+}
+
+export async function kubectlJson<T = unknown>(args: string[]): Promise<T> {
+  return JSON.parse(await kubectl([...args, '-o', 'json'])) as T;
+}
+
+/** One kube-apiserver audit event (the fields the tests read). */
+export interface AuditEvent {
+  auditID: string;
+  stage: string;
+  verb: string;
+  requestURI: string;
+  user: { username: string; groups?: string[] };
+  objectRef?: { resource?: string; namespace?: string; name?: string; apiGroup?: string; subresource?: string };
+  responseStatus?: { code?: number };
+  stageTimestamp: string;
+}
+
+const WRITE_VERBS = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
+
+/** Audit events at ResponseComplete, optionally for one user and after a byte offset of the log. */
+export function auditEvents(opts: { user?: string; since?: number } = {}): AuditEvent[] {
+  const log = target().auditLog;
+  if (!log) throw new Error('the audit log exists only on the local cluster (E2E_CLUSTER=local)');
+  const text = readFileSync(log).subarray(opts.since ?? 0).toString('utf8');
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as AuditEvent)
+    .filter((e) => e.stage === 'ResponseComplete' && (!opts.user || e.user.username === opts.user));
+}
+
+/** Byte offset of the end of the audit log now: pass it as `since` to see only what follows. */
+export function auditMark(): number {
+  const log = target().auditLog;
+  return log ? readFileSync(log).length : 0;
+}
+
+/** Writes (not dry-run) among audit events. Dry-run requests carry `dryRun=All` in their URI. */
+export function writes(events: AuditEvent[]): AuditEvent[] {
+  return events.filter((e) => WRITE_VERBS.has(e.verb) && !/[?&]dryRun=All/.test(e.requestURI));
+}
+
+/**
+ * A kubeconfig that authenticates as a ServiceAccount with a short-lived token (TokenRequest), so a run
+ * is subject to RBAC and shows up in the audit log under `system:serviceaccount:<ns>:<name>`.
+ */
+export async function serviceAccountKubeconfig(namespace: string, name: string, file: string): Promise<string> {
+  const admin = JSON.parse(await kubectl(['config', 'view', '--raw', '--minify', '-o', 'json'])) as {
+    clusters: { cluster: { server: string; 'certificate-authority-data'?: string } }[];
+  };
+  const cluster = admin.clusters[0]!.cluster;
+  const token = (await kubectl(['create', 'token', name, '-n', namespace, '--duration', '2h'])).trim();
+  const { writeFileSync } = await import('node:fs');
+  const config = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'e2e', cluster }],
+    users: [{ name, user: { token } }],
+    contexts: [{ name, context: { cluster: 'e2e', user: name, namespace } }],
+    'current-context': name,
+  };
+  writeFileSync(file, JSON.stringify(config), { mode: 0o600 });
+  return file;
+}
+
+/** A fresh namespace name for one test file. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}${Math.floor(Math.random() * 1e4).toString(36)}`;
+}
