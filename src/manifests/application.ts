@@ -17,8 +17,8 @@ export function application(config: Config, env: Environment): KubeObject {
     },
     spec: {
       project: config.environments.project,
-      destination: { namespace: env.name, server: IN_CLUSTER_SERVER },
-      source: { directory: { recurse: true }, path: env.name, repoURL: config.git.repoUrl },
+      destination: { namespace: env.namespace, server: IN_CLUSTER_SERVER },
+      source: { directory: { recurse: true }, path: env.namespace, repoURL: config.git.repoUrl },
       syncPolicy: { automated: {} },
     },
   };

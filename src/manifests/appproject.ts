@@ -19,7 +19,10 @@ export function appProject(config: Config): KubeObject {
     spec: {
       description: 'Seldon Deploy Project',
       sourceRepos: [config.git.repoUrl],
-      destinations: environmentsOf(config).map((env) => ({ namespace: env.name, server: IN_CLUSTER_SERVER })),
+      destinations: environmentsOf(config).map((env) => ({
+        namespace: env.namespace,
+        server: IN_CLUSTER_SERVER,
+      })),
       clusterResourceWhitelist: [{ group: '*', kind: '*' }],
       roles: [{ name: 'seldon-admin', policies: seldonAdminPolicies(project) }],
     },

@@ -8,21 +8,27 @@ import { namespaceFor } from './namespace.ts';
 describe('environments', () => {
   it('lists the configured namespaces and then the logging namespace', () => {
     expect(environmentsOf(sampleConfig())).toEqual([
-      { name: 'staging', restricted: false, applicationName: 'seldon-gitops-staging' },
-      { name: 'production', restricted: true, applicationName: 'seldon-gitops-production' },
-      { name: 'seldon-logs', restricted: false, applicationName: 'seldon-gitops-seldon-logs' },
+      { namespace: 'staging', restricted: false, logging: false, applicationName: 'seldon-gitops-staging' },
+      {
+        namespace: 'production',
+        restricted: true,
+        logging: false,
+        applicationName: 'seldon-gitops-production',
+      },
+      {
+        namespace: 'seldon-logs',
+        restricted: false,
+        logging: true,
+        applicationName: 'seldon-gitops-seldon-logs',
+      },
     ]);
   });
 
-  it('leaves out the logging namespace when disabled, and never lists one twice', () => {
+  it('leaves out the logging namespace when disabled', () => {
     const disabled = sampleConfig((c) => {
       c.environments.logging.enabled = false;
     });
-    expect(environmentsOf(disabled).map((e) => e.name)).toEqual(['staging', 'production']);
-    const listed = sampleConfig((c) => {
-      c.environments.logging.namespace = 'staging';
-    });
-    expect(environmentsOf(listed).map((e) => e.name)).toEqual(['staging', 'production']);
+    expect(environmentsOf(disabled).map((e) => e.namespace)).toEqual(['staging', 'production']);
   });
 });
 

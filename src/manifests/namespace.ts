@@ -12,10 +12,10 @@ export function namespaceFor(config: Config, env: Environment): KubeObject {
     'seldon.restricted': String(env.restricted),
     'seldon.gitops': 'enabled',
   };
-  if (env.applicationName !== defaultApplicationName(env.name)) labels.argocdapp = env.applicationName;
+  if (env.applicationName !== defaultApplicationName(env.namespace)) labels.argocdapp = env.applicationName;
   return {
     apiVersion: 'v1',
     kind: 'Namespace',
-    metadata: { name: env.name, labels, annotations: { 'git-repo': config.git.repoUrl } },
+    metadata: { name: env.namespace, labels, annotations: { 'git-repo': config.git.repoUrl } },
   };
 }
