@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { environmentsOf } from './environments.ts';
+import { parseConfig } from './load.ts';
+import { checkRules, RULES } from './rules.ts';
+
+const config = parseConfig({
+  git: { repoUrl: 'ssh://git@h/r.git' },
+  environments: { namespaces: ['staging', { name: 'production', restricted: false }] },
+});
+
+describe('rules', () => {
+  it('are named functions, each with the sections it reads', () => {
+    for (const rule of RULES) {
+      expect(rule.check.name).not.toBe('');
+      expect(rule.needs.length).toBeGreaterThan(0);
+    }
+  });
+
+  it('pass on a valid config', () => {
+    expect(checkRules(config)).toEqual([]);
+  });
+
+  it('run only when their sections are present', () => {
+    expect(checkRules({ webhooks: { enabled: true } })).toEqual([
+      { path: 'webhooks.enabled', message: expect.stringContaining('not supported') },
+    ]);
+    expect(checkRules({})).toEqual([]);
+  });
+});
+
+describe('environmentsOf', () => {
+  it('lists the namespaces, then the logging namespace, with their Application names', () => {
+    expect(environmentsOf(config)).toEqual([
+      { namespace: 'staging', restricted: true, logging: false, applicationName: 'seldon-gitops-staging' },
+      {
+        namespace: 'production',
+        restricted: false,
+        logging: false,
+        applicationName: 'seldon-gitops-production',
+      },
+      {
+        namespace: 'seldon-logs',
+        restricted: false,
+        logging: true,
+        applicationName: 'seldon-gitops-seldon-logs',
+      },
+    ]);
+  });
+
+  it('leaves the logging namespace out when disabled', () => {
+    const c = {
+      environments: { ...config.environments, logging: { ...config.environments.logging, enabled: false } },
+    };
+    expect(environmentsOf(c).map((e) => e.namespace)).toEqual(['staging', 'production']);
+  });
+});

@@ -1,0 +1,205 @@
+/**
+ * Cross-field checks: what the schema cannot say about one key alone. Each rule is a small named function
+ * over the normalised config that returns its problems (empty when satisfied). `RULES` runs them in order;
+ * each declares the top-level sections it reads, so a rule still runs when only an unrelated section is
+ * invalid and the user sees every problem in one go.
+ */
+import type { ConfigProblem } from '../errors.ts';
+import { BUNDLED_VERSIONS, DEFAULT_ARGOCD_VERSION } from './bundled.ts';
+import { environmentsOf, NAMESPACE_PLACEHOLDER } from './environments.ts';
+import { isDnsSubdomain, subdomainHint } from './schema.ts';
+import type { Config } from './types.ts';
+
+const SUPPORTED = 'supported versions are 2.14.x and 3.x';
+
+const INSTALL_FIELD_SOURCE = { file: 'file', url: 'url', sha256: 'url' } as const;
+
+/** source url needs url + sha256; file needs file; file/url/sha256 only with their source. */
+export function installSource(c: Pick<Config, 'argocd'>): ConfigProblem[] {
+  const install = c.argocd.install;
+  const problems: ConfigProblem[] = [];
+  if (install.source === 'url') {
+    if (install.url === undefined) {
+      problems.push({ path: 'argocd.install.url', message: 'required when install.source is "url"' });
+    }
+    if (install.sha256 === undefined) {
+      problems.push({
+        path: 'argocd.install.sha256',
+        message:
+          'required when install.source is "url": a downloaded manifest is applied only if its checksum matches (get it with `sha256sum install.yaml`)',
+      });
+    }
+  }
+  if (install.source === 'file' && install.file === undefined) {
+    problems.push({ path: 'argocd.install.file', message: 'required when install.source is "file"' });
+  }
+  for (const [field, source] of Object.entries(INSTALL_FIELD_SOURCE)) {
+    if (install[field as keyof typeof INSTALL_FIELD_SOURCE] !== undefined && install.source !== source) {
+      problems.push({
+        path: `argocd.install.${field}`,
+        message: `only used with install.source "${source}" (source is "${install.source}"): remove it, or set argocd.install.source: ${source}`,
+      });
+    }
+  }
+  return problems;
+}
+
+function parseVersion(v: string): [number, number, number] | undefined {
+  const m = /^v(\d+)\.(\d+)\.(\d+)$/.exec(v);
+  return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : undefined;
+}
+
+/** 2.14.x and 3.x, except v3.6.0. */
+export function supportedVersion(c: Pick<Config, 'argocd'>): ConfigProblem[] {
+  const version = c.argocd.version;
+  const parsed = parseVersion(version);
+  if (!parsed) return []; // the schema reports the format
+  const [major, minor, patch] = parsed;
+  const problem = (message: string): ConfigProblem[] => [{ path: 'argocd.version', message }];
+  if (major === 3 && minor === 6 && patch === 0) {
+    // https://github.com/argoproj/argo-cd/issues/30763
+    return problem(
+      `Argo CD ${version} is not supported (argo-cd#30763): its UI breaks under a sub-path; use v3.6.1 or later`,
+    );
+  }
+  if (major < 2) {
+    return problem(
+      `Argo CD ${version} cannot be installed: its CRDs use apiextensions.k8s.io/v1beta1, which current Kubernetes no longer serves; ${SUPPORTED} (default ${DEFAULT_ARGOCD_VERSION})`,
+    );
+  }
+  if ((major === 2 && minor < 14) || major > 3) {
+    return problem(`Argo CD ${version} is not supported: ${SUPPORTED} (default ${DEFAULT_ARGOCD_VERSION})`);
+  }
+  return [];
+}
+
+/** With install.source bundled, the version must be one whose manifest ships in the image. */
+export function bundledVersion(c: Pick<Config, 'argocd'>): ConfigProblem[] {
+  const { version, install } = c.argocd;
+  if (install.source !== 'bundled') return [];
+  if ((BUNDLED_VERSIONS as readonly string[]).includes(version)) return [];
+  if (supportedVersion(c).length > 0) return []; // already reported, with the reason
+  return [
+    {
+      path: 'argocd.version',
+      message: `${version} is not bundled in this image (bundled: ${BUNDLED_VERSIONS.join(', ')}): use one of those, or set argocd.install.source to "url" (with sha256) or "file"`,
+    },
+  ];
+}
+
+/** No namespace twice, and none equal to the logging namespace when logging is an environment. */
+export function uniqueNamespaces(c: Pick<Config, 'environments'>): ConfigProblem[] {
+  const { namespaces, logging } = c.environments;
+  const problems: ConfigProblem[] = [];
+  const first = new Map<string, number>();
+  namespaces.forEach((ns, i) => {
+    const path = `environments.namespaces[${i}]`;
+    const seen = first.get(ns.name);
+    if (seen !== undefined) {
+      problems.push({
+        path,
+        message: `"${ns.name}" is listed twice (first at environments.namespaces[${seen}]): remove one`,
+      });
+      return;
+    }
+    first.set(ns.name, i);
+    if (logging.enabled && ns.name === logging.namespace) {
+      problems.push({
+        path,
+        message: `"${ns.name}" is also the logging namespace (environments.logging.namespace): remove it here, or set environments.logging.enabled: false`,
+      });
+    }
+  });
+  return problems;
+}
+
+/** Several environments need `{namespace}` in the Application name, else they would share one Application. */
+export function applicationNameTemplate(c: Pick<Config, 'environments'>): ConfigProblem[] {
+  const template = c.environments.applicationName;
+  const path = 'environments.applicationName';
+  const unknown = [...template.matchAll(/\{[^}]*\}/g)]
+    .map((m) => m[0])
+    .filter((p) => p !== NAMESPACE_PLACEHOLDER);
+  if (unknown.length > 0) {
+    return [
+      {
+        path,
+        message: `unknown placeholder ${unknown.join(', ')}: the only placeholder is ${NAMESPACE_PLACEHOLDER}`,
+      },
+    ];
+  }
+  const namespaces = [...new Set(environmentsOf(c).map((e) => e.namespace))];
+  if (!template.includes(NAMESPACE_PLACEHOLDER) && namespaces.length > 1) {
+    return [
+      {
+        path,
+        message: `must contain "${NAMESPACE_PLACEHOLDER}": there are ${namespaces.length} environments (${namespaces.join(', ')}) and each needs its own Application`,
+      },
+    ];
+  }
+  return [];
+}
+
+/** Each rendered Application name must be a valid object name. */
+export function applicationNames(c: Pick<Config, 'environments'>): ConfigProblem[] {
+  const template = c.environments.applicationName;
+  if (/\{(?!namespace\})[^}]*\}/.test(template)) return []; // applicationNameTemplate reports it
+  const bad = environmentsOf(c).find((env) => !isDnsSubdomain(env.applicationName));
+  if (!bad) return [];
+  return [
+    {
+      path: 'environments.applicationName',
+      message: `gives "${bad.applicationName}" for namespace "${bad.namespace}", which is not a valid Application name: it ${subdomainHint('seldon-gitops-staging')}`,
+    },
+  ];
+}
+
+/** "/argocd/" would make Argo CD's links end in "//". */
+export function rootPathNoTrailingSlash(c: Pick<Config, 'argocd'>): ConfigProblem[] {
+  const rootPath = c.argocd.server.rootPath;
+  if (rootPath === '/' || !rootPath.endsWith('/')) return [];
+  return [
+    {
+      path: 'argocd.server.rootPath',
+      message: `must not end with '/' (write "${rootPath.replace(/\/+$/, '') || '/'}")`,
+    },
+  ];
+}
+
+export function webhooksNotSupported(c: Pick<Config, 'webhooks'>): ConfigProblem[] {
+  if (!c.webhooks.enabled) return [];
+  return [
+    {
+      path: 'webhooks.enabled',
+      message: 'webhooks are not supported in this version; set webhooks.enabled: false',
+    },
+  ];
+}
+
+export interface Rule {
+  /** The top-level sections the rule reads: it runs only when all of them are valid. */
+  needs: readonly (keyof Config)[];
+  check: (config: Config) => ConfigProblem[];
+}
+
+/** Every cross-field rule, in the order their problems are reported. */
+export const RULES: readonly Rule[] = [
+  { needs: ['argocd'], check: installSource },
+  { needs: ['argocd'], check: supportedVersion },
+  { needs: ['argocd'], check: bundledVersion },
+  { needs: ['argocd'], check: rootPathNoTrailingSlash },
+  { needs: ['environments'], check: uniqueNamespaces },
+  { needs: ['environments'], check: applicationNameTemplate },
+  { needs: ['environments'], check: applicationNames },
+  { needs: ['webhooks'], check: webhooksNotSupported },
+];
+
+/**
+ * Runs every rule whose sections are present in `config` (a complete config, or the valid sections of an
+ * invalid one) and returns all their problems.
+ */
+export function checkRules(config: Partial<Config>): ConfigProblem[] {
+  return RULES.filter((r) => r.needs.every((k) => config[k] !== undefined)).flatMap((r) =>
+    r.check(config as Config),
+  );
+}

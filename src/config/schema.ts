@@ -1,0 +1,504 @@
+/**
+ * The configuration schema: the single source of truth for the config file's shape, defaults and key
+ * documentation. The normalised output is `Config` (types.ts); `configJsonSchema()` feeds the chart's
+ * values.schema.json and `describeConfig()` the README's configuration reference, so all three agree.
+ *
+ * Conventions: every object is strict (a typo is an error, not a silently ignored key); every key has a
+ * description and either a default, `.optional()`, or is required (git.repoUrl, environments.namespaces).
+ * Object and duration defaults use `.prefault()`: zod 4's `.default()` returns its value without parsing it,
+ * so `{}` would not fill the nested defaults and "10m" would not become milliseconds; `.prefault()` parses
+ * the default like user input, and is what the input JSON Schema shows as `default`.
+ */
+import { z } from 'zod';
+import { DEFAULT_ARGOCD_VERSION } from './bundled.ts';
+import { DURATION_HINT, DURATION_PATTERN, parseDuration } from './duration.ts';
+
+// ---------------------------------------------------------------------------------------------------------
+// Field types
+
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
+const VERSION = /^v\d+\.\d+\.\d+$/;
+const SHA256 = /^[0-9a-fA-F]{64}$/;
+const ROOT_PATH = /^\/[^\s?#]*$/;
+const GATEWAY = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+// No look-arounds in patterns: they end up in values.schema.json, which Helm checks with Go's RE2.
+const GIT_URL = /^(?:(?:ssh|https?):\/\/[^\s/]+\/\S+|[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:\/?[^\s/]\S*)$/;
+
+export const labelHint = (example: string): string =>
+  `must be a DNS-1123 label (lowercase letters, digits and '-', at most 63 characters, e.g. "${example}")`;
+export const subdomainHint = (example: string): string =>
+  `must be a DNS-1123 subdomain (lowercase letters, digits, '-' and '.', at most 253 characters, e.g. "${example}")`;
+
+export function isDnsLabel(s: string): boolean {
+  return s.length <= 63 && DNS1123_LABEL.test(s);
+}
+export function isDnsSubdomain(s: string): boolean {
+  return s.length <= 253 && DNS1123_SUBDOMAIN.test(s);
+}
+
+/** A namespace name (Kubernetes requires a DNS-1123 label). */
+const dnsLabel = (example: string) =>
+  z.string().max(63, labelHint(example)).regex(DNS1123_LABEL, labelHint(example));
+
+/** The name of a Secret, ConfigMap, AppProject… (a DNS-1123 subdomain). */
+const dnsSubdomain = (example: string) =>
+  z.string().max(253, subdomainHint(example)).regex(DNS1123_SUBDOMAIN, subdomainHint(example));
+
+/** A key inside a Secret's data. */
+const secretKey = (example: string) =>
+  z
+    .string()
+    .max(253)
+    .regex(SECRET_KEY, `must be a Secret data key (letters, digits, '-', '_' and '.', e.g. "${example}")`);
+
+/** Schemas that are durations; `describeConfig()` names their type "duration". */
+const durationSchemas = new WeakSet<z.ZodType>();
+
+/** "10m", "90s", "1h30m" or a number of seconds → milliseconds. */
+function duration(defaultValue: string) {
+  const input = z.union(
+    [z.string().regex(DURATION_PATTERN, DURATION_HINT), z.number().positive(DURATION_HINT)],
+    { error: (iss) => (iss.code === 'invalid_union' ? DURATION_HINT : undefined) },
+  );
+  durationSchemas.add(input);
+  return input
+    .transform((v, ctx) => {
+      const ms = parseDuration(v);
+      if (ms === undefined) {
+        ctx.issues.push({ code: 'custom', message: DURATION_HINT, input: v });
+        return z.NEVER;
+      }
+      return ms;
+    })
+    .prefault(defaultValue);
+}
+
+const secretRefNamespace = z
+  .string()
+  .max(63, labelHint('seldon-system'))
+  .regex(DNS1123_LABEL, labelHint('seldon-system'))
+  .optional()
+  .describe('Namespace of the Secret. Default: the namespace the bootstrap runs in (POD_NAMESPACE).');
+
+const namespaceObject = z
+  .strictObject({
+    name: dnsLabel('staging').describe('The namespace (created if missing).'),
+    restricted: z
+      .boolean()
+      .default(true)
+      .describe('Value of the namespace label `seldon.restricted` (Seldon Deploy access control).'),
+  })
+  .describe('A namespace with its settings.');
+
+/** `- staging` or `- {name: staging, restricted: false}`, normalised to the object form. */
+const namespaceEntry = z.union(
+  [
+    dnsLabel('staging')
+      .transform((name): z.output<typeof namespaceObject> => ({ name, restricted: true }))
+      .describe('A namespace name; the environment is restricted.'),
+    namespaceObject,
+  ],
+  {
+    error: (iss) =>
+      iss.code === 'invalid_union'
+        ? 'must be a namespace name (e.g. "staging") or an object {name, restricted}'
+        : undefined,
+  },
+);
+
+// ---------------------------------------------------------------------------------------------------------
+// The schema
+
+export const configSchema = z
+  .strictObject({
+    argocd: z
+      .strictObject({
+        namespace: dnsLabel('argocd')
+          .default('argocd')
+          .describe('Namespace Argo CD is installed into (created if missing).'),
+        version: z
+          .string()
+          .regex(VERSION, 'must be an Argo CD release tag with the leading "v", like "v3.5.1"')
+          .default(DEFAULT_ARGOCD_VERSION)
+          .describe(
+            'Argo CD release to install. Supported: 2.14.x and 3.x except v3.6.0. With source `bundled` it must be a version the image bundles.',
+          ),
+        install: z
+          .strictObject({
+            source: z
+              .enum(['bundled', 'file', 'url', 'skip'])
+              .default('bundled')
+              .describe(
+                'Where the install manifest comes from: `bundled` (shipped in the image), `file`, `url`, or `skip` (Argo CD is managed elsewhere; only configure it).',
+              ),
+            file: z
+              .string()
+              .min(1, 'must be a file path')
+              .optional()
+              .describe(
+                "Path of the install manifest (source `file`). A relative path is resolved against the config file's directory.",
+              ),
+            url: z
+              .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+              .optional()
+              .describe('URL of the install manifest (source `url`; `sha256` is then required).'),
+            sha256: z
+              .string()
+              .regex(
+                SHA256,
+                'must be a sha256 checksum: 64 hexadecimal characters (the output of `sha256sum install.yaml`)',
+              )
+              .toLowerCase()
+              .optional()
+              .describe('Expected sha256 of the manifest downloaded from `url`.'),
+          })
+          .prefault({})
+          .describe('How Argo CD is installed.'),
+        adminPassword: z
+          .strictObject({
+            secretRef: z
+              .strictObject({
+                name: dnsSubdomain('argocd-admin-password')
+                  .default('argocd-admin-password')
+                  .describe('Name of the Secret holding the admin password.'),
+                key: secretKey('password')
+                  .default('password')
+                  .describe('Key of the password in that Secret.'),
+                namespace: secretRefNamespace,
+              })
+              .prefault({})
+              .describe('The Secret holding the Argo CD admin password.'),
+            generate: z
+              .boolean()
+              .default(true)
+              .describe(
+                'When the Secret does not exist: generate a password once and store it there. false: the Secret must exist.',
+              ),
+          })
+          .prefault({})
+          .describe(
+            'The Argo CD admin password (stored bcrypt-hashed in argocd-secret; changed only when it differs).',
+          ),
+        server: z
+          .strictObject({
+            insecure: z
+              .boolean()
+              .default(true)
+              .describe('Serve plain HTTP (TLS terminated by the Istio gateway): `server.insecure`.'),
+            rootPath: z
+              .string()
+              .regex(ROOT_PATH, 'must be a URL path starting with \'/\', e.g. "/argocd"')
+              .default('/argocd')
+              .describe('Sub-path Argo CD is served under: `server.rootpath`.'),
+          })
+          .prefault({})
+          .describe('argocd-server settings (argocd-cmd-params-cm).'),
+        virtualService: z
+          .strictObject({
+            enabled: z
+              .union([z.literal('auto'), z.boolean()], {
+                error: (iss) => (iss.code === 'invalid_union' ? 'must be "auto", true or false' : undefined),
+              })
+              .default('auto')
+              .describe(
+                'Create an Istio VirtualService routing the root path to argocd-server. `auto`: only when the VirtualService CRD exists.',
+              ),
+            gateway: z
+              .string()
+              .regex(
+                GATEWAY,
+                'must be "namespace/name" of an Istio Gateway, e.g. "istio-system/seldon-gateway"',
+              )
+              .default('istio-system/seldon-gateway')
+              .describe('The Istio Gateway, as namespace/name.'),
+            hosts: z
+              .array(z.string().regex(/^\S+$/, 'must be a host name or "*"'))
+              .min(1, 'must list at least one host, e.g. ["*"]')
+              .default(() => ['*'])
+              .describe('Hosts the VirtualService matches.'),
+          })
+          .prefault({})
+          .describe('Istio VirtualService exposing Argo CD.'),
+        rolloutTimeout: duration('10m').describe(
+          'How long to wait for every Argo CD Deployment and StatefulSet to roll out ("10m", "90s", "1h30m" or seconds).',
+        ),
+      })
+      .prefault({})
+      .describe('Argo CD installation and settings.'),
+    git: z
+      .strictObject(
+        {
+          repoUrl: z
+            .string({
+              error: (iss) =>
+                iss.input === undefined
+                  ? 'required: the GitOps repository, e.g. "ssh://git@git.example.com/acme/gitops.git"'
+                  : undefined,
+            })
+            .regex(
+              GIT_URL,
+              'must be a Git URL: ssh://git@host/path.git, https://host/path.git, http://… or scp-like git@host:path.git',
+            )
+            .describe(
+              "The GitOps repository (ssh://, https://, http:// or scp-like git@host:path). Used verbatim as the Applications' repoURL.",
+            ),
+          credentials: z
+            .strictObject({
+              secretRef: z
+                .strictObject({
+                  name: dnsSubdomain('gitops-source-creds')
+                    .default('gitops-source-creds')
+                    .describe(
+                      'Name of the Secret with the Git credentials: `ssh-privatekey` + `known_hosts` (+ `passphrase`), or `username` + `password` (a token); optional `email`.',
+                    ),
+                  namespace: secretRefNamespace,
+                })
+                .prefault({})
+                .describe('The source Secret the Argo CD and Seldon Deploy credentials are made from.'),
+            })
+            .prefault({})
+            .describe('Git credentials.'),
+          verify: z
+            .boolean()
+            .default(true)
+            .describe(
+              "Check that the repository is reachable and each environment's folder exists and is not empty.",
+            ),
+        },
+        { error: (iss) => (iss.input === undefined ? 'required: at least git.repoUrl' : undefined) },
+      )
+      .describe('The GitOps repository Argo CD syncs from.'),
+    environments: z
+      .strictObject(
+        {
+          project: dnsSubdomain('seldon')
+            .default('seldon')
+            .describe('The Argo CD AppProject of the environments.'),
+          namespaces: z
+            .array(namespaceEntry, {
+              error: (iss) =>
+                iss.input === undefined ? 'required: list at least one namespace, e.g. [staging]' : undefined,
+            })
+            .min(1, 'must list at least one namespace, e.g. [staging]')
+            .describe(
+              'The GitOps environments: one namespace each, synced from the folder of the same name in the repository. An entry is a name or {name, restricted}.',
+            ),
+          applicationName: z
+            .string()
+            .min(1)
+            .default('seldon-gitops-{namespace}')
+            .describe(
+              "Name of each environment's Argo CD Application; `{namespace}` is replaced. Needed unless there is exactly one environment.",
+            ),
+          logging: z
+            .strictObject({
+              enabled: z
+                .boolean()
+                .default(true)
+                .describe('Also make the logging namespace a GitOps environment.'),
+              namespace: dnsLabel('seldon-logs').default('seldon-logs').describe('The logging namespace.'),
+              restricted: z.boolean().default(false).describe('Value of its `seldon.restricted` label.'),
+            })
+            .prefault({})
+            .describe('The Seldon logging namespace as an environment.'),
+          waitForSync: z
+            .boolean()
+            .default(true)
+            .describe(
+              'Wait (up to syncTimeout) until each Application is Synced and Healthy, and require it for readiness. false: report it without requiring it.',
+            ),
+          syncTimeout: duration('5m').describe(
+            'How long to wait for the Applications to sync when waitForSync is true ("5m", "90s" or seconds).',
+          ),
+        },
+        {
+          error: (iss) =>
+            iss.input === undefined ? 'required: at least environments.namespaces' : undefined,
+        },
+      )
+      .describe('The GitOps environments (namespaces), their AppProject and Applications.'),
+    seldonDeploy: z
+      .strictObject({
+        namespace: dnsLabel('seldon-system')
+          .default('seldon-system')
+          .describe('Namespace Seldon Deploy runs in (where its Git credentials Secret goes).'),
+        gitCredentialsSecret: dnsSubdomain('git-creds')
+          .default('git-creds')
+          .describe('Name of the Secret Seldon Deploy reads its Git credentials from.'),
+        sshKeyName: secretKey('id_rsa')
+          .default('id_rsa')
+          .describe('Key of the SSH private key in that Secret.'),
+      })
+      .prefault({})
+      .describe("Seldon Deploy's copy of the Git credentials."),
+    webhooks: z
+      .strictObject({
+        enabled: z
+          .boolean()
+          .default(false)
+          .describe('Register Git provider webhooks (not supported in this version: keep false).'),
+      })
+      .prefault({})
+      .describe('Git provider webhooks for Argo CD and Seldon Deploy.'),
+    report: z
+      .strictObject({
+        configMap: dnsSubdomain('sd-gitops-bootstrap-report')
+          .default('sd-gitops-bootstrap-report')
+          .describe('ConfigMap (in POD_NAMESPACE) the readiness report is written to, key `report.json`.'),
+      })
+      .prefault({})
+      .describe('Where the readiness report goes.'),
+  })
+  .describe('sd-gitops-bootstrap configuration.');
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type ConfigOutput = z.output<typeof configSchema>;
+
+/** JSON Schema of what a user may write (the input side: durations as strings, plain-string namespaces). */
+export function configJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(configSchema, { io: 'input', target: 'draft-7' }) as Record<string, unknown>;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Walking the schema (docs and "did you mean")
+
+interface Def {
+  type: string;
+  innerType?: z.ZodType;
+  in?: z.ZodType;
+  out?: z.ZodType;
+  element?: z.ZodType;
+  options?: z.ZodType[];
+  shape?: Record<string, z.ZodType>;
+  entries?: Record<string, string>;
+  values?: unknown[];
+  defaultValue?: unknown;
+}
+
+const defOf = (s: z.ZodType): Def => s._zod.def as unknown as Def;
+
+/** The layers of one key's schema, outermost first: default → describe → pipe input → … → base type. */
+function layers(schema: z.ZodType): z.ZodType[] {
+  const out: z.ZodType[] = [];
+  let s: z.ZodType | undefined = schema;
+  while (s) {
+    out.push(s);
+    const d = defOf(s);
+    if (d.innerType) s = d.innerType;
+    else if (d.type === 'pipe') s = defOf(d.in!).type === 'transform' ? d.out : d.in;
+    else s = undefined;
+  }
+  return out;
+}
+
+const base = (schema: z.ZodType): z.ZodType => layers(schema).at(-1)!;
+
+/** The object option of a schema (an object, or a union with an object option such as a namespace entry). */
+function objectOf(schema: z.ZodType): z.ZodType | undefined {
+  const b = base(schema);
+  const d = defOf(b);
+  if (d.type === 'object') return b;
+  if (d.type === 'union') return d.options!.map(objectOf).find((o) => o !== undefined);
+  return undefined;
+}
+
+/** The keys the object at `path` (zod issue path) accepts, or [] when the path does not lead to an object. */
+export function knownKeysAt(path: readonly PropertyKey[]): string[] {
+  let s: z.ZodType | undefined = configSchema;
+  for (const seg of path) {
+    if (!s) return [];
+    if (typeof seg === 'number') {
+      const d = defOf(base(s));
+      s = d.type === 'array' ? d.element : undefined;
+    } else {
+      s = objectOf(s);
+      s = s ? defOf(s).shape![String(seg)] : undefined;
+    }
+  }
+  const o = s && objectOf(s);
+  return o ? Object.keys(defOf(o).shape!) : [];
+}
+
+export interface ConfigKeyDoc {
+  /** Dot path; array elements are `[]`: `environments.namespaces[].name`. */
+  path: string;
+  /** "string", "boolean", "duration", `"bundled" | "file"`, "string[]", "object"… */
+  type: string;
+  /** The default as written in YAML (input form: "10m", not 600000); undefined when there is none. */
+  default: unknown;
+  required: boolean;
+  description: string;
+}
+
+function typeName(schema: z.ZodType): string {
+  const ls = layers(schema);
+  if (ls.some((l) => durationSchemas.has(l))) return 'duration';
+  const d = defOf(ls.at(-1)!);
+  switch (d.type) {
+    case 'enum':
+      return Object.values(d.entries!)
+        .map((v) => JSON.stringify(v))
+        .join(' | ');
+    case 'literal':
+      return d.values!.map((v) => JSON.stringify(v)).join(' | ');
+    case 'union':
+      return d.options!.map(typeName).join(' | ');
+    case 'array': {
+      const el = typeName(d.element!);
+      return el.includes('|') ? `(${el})[]` : `${el}[]`;
+    }
+    default:
+      return d.type;
+  }
+}
+
+function descriptionOf(schema: z.ZodType): string {
+  for (const l of layers(schema)) {
+    const text = z.globalRegistry.get(l)?.description;
+    if (text) return text;
+  }
+  return '';
+}
+
+function defaultOf(schema: z.ZodType): { has: boolean; value: unknown; optional: boolean } {
+  for (const l of layers(schema)) {
+    const d = defOf(l);
+    if (d.type === 'default' || d.type === 'prefault')
+      return { has: true, value: d.defaultValue, optional: true };
+    if (d.type === 'optional') return { has: false, value: undefined, optional: true };
+  }
+  return { has: false, value: undefined, optional: false };
+}
+
+/** Every key of the config, depth first, for the README's configuration reference. */
+export function describeConfig(): ConfigKeyDoc[] {
+  const rows: ConfigKeyDoc[] = [];
+  const walkObject = (obj: z.ZodType, prefix: string): void => {
+    for (const [key, child] of Object.entries(defOf(obj).shape!)) {
+      walk(child, prefix ? `${prefix}.${key}` : key);
+    }
+  };
+  const walk = (schema: z.ZodType, path: string): void => {
+    const dflt = defaultOf(schema);
+    const b = base(schema);
+    const d = defOf(b);
+    const isObject = d.type === 'object';
+    rows.push({
+      path,
+      type: typeName(schema),
+      // An object's default is `{}` (its keys' defaults apply): nothing worth printing.
+      default: isObject ? undefined : dflt.value,
+      required: !dflt.optional,
+      description: descriptionOf(schema),
+    });
+    if (isObject) walkObject(b, path);
+    if (d.type === 'array') {
+      const el = objectOf(d.element!);
+      if (el) walkObject(el, `${path}[]`);
+    }
+  };
+  walkObject(configSchema, '');
+  return rows;
+}
