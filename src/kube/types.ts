@@ -40,11 +40,18 @@ export interface ObjectChange {
 export interface ApplyOptions {
   /** Server-side dry-run (`dryRun=All`): nothing is persisted. */
   dryRun?: boolean;
+  /**
+   * Field manager (default `sd-gitops-bootstrap`). Server-side apply removes fields a manager owned and
+   * no longer sends: an object applied from two places with different content (e.g. `argocd-secret` from
+   * the install manifest, without data, and from the configuration step, with `admin.password`) needs a
+   * distinct manager per place, or each apply undoes the other.
+   */
+  fieldManager?: string;
 }
 
 export interface RequestStats {
   requests: number;
-  /** POST, PUT, PATCH, DELETE that were not dry-run. */
+  /** POST, PUT, PATCH, DELETE that were not dry-run (access reviews, which persist nothing, excluded). */
   writes: number;
 }
 

@@ -1,0 +1,76 @@
+/** The Kubernetes access layer: import from here, not from the files behind it. */
+export {
+  APPLY_PATCH_CONTENT_TYPE,
+  type ApplyContext,
+  type ApplyResult,
+  applyObject,
+  applyObjects,
+  describeRef,
+  FIELD_MANAGER,
+  NOTE_NO_CRD,
+  refOf,
+  waitForCrd,
+} from './apply.ts';
+export {
+  apiErrorFromResponse,
+  type ConnectOptions,
+  connect,
+  humanizeStatusMessage,
+  KubeClient,
+  type KubeClientOptions,
+  kubeConfigTransport,
+} from './client.ts';
+export { diffObjects, diffPaths, stripServerFields } from './diff.ts';
+export {
+  Discovery,
+  groupVersionPath,
+  type ResourceInfo,
+  resourcePath,
+  splitApiVersion,
+} from './discovery.ts';
+export {
+  acquireLease,
+  type LeaseHandle,
+  LeaseHeldError,
+  type LeaseOptions,
+  leaseExpiry,
+  toMicroTime,
+} from './lease.ts';
+export {
+  type HttpRequest,
+  type HttpResponse,
+  isRetryableError,
+  isRetryableResponse,
+  isRetryableStatus,
+  isSchemaError,
+  parseRetryAfter,
+  type RetryInfo,
+  type RetryOptions,
+  type Transport,
+  withRetry,
+} from './retry.ts';
+export {
+  type ApplicationStatus,
+  applicationStatus,
+  crdEstablished,
+  deploymentRolledOut,
+  type Readiness,
+  statefulSetRolledOut,
+} from './status.ts';
+export type {
+  ApplyOptions,
+  ChangeAction,
+  Kube,
+  KubeObject,
+  ObjectChange,
+  ObjectRef,
+  RequestStats,
+} from './types.ts';
+export {
+  defaultClassifyError,
+  formatDuration,
+  type ProbeResult,
+  WaitFailedError,
+  type WaitOptions,
+  waitFor,
+} from './wait.ts';

@@ -1,0 +1,168 @@
+/**
+ * Pure readiness predicates over an object's status. The workload ones follow `kubectl rollout status`
+ * (k8s.io/kubectl/pkg/polymorphichelpers/rollout_status.go) check by check, so "rolled out" here means
+ * what it means to the people reading the report.
+ */
+
+export interface Readiness {
+  done: boolean;
+  /** The observed state in words, e.g. "2 of 3 updated replicas are available". */
+  state: string;
+  /** Set when waiting cannot help (fail at once instead of waiting out the timeout). */
+  terminal?: string;
+}
+
+interface Condition {
+  type?: string;
+  status?: string;
+  reason?: string;
+  message?: string;
+}
+
+interface WorkloadLike {
+  metadata?: { generation?: number; name?: string };
+  spec?: {
+    replicas?: number;
+    updateStrategy?: { type?: string; rollingUpdate?: { partition?: number } };
+  };
+  status?: {
+    observedGeneration?: number;
+    replicas?: number;
+    updatedReplicas?: number;
+    readyReplicas?: number;
+    availableReplicas?: number;
+    currentReplicas?: number;
+    currentRevision?: string;
+    updateRevision?: string;
+    conditions?: Condition[];
+  };
+}
+
+/** Deployment: `kubectl rollout status deployment/<name>`. */
+export function deploymentRolledOut(d: unknown): Readiness {
+  const dep = d as WorkloadLike;
+  const generation = dep.metadata?.generation ?? 0;
+  const status = dep.status ?? {};
+  if (generation > (status.observedGeneration ?? 0)) {
+    return { done: false, state: 'waiting for the deployment spec update to be observed' };
+  }
+  const progressing = status.conditions?.find((c) => c.type === 'Progressing');
+  if (progressing?.reason === 'ProgressDeadlineExceeded') {
+    const why = progressing.message ? `: ${progressing.message}` : '';
+    return {
+      done: false,
+      state: 'exceeded its progress deadline',
+      terminal: `exceeded its progress deadline${why}`,
+    };
+  }
+  const updated = status.updatedReplicas ?? 0;
+  const desired = dep.spec?.replicas;
+  if (desired !== undefined && updated < desired) {
+    return { done: false, state: `${updated} out of ${desired} new replicas have been updated` };
+  }
+  const total = status.replicas ?? 0;
+  if (total > updated) {
+    return { done: false, state: `${total - updated} old replicas are pending termination` };
+  }
+  const available = status.availableReplicas ?? 0;
+  if (available < updated) {
+    return { done: false, state: `${available} of ${updated} updated replicas are available` };
+  }
+  return { done: true, state: `successfully rolled out (${available} available)` };
+}
+
+/** StatefulSet: `kubectl rollout status statefulset/<name>` (RollingUpdate only, partitions respected). */
+export function statefulSetRolledOut(s: unknown): Readiness {
+  const sts = s as WorkloadLike;
+  const strategy = sts.spec?.updateStrategy?.type ?? 'RollingUpdate';
+  if (strategy !== 'RollingUpdate') {
+    const msg = `rollout status is only available for RollingUpdate strategy type (this one uses ${strategy})`;
+    return { done: false, state: msg, terminal: msg };
+  }
+  const status = sts.status ?? {};
+  const observed = status.observedGeneration ?? 0;
+  if (observed === 0 || (sts.metadata?.generation ?? 0) > observed) {
+    return { done: false, state: 'waiting for the statefulset spec update to be observed' };
+  }
+  const desired = sts.spec?.replicas;
+  const ready = status.readyReplicas ?? 0;
+  if (desired !== undefined && ready < desired) {
+    return { done: false, state: `${ready} of ${desired} pods are ready` };
+  }
+  const updated = status.updatedReplicas ?? 0;
+  const rollingUpdate = sts.spec?.updateStrategy?.rollingUpdate;
+  if (rollingUpdate) {
+    const partition = rollingUpdate.partition;
+    if (desired !== undefined && partition !== undefined && updated < desired - partition) {
+      return {
+        done: false,
+        state: `partitioned roll out: ${updated} out of ${desired - partition} new pods have been updated`,
+      };
+    }
+    return { done: true, state: `partitioned roll out complete: ${updated} new pods have been updated` };
+  }
+  if (status.updateRevision !== status.currentRevision) {
+    return {
+      done: false,
+      state: `rolling update: ${updated} pods at revision ${status.updateRevision ?? '?'}`,
+    };
+  }
+  return {
+    done: true,
+    state: `rolling update complete: ${status.currentReplicas ?? 0} pods at revision ${status.currentRevision ?? '?'}`,
+  };
+}
+
+/** CustomResourceDefinition: condition Established=True; NamesAccepted=False is terminal (name clash). */
+export function crdEstablished(crd: unknown): Readiness {
+  const conditions = (crd as { status?: { conditions?: Condition[] } }).status?.conditions ?? [];
+  const names = conditions.find((c) => c.type === 'NamesAccepted');
+  if (names?.status === 'False') {
+    const msg = `names not accepted: ${names.message ?? names.reason ?? 'unknown reason'}`;
+    return { done: false, state: msg, terminal: msg };
+  }
+  const established = conditions.find((c) => c.type === 'Established');
+  if (established?.status === 'True') return { done: true, state: 'established' };
+  return {
+    done: false,
+    state: established?.message ? `not established: ${established.message}` : 'not established yet',
+  };
+}
+
+export interface ApplicationStatus {
+  /** Synced | OutOfSync | Unknown */
+  sync: string;
+  /** Healthy | Progressing | Degraded | Suspended | Missing | Unknown */
+  health: string;
+  /** The most useful sentence Argo CD gives: an error condition, a failed operation, or the health message. */
+  message: string;
+}
+
+/** Argo CD Application: sync and health as Argo CD reports them ("Unknown" until it has). */
+export function applicationStatus(app: unknown): ApplicationStatus {
+  const status =
+    (
+      app as {
+        status?: {
+          sync?: { status?: string };
+          health?: { status?: string; message?: string };
+          conditions?: Condition[];
+          operationState?: { phase?: string; message?: string };
+        };
+      }
+    ).status ?? {};
+  const sync = status.sync?.status ?? 'Unknown';
+  const health = status.health?.status ?? 'Unknown';
+  const errors = (status.conditions ?? [])
+    .filter((c) => c.type?.endsWith('Error') && c.message)
+    .map((c) => `${c.type}: ${c.message}`);
+  const op = status.operationState;
+  let message: string;
+  if (errors.length > 0) message = errors.join('; ');
+  else if (op && (op.phase === 'Failed' || op.phase === 'Error') && op.message)
+    message = `sync ${op.phase.toLowerCase()}: ${op.message}`;
+  else if (status.health?.message) message = status.health.message;
+  else if (!status.sync && !status.health) message = 'not reconciled by Argo CD yet';
+  else message = `${sync}, ${health}`;
+  return { sync, health, message };
+}
