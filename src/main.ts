@@ -1,0 +1,213 @@
+#!/usr/bin/env node
+/**
+ * The command line: load the config, run the steps, print the result, write the report. The only place that
+ * decides the exit code: 0 ready (plan and status: done), 1 not ready or a step failed, 2 bad config or usage.
+ * stdout carries only the result (report or plan); logs go to stderr.
+ */
+import { parseArgs } from 'node:util';
+import { loadEnv } from './config/env.ts';
+import { loadConfigFile } from './config/load.ts';
+import type { Config, Env } from './config/types.ts';
+import { ConfigError, UsageError } from './errors.ts';
+import { type ConnectOptions, connect } from './kube/client.ts';
+import type { Kube } from './kube/types.ts';
+import { createLogger, type Logger } from './log.ts';
+import { argocdUrl } from './manifests/virtualservice.ts';
+import { buildReport } from './report/build.ts';
+import { formatPlan, planJson } from './report/plan.ts';
+import { redact } from './report/redact.ts';
+import type { ReadinessReport } from './report/types.ts';
+import { configMapFor, formatText, TERMINATION_LOG, writeTerminationLog } from './report/writers.ts';
+import { createContext, type Mode, messageOf, type StepDeps } from './steps/context.ts';
+import { runSteps } from './steps/runner.ts';
+
+export const USAGE = `Usage: sd-gitops-bootstrap <apply|plan|status> [options]
+
+Installs and configures Argo CD and the GitOps environments of Seldon Deploy, and reports readiness.
+
+Commands:
+  apply    converge the cluster, write the readiness report (exit 0 ready, 1 not ready)
+  plan     print what apply would create / update / leave unchanged (server-side dry-run; no writes)
+  status   print the readiness report of the cluster as it is (no writes)
+
+Options:
+  --config FILE       config file (default: $SD_BOOTSTRAP_CONFIG or /etc/sd-gitops-bootstrap/config.yaml)
+  --kubeconfig FILE   kubeconfig (default: the pod's ServiceAccount, $KUBECONFIG or ~/.kube/config)
+  --context NAME      kubeconfig context
+  --output text|json  result format on stdout (default: text)
+  --help              show this help
+
+Environment: SD_BOOTSTRAP_CONFIG, LOG_LEVEL, LOG_FORMAT (json|pretty), SD_BOOTSTRAP_TIMEOUT, POD_NAMESPACE.
+Exit codes: 0 ready (plan, status: done), 1 not ready or a step failed, 2 bad configuration or usage.
+`;
+
+export interface Cli {
+  command: Mode;
+  config?: string | undefined;
+  kubeconfig?: string | undefined;
+  context?: string | undefined;
+  output: 'text' | 'json';
+  help: boolean;
+}
+
+const COMMANDS: readonly Mode[] = ['apply', 'plan', 'status'];
+
+export function parseCli(argv: string[]): Cli {
+  let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>>;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError(messageOf(err).replace(/\. To specify a positional argument.*$/s, ''));
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return { command: 'status', output: 'text', help: true };
+  const [command, ...extra] = positionals;
+  if (command === undefined) throw new UsageError('missing command: apply, plan or status');
+  if (!COMMANDS.includes(command as Mode))
+    throw new UsageError(`unknown command "${command}": use apply, plan or status`);
+  if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
+  const output = values.output ?? 'text';
+  if (output !== 'text' && output !== 'json') throw new UsageError(`--output ${output}: use text or json`);
+  return {
+    command: command as Mode,
+    config: values.config,
+    kubeconfig: values.kubeconfig,
+    context: values.context,
+    output,
+    help: false,
+  };
+}
+
+const OPTIONS = {
+  config: { type: 'string' },
+  kubeconfig: { type: 'string' },
+  context: { type: 'string' },
+  output: { type: 'string', short: 'o' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type Out = NodeJS.WritableStream & { isTTY?: boolean };
+
+export interface RunIO {
+  env: Record<string, string | undefined>;
+  stdout: Out;
+  stderr: Out;
+  /** Aborts the run (SIGTERM). */
+  signal?: AbortSignal;
+  /** Test seams. */
+  connect?: (opts: ConnectOptions) => Promise<Kube>;
+  deps?: StepDeps;
+  terminationLog?: string;
+  now?: () => Date;
+}
+
+/** Runs one command in-process and returns its exit code. */
+export async function run(argv: string[], io: RunIO): Promise<number> {
+  let log: Logger | undefined;
+  try {
+    const cli = parseCli(argv);
+    if (cli.help) {
+      io.stdout.write(USAGE);
+      return 0;
+    }
+    const env = loadEnv(io.env);
+    const config = await loadConfigFile(cli.config ?? env.SD_BOOTSTRAP_CONFIG);
+    log = createLogger({ level: env.LOG_LEVEL, format: env.LOG_FORMAT, stream: io.stderr });
+    const kube = await (io.connect ?? connect)({ kubeconfig: cli.kubeconfig, context: cli.context });
+    try {
+      return await execute(cli, config, env, kube, log, io);
+    } finally {
+      await (kube as Kube & { close?: () => Promise<void> }).close?.().catch(() => {});
+    }
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof UsageError) {
+      const hint = err instanceof UsageError ? '\nRun "sd-gitops-bootstrap --help" for usage.' : '';
+      io.stderr.write(`${redact(err.message)}${hint}\n`);
+      return 2;
+    }
+    if (log) log.error({ err }, `✗ ${messageOf(err)}`);
+    else io.stderr.write(`error: ${redact(messageOf(err))}\n`);
+    return 1;
+  }
+}
+
+async function execute(
+  cli: Cli,
+  config: Config,
+  env: Env,
+  kube: Kube,
+  log: Logger,
+  io: RunIO,
+): Promise<number> {
+  const now = io.now ?? (() => new Date());
+  const startedAt = now();
+  const ctx = createContext({
+    mode: cli.command,
+    config,
+    env,
+    kube,
+    log,
+    now,
+    ...(io.signal ? { signal: io.signal } : {}),
+    ...(io.deps ? { deps: io.deps } : {}),
+  });
+  log.info(
+    `${cli.command}: cluster ${kube.server}, Argo CD in ${config.argocd.namespace}, report in ${ctx.runNamespace}`,
+  );
+  const result = await runSteps(ctx);
+
+  if (cli.command === 'plan') {
+    io.stdout.write(cli.output === 'json' ? planJson(ctx.changes) : formatPlan(ctx.changes));
+    return result.failed ? 1 : 0;
+  }
+
+  const report: ReadinessReport = buildReport({
+    checks: result.checks.map((c) => ({ ...c, message: redact(c.message) })),
+    changes: ctx.changes,
+    argocd: {
+      namespace: config.argocd.namespace,
+      version: ctx.state.argocdVersion ?? config.argocd.version,
+      url: argocdUrl(config),
+    },
+    startedAt,
+    finishedAt: now(),
+  });
+  let code = cli.command === 'status' || report.ready ? 0 : 1;
+  if (cli.command === 'apply') {
+    const where = `ConfigMap ${ctx.runNamespace}/${config.report.configMap}`;
+    try {
+      await kube.apply(configMapFor(report, config.report.configMap, ctx.runNamespace));
+      log.info(`report written to ${where}`);
+    } catch (err) {
+      log.error({ err }, `✗ could not write the report to ${where}: ${messageOf(err)}`);
+      code = 1;
+    }
+    await writeTerminationLog(report, io.terminationLog ?? TERMINATION_LOG).catch((err: unknown) =>
+      log.warn(`could not write the termination message: ${messageOf(err)}`),
+    );
+  }
+  io.stdout.write(cli.output === 'json' ? `${JSON.stringify(report, null, 2)}\n` : formatText(report));
+  const failing = report.checks.filter((c) => c.required && !c.ready).map((c) => c.id);
+  log.info(report.ready ? '✔ ready' : `✗ not ready: ${failing.join(', ')}`);
+  return code;
+}
+
+if (import.meta.main) {
+  const controller = new AbortController();
+  const stop = (signal: NodeJS.Signals) => {
+    if (controller.signal.aborted) process.exit(130);
+    process.stderr.write(`${signal}: stopping (the Lease is released; send again to exit at once)\n`);
+    controller.abort(new Error(`interrupted by ${signal}`));
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  const code = await run(process.argv.slice(2), {
+    env: process.env,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    signal: controller.signal,
+  });
+  process.exitCode = code;
+  // Nothing should keep the process alive now; if something does (a stuck socket), do not hang the Job.
+  setTimeout(() => process.exit(code), 2000).unref();
+}

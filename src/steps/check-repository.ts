@@ -1,0 +1,197 @@
+/**
+ * Step 7: the repository works with the credentials Argo CD and Seldon Deploy were given. Reconciled means:
+ * `git ls-remote` succeeds (host key checked), and a shallow, blob-less clone shows a folder named like each
+ * environment's namespace with at least one file in it. An unreachable repository stops the run (the
+ * Applications would only fail); a missing folder is reported, not fatal: Argo CD syncs it once it appears.
+ */
+import { join } from 'node:path';
+import { StepError } from '../errors.ts';
+import { environmentsOf } from '../manifests/common.ts';
+import type { GitCredentials } from '../manifests/git-credentials.ts';
+import { redact } from '../report/redact.ts';
+import type { Check } from '../report/types.ts';
+import { messageOf, type Step, type StepContext } from './context.ts';
+import {
+  execaRunner,
+  type GitErrorContext,
+  type GitRunner,
+  gitAuthEnv,
+  translateGitError,
+  withTempDir,
+} from './git.ts';
+import { credentialsSecretRef, readGitCredentials, unencryptedPrivateKey } from './git-credentials.ts';
+
+const NAME = 'check-repository';
+const GIT_TIMEOUT_MS = 120_000;
+
+export interface FolderCheck {
+  namespace: string;
+  ok: boolean;
+  message: string;
+}
+
+export interface RepositoryCheck {
+  reachable: boolean;
+  message: string;
+  folders: FolderCheck[];
+}
+
+export function folderMissing(namespace: string, repoUrl: string): string {
+  return `folder missing: ${repoUrl} has no folder ${namespace}/ at HEAD: create it with the environment's manifests (or a .gitkeep)`;
+}
+
+export function folderEmpty(namespace: string): string {
+  return `folder empty: ${namespace}/ has no files at HEAD`;
+}
+
+/**
+ * What `git ls-tree -r HEAD -- <folders>` says about each folder: entries are `<mode> <type> <object>\t<path>`.
+ */
+export function folderStates(lsTree: string, namespaces: string[], repoUrl: string): FolderCheck[] {
+  const entries = lsTree
+    .split('\n')
+    .filter((l) => l.includes('\t'))
+    .map((l) => {
+      const [meta, path] = l.split('\t') as [string, string];
+      return { type: meta.split(' ')[1] ?? '', path };
+    });
+  return namespaces.map((namespace) => {
+    if (entries.some((e) => e.path === namespace)) {
+      return { namespace, ok: false, message: `${namespace} is a file in ${repoUrl}, not a folder` };
+    }
+    const inside = entries.filter((e) => e.path.startsWith(`${namespace}/`));
+    if (inside.length === 0) return { namespace, ok: false, message: folderMissing(namespace, repoUrl) };
+    const files = inside.filter((e) => e.type === 'blob');
+    if (files.length === 0) return { namespace, ok: false, message: folderEmpty(namespace) };
+    const manifests = files.filter((e) => !(e.path.split('/').at(-1) ?? '').startsWith('.'));
+    const message =
+      manifests.length > 0
+        ? `${namespace}/ exists (${files.length} file${files.length === 1 ? '' : 's'})`
+        : `${namespace}/ exists, no manifests yet (only ${files.map((f) => f.path.split('/').at(-1)).join(', ')})`;
+    return { namespace, ok: true, message };
+  });
+}
+
+/** Runs the checks with the given credentials; never throws for a git failure (it is the result). */
+export async function checkRepository(input: {
+  creds: GitCredentials;
+  privateKey?: string | undefined;
+  repoUrl: string;
+  secret: string;
+  folders: string[];
+  run?: GitRunner;
+  signal?: AbortSignal;
+  debug?: (msg: string) => void;
+}): Promise<RepositoryCheck> {
+  const run = input.run ?? execaRunner;
+  const errCtx: GitErrorContext = { repoUrl: input.repoUrl, secret: input.secret };
+  const notChecked = (why: string) =>
+    input.folders.map((namespace) => ({ namespace, ok: false, message: `not checked: ${why}` }));
+  return withTempDir(async (dir) => {
+    const env = await gitAuthEnv(input.creds, dir, input.privateKey);
+    const git = async (args: string[]) => {
+      const result = await run('git', args, { env, timeoutMs: GIT_TIMEOUT_MS, signal: input.signal });
+      if (result.exitCode !== 0)
+        input.debug?.(`git ${args[0]} failed (${result.exitCode}): ${redact(result.stderr)}`);
+      return result;
+    };
+    const ls = await git(['ls-remote', '--symref', '--', input.repoUrl, 'HEAD']);
+    if (ls.exitCode !== 0) {
+      const message = translateGitError(ls.stderr, errCtx, ls.timedOut);
+      return { reachable: false, message, folders: notChecked('the repository is not reachable') };
+    }
+    if (ls.stdout.trim() === '') {
+      return {
+        reachable: true,
+        message: `${input.repoUrl} is reachable but has no commits`,
+        folders: input.folders.map((namespace) => ({
+          namespace,
+          ok: false,
+          message: folderMissing(namespace, input.repoUrl),
+        })),
+      };
+    }
+    const repo = join(dir, 'repo');
+    const clone = await git([
+      'clone',
+      '--quiet',
+      '--depth=1',
+      '--filter=blob:none',
+      '--no-checkout',
+      '--',
+      input.repoUrl,
+      repo,
+    ]);
+    if (clone.exitCode !== 0) {
+      const message = translateGitError(clone.stderr, errCtx, clone.timedOut);
+      return { reachable: false, message, folders: notChecked(message) };
+    }
+    const tree = await git(['-C', repo, 'ls-tree', '-r', 'HEAD', '--', ...input.folders]);
+    if (tree.exitCode !== 0) {
+      const message = translateGitError(tree.stderr, errCtx, tree.timedOut);
+      return { reachable: true, message: `${input.repoUrl} is reachable`, folders: notChecked(message) };
+    }
+    const head = /^ref: (\S+)\s+HEAD/m.exec(ls.stdout)?.[1]?.replace(/^refs\/heads\//, '');
+    return {
+      reachable: true,
+      message: `${input.repoUrl} is reachable${head ? ` (HEAD is ${head})` : ''}`,
+      folders: folderStates(tree.stdout, input.folders, input.repoUrl),
+    };
+  });
+}
+
+function runCheck(ctx: StepContext): Promise<RepositoryCheck> {
+  return ctx.once('repository-check', async () => {
+    const creds = await readGitCredentials(ctx);
+    return checkRepository({
+      creds,
+      privateKey: await unencryptedPrivateKey(ctx),
+      repoUrl: ctx.config.git.repoUrl,
+      secret: credentialsSecretRef(ctx).text,
+      folders: environmentsOf(ctx.config).map((e) => e.namespace),
+      ...(ctx.deps.git ? { run: ctx.deps.git } : {}),
+      signal: ctx.signal,
+      debug: (msg) => ctx.log.debug(msg),
+    });
+  });
+}
+
+async function reconcile(ctx: StepContext): Promise<void> {
+  if (!ctx.config.git.verify || ctx.mode !== 'apply') return;
+  const result = await runCheck(ctx);
+  if (!result.reachable) throw new StepError(NAME, result.message);
+  for (const folder of result.folders) {
+    if (folder.ok) ctx.log.debug(folder.message);
+    else ctx.log.warn(`✗ ${folder.message}`);
+  }
+}
+
+async function report(ctx: StepContext): Promise<Check[]> {
+  if (!ctx.config.git.verify) {
+    return [
+      {
+        id: 'git.repo.reachable',
+        ready: false,
+        required: false,
+        message: 'not verified (git.verify: false)',
+      },
+    ];
+  }
+  let result: RepositoryCheck;
+  try {
+    result = await runCheck(ctx);
+  } catch (err) {
+    return [{ id: 'git.repo.reachable', ready: false, required: true, message: messageOf(err) }];
+  }
+  return [
+    { id: 'git.repo.reachable', ready: result.reachable, required: true, message: result.message },
+    ...result.folders.map((f) => ({
+      id: `git.repo.folder.${f.namespace}`,
+      ready: f.ok,
+      required: true,
+      message: f.message,
+    })),
+  ];
+}
+
+export const checkRepositoryStep: Step = { name: NAME, reconcile, report };

@@ -1,0 +1,221 @@
+/**
+ * What every step gets: the config, the cluster, the mode, and `apply`, which records every change.
+ * Steps are `{ name, reconcile, report }` (like Flux's Reconcile and Report methods): reconcile reads, then writes
+ * only the difference; report only reads, and says check by check whether the result works.
+ */
+import type { Config, Env } from '../config/types.ts';
+import type { LeaseHandle } from '../kube/lease.ts';
+import type { Kube, KubeObject, ObjectChange, ObjectRef } from '../kube/types.ts';
+import type { Logger } from '../log.ts';
+import type { Check } from '../report/types.ts';
+import type { RepositoryCheck } from './check-repository.ts';
+import type { GitRunner } from './git.ts';
+
+/** `apply` converges, `plan` dry-runs every write, `status` only reports. */
+export type Mode = 'apply' | 'plan' | 'status';
+
+export interface Step {
+  /** verb-noun, as in the progress lines: `install-argocd`. */
+  readonly name: string;
+  /** Brings the cluster to the desired state; throws a StepError with an actionable sentence when it cannot. */
+  reconcile(ctx: StepContext): Promise<void>;
+  /** Read-only: the checks this step is responsible for, as the cluster is now. Never throws for a "not ready". */
+  report(ctx: StepContext): Promise<Check[]>;
+}
+
+/** Facts one step learns and a later step (or the report) needs. */
+export interface RunState {
+  /** Preflight: how many permissions were reviewed, and the missing ones. */
+  permissions?: { reviewed: number; missing: string[] };
+  lease?: LeaseHandle;
+  /** Install: what was applied, for the `argocd.install` message. */
+  install?: { objects: number; origin: string; sha256: string; verified: boolean };
+  /** The Argo CD version argocd-server runs (from its image tag), when read. */
+  argocdVersion?: string;
+  /** Repository check result (reconcile), reused by the report. */
+  repository?: RepositoryCheck;
+}
+
+export interface StepContext {
+  readonly mode: Mode;
+  readonly config: Config;
+  readonly env: Env;
+  readonly kube: Kube;
+  readonly log: Logger;
+  /** Where the run's own objects live (Lease, report, generated password): POD_NAMESPACE or the context's. */
+  readonly runNamespace: string;
+  /** Aborted at the run's overall deadline (SD_BOOTSTRAP_TIMEOUT) or on SIGTERM. */
+  readonly signal: AbortSignal;
+  /** Every object change of the run, one entry per object (the strongest action wins). */
+  readonly changes: readonly ObjectChange[];
+  /** Changes in the order they were applied, duplicates included (progress lines). */
+  readonly changeLog: readonly ObjectChange[];
+  readonly state: RunState;
+  /** Server-side apply (dry-run in plan mode) of the objects, changes recorded. Not allowed in status mode. */
+  apply(objs: KubeObject[]): Promise<ObjectChange[]>;
+  /** Computes `fn` once per run under `key` (inputs such as the credentials; never live targets). */
+  once<T>(key: string, fn: () => Promise<T>): Promise<T>;
+  now(): Date;
+  /** Milliseconds left before the run's deadline. */
+  remainingMs(): number;
+  readonly deps: StepDeps;
+}
+
+/** Seams for tests; production defaults in `createContext`. */
+export interface StepDeps {
+  /** Package root for bundled manifests. */
+  packageRoot?: string;
+  fetch?: typeof fetch;
+  git?: GitRunner;
+  /** Poll interval of waits (rollouts, Application sync). */
+  pollIntervalMs?: number;
+}
+
+const RANK = { unchanged: 0, updated: 1, created: 2 } as const;
+
+function refKey(ref: ObjectRef): string {
+  const group = ref.apiVersion.includes('/') ? ref.apiVersion.split('/')[0] : '';
+  return `${group}/${ref.kind}/${ref.namespace ?? ''}/${ref.name}`;
+}
+
+/** Merges an object applied twice in one run (e.g. by install and again by configure) into one change. */
+export function recordChange(changes: ObjectChange[], change: ObjectChange): void {
+  const i = changes.findIndex((c) => refKey(c.ref) === refKey(change.ref));
+  if (i < 0) {
+    changes.push({ ...change });
+    return;
+  }
+  const prev = changes[i]!;
+  const strongest = RANK[change.action] > RANK[prev.action] ? change : prev;
+  const fields = [...new Set([...(prev.fields ?? []), ...(change.fields ?? [])])].sort();
+  changes[i] = {
+    ...strongest,
+    ...(fields.length > 0 && strongest.action === 'updated' ? { fields } : {}),
+    ...((prev.note ?? change.note) ? { note: prev.note ?? change.note } : {}),
+  };
+}
+
+export interface ContextOptions {
+  mode: Mode;
+  config: Config;
+  env: Env;
+  kube: Kube;
+  log: Logger;
+  signal?: AbortSignal;
+  now?: () => Date;
+  deps?: StepDeps;
+}
+
+export function createContext(opts: ContextOptions): StepContext {
+  const changes: ObjectChange[] = [];
+  const changeLog: ObjectChange[] = [];
+  const memo = new Map<string, Promise<unknown>>();
+  const now = opts.now ?? (() => new Date());
+  const deadline = now().getTime() + opts.env.SD_BOOTSTRAP_TIMEOUT_MS;
+  const deadlineSignal = AbortSignal.timeout(Math.max(1, opts.env.SD_BOOTSTRAP_TIMEOUT_MS));
+  const signal = opts.signal ? AbortSignal.any([opts.signal, deadlineSignal]) : deadlineSignal;
+  return {
+    mode: opts.mode,
+    config: opts.config,
+    env: opts.env,
+    kube: opts.kube,
+    log: opts.log,
+    runNamespace: opts.env.POD_NAMESPACE ?? opts.kube.defaultNamespace,
+    signal,
+    changes,
+    changeLog,
+    state: {},
+    deps: opts.deps ?? {},
+    now,
+    remainingMs: () => Math.max(0, deadline - now().getTime()),
+    once<T>(key: string, fn: () => Promise<T>): Promise<T> {
+      let p = memo.get(key) as Promise<T> | undefined;
+      if (!p) {
+        p = fn();
+        memo.set(key, p);
+      }
+      return p;
+    },
+    async apply(objs: KubeObject[]): Promise<ObjectChange[]> {
+      if (opts.mode === 'status') throw new Error('bug: apply called in status mode');
+      if (objs.length === 0) return [];
+      const result = await opts.kube.applyAll(objs, { dryRun: opts.mode === 'plan' });
+      for (const change of result) {
+        changeLog.push(change);
+        recordChange(changes, change);
+      }
+      return result;
+    },
+  };
+}
+
+/** `3 created, 1 updated, 50 unchanged` (plan: `3 to create, …`), or `` when nothing was applied. */
+export function describeChanges(changes: readonly ObjectChange[], mode: Mode): string {
+  const n = { created: 0, updated: 0, unchanged: 0 };
+  for (const c of changes) n[c.action]++;
+  const parts =
+    mode === 'plan'
+      ? [
+          [n.created, 'to create'],
+          [n.updated, 'to update'],
+          [n.unchanged, 'unchanged'],
+        ]
+      : [
+          [n.created, 'created'],
+          [n.updated, 'updated'],
+          [n.unchanged, 'unchanged'],
+        ];
+  return parts
+    .filter(([count]) => (count as number) > 0)
+    .map(([count, word]) => `${count} ${word}`)
+    .join(', ');
+}
+
+/** `Secret seldon-system/git-creds` */
+export function describeObject(kind: string, namespace: string | undefined, name: string): string {
+  return `${kind} ${namespace ? `${namespace}/` : ''}${name}`;
+}
+
+/** The message of any thrown value, for checks and logs. */
+export function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** A Secret's data, decoded; null when the Secret does not exist. */
+export async function readSecret(
+  kube: Kube,
+  namespace: string,
+  name: string,
+): Promise<Record<string, string> | null> {
+  const secret = await kube.get<KubeObject & { data?: Record<string, string> }>({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    namespace,
+    name,
+  });
+  if (!secret) return null;
+  return Object.fromEntries(
+    Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]),
+  );
+}
+
+/**
+ * True when every field of `desired` is in `live` with the same value (maps compared key by key, lists item
+ * by item with equal lengths). Fields the server added (defaults, status) do not matter.
+ */
+export function includesDesired(live: unknown, desired: unknown): boolean {
+  if (Array.isArray(desired)) {
+    return (
+      Array.isArray(live) &&
+      live.length === desired.length &&
+      desired.every((d, i) => includesDesired(live[i], d))
+    );
+  }
+  if (typeof desired === 'object' && desired !== null) {
+    if (typeof live !== 'object' || live === null || Array.isArray(live)) return false;
+    return Object.entries(desired).every(([k, v]) =>
+      includesDesired((live as Record<string, unknown>)[k], v),
+    );
+  }
+  return live === desired;
+}

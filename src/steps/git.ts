@@ -1,0 +1,217 @@
+/**
+ * Running git and ssh with the user's credentials, safely: credentials live in files (mode 0600) in a
+ * private temporary directory removed afterwards, or in environment variables, never in argv; SSH host
+ * keys are always checked against the known_hosts the user gave. git's stderr is turned into a sentence.
+ */
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import type { GitCredentials } from '../manifests/git-credentials.ts';
+import { repoHost } from '../manifests/git-credentials.ts';
+import { redact, registerSecret } from '../report/redact.ts';
+
+export interface GitResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+}
+
+/** Runs a program (git, ssh-keygen) and never throws for a non-zero exit. */
+export type GitRunner = (
+  command: 'git' | 'ssh-keygen',
+  args: string[],
+  opts: { env: Record<string, string>; timeoutMs: number; signal?: AbortSignal | undefined },
+) => Promise<GitResult>;
+
+export const execaRunner: GitRunner = async (command, args, opts) => {
+  const result = await execa(command, args, {
+    env: opts.env,
+    extendEnv: true,
+    stdin: 'ignore',
+    reject: false,
+    timeout: opts.timeoutMs,
+    ...(opts.signal ? { cancelSignal: opts.signal } : {}),
+  });
+  const stderr = typeof result.stderr === 'string' ? result.stderr : '';
+  return {
+    exitCode: result.exitCode ?? -1,
+    stdout: typeof result.stdout === 'string' ? result.stdout : '',
+    // A spawn failure (no git installed) has no stderr, only a message.
+    stderr: stderr || (result.failed && result.exitCode === undefined ? (result.originalMessage ?? '') : ''),
+    timedOut: result.timedOut,
+  };
+};
+
+/** Messages in English whatever the locale, so they can be recognised. */
+const BASE_ENV = { LC_ALL: 'C', LANG: 'C', GIT_TERMINAL_PROMPT: '0' };
+
+const quote = (path: string) => `'${path.replaceAll("'", "'\\''")}'`;
+
+/** A private temporary directory, removed (with the credentials in it) when `fn` settles. */
+export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), 'sd-gitops-bootstrap-'));
+  try {
+    await chmod(dir, 0o700);
+    return await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function writePrivate(path: string, content: string, mode = 0o600): Promise<void> {
+  await writeFile(path, content, { mode });
+  await chmod(path, mode);
+}
+
+/**
+ * The environment that makes git use `creds`: for SSH a `GIT_SSH_COMMAND` with the key and known_hosts
+ * files in `dir` and strict host-key checking; for HTTPS an `Authorization` header through `GIT_CONFIG_*`
+ * (git ≥ 2.31), never in argv or the URL.
+ */
+export async function gitAuthEnv(
+  creds: GitCredentials,
+  dir: string,
+  privateKey?: string,
+): Promise<Record<string, string>> {
+  if (creds.kind === 'ssh') {
+    const key = join(dir, 'id_key');
+    const knownHosts = join(dir, 'known_hosts');
+    await writePrivate(key, ensureTrailingNewline(privateKey ?? creds.privateKey));
+    await writePrivate(knownHosts, ensureTrailingNewline(creds.knownHosts));
+    return {
+      ...BASE_ENV,
+      GIT_SSH_COMMAND: [
+        'ssh',
+        `-i ${quote(key)}`,
+        '-o IdentitiesOnly=yes',
+        `-o UserKnownHostsFile=${quote(knownHosts)}`,
+        '-o StrictHostKeyChecking=yes',
+        '-o BatchMode=yes',
+      ].join(' '),
+    };
+  }
+  const header = `Authorization: Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
+  registerSecret(header.slice('Authorization: Basic '.length));
+  return {
+    ...BASE_ENV,
+    GIT_CONFIG_COUNT: '1',
+    GIT_CONFIG_KEY_0: 'http.extraHeader',
+    GIT_CONFIG_VALUE_0: header,
+  };
+}
+
+function ensureTrailingNewline(text: string): string {
+  return text.endsWith('\n') ? text : `${text}\n`;
+}
+
+/**
+ * The key without its passphrase (Argo CD cannot use an encrypted key, and BatchMode ssh cannot ask).
+ * ssh-keygen reads the old passphrase from an askpass helper that prints an environment variable, so the
+ * passphrase is never in argv.
+ */
+export async function decryptPrivateKey(
+  privateKey: string,
+  passphrase: string,
+  opts: { run?: GitRunner; signal?: AbortSignal } = {},
+): Promise<string> {
+  if (passphrase === '') return privateKey;
+  const run = opts.run ?? execaRunner;
+  return withTempDir(async (dir) => {
+    const key = join(dir, 'id_key');
+    const askpass = join(dir, 'askpass.sh');
+    await writePrivate(key, ensureTrailingNewline(privateKey));
+    await writePrivate(askpass, '#!/bin/sh\nprintf \'%s\\n\' "$SD_BOOTSTRAP_KEY_PASSPHRASE"\n', 0o700);
+    const result = await run('ssh-keygen', ['-p', '-N', '', '-f', key], {
+      env: {
+        ...BASE_ENV,
+        SSH_ASKPASS: askpass,
+        SSH_ASKPASS_REQUIRE: 'force',
+        DISPLAY: ':0',
+        SD_BOOTSTRAP_KEY_PASSPHRASE: passphrase,
+      },
+      timeoutMs: 30_000,
+      signal: opts.signal,
+    });
+    if (result.exitCode !== 0) {
+      const why = /incorrect passphrase|bad passphrase/i.test(result.stderr)
+        ? 'the passphrase is wrong'
+        : lastLine(result.stderr) || `ssh-keygen exited with ${result.exitCode}`;
+      throw new Error(`cannot decrypt the SSH private key: ${redact(why)}`);
+    }
+    const plain = await readFile(key, 'utf8');
+    registerSecret(plain);
+    return plain;
+  });
+}
+
+export function lastLine(text: string): string {
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !/^warning: /i.test(l) && !l.startsWith('@@@'));
+  return (lines.at(-1) ?? '').replace(/^(fatal|error|ERROR):\s*/, '');
+}
+
+export interface GitErrorContext {
+  repoUrl: string;
+  /** `namespace/name` of the source Secret, named in the advice. */
+  secret: string;
+}
+
+/** One sentence a person can act on, for a failed git command (the raw stderr goes to debug logs). */
+export function translateGitError(stderr: string, ctx: GitErrorContext, timedOut = false): string {
+  const { host, port } = repoHost(ctx.repoUrl);
+  const keyscan = `ssh-keyscan ${port ? `-p ${port} ` : ''}${host}`;
+  const detail = redact(lastLine(stderr));
+  if (timedOut) return `git timed out talking to ${host}: is the host reachable from the cluster?`;
+  if (/REMOTE HOST IDENTIFICATION HAS CHANGED|Host key for \S+ has changed/i.test(stderr)) {
+    return `host key mismatch: the SSH host key of ${host} does not match known_hosts in Secret ${ctx.secret} (the server's key changed, or the entry is wrong): compare with \`${keyscan}\` and fix the known_hosts key`;
+  }
+  if (/No \S+ host key is known for|Host key verification failed/i.test(stderr)) {
+    return `unknown host key: ${host} is not in known_hosts of Secret ${ctx.secret}: add its keys (\`${keyscan}\`) to the known_hosts key`;
+  }
+  if (/Load key .*?:|invalid format|error in libcrypto|incorrect passphrase/i.test(stderr)) {
+    return `the SSH private key in Secret ${ctx.secret} (ssh-privatekey) cannot be used: ${detail}`;
+  }
+  if (
+    /Permission denied \(|Authentication failed|HTTP Basic: Access denied|could not read (Username|Password)|returned error: 40[13]|Invalid username or (password|token)/i.test(
+      stderr,
+    )
+  ) {
+    return `permission denied: ${host} refused the credentials in Secret ${ctx.secret} (${detail})`;
+  }
+  if (
+    /Repository not found|does not appear to be a git repository|returned error: 404|not found|No such file or directory|does not exist/i.test(
+      stderr,
+    )
+  ) {
+    return `repository not found: ${ctx.repoUrl} does not exist, or the credentials in Secret ${ctx.secret} cannot see it (${detail})`;
+  }
+  if (
+    /Could not resolve host|Name or service not known|Temporary failure in name resolution|nodename nor servname/i.test(
+      stderr,
+    )
+  ) {
+    return `cannot resolve ${host}: check git.repoUrl and the cluster's DNS`;
+  }
+  if (
+    /Connection refused|Connection timed out|Operation timed out|No route to host|Network is unreachable|Failed to connect|Connection reset|Connection closed/i.test(
+      stderr,
+    )
+  ) {
+    return `cannot connect to ${host}${port ? `:${port}` : ''}: ${detail}`;
+  }
+  if (
+    /SSL certificate problem|server certificate verification failed|unable to get local issuer certificate|certificate verify failed/i.test(
+      stderr,
+    )
+  ) {
+    return `the TLS certificate of ${host} is not trusted: ${detail}`;
+  }
+  if (/spawn git ENOENT|git: not found|ENOENT/.test(stderr)) {
+    return 'git is not installed (the image needs git and openssh-client)';
+  }
+  return `git failed: ${detail || 'no error message'}`;
+}

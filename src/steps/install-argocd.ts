@@ -1,0 +1,163 @@
+/**
+ * Step 2: Argo CD's official install manifest, applied server-side into `argocd.namespace` (CRDs first and
+ * established; the kube layer orders that). Reconciled means every object of the manifest is as the
+ * manifest says, plus this program's settings (configure-argocd.ts) merged into the objects they belong to.
+ */
+
+import { crdEstablished } from '../kube/status.ts';
+import type { KubeObject } from '../kube/types.ts';
+import { type LoadedManifest, loadArgocdManifest } from '../manifests/argocd.ts';
+import { ARGOCD_SERVER } from '../manifests/argocd-settings.ts';
+import { KNOWN_HOSTS_CONFIGMAP, KNOWN_HOSTS_KEY, mergeKnownHosts } from '../manifests/known-hosts.ts';
+import type { Check } from '../report/types.ts';
+import { argocdConfigPatches } from './configure-argocd.ts';
+import { messageOf, type Step, type StepContext } from './context.ts';
+
+const NAME = 'install-argocd';
+const ARGO_CRDS = ['applications.argoproj.io', 'appprojects.argoproj.io'];
+
+/** The manifest of this run (read and verified once). */
+export function argocdManifest(ctx: StepContext): Promise<LoadedManifest> {
+  return ctx.once('argocd-manifest', () =>
+    loadArgocdManifest(ctx.config.argocd, {
+      ...(ctx.deps.packageRoot ? { root: ctx.deps.packageRoot } : {}),
+      ...(ctx.deps.fetch ? { fetch: ctx.deps.fetch } : {}),
+      signal: ctx.signal,
+    }),
+  );
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** `patch` laid over `base`: maps merge key by key, anything else (lists included) is replaced. */
+export function overlay<T>(base: T, patch: unknown): T {
+  if (!isPlainObject(base) || !isPlainObject(patch)) return structuredClone(patch) as T;
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(patch))
+    out[key] = key in out ? overlay(out[key], value) : structuredClone(value);
+  return out as T;
+}
+
+const sameObject = (a: KubeObject, b: KubeObject) =>
+  a.kind === b.kind && a.metadata.name === b.metadata.name && a.metadata.namespace === b.metadata.namespace;
+
+/**
+ * The manifest with this program's patches merged in, and the known hosts already in the cluster kept:
+ * applying the manifest's list alone would drop the entries added for the Git server.
+ */
+export async function desiredInstallObjects(
+  ctx: StepContext,
+  manifest: LoadedManifest,
+): Promise<KubeObject[]> {
+  const patches = await argocdConfigPatches(ctx);
+  const liveKnownHosts = await ctx.kube.get<KubeObject & { data?: Record<string, string> }>({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    namespace: ctx.config.argocd.namespace,
+    name: KNOWN_HOSTS_CONFIGMAP,
+  });
+  const objects = manifest.objects.map((obj) => {
+    let merged = obj;
+    for (const patch of patches) if (sameObject(obj, patch)) merged = overlay(merged, patch);
+    if (obj.kind === 'ConfigMap' && obj.metadata.name === KNOWN_HOSTS_CONFIGMAP) {
+      const live = liveKnownHosts?.data?.[KNOWN_HOSTS_KEY];
+      const upstream = (obj.data as Record<string, string> | undefined)?.[KNOWN_HOSTS_KEY];
+      if (live !== undefined)
+        merged = overlay(merged, { data: { [KNOWN_HOSTS_KEY]: mergeKnownHosts(live, upstream).text } });
+    }
+    return merged;
+  });
+  const missing = patches.filter((p) => !objects.some((o) => sameObject(o, p)));
+  const namespace: KubeObject = {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name: ctx.config.argocd.namespace },
+  };
+  return [namespace, ...objects, ...missing];
+}
+
+async function reconcile(ctx: StepContext): Promise<void> {
+  const { install, version, namespace } = ctx.config.argocd;
+  if (install.source === 'skip') {
+    ctx.log.info(`Argo CD is managed elsewhere (argocd.install.source: skip): not installing`);
+    return;
+  }
+  const manifest = await argocdManifest(ctx);
+  ctx.log.info(
+    `installing Argo CD ${version} into ${namespace} (${manifest.objects.length} objects from ${manifest.origin}, sha256 ${manifest.verified ? 'verified' : 'not pinned'})`,
+  );
+  const objects = await desiredInstallObjects(ctx, manifest);
+  await ctx.apply(objects);
+  ctx.state.install = {
+    objects: manifest.objects.length,
+    origin: manifest.origin,
+    sha256: manifest.sha256,
+    verified: manifest.verified,
+  };
+}
+
+/** The image tag of argocd-server's first container: the version actually running. */
+export function imageVersion(deployment: unknown): string | undefined {
+  const containers = (
+    deployment as { spec?: { template?: { spec?: { containers?: { image?: string }[] } } } }
+  ).spec?.template?.spec?.containers;
+  const image = containers?.[0]?.image;
+  const tag = image?.includes('@') ? undefined : image?.split('/').at(-1)?.split(':')[1];
+  return tag;
+}
+
+async function report(ctx: StepContext): Promise<Check[]> {
+  const check = { id: 'argocd.install', required: true };
+  const { namespace, version, install } = ctx.config.argocd;
+  try {
+    const notEstablished: string[] = [];
+    for (const name of ARGO_CRDS) {
+      const crd = await ctx.kube.get({
+        apiVersion: 'apiextensions.k8s.io/v1',
+        kind: 'CustomResourceDefinition',
+        name,
+      });
+      const readiness = crd ? crdEstablished(crd) : { done: false, state: 'missing' };
+      if (!readiness.done) notEstablished.push(`${name} (${readiness.state})`);
+    }
+    if (notEstablished.length > 0) {
+      return [
+        { ...check, ready: false, message: `Argo CD CRDs not established: ${notEstablished.join(', ')}` },
+      ];
+    }
+    const server = await ctx.kube.get({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      namespace,
+      name: ARGOCD_SERVER,
+    });
+    if (!server)
+      return [
+        { ...check, ready: false, message: `no Deployment ${ARGOCD_SERVER} in namespace ${namespace}` },
+      ];
+    const running = imageVersion(server);
+    if (running) ctx.state.argocdVersion = running;
+    if (install.source === 'skip') {
+      return [
+        {
+          ...check,
+          ready: true,
+          message: `Argo CD ${running ?? '(version unknown)'} in ${namespace}, managed elsewhere (argocd.install.source: skip)`,
+        },
+      ];
+    }
+    if (running !== undefined && running !== version) {
+      return [{ ...check, ready: false, message: `${ARGOCD_SERVER} runs ${running}, expected ${version}` }];
+    }
+    const applied = ctx.state.install;
+    const detail = applied
+      ? ` (${applied.objects} objects, sha256 ${applied.sha256.slice(0, 12)}…${applied.verified ? ' verified' : ''})`
+      : '';
+    return [{ ...check, ready: true, message: `Argo CD ${version} installed in ${namespace}${detail}` }];
+  } catch (err) {
+    return [{ ...check, ready: false, message: messageOf(err) }];
+  }
+}
+
+export const installArgocd: Step = { name: NAME, reconcile, report };

@@ -1,0 +1,259 @@
+/**
+ * Step 1: before any write. Reconciled means: the API answers, every permission this run will use (given
+ * the config and the mode) is granted, and — in apply — this run holds the Lease, so two runs never overlap.
+ * Missing permissions are all listed at once (`verb group/resource in namespace`).
+ */
+import { hostname } from 'node:os';
+import { ApiError, PermissionError, StepError } from '../errors.ts';
+import { acquireLease } from '../kube/lease.ts';
+import type { Kube } from '../kube/types.ts';
+import { CLUSTER_SCOPED_KINDS } from '../manifests/argocd.ts';
+import type { Check } from '../report/types.ts';
+import { readAdminPassword } from './configure-argocd.ts';
+import { messageOf, type Step, type StepContext } from './context.ts';
+import { virtualServicePlan } from './expose-argocd.ts';
+import { credentialsSecretRef, readGitCredentials } from './git-credentials.ts';
+import { argocdManifest } from './install-argocd.ts';
+
+const NAME = 'preflight';
+export const LEASE_NAME = 'sd-gitops-bootstrap';
+
+export interface Permission {
+  verb: string;
+  group: string;
+  resource: string;
+  /** Absent: cluster-wide. */
+  namespace?: string | undefined;
+  /** Also satisfied by any of these (e.g. RBAC `escalate` or full access). */
+  or?: Permission[];
+}
+
+export function describePermission(p: Permission): string {
+  const one = (q: Permission) =>
+    `${q.verb} ${q.group ? `${q.group}/` : ''}${q.resource}${q.namespace ? ` in ${q.namespace}` : ' (cluster-wide)'}`;
+  return [p, ...(p.or ?? [])].map(one).join(' or ');
+}
+
+/** Lower-case plural resource of a kind, for the kinds an install manifest has. */
+export function resourceOf(kind: string): string {
+  const lower = kind.toLowerCase();
+  if (lower.endsWith('y') && !/[aeiou]y$/.test(lower)) return `${lower.slice(0, -1)}ies`;
+  if (/(s|x|ch|sh)$/.test(lower)) return `${lower}es`;
+  return `${lower}s`;
+}
+
+const groupOf = (apiVersion: string) => (apiVersion.includes('/') ? apiVersion.split('/')[0]! : '');
+const SSA = ['get', 'create', 'patch'];
+const FULL_ACCESS = (namespace?: string): Permission => ({ verb: '*', group: '*', resource: '*', namespace });
+
+/** Server-side apply (which creates when missing) of a kind in a namespace. */
+function applyPerms(group: string, resource: string, namespace?: string): Permission[] {
+  return SSA.map((verb) => ({ verb, group, resource, namespace }));
+}
+
+export interface PermissionInputs {
+  mode: 'apply' | 'plan';
+  runNamespace: string;
+  /** Kinds of the install manifest (empty with `skip`). */
+  manifestKinds: { apiVersion: string; kind: string }[];
+  virtualServiceApiVersion: string | undefined;
+  adminPasswordNamespace: string;
+  /** The admin password Secret must be created (generated). */
+  createAdminPasswordSecret: boolean;
+  credentialsNamespace: string;
+}
+
+/** Every permission the run uses, deduplicated. Pure: the inputs say what the config implies. */
+export function requiredPermissions(config: StepContext['config'], inputs: PermissionInputs): Permission[] {
+  const argo = config.argocd.namespace;
+  const perms: Permission[] = [];
+  // install-argocd
+  for (const { apiVersion, kind } of inputs.manifestKinds) {
+    const group = groupOf(apiVersion);
+    const resource = resourceOf(kind);
+    const ns = CLUSTER_SCOPED_KINDS.has(kind) ? undefined : argo;
+    perms.push(...applyPerms(group, resource, ns));
+    // RBAC escalation prevention: granting what one does not hold needs `escalate`/`bind` (or holding it all).
+    if (kind === 'ClusterRole' || kind === 'Role') {
+      perms.push({ verb: 'escalate', group, resource, namespace: ns, or: [FULL_ACCESS(ns)] });
+    }
+    if (kind === 'ClusterRoleBinding' || kind === 'RoleBinding') {
+      const roles = kind === 'ClusterRoleBinding' ? 'clusterroles' : 'roles';
+      perms.push({ verb: 'bind', group, resource: roles, namespace: ns, or: [FULL_ACCESS(ns)] });
+    }
+  }
+  if (inputs.manifestKinds.length > 0) perms.push(...applyPerms('', 'namespaces'));
+  // configure-argocd (also merged into the install)
+  perms.push(...applyPerms('', 'secrets', argo), ...applyPerms('', 'configmaps', argo));
+  perms.push(...applyPerms('apps', 'deployments', argo));
+  perms.push({ verb: 'get', group: '', resource: 'secrets', namespace: inputs.adminPasswordNamespace });
+  if (inputs.createAdminPasswordSecret)
+    perms.push(...applyPerms('', 'secrets', inputs.adminPasswordNamespace));
+  // expose-argocd
+  if (inputs.virtualServiceApiVersion) {
+    perms.push(...applyPerms(groupOf(inputs.virtualServiceApiVersion), 'virtualservices', argo));
+  }
+  // wait-rollout (reads)
+  for (const resource of ['deployments', 'statefulsets']) {
+    perms.push(
+      { verb: 'get', group: 'apps', resource, namespace: argo },
+      { verb: 'list', group: 'apps', resource, namespace: argo },
+    );
+  }
+  // git-credentials
+  perms.push({ verb: 'get', group: '', resource: 'secrets', namespace: inputs.credentialsNamespace });
+  perms.push({ verb: 'get', group: '', resource: 'namespaces' });
+  perms.push(...applyPerms('', 'secrets', config.seldonDeploy.namespace));
+  // setup-environments
+  perms.push(...applyPerms('', 'namespaces'));
+  perms.push(
+    ...applyPerms('argoproj.io', 'appprojects', argo),
+    ...applyPerms('argoproj.io', 'applications', argo),
+  );
+  perms.push({ verb: 'get', group: 'apiextensions.k8s.io', resource: 'customresourcedefinitions' });
+  if (inputs.mode === 'apply') {
+    // the Lease, and the report ConfigMap
+    for (const verb of ['get', 'create', 'update']) {
+      perms.push({ verb, group: 'coordination.k8s.io', resource: 'leases', namespace: inputs.runNamespace });
+    }
+    perms.push(...applyPerms('', 'configmaps', inputs.runNamespace));
+  }
+  const seen = new Set<string>();
+  return perms.filter((p) => {
+    const key = describePermission(p);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+async function allowed(kube: Kube, p: Permission): Promise<boolean> {
+  for (const q of [p, ...(p.or ?? [])]) {
+    const attrs = {
+      verb: q.verb,
+      group: q.group,
+      resource: q.resource,
+      ...(q.namespace ? { namespace: q.namespace } : {}),
+    };
+    if (await kube.can(attrs)) return true;
+  }
+  return false;
+}
+
+/** Reviews every permission, a few at a time; returns the missing ones. */
+export async function missingPermissions(
+  kube: Kube,
+  perms: Permission[],
+  concurrency = 8,
+): Promise<string[]> {
+  const results: boolean[] = new Array(perms.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < perms.length) {
+      const i = next++;
+      results[i] = await allowed(kube, perms[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, perms.length) }, worker));
+  return perms.filter((_, i) => !results[i]).map(describePermission);
+}
+
+async function gatherInputs(ctx: StepContext): Promise<PermissionInputs> {
+  const { config } = ctx;
+  const manifestKinds =
+    config.argocd.install.source === 'skip'
+      ? []
+      : (await argocdManifest(ctx)).objects.map((o) => ({ apiVersion: o.apiVersion, kind: o.kind }));
+  const vs = await virtualServicePlan(ctx);
+  const pw = config.argocd.adminPassword;
+  const adminNs = pw.secretRef.namespace ?? ctx.runNamespace;
+  const adminSecret = await ctx.kube
+    .get({ apiVersion: 'v1', kind: 'Secret', namespace: adminNs, name: pw.secretRef.name })
+    .catch(() => null);
+  return {
+    mode: ctx.mode === 'apply' ? 'apply' : 'plan',
+    runNamespace: ctx.runNamespace,
+    manifestKinds,
+    virtualServiceApiVersion: vs.create ? vs.apiVersion : undefined,
+    adminPasswordNamespace: adminNs,
+    createAdminPasswordSecret: adminSecret === null && pw.generate,
+    credentialsNamespace: credentialsSecretRef(ctx).namespace,
+  };
+}
+
+async function reconcile(ctx: StepContext): Promise<void> {
+  try {
+    await ctx.kube.can({ verb: 'get', group: '', resource: 'namespaces' });
+  } catch (err) {
+    const why = err instanceof ApiError && err.status === undefined ? 'cannot reach' : 'cannot use';
+    throw new StepError(NAME, `${why} the Kubernetes API at ${ctx.kube.server}: ${messageOf(err)}`, {
+      cause: err,
+    });
+  }
+  const perms = requiredPermissions(ctx.config, await gatherInputs(ctx));
+  const missing = await missingPermissions(ctx.kube, perms);
+  ctx.state.permissions = { reviewed: perms.length, missing };
+  if (missing.length > 0) throw new PermissionError(missing);
+  ctx.log.debug(`all ${perms.length} permissions granted`);
+
+  // Inputs the later steps need, read now so a missing Secret stops the run before anything is written.
+  await readAdminPassword(ctx);
+  await readGitCredentials(ctx);
+
+  if (ctx.mode !== 'apply') return;
+  const holder = `${process.env.HOSTNAME || hostname()}/${process.pid}`;
+  try {
+    ctx.state.lease = await acquireLease(ctx.kube, {
+      namespace: ctx.runNamespace,
+      name: LEASE_NAME,
+      holder,
+      ttlSeconds: Math.max(60, Math.ceil(ctx.remainingMs() / 1000) + 30),
+      onLost: (reason) => ctx.log.error(`✗ lost the Lease: ${reason}`),
+    });
+  } catch (err) {
+    throw new StepError(NAME, messageOf(err), { cause: err });
+  }
+}
+
+async function report(ctx: StepContext): Promise<Check[]> {
+  const checks: Check[] = [];
+  const perms = ctx.state.permissions;
+  if (perms) {
+    checks.push(
+      perms.missing.length === 0
+        ? {
+            id: 'preflight.permissions',
+            ready: true,
+            required: true,
+            message: `all ${perms.reviewed} permissions granted`,
+          }
+        : {
+            id: 'preflight.permissions',
+            ready: false,
+            required: true,
+            message: `missing ${perms.missing.length} of ${perms.reviewed} permissions: ${perms.missing.join('; ')}`,
+          },
+    );
+  }
+  if (ctx.mode === 'apply' && perms && perms.missing.length === 0) {
+    const lease = ctx.state.lease;
+    checks.push(
+      lease
+        ? {
+            id: 'preflight.lease',
+            ready: true,
+            required: true,
+            message: `held Lease ${ctx.runNamespace}/${LEASE_NAME} as ${lease.holder}`,
+          }
+        : {
+            id: 'preflight.lease',
+            ready: false,
+            required: true,
+            message: `could not take Lease ${ctx.runNamespace}/${LEASE_NAME}`,
+          },
+    );
+  }
+  return checks;
+}
+
+export const preflight: Step = { name: NAME, reconcile, report };

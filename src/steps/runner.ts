@@ -1,0 +1,94 @@
+/**
+ * The run, top to bottom (Flux's bootstrap runner): reconcile the steps in order and stop at the first
+ * failure; then every step reports (read-only) and the checks are gathered. Plan reconciles with dry-runs
+ * and reports nothing; status only reports.
+ */
+import { ApiError, PermissionError, StepError, TimeoutError } from '../errors.ts';
+import { LeaseHeldError } from '../kube/lease.ts';
+import { WaitFailedError } from '../kube/wait.ts';
+import { progressLine } from '../log.ts';
+import type { Check } from '../report/types.ts';
+import { checkRepositoryStep } from './check-repository.ts';
+import { configureArgocd } from './configure-argocd.ts';
+import { describeChanges, messageOf, type Step, type StepContext } from './context.ts';
+import { exposeArgocd } from './expose-argocd.ts';
+import { gitCredentials } from './git-credentials.ts';
+import { installArgocd } from './install-argocd.ts';
+import { preflight } from './preflight.ts';
+import { setupEnvironments } from './setup-environments.ts';
+import { waitRollout } from './wait-rollout.ts';
+
+export const STEPS: readonly Step[] = [
+  preflight,
+  installArgocd,
+  configureArgocd,
+  exposeArgocd,
+  waitRollout,
+  gitCredentials,
+  checkRepositoryStep,
+  setupEnvironments,
+];
+
+export interface RunResult {
+  checks: Check[];
+  /** The step that failed, with its sentence. */
+  failed?: { step: string; message: string };
+}
+
+const EXPECTED = [StepError, PermissionError, ApiError, TimeoutError, WaitFailedError, LeaseHeldError];
+
+/** The failure as a required check that names the step; an error no step anticipated is called unexpected. */
+export function failureCheck(step: Step, err: unknown): Check {
+  const expected = EXPECTED.some((cls) => err instanceof cls);
+  const message = expected ? messageOf(err) : `unexpected error: ${messageOf(err)}`;
+  return {
+    id: `step.${step.name}`,
+    ready: false,
+    required: true,
+    message: `${step.name} failed: ${message}`,
+  };
+}
+
+export async function runSteps(ctx: StepContext, steps: readonly Step[] = STEPS): Promise<RunResult> {
+  const checks: Check[] = [];
+  let failed: RunResult['failed'];
+  try {
+    if (ctx.mode !== 'status') {
+      for (const step of steps) {
+        const started = Date.now();
+        const before = ctx.changeLog.length;
+        ctx.log.debug(`${step.name}…`);
+        try {
+          await step.reconcile(ctx);
+          const detail = describeChanges(ctx.changeLog.slice(before), ctx.mode) || 'up to date';
+          ctx.log.info(progressLine(true, step.name, Date.now() - started, detail));
+        } catch (err) {
+          const check = failureCheck(step, err);
+          failed = { step: step.name, message: check.message };
+          checks.push(check);
+          ctx.log.error({ err }, progressLine(false, step.name, Date.now() - started, messageOf(err)));
+          break;
+        }
+      }
+    }
+    if (ctx.mode !== 'plan') {
+      for (const step of steps) {
+        try {
+          checks.push(...(await step.report(ctx)));
+        } catch (err) {
+          checks.push({
+            id: `step.${step.name}.report`,
+            ready: false,
+            required: true,
+            message: messageOf(err),
+          });
+        }
+      }
+    }
+  } finally {
+    await ctx.state.lease
+      ?.release()
+      .catch((err: unknown) => ctx.log.warn(`could not release the Lease: ${messageOf(err)}`));
+  }
+  return { checks, ...(failed ? { failed } : {}) };
+}

@@ -1,0 +1,203 @@
+/**
+ * Step 8: the GitOps environments. Reconciled means: each namespace exists with the seed's labels and
+ * `git-repo` annotation, the AppProject covers all of them, and each has its Application; with
+ * `waitForSync`, each Application is also Synced and Healthy (waited for, bounded by `syncTimeout`, in apply).
+ */
+
+import { applicationStatus } from '../kube/status.ts';
+import type { KubeObject } from '../kube/types.ts';
+import { formatDuration, waitFor } from '../kube/wait.ts';
+import { application } from '../manifests/application.ts';
+import { appProject } from '../manifests/appproject.ts';
+import { type Environment, environmentsOf } from '../manifests/common.ts';
+import { namespaceFor } from '../manifests/namespace.ts';
+import type { Check } from '../report/types.ts';
+import { includesDesired, messageOf, type Step, type StepContext } from './context.ts';
+
+const NAME = 'setup-environments';
+
+export function desiredEnvironmentObjects(ctx: StepContext): KubeObject[] {
+  const envs = environmentsOf(ctx.config);
+  return [
+    ...envs.map((env) => namespaceFor(ctx.config, env)),
+    appProject(ctx.config),
+    ...envs.map((env) => application(ctx.config, env)),
+  ];
+}
+
+const appRef = (ctx: StepContext, env: Environment) => ({
+  apiVersion: 'argoproj.io/v1alpha1',
+  kind: 'Application',
+  namespace: ctx.config.argocd.namespace,
+  name: env.applicationName,
+});
+
+async function reconcile(ctx: StepContext): Promise<void> {
+  await ctx.apply(desiredEnvironmentObjects(ctx));
+  const { waitForSync, syncTimeout } = ctx.config.environments;
+  if (!waitForSync || ctx.mode !== 'apply') return;
+  const envs = environmentsOf(ctx.config);
+  ctx.log.info(
+    `waiting for ${envs.length} Applications to be Synced and Healthy (timeout ${formatDuration(syncTimeout)})…`,
+  );
+  const deadline = Date.now() + Math.min(syncTimeout, ctx.remainingMs());
+  await Promise.all(
+    envs.map(async (env) => {
+      const started = Date.now();
+      try {
+        await waitFor(
+          `Application ${env.applicationName} to be Synced and Healthy`,
+          async () => {
+            const app = await ctx.kube.get(appRef(ctx, env));
+            if (!app) return { done: false, state: 'not found' };
+            const s = applicationStatus(app);
+            return {
+              done: s.sync === 'Synced' && s.health === 'Healthy',
+              state: `${s.sync}, ${s.health}: ${s.message}`,
+            };
+          },
+          {
+            timeoutMs: Math.max(0, deadline - Date.now()),
+            intervalMs: ctx.deps.pollIntervalMs ?? 3000,
+            signal: ctx.signal,
+          },
+        );
+        ctx.log.info(
+          `✔ Application ${env.applicationName} Synced and Healthy (${formatDuration(Date.now() - started)})`,
+        );
+      } catch (err) {
+        // Not fatal here: the report's `env.application.<ns>.sync` check carries it.
+        if (ctx.signal.aborted) throw err;
+        ctx.log.warn(`✗ ${messageOf(err)}`);
+      }
+    }),
+  );
+}
+
+type Obj = KubeObject & { spec?: Record<string, unknown> };
+
+async function report(ctx: StepContext): Promise<Check[]> {
+  const envs = environmentsOf(ctx.config);
+  const checks: Check[] = [];
+  for (const env of envs) checks.push(await namespaceCheck(ctx, env));
+  checks.push(await projectCheck(ctx));
+  for (const env of envs) checks.push(...(await applicationChecks(ctx, env)));
+  return checks;
+}
+
+async function guarded(
+  id: string,
+  required: boolean,
+  fn: () => Promise<Omit<Check, 'id' | 'required'>>,
+): Promise<Check> {
+  try {
+    return { id, required, ...(await fn()) };
+  } catch (err) {
+    return { id, required, ready: false, message: messageOf(err) };
+  }
+}
+
+function namespaceCheck(ctx: StepContext, env: Environment): Promise<Check> {
+  return guarded(`env.namespace.${env.namespace}`, true, async () => {
+    const live = await ctx.kube.get({ apiVersion: 'v1', kind: 'Namespace', name: env.namespace });
+    if (!live) return { ready: false, message: `namespace ${env.namespace} does not exist` };
+    const desired = namespaceFor(ctx.config, env).metadata;
+    const wrong = [
+      ...Object.entries(desired.labels ?? {})
+        .filter(([k, v]) => live.metadata.labels?.[k] !== v)
+        .map(([k, v]) => `label ${k}=${v}`),
+      ...Object.entries(desired.annotations ?? {})
+        .filter(([k, v]) => live.metadata.annotations?.[k] !== v)
+        .map(([k, v]) => `annotation ${k}=${v}`),
+    ];
+    if (wrong.length > 0)
+      return { ready: false, message: `namespace ${env.namespace} lacks ${wrong.join(', ')}` };
+    const labels = Object.entries(desired.labels ?? {})
+      .map(([k, v]) => `${k}=${v}`)
+      .join(', ');
+    return { ready: true, message: `namespace ${env.namespace}: ${labels}; git-repo annotated` };
+  });
+}
+
+function projectCheck(ctx: StepContext): Promise<Check> {
+  return guarded('env.project', true, async () => {
+    const desired = appProject(ctx.config) as Obj;
+    const where = `AppProject ${ctx.config.argocd.namespace}/${desired.metadata.name}`;
+    const live = await ctx.kube.get<Obj>({
+      apiVersion: desired.apiVersion,
+      kind: desired.kind,
+      namespace: desired.metadata.namespace,
+      name: desired.metadata.name,
+    });
+    if (!live) return { ready: false, message: `${where} does not exist` };
+    const spec = live.spec ?? {};
+    const repos = (spec.sourceRepos as string[] | undefined) ?? [];
+    if (!repos.includes(ctx.config.git.repoUrl) && !repos.includes('*')) {
+      return { ready: false, message: `${where} does not allow source ${ctx.config.git.repoUrl}` };
+    }
+    const destinations =
+      (spec.destinations as { namespace?: string; server?: string; name?: string }[] | undefined) ?? [];
+    const uncovered = environmentsOf(ctx.config)
+      .map((e) => e.namespace)
+      .filter(
+        (ns) =>
+          !destinations.some(
+            (d) =>
+              (d.namespace === ns || d.namespace === '*') &&
+              (d.server === 'https://kubernetes.default.svc' || d.server === '*' || d.name === 'in-cluster'),
+          ),
+      );
+    if (uncovered.length > 0)
+      return { ready: false, message: `${where} has no destination for ${uncovered.join(', ')}` };
+    return {
+      ready: true,
+      message: `${where}: source ${ctx.config.git.repoUrl}, ${destinations.length} destinations`,
+    };
+  });
+}
+
+async function applicationChecks(ctx: StepContext, env: Environment): Promise<Check[]> {
+  const id = `env.application.${env.namespace}`;
+  const where = `Application ${ctx.config.argocd.namespace}/${env.applicationName}`;
+  const syncRequired = ctx.config.environments.waitForSync;
+  let live: Obj | null;
+  try {
+    live = await ctx.kube.get<Obj>(appRef(ctx, env));
+  } catch (err) {
+    const message = messageOf(err);
+    return [
+      { id, ready: false, required: true, message },
+      { id: `${id}.sync`, ready: false, required: syncRequired, message },
+    ];
+  }
+  if (!live) {
+    return [
+      { id, ready: false, required: true, message: `${where} does not exist` },
+      { id: `${id}.sync`, ready: false, required: syncRequired, message: `${where} does not exist` },
+    ];
+  }
+  const desired = application(ctx.config, env) as Obj;
+  const present: Check = includesDesired(live.spec, desired.spec)
+    ? {
+        id,
+        ready: true,
+        required: true,
+        message: `${where}: ${env.namespace}/ of ${ctx.config.git.repoUrl} → namespace ${env.namespace}`,
+      }
+    : {
+        id,
+        ready: false,
+        required: true,
+        message: `${where} differs from the configuration (source, destination or project)`,
+      };
+  const s = applicationStatus(live);
+  const synced = s.sync === 'Synced' && s.health === 'Healthy';
+  const message = synced
+    ? 'Synced, Healthy'
+    : s.message === `${s.sync}, ${s.health}`
+      ? s.message
+      : `${s.sync}, ${s.health}: ${s.message}`;
+  return [present, { id: `${id}.sync`, ready: synced, required: syncRequired, message }];
+}
+
+export const setupEnvironments: Step = { name: NAME, reconcile, report };

@@ -1,0 +1,109 @@
+/**
+ * Step 5: every Argo CD Deployment and StatefulSet rolled out, in the sense of `kubectl rollout status`
+ * (observedGeneration, updated/ready/available replicas). Reconciled means: all of them are, within
+ * `argocd.rolloutTimeout`; a terminal state (progress deadline exceeded) fails at once. No waiting in plan.
+ */
+
+import { deploymentRolledOut, type Readiness, statefulSetRolledOut } from '../kube/status.ts';
+import type { KubeObject } from '../kube/types.ts';
+import { formatDuration, waitFor } from '../kube/wait.ts';
+import type { Check } from '../report/types.ts';
+import { messageOf, type Step, type StepContext } from './context.ts';
+import { argocdManifest } from './install-argocd.ts';
+
+const NAME = 'wait-rollout';
+const PART_OF_ARGOCD = 'app.kubernetes.io/part-of=argocd';
+
+export interface Workload {
+  kind: 'Deployment' | 'StatefulSet';
+  name: string;
+}
+
+const predicate = (w: Workload): ((obj: unknown) => Readiness) =>
+  w.kind === 'Deployment' ? deploymentRolledOut : statefulSetRolledOut;
+
+/**
+ * The workloads to watch: those of the install manifest (when it is local or already loaded), plus any
+ * Deployment or StatefulSet labelled part-of argocd (with `skip`, the only source).
+ */
+export async function argocdWorkloads(ctx: StepContext): Promise<Workload[]> {
+  const { namespace, install } = ctx.config.argocd;
+  const found = new Map<string, Workload>();
+  const add = (kind: string, name: string) => {
+    if (kind === 'Deployment' || kind === 'StatefulSet') found.set(`${kind}/${name}`, { kind, name });
+  };
+  if (install.source === 'bundled' || install.source === 'file' || ctx.mode === 'apply') {
+    for (const obj of (await argocdManifest(ctx)).objects) add(obj.kind, obj.metadata.name);
+  }
+  for (const kind of ['Deployment', 'StatefulSet']) {
+    for (const obj of await ctx.kube.list('apps/v1', kind, { namespace, labelSelector: PART_OF_ARGOCD })) {
+      add(kind, obj.metadata.name);
+    }
+  }
+  return [...found.values()].sort((a, b) => a.name.localeCompare(b.name));
+}
+
+async function probe(ctx: StepContext, w: Workload): Promise<Readiness> {
+  const obj = await ctx.kube.get<KubeObject>({
+    apiVersion: 'apps/v1',
+    kind: w.kind,
+    namespace: ctx.config.argocd.namespace,
+    name: w.name,
+  });
+  return obj ? predicate(w)(obj) : { done: false, state: 'not found' };
+}
+
+async function reconcile(ctx: StepContext): Promise<void> {
+  if (ctx.mode !== 'apply') return;
+  const workloads = await argocdWorkloads(ctx);
+  const deadline = Date.now() + Math.min(ctx.config.argocd.rolloutTimeout, ctx.remainingMs());
+  ctx.log.info(
+    `waiting for ${workloads.length} Argo CD workloads to roll out (timeout ${formatDuration(ctx.config.argocd.rolloutTimeout)})…`,
+  );
+  for (const w of workloads) {
+    const started = Date.now();
+    await waitFor(`${w.kind.toLowerCase()}/${w.name} to roll out`, () => probe(ctx, w), {
+      timeoutMs: Math.max(0, deadline - Date.now()),
+      intervalMs: ctx.deps.pollIntervalMs ?? 2000,
+      signal: ctx.signal,
+    });
+    ctx.log.info(`✔ ${w.kind.toLowerCase()}/${w.name} rolled out (${formatDuration(Date.now() - started)})`);
+  }
+}
+
+async function report(ctx: StepContext): Promise<Check[]> {
+  let workloads: Workload[];
+  try {
+    workloads = await argocdWorkloads(ctx);
+  } catch (err) {
+    return [{ id: 'argocd.rollout', ready: false, required: true, message: messageOf(err) }];
+  }
+  if (workloads.length === 0) {
+    return [
+      {
+        id: 'argocd.rollout',
+        ready: false,
+        required: true,
+        message: `no Argo CD Deployments or StatefulSets in namespace ${ctx.config.argocd.namespace}`,
+      },
+    ];
+  }
+  return Promise.all(
+    workloads.map(async (w): Promise<Check> => {
+      const id = `argocd.rollout.${w.name}`;
+      try {
+        const r = await probe(ctx, w);
+        return {
+          id,
+          ready: r.done,
+          required: true,
+          message: `${w.kind.toLowerCase()}/${w.name}: ${r.terminal ?? r.state}`,
+        };
+      } catch (err) {
+        return { id, ready: false, required: true, message: messageOf(err) };
+      }
+    }),
+  );
+}
+
+export const waitRollout: Step = { name: NAME, reconcile, report };
