@@ -156,14 +156,17 @@ function runCheck(ctx: StepContext): Promise<RepositoryCheck> {
   });
 }
 
-async function reconcile(ctx: StepContext): Promise<void> {
-  if (!ctx.config.git.verify || ctx.mode !== 'apply') return;
+async function reconcile(ctx: StepContext): Promise<string> {
+  if (!ctx.config.git.verify) return 'skipped (git.verify: false)';
+  if (ctx.mode !== 'apply') return 'not run in plan (apply and status check the repository)';
   const result = await runCheck(ctx);
   if (!result.reachable) throw new StepError(NAME, result.message);
   for (const folder of result.folders) {
     if (folder.ok) ctx.log.debug(folder.message);
     else ctx.log.warn(`✗ ${folder.message}`);
   }
+  const found = result.folders.filter((f) => f.ok).length;
+  return `${result.message}; ${found}/${result.folders.length} environment folders found`;
 }
 
 async function report(ctx: StepContext): Promise<Check[]> {

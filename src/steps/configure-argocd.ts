@@ -99,10 +99,12 @@ export function adminPasswordDecision(ctx: StepContext): Promise<PasswordDecisio
     const pw = await readAdminPassword(ctx);
     if (!pw.stored) {
       await ctx.apply([adminPasswordSecret(pw)]);
-      if (ctx.mode === 'apply')
+      if (ctx.mode === 'apply') {
+        pw.stored = true;
         ctx.log.info(
           `generated the Argo CD admin password into ${describeObject('Secret', pw.namespace, pw.name)}`,
         );
+      }
     }
     const live = await readSecret(ctx.kube, ctx.config.argocd.namespace, ARGOCD_SECRET);
     const decision = await decidePassword({
@@ -128,11 +130,10 @@ export async function argocdConfigPatches(ctx: StepContext): Promise<KubeObject[
   ];
 }
 
-async function reconcile(ctx: StepContext): Promise<void> {
+async function reconcile(ctx: StepContext): Promise<string | undefined> {
   const { namespace, install } = ctx.config.argocd;
   if (install.source !== 'skip') {
-    ctx.log.debug('Argo CD settings were applied with the install manifest');
-    return;
+    return 'applied with the install manifest';
   }
   const server = await ctx.kube.get({
     apiVersion: 'apps/v1',

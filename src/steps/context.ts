@@ -17,8 +17,11 @@ export type Mode = 'apply' | 'plan' | 'status';
 export interface Step {
   /** verb-noun, as in the progress lines: `install-argocd`. */
   readonly name: string;
-  /** Brings the cluster to the desired state; throws a StepError with an actionable sentence when it cannot. */
-  reconcile(ctx: StepContext): Promise<void>;
+  /**
+   * Brings the cluster to the desired state; throws a StepError with an actionable sentence when it cannot.
+   * May return a short summary for the progress line (otherwise the change counts are shown).
+   */
+  reconcile(ctx: StepContext): Promise<string | undefined | void>;
   /** Read-only: the checks this step is responsible for, as the cluster is now. Never throws for a "not ready". */
   report(ctx: StepContext): Promise<Check[]>;
 }

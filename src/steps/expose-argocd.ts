@@ -46,11 +46,10 @@ export async function virtualServicePlan(
   );
 }
 
-async function reconcile(ctx: StepContext): Promise<void> {
+async function reconcile(ctx: StepContext): Promise<string | undefined> {
   const plan = await virtualServicePlan(ctx);
   if (!plan.create) {
-    ctx.log.info(`VirtualService: ${plan.reason}`);
-    return;
+    return plan.reason;
   }
   await ctx.apply([virtualService(ctx.config, plan.apiVersion)]);
 }

@@ -160,58 +160,53 @@ export interface GitErrorContext {
   secret: string;
 }
 
+/** The stderr line that matched (what git or ssh actually said), cleaned; else the last line. */
+function lineMatching(stderr: string, pattern: RegExp): string {
+  const line = stderr.split('\n').find((l) => pattern.test(l));
+  return redact(line ? lastLine(line) : lastLine(stderr));
+}
+
+const HOST_KEY_CHANGED = /REMOTE HOST IDENTIFICATION HAS CHANGED|Host key for \S+ has changed/i;
+const HOST_KEY_UNKNOWN = /No \S+ host key is known for|Host key verification failed/i;
+const BAD_KEY = /Load key .*?:|invalid format|error in libcrypto|incorrect passphrase/i;
+const DENIED =
+  /Permission denied \(|Authentication failed|HTTP Basic: Access denied|could not read (Username|Password)|returned error: 40[13]|Invalid username or (password|token)/i;
+const NOT_FOUND =
+  /Repository not found|does not appear to be a git repository|returned error: 404|not found|No such file or directory|does not exist/i;
+const DNS =
+  /Could not resolve host|Name or service not known|Temporary failure in name resolution|nodename nor servname/i;
+const CONNECT =
+  /Connection refused|Connection timed out|Operation timed out|No route to host|Network is unreachable|Failed to connect|Connection reset|Connection closed/i;
+const TLS =
+  /SSL certificate problem|server certificate verification failed|unable to get local issuer certificate|certificate verify failed/i;
+
 /** One sentence a person can act on, for a failed git command (the raw stderr goes to debug logs). */
 export function translateGitError(stderr: string, ctx: GitErrorContext, timedOut = false): string {
   const { host, port } = repoHost(ctx.repoUrl);
   const keyscan = `ssh-keyscan ${port ? `-p ${port} ` : ''}${host}`;
-  const detail = redact(lastLine(stderr));
   if (timedOut) return `git timed out talking to ${host}: is the host reachable from the cluster?`;
-  if (/REMOTE HOST IDENTIFICATION HAS CHANGED|Host key for \S+ has changed/i.test(stderr)) {
+  if (HOST_KEY_CHANGED.test(stderr)) {
     return `host key mismatch: the SSH host key of ${host} does not match known_hosts in Secret ${ctx.secret} (the server's key changed, or the entry is wrong): compare with \`${keyscan}\` and fix the known_hosts key`;
   }
-  if (/No \S+ host key is known for|Host key verification failed/i.test(stderr)) {
+  if (HOST_KEY_UNKNOWN.test(stderr)) {
     return `unknown host key: ${host} is not in known_hosts of Secret ${ctx.secret}: add its keys (\`${keyscan}\`) to the known_hosts key`;
   }
-  if (/Load key .*?:|invalid format|error in libcrypto|incorrect passphrase/i.test(stderr)) {
-    return `the SSH private key in Secret ${ctx.secret} (ssh-privatekey) cannot be used: ${detail}`;
+  if (BAD_KEY.test(stderr)) {
+    return `the SSH private key in Secret ${ctx.secret} (ssh-privatekey) cannot be used: ${lineMatching(stderr, BAD_KEY)}`;
   }
-  if (
-    /Permission denied \(|Authentication failed|HTTP Basic: Access denied|could not read (Username|Password)|returned error: 40[13]|Invalid username or (password|token)/i.test(
-      stderr,
-    )
-  ) {
-    return `permission denied: ${host} refused the credentials in Secret ${ctx.secret} (${detail})`;
+  if (DENIED.test(stderr)) {
+    return `permission denied: ${host} refused the credentials in Secret ${ctx.secret} (${lineMatching(stderr, DENIED)})`;
   }
-  if (
-    /Repository not found|does not appear to be a git repository|returned error: 404|not found|No such file or directory|does not exist/i.test(
-      stderr,
-    )
-  ) {
-    return `repository not found: ${ctx.repoUrl} does not exist, or the credentials in Secret ${ctx.secret} cannot see it (${detail})`;
+  if (NOT_FOUND.test(stderr)) {
+    return `repository not found: ${ctx.repoUrl} does not exist, or the credentials in Secret ${ctx.secret} cannot see it (${lineMatching(stderr, NOT_FOUND)})`;
   }
-  if (
-    /Could not resolve host|Name or service not known|Temporary failure in name resolution|nodename nor servname/i.test(
-      stderr,
-    )
-  ) {
-    return `cannot resolve ${host}: check git.repoUrl and the cluster's DNS`;
+  if (DNS.test(stderr)) return `cannot resolve ${host}: check git.repoUrl and the cluster's DNS`;
+  if (CONNECT.test(stderr)) {
+    return `cannot connect to ${host}${port ? `:${port}` : ''}: ${lineMatching(stderr, CONNECT)}`;
   }
-  if (
-    /Connection refused|Connection timed out|Operation timed out|No route to host|Network is unreachable|Failed to connect|Connection reset|Connection closed/i.test(
-      stderr,
-    )
-  ) {
-    return `cannot connect to ${host}${port ? `:${port}` : ''}: ${detail}`;
-  }
-  if (
-    /SSL certificate problem|server certificate verification failed|unable to get local issuer certificate|certificate verify failed/i.test(
-      stderr,
-    )
-  ) {
-    return `the TLS certificate of ${host} is not trusted: ${detail}`;
-  }
+  if (TLS.test(stderr)) return `the TLS certificate of ${host} is not trusted: ${lineMatching(stderr, TLS)}`;
   if (/spawn git ENOENT|git: not found|ENOENT/.test(stderr)) {
     return 'git is not installed (the image needs git and openssh-client)';
   }
-  return `git failed: ${detail || 'no error message'}`;
+  return `git failed: ${redact(lastLine(stderr)) || 'no error message'}`;
 }

@@ -77,11 +77,10 @@ export async function desiredInstallObjects(
   return [namespace, ...objects, ...missing];
 }
 
-async function reconcile(ctx: StepContext): Promise<void> {
+async function reconcile(ctx: StepContext): Promise<string | undefined> {
   const { install, version, namespace } = ctx.config.argocd;
   if (install.source === 'skip') {
-    ctx.log.info(`Argo CD is managed elsewhere (argocd.install.source: skip): not installing`);
-    return;
+    return 'skipped: Argo CD is managed elsewhere (argocd.install.source: skip)';
   }
   const manifest = await argocdManifest(ctx);
   ctx.log.info(

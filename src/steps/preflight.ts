@@ -181,7 +181,7 @@ async function gatherInputs(ctx: StepContext): Promise<PermissionInputs> {
   };
 }
 
-async function reconcile(ctx: StepContext): Promise<void> {
+async function reconcile(ctx: StepContext): Promise<string> {
   try {
     await ctx.kube.can({ verb: 'get', group: '', resource: 'namespaces' });
   } catch (err) {
@@ -200,7 +200,8 @@ async function reconcile(ctx: StepContext): Promise<void> {
   await readAdminPassword(ctx);
   await readGitCredentials(ctx);
 
-  if (ctx.mode !== 'apply') return;
+  const granted = `${perms.length} permissions granted`;
+  if (ctx.mode !== 'apply') return granted;
   const holder = `${process.env.HOSTNAME || hostname()}/${process.pid}`;
   try {
     ctx.state.lease = await acquireLease(ctx.kube, {
@@ -213,6 +214,7 @@ async function reconcile(ctx: StepContext): Promise<void> {
   } catch (err) {
     throw new StepError(NAME, messageOf(err), { cause: err });
   }
+  return `${granted}, Lease ${ctx.runNamespace}/${LEASE_NAME} held`;
 }
 
 async function report(ctx: StepContext): Promise<Check[]> {

@@ -59,14 +59,16 @@ export async function runSteps(ctx: StepContext, steps: readonly Step[] = STEPS)
         const before = ctx.changeLog.length;
         ctx.log.debug(`${step.name}…`);
         try {
-          await step.reconcile(ctx);
-          const detail = describeChanges(ctx.changeLog.slice(before), ctx.mode) || 'up to date';
+          const summary = await step.reconcile(ctx);
+          const changes = describeChanges(ctx.changeLog.slice(before), ctx.mode);
+          const detail = [summary, changes].filter(Boolean).join('; ') || 'up to date';
           ctx.log.info(progressLine(true, step.name, Date.now() - started, detail));
         } catch (err) {
           const check = failureCheck(step, err);
           failed = { step: step.name, message: check.message };
           checks.push(check);
-          ctx.log.error({ err }, progressLine(false, step.name, Date.now() - started, messageOf(err)));
+          ctx.log.error(progressLine(false, step.name, Date.now() - started, messageOf(err)));
+          ctx.log.debug({ err }, `${step.name} failed`);
           break;
         }
       }

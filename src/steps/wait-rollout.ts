@@ -53,8 +53,8 @@ async function probe(ctx: StepContext, w: Workload): Promise<Readiness> {
   return obj ? predicate(w)(obj) : { done: false, state: 'not found' };
 }
 
-async function reconcile(ctx: StepContext): Promise<void> {
-  if (ctx.mode !== 'apply') return;
+async function reconcile(ctx: StepContext): Promise<string> {
+  if (ctx.mode !== 'apply') return 'no waiting in plan';
   const workloads = await argocdWorkloads(ctx);
   const deadline = Date.now() + Math.min(ctx.config.argocd.rolloutTimeout, ctx.remainingMs());
   ctx.log.info(
@@ -69,6 +69,7 @@ async function reconcile(ctx: StepContext): Promise<void> {
     });
     ctx.log.info(`✔ ${w.kind.toLowerCase()}/${w.name} rolled out (${formatDuration(Date.now() - started)})`);
   }
+  return `${workloads.length} workloads rolled out`;
 }
 
 async function report(ctx: StepContext): Promise<Check[]> {

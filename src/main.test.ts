@@ -1,0 +1,189 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { dump } from 'js-yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Kube } from './kube/types.ts';
+import { parseCli, run } from './main.ts';
+import { b64 } from './manifests/common.ts';
+import { SAMPLE_INPUT } from './manifests/fixtures.ts';
+import type { ReadinessReport } from './report/types.ts';
+import { FakeKube } from './steps/fake-kube.ts';
+import type { GitRunner } from './steps/git.ts';
+
+function sink() {
+  const chunks: string[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      chunks.push(String(chunk));
+      cb();
+    },
+  });
+  return { stream, text: () => chunks.join('') };
+}
+
+const git: GitRunner = async (_c, args) => ({
+  exitCode: 0,
+  stdout:
+    args[0] === 'ls-remote'
+      ? 'ref: refs/heads/main\tHEAD\nabc\tHEAD\n'
+      : args.includes('ls-tree')
+        ? '100644 blob a\tstaging/a.yaml\n100644 blob b\tproduction/b.yaml\n100644 blob c\tseldon-logs/c.yaml\n'
+        : '',
+  stderr: '',
+  timedOut: false,
+});
+
+let dir: string;
+let configFile: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'main-test-'));
+  configFile = join(dir, 'config.yaml');
+  await writeFile(configFile, dump(SAMPLE_INPUT));
+});
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+function cluster(): FakeKube {
+  return new FakeKube().seed(
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'seldon-system' } },
+    {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'gitops-source-creds', namespace: 'seldon-system' },
+      data: { 'ssh-privatekey': b64('KEY'), known_hosts: b64('git.example.com ssh-ed25519 AAAA\n') },
+    },
+  );
+}
+
+async function cli(argv: string[], kube: FakeKube = cluster(), extraEnv: Record<string, string> = {}) {
+  const stdout = sink();
+  const stderr = sink();
+  let connected = false;
+  const terminationLog = join(dir, 'termination-log');
+  await writeFile(terminationLog, '');
+  const code = await run(argv, {
+    env: { LOG_LEVEL: 'info', LOG_FORMAT: 'json', POD_NAMESPACE: 'seldon-system', ...extraEnv },
+    stdout: stdout.stream,
+    stderr: stderr.stream,
+    connect: async () => {
+      connected = true;
+      return kube as Kube;
+    },
+    deps: { git, pollIntervalMs: 5 },
+    terminationLog,
+  });
+  return { code, stdout: stdout.text(), stderr: stderr.text(), connected, kube, terminationLog };
+}
+
+describe('parseCli', () => {
+  it('reads the command and options', () => {
+    expect(parseCli(['plan', '--config', 'c.yaml', '--context', 'kind', '-o', 'json'])).toEqual({
+      command: 'plan',
+      config: 'c.yaml',
+      kubeconfig: undefined,
+      context: 'kind',
+      output: 'json',
+      help: false,
+    });
+  });
+});
+
+describe('run: usage and configuration errors exit 2 before any API call', () => {
+  it.each([
+    { name: 'no command', argv: [], message: /missing command/ },
+    { name: 'unknown command', argv: ['deploy'], message: /unknown command "deploy"/ },
+    { name: 'unknown flag', argv: ['apply', '--frobnicate'], message: /frobnicate/ },
+    { name: 'bad output', argv: ['status', '--output', 'yaml'], message: /--output yaml: use text or json/ },
+    {
+      name: 'missing config file',
+      argv: ['apply', '--config', '/nonexistent.yaml'],
+      message: /does not exist/,
+    },
+  ])('$name', async ({ argv, message }) => {
+    const r = await cli(argv);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(message);
+    expect(r.connected).toBe(false);
+  });
+
+  it('a bad environment variable', async () => {
+    const r = await cli(['status', '--config', configFile], cluster(), { LOG_FORMAT: 'xml' });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/LOG_FORMAT/);
+  });
+
+  it('--help prints usage on stdout and exits 0', async () => {
+    const r = await cli(['--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^Usage: sd-gitops-bootstrap <apply\|plan\|status>/);
+  });
+});
+
+describe('run against a cluster', () => {
+  it('apply --output json: stdout is exactly the report; ConfigMap and termination log written', async () => {
+    const r = await cli(['apply', '--config', configFile, '--output', 'json']);
+    const report = JSON.parse(r.stdout) as ReadinessReport;
+    expect(r.code).toBe(0);
+    expect(report).toMatchObject({ kind: 'ReadinessReport', version: 1, ready: true });
+    expect(report.argocd).toEqual({ namespace: 'argocd', version: 'v3.5.1', url: '/argocd/' });
+    expect(report.changes.created).toBeGreaterThan(50);
+    const cm = r.kube.objects.get('/ConfigMap/seldon-system/sd-gitops-bootstrap-report')!;
+    expect(JSON.parse((cm.data as Record<string, string>)['report.json']!)).toEqual(report);
+    expect(await readFile(r.terminationLog, 'utf8')).toMatch(/^ready: \d+\/\d+ checks$/);
+    // Logs are JSON lines on stderr, with a progress line per step.
+    const lines = r.stderr
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { msg: string });
+    expect(lines.some((l) => /^✔ install-argocd \(\d+\.\ds\): \d+ created/.test(l.msg))).toBe(true);
+    // No secret value anywhere in the output.
+    expect(`${r.stdout}${r.stderr}`).not.toContain('KEY');
+  });
+
+  it('status on the converged cluster: the report, no write, exit 0', async () => {
+    const kube = cluster();
+    await cli(['apply', '--config', configFile], kube);
+    const writes = kube.stats.writes;
+    const r = await cli(['status', '--config', configFile], kube);
+    expect(r.code).toBe(0);
+    expect(kube.stats.writes).toBe(writes);
+    expect(r.stdout).toMatch(/^✔ READY: /);
+    expect(r.stdout).toMatch(/✔ env\.application\.staging\.sync +Synced, Healthy/);
+  });
+
+  it('status of an empty cluster: not ready, still exit 0 (status done)', async () => {
+    const r = await cli(['status', '--config', configFile, '-o', 'json']);
+    expect(r.code).toBe(0);
+    expect((JSON.parse(r.stdout) as ReadinessReport).ready).toBe(false);
+  });
+
+  it('plan: one line per object, no writes', async () => {
+    const r = await cli(['plan', '--config', configFile]);
+    expect(r.code).toBe(0);
+    expect(r.kube.stats.writes).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toContain('+ create    Namespace argocd');
+    expect(lines.at(-1)).toMatch(/^Plan: \d+ to create, 0 to update, 0 unchanged\.$/);
+  });
+
+  it('plan --output json: the change list', async () => {
+    const r = await cli(['plan', '--config', configFile, '-o', 'json']);
+    const changes = JSON.parse(r.stdout) as { action: string }[];
+    expect(Array.isArray(changes)).toBe(true);
+    expect(changes.every((c) => c.action === 'created')).toBe(true);
+  });
+
+  it('apply that cannot converge: exit 1 and the failing checks in the termination log', async () => {
+    const kube = new FakeKube().seed({
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: 'seldon-system' },
+    });
+    const r = await cli(['apply', '--config', configFile], kube);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^✗ NOT READY/);
+    expect(await readFile(r.terminationLog, 'utf8')).toMatch(/✗ step\.preflight: preflight failed: Secret/);
+  });
+});

@@ -1,0 +1,205 @@
+/**
+ * An in-memory `Kube` for unit tests of steps and the runner. Apply merges maps and replaces lists (close
+ * enough to server-side apply for one field manager), counts writes, and can play the controllers:
+ * workloads roll out and Applications sync as soon as they are stored.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import { ApiError } from '../errors.ts';
+import type { ApplyOptions, Kube, KubeObject, ObjectChange, ObjectRef, RequestStats } from '../kube/types.ts';
+
+const groupOf = (apiVersion: string) => (apiVersion.includes('/') ? apiVersion.split('/')[0]! : '');
+const keyOf = (ref: ObjectRef) => `${groupOf(ref.apiVersion)}/${ref.kind}/${ref.namespace ?? ''}/${ref.name}`;
+const refOf = (o: KubeObject): ObjectRef => ({
+  apiVersion: o.apiVersion,
+  kind: o.kind,
+  name: o.metadata.name,
+  namespace: o.metadata.namespace,
+});
+
+const isMap = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function merge(base: unknown, patch: unknown): unknown {
+  if (!isMap(base) || !isMap(patch)) return structuredClone(patch);
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(patch)) out[k] = merge(out[k], v);
+  return out;
+}
+
+function comparable(o: KubeObject): unknown {
+  const { resourceVersion: _rv, generation: _g, ...metadata } = o.metadata;
+  const { status: _s, ...rest } = o as KubeObject & { status?: unknown };
+  return { ...rest, metadata };
+}
+
+/** Kinds served before anything is installed. */
+const BUILTIN_KINDS = [
+  'v1/Namespace',
+  'v1/Secret',
+  'v1/ConfigMap',
+  'v1/Service',
+  'v1/ServiceAccount',
+  'apps/v1/Deployment',
+  'apps/v1/StatefulSet',
+  'rbac.authorization.k8s.io/v1/Role',
+  'rbac.authorization.k8s.io/v1/RoleBinding',
+  'rbac.authorization.k8s.io/v1/ClusterRole',
+  'rbac.authorization.k8s.io/v1/ClusterRoleBinding',
+  'networking.k8s.io/v1/NetworkPolicy',
+  'apiextensions.k8s.io/v1/CustomResourceDefinition',
+  'coordination.k8s.io/v1/Lease',
+];
+
+export class FakeKube implements Kube {
+  readonly defaultNamespace: string;
+  readonly server = 'https://fake.example:6443';
+  readonly stats: RequestStats = { requests: 0, writes: 0 };
+  readonly objects = new Map<string, KubeObject>();
+  /** `verb group/resource namespace` (namespace '' for cluster-wide) that SelfSubjectAccessReview denies. */
+  readonly denied = new Set<string>();
+  readonly kinds = new Set(BUILTIN_KINDS);
+  /** Play the controllers: roll out workloads, establish CRDs, sync Applications. */
+  controllers = true;
+  private rv = 0;
+
+  constructor(defaultNamespace = 'seldon-system') {
+    this.defaultNamespace = defaultNamespace;
+  }
+
+  seed(...objs: KubeObject[]): this {
+    for (const obj of objs) this.store(structuredClone(obj));
+    return this;
+  }
+
+  private store(obj: KubeObject): KubeObject {
+    obj.metadata.resourceVersion = String(++this.rv);
+    if (this.controllers) this.playControllers(obj);
+    this.objects.set(keyOf(refOf(obj)), obj);
+    return obj;
+  }
+
+  private playControllers(obj: KubeObject & { status?: unknown; spec?: Record<string, unknown> }): void {
+    const generation = Number(obj.metadata.generation ?? 0) + 1;
+    obj.metadata.generation = generation;
+    const replicas = (obj.spec?.replicas as number | undefined) ?? 1;
+    if (obj.kind === 'Deployment') {
+      obj.status = {
+        observedGeneration: generation,
+        replicas,
+        updatedReplicas: replicas,
+        readyReplicas: replicas,
+        availableReplicas: replicas,
+      };
+    } else if (obj.kind === 'StatefulSet') {
+      obj.status = {
+        observedGeneration: generation,
+        replicas,
+        readyReplicas: replicas,
+        updatedReplicas: replicas,
+        currentReplicas: replicas,
+        currentRevision: 'r1',
+        updateRevision: 'r1',
+      };
+    } else if (obj.kind === 'CustomResourceDefinition') {
+      const spec = obj.spec as { group: string; versions: { name: string }[]; names: { kind: string } };
+      for (const v of spec.versions ?? []) this.kinds.add(`${spec.group}/${v.name}/${spec.names.kind}`);
+      obj.status = { conditions: [{ type: 'Established', status: 'True' }] };
+    } else if (obj.kind === 'Application') {
+      obj.status = { sync: { status: 'Synced' }, health: { status: 'Healthy' } };
+    }
+  }
+
+  async request<T = unknown>(
+    method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+    path: string,
+    opts: { body?: unknown } = {},
+  ): Promise<T> {
+    this.stats.requests++;
+    const m = /^\/apis\/coordination\.k8s\.io\/v1\/namespaces\/([^/]+)\/leases(?:\/([^/]+))?$/.exec(path);
+    if (!m) throw new ApiError(`fake: unsupported request ${method} ${path}`, { status: 404, method, path });
+    const ref = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', namespace: m[1], name: m[2] ?? '' };
+    if (method === 'GET') {
+      const lease = this.objects.get(keyOf(ref));
+      if (!lease) throw new ApiError('not found', { status: 404, method, path });
+      return structuredClone(lease) as T;
+    }
+    this.stats.writes++;
+    const body = structuredClone(opts.body) as KubeObject;
+    if (method === 'POST' && this.objects.has(keyOf(refOf(body)))) {
+      throw new ApiError('already exists', { status: 409, reason: 'AlreadyExists', method, path });
+    }
+    return structuredClone(this.store(body)) as T;
+  }
+
+  async get<T extends KubeObject = KubeObject>(ref: ObjectRef): Promise<T | null> {
+    this.stats.requests++;
+    const obj = this.objects.get(keyOf(ref));
+    return obj ? (structuredClone(obj) as T) : null;
+  }
+
+  async list<T extends KubeObject = KubeObject>(
+    apiVersion: string,
+    kind: string,
+    opts: { namespace?: string; labelSelector?: string } = {},
+  ): Promise<T[]> {
+    this.stats.requests++;
+    const [lk, lv] = (opts.labelSelector ?? '').split('=');
+    return [...this.objects.values()]
+      .filter((o) => groupOf(o.apiVersion) === groupOf(apiVersion) && o.kind === kind)
+      .filter((o) => opts.namespace === undefined || o.metadata.namespace === opts.namespace)
+      .filter((o) => !lk || o.metadata.labels?.[lk] === lv)
+      .map((o) => structuredClone(o) as T);
+  }
+
+  async apply(
+    obj: KubeObject,
+    opts: ApplyOptions = {},
+  ): Promise<ObjectChange & { object: KubeObject | null }> {
+    this.stats.requests++;
+    const ref = refOf(obj);
+    if (!(await this.hasKind(obj.apiVersion, obj.kind))) {
+      if (opts.dryRun)
+        return { ref, action: 'created', note: 'its CRD does not exist yet; cannot dry-run', object: null };
+      throw new ApiError(`fake: no kind ${obj.apiVersion} ${obj.kind}`, {
+        status: 404,
+        method: 'PATCH',
+        path: '',
+      });
+    }
+    const live = this.objects.get(keyOf(ref));
+    const next = (live ? merge(live, obj) : structuredClone(obj)) as KubeObject;
+    if (live && isDeepStrictEqual(comparable(live), comparable(next))) {
+      return { ref, action: 'unchanged', object: structuredClone(live) };
+    }
+    const action = live ? 'updated' : 'created';
+    if (opts.dryRun) return { ref, action, ...(live ? { fields: ['(fake)'] } : {}), object: next };
+    this.stats.writes++;
+    return { ref, action, object: structuredClone(this.store(next)) };
+  }
+
+  async applyAll(objs: KubeObject[], opts: ApplyOptions = {}): Promise<ObjectChange[]> {
+    const first = (o: KubeObject) =>
+      o.kind === 'CustomResourceDefinition' || o.kind === 'Namespace' ? 0 : 1;
+    const ordered = [...objs].sort((a, b) => first(a) - first(b));
+    const out: ObjectChange[] = [];
+    for (const obj of ordered) {
+      const { object: _o, ...change } = await this.apply(obj, opts);
+      out.push(change);
+    }
+    return out;
+  }
+
+  async delete(ref: ObjectRef): Promise<void> {
+    this.stats.requests++;
+    if (this.objects.delete(keyOf(ref))) this.stats.writes++;
+  }
+
+  async can(attrs: { verb: string; group: string; resource: string; namespace?: string }): Promise<boolean> {
+    this.stats.requests++;
+    return !this.denied.has(`${attrs.verb} ${attrs.group}/${attrs.resource} ${attrs.namespace ?? ''}`);
+  }
+
+  async hasKind(apiVersion: string, kind: string): Promise<boolean> {
+    return this.kinds.has(`${apiVersion}/${kind}`);
+  }
+}

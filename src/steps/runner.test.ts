@@ -1,0 +1,260 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { Config, Env } from '../config/types.ts';
+import type { KubeObject, ObjectChange } from '../kube/types.ts';
+import { createLogger } from '../log.ts';
+import { b64, fromB64 } from '../manifests/common.ts';
+import { sampleConfig } from '../manifests/fixtures.ts';
+import { passwordMatches } from '../manifests/password.ts';
+import { createContext, type Mode, type StepContext } from './context.ts';
+import { FakeKube } from './fake-kube.ts';
+import type { GitRunner } from './git.ts';
+import { runSteps } from './runner.ts';
+
+const ENV: Env = {
+  SD_BOOTSTRAP_CONFIG: '/dev/null',
+  LOG_LEVEL: 'silent',
+  LOG_FORMAT: 'json',
+  SD_BOOTSTRAP_TIMEOUT_MS: 60_000,
+  POD_NAMESPACE: 'seldon-system',
+};
+
+const KEY = '-----BEGIN OPENSSH PRIVATE KEY-----\nAAAAfake\n-----END OPENSSH PRIVATE KEY-----\n';
+const HOST_KEY = 'git.example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIexample';
+
+const ok = (stdout: string) => ({ exitCode: 0, stdout, stderr: '', timedOut: false });
+/** A repository whose HEAD has staging/, production/ (placeholder only) and seldon-logs/. */
+const fakeGit: GitRunner = async (_command, args) => {
+  if (args[0] === 'ls-remote') return ok('ref: refs/heads/main\tHEAD\n0123abcd\tHEAD\n');
+  if (args[0] === 'clone') return ok('');
+  if (args.includes('ls-tree')) {
+    return ok(
+      [
+        '100644 blob a1\tstaging/model.yaml',
+        '100644 blob b2\tproduction/.gitkeep',
+        '100644 blob c3\tseldon-logs/x.yaml',
+      ]
+        .map((l) => `${l}\n`)
+        .join(''),
+    );
+  }
+  return { exitCode: 1, stdout: '', stderr: `unexpected ${args.join(' ')}`, timedOut: false };
+};
+
+function secret(namespace: string, name: string, data: Record<string, string>): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name, namespace },
+    data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])),
+  };
+}
+
+function cluster(): FakeKube {
+  return new FakeKube().seed(
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'seldon-system' } },
+    secret('seldon-system', 'gitops-source-creds', { 'ssh-privatekey': KEY, known_hosts: `${HOST_KEY}\n` }),
+  );
+}
+
+function context(kube: FakeKube, mode: Mode, config: Config = sampleConfig()): StepContext {
+  return createContext({
+    mode,
+    config,
+    env: ENV,
+    kube,
+    log: createLogger({ level: 'silent' }),
+    deps: { git: fakeGit, pollIntervalMs: 10 },
+  });
+}
+
+async function runOnce(kube: FakeKube, mode: Mode, config?: Config) {
+  const ctx = context(kube, mode, config);
+  const writesBefore = kube.stats.writes;
+  const result = await runSteps(ctx);
+  return { ctx, result, writes: kube.stats.writes - writesBefore };
+}
+
+const secretData = (kube: FakeKube, ns: string, name: string) => {
+  const obj = [...kube.objects.values()].find(
+    (o) => o.kind === 'Secret' && o.metadata.namespace === ns && o.metadata.name === name,
+  ) as (KubeObject & { data: Record<string, string> }) | undefined;
+  return obj ? Object.fromEntries(Object.entries(obj.data).map(([k, v]) => [k, fromB64(v)!])) : undefined;
+};
+const count = (changes: readonly ObjectChange[], action: string) =>
+  changes.filter((c) => c.action === action).length;
+const failing = (checks: { id: string; ready: boolean; required: boolean }[]) =>
+  checks.filter((c) => c.required && !c.ready).map((c) => c.id);
+
+describe('runner on an empty cluster', () => {
+  let kube: FakeKube;
+  beforeEach(() => {
+    kube = cluster();
+  });
+
+  it('apply converges: every required check ready', async () => {
+    const { ctx, result } = await runOnce(kube, 'apply');
+    expect(result.failed).toBeUndefined();
+    expect(failing(result.checks)).toEqual([]);
+    const ids = result.checks.map((c) => c.id);
+    expect(ids).toEqual(
+      expect.arrayContaining([
+        'preflight.permissions',
+        'preflight.lease',
+        'argocd.install',
+        'argocd.rollout.argocd-server',
+        'argocd.rollout.argocd-application-controller',
+        'argocd.admin-password',
+        'argocd.server-config',
+        'git.credentials.argocd',
+        'git.credentials.seldon-deploy',
+        'git.known-hosts',
+        'git.repo.reachable',
+        'git.repo.folder.staging',
+        'git.repo.folder.production',
+        'git.repo.folder.seldon-logs',
+        'env.namespace.staging',
+        'env.project',
+        'env.application.staging',
+        'env.application.staging.sync',
+      ]),
+    );
+    // No Istio here: the VirtualService is skipped (auto), informatively.
+    expect(result.checks.find((c) => c.id === 'argocd.virtualservice')).toMatchObject({
+      ready: false,
+      required: false,
+    });
+    expect(count(ctx.changes, 'created')).toBeGreaterThan(50);
+
+    const generated = secretData(kube, 'seldon-system', 'argocd-admin-password');
+    expect(generated?.password).toMatch(/^[\w-]{24}$/);
+    const argocdSecret = secretData(kube, 'argocd', 'argocd-secret')!;
+    expect(await passwordMatches(generated!.password!, argocdSecret['admin.password'])).toBe(true);
+    expect(argocdSecret['admin.passwordMtime']).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    expect(argocdSecret['server.secretkey']).toBeUndefined();
+
+    expect(secretData(kube, 'seldon-system', 'git-creds')).toEqual({
+      id_rsa: KEY,
+      known_hosts: `${HOST_KEY}\n`,
+      passphrase: '',
+      username: 'git',
+      email: '',
+    });
+    const knownHosts = kube.objects.get('/ConfigMap/argocd/argocd-ssh-known-hosts-cm')!.data as Record<
+      string,
+      string
+    >;
+    expect(knownHosts.ssh_known_hosts).toContain('github.com ssh-ed25519');
+    expect(knownHosts.ssh_known_hosts).toContain(HOST_KEY);
+  });
+
+  it('a second apply changes nothing (only the Lease is written), and status agrees', async () => {
+    await runOnce(kube, 'apply');
+    const hashBefore = secretData(kube, 'argocd', 'argocd-secret');
+    const again = await runOnce(kube, 'apply');
+    expect(again.result.failed).toBeUndefined();
+    expect(count(again.ctx.changes, 'created') + count(again.ctx.changes, 'updated')).toBe(0);
+    expect(again.writes).toBe(2); // Lease taken and released
+    expect(secretData(kube, 'argocd', 'argocd-secret')).toEqual(hashBefore);
+
+    const status = await runOnce(kube, 'status');
+    expect(status.writes).toBe(0);
+    expect(failing(status.result.checks)).toEqual([]);
+    expect(status.result.checks.some((c) => c.id.startsWith('preflight.'))).toBe(false);
+  });
+
+  it('plan writes nothing and lists what apply would create', async () => {
+    const { ctx, result, writes } = await runOnce(kube, 'plan');
+    expect(result.failed).toBeUndefined();
+    expect(writes).toBe(0);
+    expect(result.checks).toEqual([]);
+    expect(count(ctx.changes, 'created')).toBeGreaterThan(50);
+    const project = ctx.changes.find((c) => c.ref.kind === 'AppProject');
+    expect(project?.note).toMatch(/CRD/);
+    expect(ctx.changes.find((c) => c.ref.name === 'argocd-admin-password')?.action).toBe('created');
+  });
+
+  it('a changed password replaces the hash and moves the mtime; an unchanged one keeps both', async () => {
+    kube.seed(secret('seldon-system', 'argocd-admin-password', { password: 'first-password' }));
+    await runOnce(kube, 'apply');
+    const first = secretData(kube, 'argocd', 'argocd-secret')!;
+    kube.seed(secret('seldon-system', 'argocd-admin-password', { password: 'second-password' }));
+    const { ctx } = await runOnce(kube, 'apply');
+    const second = secretData(kube, 'argocd', 'argocd-secret')!;
+    expect(await passwordMatches('second-password', second['admin.password'])).toBe(true);
+    expect(ctx.changes.find((c) => c.ref.name === 'argocd-secret')?.action).toBe('updated');
+    expect(second['admin.password']).not.toBe(first['admin.password']);
+  });
+
+  it('keeps known hosts someone else added', async () => {
+    await runOnce(kube, 'apply');
+    const key = '/ConfigMap/argocd/argocd-ssh-known-hosts-cm';
+    const cm = kube.objects.get(key)! as KubeObject & { data: Record<string, string> };
+    cm.data.ssh_known_hosts += 'extra.example.com ssh-rsa AAAAextra\n';
+    await runOnce(kube, 'apply');
+    const after = (kube.objects.get(key)!.data as Record<string, string>).ssh_known_hosts;
+    expect(after).toContain('extra.example.com ssh-rsa AAAAextra');
+    expect(after).toContain(HOST_KEY);
+  });
+});
+
+describe('runner failures', () => {
+  it('a missing source Secret stops the run in preflight, before any write', async () => {
+    const kube = new FakeKube().seed({
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: 'seldon-system' },
+    });
+    const { result, writes } = await runOnce(kube, 'apply');
+    expect(writes).toBe(0);
+    expect(result.failed?.step).toBe('preflight');
+    expect(result.failed?.message).toMatch(
+      /Secret seldon-system\/gitops-source-creds \(git\.credentials\.secretRef\) does not exist/,
+    );
+    expect(result.checks[0]).toMatchObject({ id: 'step.preflight', ready: false, required: true });
+  });
+
+  it('missing permissions are all listed, and nothing is written', async () => {
+    const kube = cluster();
+    kube.denied.add('create argoproj.io/applications argocd');
+    kube.denied.add('patch /namespaces ');
+    const { result, writes } = await runOnce(kube, 'apply');
+    expect(writes).toBe(0);
+    expect(result.failed?.message).toContain('create argoproj.io/applications in argocd');
+    expect(result.failed?.message).toContain('patch namespaces (cluster-wide)');
+    const check = result.checks.find((c) => c.id === 'preflight.permissions');
+    expect(check).toMatchObject({ ready: false, required: true });
+  });
+
+  it('skip: Argo CD must already be there', async () => {
+    const config = sampleConfig((c) => (c.argocd.install = { source: 'skip' }));
+    const { result } = await runOnce(cluster(), 'apply', config);
+    expect(result.failed?.step).toBe('configure-argocd');
+    expect(result.failed?.message).toMatch(/Argo CD is not installed in namespace argocd/);
+  });
+
+  it('an unreachable repository stops before the environments, with git translated', async () => {
+    const kube = cluster();
+    const ctx = createContext({
+      mode: 'apply',
+      config: sampleConfig(),
+      env: ENV,
+      kube,
+      log: createLogger({ level: 'silent' }),
+      deps: {
+        pollIntervalMs: 10,
+        git: async () => ({
+          exitCode: 128,
+          stdout: '',
+          stderr:
+            'git@git.example.com: Permission denied (publickey).\nfatal: Could not read from remote repository.',
+          timedOut: false,
+        }),
+      },
+    });
+    const result = await runSteps(ctx);
+    expect(result.failed?.step).toBe('check-repository');
+    expect(result.failed?.message).toMatch(/permission denied: git\.example\.com refused the credentials/);
+    expect(ctx.changes.some((c) => c.ref.kind === 'Application')).toBe(false);
+    expect(result.checks.find((c) => c.id === 'git.repo.reachable')).toMatchObject({ ready: false });
+  });
+});

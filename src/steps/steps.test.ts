@@ -1,0 +1,302 @@
+import { describe, expect, it } from 'vitest';
+import type { Env } from '../config/types.ts';
+import { StepError } from '../errors.ts';
+import type { KubeObject, ObjectChange } from '../kube/types.ts';
+import { createLogger } from '../log.ts';
+import { b64, fromB64 } from '../manifests/common.ts';
+import { sampleConfig } from '../manifests/fixtures.ts';
+import { createContext, describeChanges, includesDesired, recordChange } from './context.ts';
+import { FakeKube } from './fake-kube.ts';
+import { parseGitCredentials } from './git-credentials.ts';
+import { desiredInstallObjects, imageVersion, overlay } from './install-argocd.ts';
+import {
+  describePermission,
+  missingPermissions,
+  type PermissionInputs,
+  requiredPermissions,
+  resourceOf,
+} from './preflight.ts';
+
+const ref = (kind: string, name: string) => ({ apiVersion: 'v1', kind, name, namespace: 'argocd' });
+
+describe('change records', () => {
+  it('one entry per object; the strongest action wins; fields are merged', () => {
+    const changes: ObjectChange[] = [];
+    recordChange(changes, { ref: ref('Secret', 'argocd-secret'), action: 'updated', fields: ['data.b'] });
+    recordChange(changes, { ref: ref('Secret', 'argocd-secret'), action: 'unchanged' });
+    recordChange(changes, { ref: ref('Secret', 'argocd-secret'), action: 'updated', fields: ['data.a'] });
+    recordChange(changes, { ref: ref('ConfigMap', 'x'), action: 'unchanged' });
+    recordChange(changes, { ref: ref('ConfigMap', 'x'), action: 'created' });
+    expect(changes).toEqual([
+      { ref: ref('Secret', 'argocd-secret'), action: 'updated', fields: ['data.a', 'data.b'] },
+      { ref: ref('ConfigMap', 'x'), action: 'created' },
+    ]);
+  });
+
+  it('describes a step’s changes for its progress line', () => {
+    const changes: ObjectChange[] = [
+      { ref: ref('A', 'a'), action: 'created' },
+      { ref: ref('A', 'b'), action: 'unchanged' },
+      { ref: ref('A', 'c'), action: 'unchanged' },
+    ];
+    expect(describeChanges(changes, 'apply')).toBe('1 created, 2 unchanged');
+    expect(describeChanges(changes, 'plan')).toBe('1 to create, 2 unchanged');
+    expect(describeChanges([], 'apply')).toBe('');
+  });
+
+  it('includesDesired ignores what the server added', () => {
+    expect(includesDesired({ a: 1, b: { c: [1, { d: 2, e: 3 }] }, x: 9 }, { b: { c: [1, { d: 2 }] } })).toBe(
+      true,
+    );
+    expect(includesDesired({ a: [1, 2] }, { a: [1] })).toBe(false);
+    expect(includesDesired({ automated: { enabled: true } }, { automated: {} })).toBe(true);
+    expect(includesDesired(undefined, { a: 1 })).toBe(false);
+  });
+});
+
+describe('parseGitCredentials', () => {
+  const SSH_URL = 'ssh://git@git.example.com/acme/gitops.git';
+  const HTTPS_URL = 'https://git.example.com/acme/gitops.git';
+
+  it.each<{ name: string; url: string; data: Record<string, string>; expected: unknown }>([
+    {
+      name: 'ssh with every key',
+      url: SSH_URL,
+      data: { 'ssh-privatekey': 'K', known_hosts: 'H', passphrase: 'P', username: 'bot', email: 'e@x' },
+      expected: {
+        kind: 'ssh',
+        privateKey: 'K',
+        knownHosts: 'H',
+        passphrase: 'P',
+        username: 'bot',
+        email: 'e@x',
+      },
+    },
+    {
+      name: 'ssh, username from the URL',
+      url: 'deploy@git.example.com:acme/gitops.git',
+      data: { 'ssh-privatekey': 'K', known_hosts: 'H' },
+      expected: {
+        kind: 'ssh',
+        privateKey: 'K',
+        knownHosts: 'H',
+        passphrase: '',
+        username: 'deploy',
+        email: '',
+      },
+    },
+    {
+      name: 'https with a token',
+      url: HTTPS_URL,
+      data: { username: 'bot', password: 'tok', email: 'e@x' },
+      expected: { kind: 'https', username: 'bot', password: 'tok', email: 'e@x' },
+    },
+  ])('$name', ({ url, data, expected }) => {
+    expect(parseGitCredentials(data, url, 'ns/src')).toEqual(expected);
+  });
+
+  it.each<{ name: string; url: string; data: Record<string, string>; missing: RegExp }>([
+    {
+      name: 'ssh without known_hosts',
+      url: SSH_URL,
+      data: { 'ssh-privatekey': 's3cr3t-key' },
+      missing: /no "known_hosts" key/,
+    },
+    {
+      name: 'ssh with neither',
+      url: SSH_URL,
+      data: {},
+      missing: /no "ssh-privatekey" and "known_hosts" keys/,
+    },
+    {
+      name: 'https URL, ssh Secret',
+      url: HTTPS_URL,
+      data: { 'ssh-privatekey': 's3cr3t-key', known_hosts: 'H' },
+      missing: /no "username" and "password" keys: .* is an HTTPS URL/,
+    },
+    {
+      name: 'https with an empty password',
+      url: HTTPS_URL,
+      data: { username: 'bot', password: ' ' },
+      missing: /no "password" key/,
+    },
+  ])('$name: a StepError naming the Secret and keys, never the values', ({ url, data, missing }) => {
+    let err: unknown;
+    try {
+      parseGitCredentials(data, url, 'seldon-system/src');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(StepError);
+    expect((err as Error).message).toMatch(/^Secret seldon-system\/src has /);
+    expect((err as Error).message).toMatch(missing);
+    expect((err as Error).message).not.toContain('s3cr3t');
+  });
+});
+
+describe('permissions', () => {
+  const base: PermissionInputs = {
+    mode: 'apply',
+    runNamespace: 'seldon-system',
+    manifestKinds: [
+      { apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition' },
+      { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole' },
+      { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding' },
+      { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy' },
+      { apiVersion: 'apps/v1', kind: 'Deployment' },
+    ],
+    virtualServiceApiVersion: 'networking.istio.io/v1',
+    adminPasswordNamespace: 'seldon-system',
+    createAdminPasswordSecret: true,
+    credentialsNamespace: 'seldon-system',
+  };
+  const described = (inputs: PermissionInputs) =>
+    requiredPermissions(sampleConfig(), inputs).map(describePermission);
+
+  it('lists what the install, the settings, the environments, the Lease and the report need', () => {
+    const perms = described(base);
+    expect(perms).toEqual(
+      expect.arrayContaining([
+        'create apiextensions.k8s.io/customresourcedefinitions (cluster-wide)',
+        'patch networking.k8s.io/networkpolicies in argocd',
+        'escalate rbac.authorization.k8s.io/clusterroles (cluster-wide) or * */* (cluster-wide)',
+        'bind rbac.authorization.k8s.io/clusterroles (cluster-wide) or * */* (cluster-wide)',
+        'patch networking.istio.io/virtualservices in argocd',
+        'create secrets in seldon-system',
+        'get secrets in seldon-system',
+        'patch argoproj.io/applications in argocd',
+        'patch namespaces (cluster-wide)',
+        'update coordination.k8s.io/leases in seldon-system',
+        'patch configmaps in seldon-system',
+      ]),
+    );
+    expect(new Set(perms).size).toBe(perms.length);
+  });
+
+  it('skip needs far fewer; plan needs no Lease', () => {
+    const skip = described({ ...base, manifestKinds: [], virtualServiceApiVersion: undefined });
+    expect(skip.length).toBeLessThan(described(base).length - 10);
+    expect(
+      skip.some((p) => p.includes('customresourcedefinitions (cluster-wide)') && p.startsWith('create')),
+    ).toBe(false);
+    expect(skip.some((p) => p.includes('clusterroles'))).toBe(false);
+    expect(described({ ...base, mode: 'plan' }).some((p) => p.includes('leases'))).toBe(false);
+  });
+
+  it('plural resources', () => {
+    expect(['NetworkPolicy', 'Ingress', 'Deployment', 'Gateway'].map(resourceOf)).toEqual([
+      'networkpolicies',
+      'ingresses',
+      'deployments',
+      'gateways',
+    ]);
+  });
+
+  it('an alternative grant satisfies a permission', async () => {
+    const kube = new FakeKube();
+    kube.denied.add('escalate rbac.authorization.k8s.io/clusterroles ');
+    const perms = requiredPermissions(sampleConfig(), base);
+    expect(await missingPermissions(kube, perms)).toEqual([]);
+    kube.denied.add('* */* ');
+    expect(await missingPermissions(kube, perms)).toEqual([
+      'escalate rbac.authorization.k8s.io/clusterroles (cluster-wide) or * */* (cluster-wide)',
+    ]);
+  });
+});
+
+describe('install objects', () => {
+  it('overlay merges maps and replaces lists', () => {
+    expect(overlay({ a: { b: 1, c: [1, 2] }, d: 1 }, { a: { c: [3], e: 2 } })).toEqual({
+      a: { b: 1, c: [3], e: 2 },
+      d: 1,
+    });
+  });
+
+  it('merges the settings into the manifest objects and keeps live known hosts', async () => {
+    const env: Env = {
+      SD_BOOTSTRAP_CONFIG: '',
+      LOG_LEVEL: 'silent',
+      LOG_FORMAT: 'json',
+      SD_BOOTSTRAP_TIMEOUT_MS: 60_000,
+      POD_NAMESPACE: 'seldon-system',
+    };
+    const kube = new FakeKube().seed(
+      {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'argocd-admin-password', namespace: 'seldon-system' },
+        data: { password: b64('pw') },
+      },
+      {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'argocd-ssh-known-hosts-cm', namespace: 'argocd' },
+        data: { ssh_known_hosts: 'mine.example.com ssh-rsa AAAAmine\n' },
+      },
+    );
+    const ctx = createContext({
+      mode: 'apply',
+      config: sampleConfig(),
+      env,
+      kube,
+      log: createLogger({ level: 'silent' }),
+    });
+    const manifest: KubeObject[] = [
+      {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'argocd-secret', namespace: 'argocd', labels: { x: 'y' } },
+      },
+      {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'argocd-cmd-params-cm', namespace: 'argocd' },
+      },
+      {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'argocd-ssh-known-hosts-cm', namespace: 'argocd' },
+        data: { ssh_known_hosts: 'github.com ssh-ed25519 AAAAgh\n' },
+      },
+      {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'argocd-server', namespace: 'argocd' },
+        spec: {
+          template: {
+            metadata: { labels: { a: 'b' } },
+            spec: { containers: [{ name: 's', image: 'quay.io/argoproj/argocd:v3.5.1' }] },
+          },
+        },
+      },
+    ];
+    const objs = await desiredInstallObjects(ctx, {
+      objects: manifest,
+      sha256: 'x',
+      origin: 'test',
+      verified: false,
+    });
+    type Loose = KubeObject & {
+      data: Record<string, string>;
+      spec: { template: { metadata: unknown } };
+    };
+    const byName = (name: string) => objs.find((o) => o.metadata.name === name) as Loose;
+    expect(objs[0]).toEqual({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'argocd' } });
+    expect(byName('argocd-secret').metadata.labels).toEqual({ x: 'y' });
+    expect(Object.keys(byName('argocd-secret').data)).toEqual(['admin.password', 'admin.passwordMtime']);
+    expect(fromB64(byName('argocd-secret').data['admin.password'])).toMatch(/^\$2a\$10\$/);
+    expect(byName('argocd-cmd-params-cm').data).toEqual({
+      'server.insecure': 'true',
+      'server.rootpath': '/argocd',
+    });
+    expect(byName('argocd-server').spec.template.metadata).toEqual({
+      labels: { a: 'b' },
+      annotations: { 'sd-gitops-bootstrap/server-config-hash': expect.stringMatching(/^[0-9a-f]{16}$/) },
+    });
+    expect(byName('argocd-ssh-known-hosts-cm').data.ssh_known_hosts).toBe(
+      'mine.example.com ssh-rsa AAAAmine\ngithub.com ssh-ed25519 AAAAgh\n',
+    );
+    expect(objs).toHaveLength(5);
+    expect(imageVersion(byName('argocd-server'))).toBe('v3.5.1');
+  });
+});
