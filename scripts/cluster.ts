@@ -13,6 +13,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { hasRealNodeState, stopRealNodeSync, upRealNode } from '../test/cluster/real-node/cluster.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const stateDir = join(root, '.e2e');
@@ -30,7 +31,9 @@ export interface ClusterInfo {
   auditLog: string;
   binDir: string;
   kubeVersion: string;
-  mode: 'kwok';
+  mode: 'kwok' | 'real-node';
+  /** Real-node mode: host:port of the local registry (also in `.e2e/registry`). */
+  registry?: string;
 }
 
 function log(msg: string): void {
@@ -84,7 +87,7 @@ function isUp(bin: string): boolean {
  * and benchmarks can count requests and writes per user. Watches and the control plane's own reads are
  * left out: they are noise and would make the file grow without bound.
  */
-const AUDIT_POLICY = `apiVersion: audit.k8s.io/v1
+export const AUDIT_POLICY = `apiVersion: audit.k8s.io/v1
 kind: Policy
 omitStages: [RequestReceived]
 rules:
@@ -127,6 +130,10 @@ function kwokNode(name: string): string {
 export function up(): ClusterInfo {
   const t0 = Date.now();
   const bin = toolsBin();
+  if (hasRealNodeState(stateDir)) {
+    log('stopping the real-node cluster in .e2e first');
+    stopRealNodeSync(stateDir);
+  }
   if (isUp(bin)) {
     log(`already running (${kubeconfigPath})`);
     return JSON.parse(readFileSync(infoPath, 'utf8')) as ClusterInfo;
@@ -187,7 +194,29 @@ export function up(): ClusterInfo {
   return info;
 }
 
+/**
+ * `cluster:up -- --real-node`: the same control plane with one real node instead of KWOK nodes
+ * (test/cluster/real-node/cluster.ts).
+ */
+export async function upRealNodeCluster(): Promise<ClusterInfo> {
+  const bin = toolsBin();
+  if (existsSync(clusterDir)) down();
+  const info = await upRealNode({
+    stateDir,
+    binDir: bin,
+    kubeVersion: KUBE_VERSION,
+    auditPolicy: AUDIT_POLICY,
+  });
+  process.stderr.write(
+    `\nUse it:\n  export KUBECONFIG=${info.kubeconfig}\n  ${join(bin, 'kubectl')} get nodes\n` +
+      `Registry (push images as <registry>/<path>, pulled as docker.io|quay.io|ghcr.io|public.ecr.aws|` +
+      `registry.k8s.io/<path>): ${info.registry}\nAudit log: ${info.auditLog}\nStop it: npm run cluster:down\n`,
+  );
+  return { ...info, mode: 'real-node' };
+}
+
 export function down(): void {
+  if (hasRealNodeState(stateDir)) stopRealNodeSync(stateDir);
   if (existsSync(clusterDir)) {
     const bin = toolsBin();
     kwokctl(bin, ['delete', 'cluster', '--name', clusterName], { check: false });
@@ -201,10 +230,11 @@ export function down(): void {
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const cmd = process.argv[2];
   try {
-    if (cmd === 'up') up();
+    if (cmd === 'up' && process.argv.includes('--real-node')) await upRealNodeCluster();
+    else if (cmd === 'up') up();
     else if (cmd === 'down') down();
     else {
-      process.stderr.write('usage: node scripts/cluster.ts up|down\n');
+      process.stderr.write('usage: node scripts/cluster.ts up [--real-node] | down\n');
       process.exit(2);
     }
   } catch (err) {

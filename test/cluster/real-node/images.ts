@@ -1,0 +1,245 @@
+/**
+ * Images for the real node, without any registry to pull from.
+ *
+ * - Docker builds them (Debian's `docker.io`, the legacy builder: it resolves `FROM` against local images
+ *   and never contacts a registry) and pushes them to the local registry (Debian's `docker-registry`).
+ * - containerd's `hosts.toml` makes the local registry serve docker.io, quay.io, ghcr.io, public.ecr.aws and
+ *   registry.k8s.io, so a manifest naming `quay.io/argoproj/argocd:v3.5.1` runs unchanged once an image was
+ *   pushed as `<registry>/argoproj/argocd:v3.5.1` (`localRef`).
+ * - Base images cannot be pulled either: `ensureBaseImage` makes a Debian bookworm root filesystem with
+ *   debootstrap from the host's own Debian mirror and imports it as `sd-local/debian:bookworm`, built once
+ *   and cached (keyed by what goes into it).
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { MIRRORED_REGISTRIES } from './layout.ts';
+
+const DOCKER_ENV = { ...process.env, DOCKER_BUILDKIT: '0', DOCKER_CLI_HINTS: 'false' };
+
+function docker(args: string[], opts: { input?: string; quiet?: boolean } = {}): string {
+  const r = spawnSync('docker', args, {
+    encoding: 'utf8',
+    env: DOCKER_ENV,
+    input: opts.input,
+    maxBuffer: 256 * 1024 * 1024,
+  });
+  if (r.status !== 0) {
+    const out = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim().split('\n').slice(-25).join('\n');
+    throw new Error(`docker ${args.slice(0, 2).join(' ')} failed (exit ${r.status}):\n${out}`);
+  }
+  return r.stdout;
+}
+
+/**
+ * Where an upstream image name lives in the local registry: the registry host is dropped (every mirrored
+ * registry maps onto the same local one) and Docker Hub's implicit `library/` is made explicit.
+ * `quay.io/argoproj/argocd:v3.5.1` → `argoproj/argocd:v3.5.1`; `redis:7` → `library/redis:7`.
+ */
+export function localPath(upstream: string): string {
+  if (upstream.includes('@')) throw new Error(`${upstream}: digests cannot be mirrored; name a tag`);
+  const slash = upstream.indexOf('/');
+  const first = slash < 0 ? '' : upstream.slice(0, slash);
+  const hasHost = first.includes('.') || first.includes(':') || first === 'localhost';
+  let path = hasHost ? upstream.slice(slash + 1) : upstream;
+  const host = hasHost ? first : 'docker.io';
+  if (hasHost && !MIRRORED_REGISTRIES.includes(host)) {
+    throw new Error(`${upstream}: ${host} is not mirrored (mirrored: ${MIRRORED_REGISTRIES.join(', ')})`);
+  }
+  if (host === 'docker.io' && !path.includes('/')) path = `library/${path}`;
+  const lastSlash = path.lastIndexOf('/');
+  if (!path.slice(lastSlash + 1).includes(':')) path = `${path}:latest`;
+  return path;
+}
+
+/** The reference to push for an upstream name: `<registry>/<localPath>`. */
+export function localRef(registry: string, upstream: string): string {
+  return `${registry}/${localPath(upstream)}`;
+}
+
+export interface ImageBuild {
+  /** Dockerfile text. */
+  dockerfile: string;
+  /** Extra files of the build context: name → contents, or `{ copyFrom: path }` for a file on disk. */
+  files?: Record<string, string | { copyFrom: string }>;
+}
+
+/** Builds an image with Docker under `tag` (no pull, no registry involved). */
+export function buildImage(tag: string, build: ImageBuild): void {
+  const ctx = mkdtempSync(join(tmpdir(), 'sd-image-'));
+  try {
+    writeFileSync(join(ctx, 'Dockerfile'), build.dockerfile);
+    for (const [name, content] of Object.entries(build.files ?? {})) {
+      mkdirSync(dirname(join(ctx, name)), { recursive: true });
+      if (typeof content === 'string') writeFileSync(join(ctx, name), content);
+      else copyFileSync(content.copyFrom, join(ctx, name));
+    }
+    docker(['build', '--quiet', '--tag', tag, ctx]);
+  } finally {
+    rmSync(ctx, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Builds an image and pushes it to the local registry where the mirror serves `upstream`; returns the
+ * pushed reference and its digest (what a pod's `imageID` shows).
+ */
+export function pushImage(
+  registry: string,
+  upstream: string,
+  build: ImageBuild,
+): { ref: string; digest: string } {
+  const ref = localRef(registry, upstream);
+  buildImage(ref, build);
+  const out = docker(['push', ref]);
+  const digest = /digest: (sha256:[0-9a-f]{64})/.exec(out)?.[1];
+  if (!digest) throw new Error(`docker push ${ref}: no digest in its output:\n${out}`);
+  return { ref, digest };
+}
+
+/** An image of one static binary (pause, CoreDNS), pushed under an upstream name. */
+export function pushBinaryImage(
+  registry: string,
+  upstream: string,
+  binary: string,
+  args: string[] = [],
+): void {
+  const name = basename(binary);
+  pushImage(registry, upstream, {
+    dockerfile: `FROM scratch\nCOPY ${name} /${name}\nENTRYPOINT ${JSON.stringify([`/${name}`, ...args])}\n`,
+    files: { [name]: { copyFrom: binary } },
+  });
+}
+
+// ---------------------------------------------------------------- Debian base image
+
+export const BASE_IMAGE = 'sd-local/debian:bookworm';
+/** What tests and image builds need without network access at build time. */
+const BASE_PACKAGES = ['ca-certificates', 'curl', 'busybox', 'procps', 'netbase'];
+const BASE_RECIPE = 'v1'; // bump when the recipe below changes in a way the key cannot see
+
+/** The host's Debian mirror (`/etc/apt/sources.list` or a deb822 `.sources` file), else deb.debian.org. */
+export function debianMirror(): string {
+  if (process.env.DEBIAN_MIRROR) return process.env.DEBIAN_MIRROR;
+  const candidates: string[] = [];
+  const legacy = '/etc/apt/sources.list';
+  if (existsSync(legacy)) {
+    for (const line of readFileSync(legacy, 'utf8').split('\n')) {
+      const m = /^\s*deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+bookworm\s/.exec(line);
+      if (m) candidates.push(m[1]!);
+    }
+  }
+  const dir = '/etc/apt/sources.list.d';
+  if (existsSync(dir)) {
+    for (const f of readdirSync(dir).filter((n) => n.endsWith('.sources') || n.endsWith('.list'))) {
+      const text = readFileSync(join(dir, f), 'utf8');
+      for (const stanza of text.split(/\n\s*\n/)) {
+        const uris = /^URIs:\s*(\S+)/m.exec(stanza)?.[1];
+        const suites = /^Suites:\s*(.*)$/m.exec(stanza)?.[1]?.split(/\s+/) ?? [];
+        if (uris && suites.includes('bookworm')) candidates.push(uris);
+      }
+      for (const line of text.split('\n')) {
+        const m = /^\s*deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+bookworm\s/.exec(line);
+        if (m) candidates.push(m[1]!);
+      }
+    }
+  }
+  return (candidates.find((u) => !u.includes('security')) ?? 'http://deb.debian.org/debian').replace(
+    /\/$/,
+    '',
+  );
+}
+
+function cacheRoot(): string {
+  return (
+    process.env.SD_TOOLS_CACHE ??
+    join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'sd-gitops-bootstrap')
+  );
+}
+
+function baseKey(mirror: string): string {
+  return createHash('sha256')
+    .update(JSON.stringify({ suite: 'bookworm', variant: 'minbase', mirror, BASE_PACKAGES, BASE_RECIPE }))
+    .digest('hex')
+    .slice(0, 16);
+}
+
+function imageLabel(image: string, label: string): string | undefined {
+  const r = spawnSync(
+    'docker',
+    ['image', 'inspect', '--format', `{{ index .Config.Labels "${label}" }}`, image],
+    {
+      encoding: 'utf8',
+    },
+  );
+  return r.status === 0 ? r.stdout.trim() : undefined;
+}
+
+/**
+ * `sd-local/debian:bookworm`: reused when Docker has it with the same key; else imported from the cached
+ * root filesystem tarball; else made with debootstrap (a few minutes, once per machine and key).
+ */
+export function ensureBaseImage(log: (m: string) => void = () => {}): string {
+  const mirror = debianMirror();
+  const key = baseKey(mirror);
+  if (imageLabel(BASE_IMAGE, 'sd.base-key') === key) return BASE_IMAGE;
+  const dir = join(cacheRoot(), 'images');
+  const tarball = join(dir, `debian-bookworm-${key}.tar`);
+  if (!existsSync(tarball)) {
+    const t0 = Date.now();
+    log(`making the Debian bookworm base image with debootstrap from ${mirror} (once per machine)`);
+    mkdirSync(dir, { recursive: true });
+    const rootfs = mkdtempSync(join(dir, 'rootfs-'));
+    try {
+      const r = spawnSync(
+        'debootstrap',
+        ['--variant=minbase', `--include=${BASE_PACKAGES.join(',')}`, 'bookworm', rootfs, mirror],
+        { encoding: 'utf8' },
+      );
+      if (r.status !== 0) {
+        throw new Error(
+          `debootstrap failed (exit ${r.status}):\n${`${r.stdout}${r.stderr}`.trim().split('\n').slice(-20).join('\n')}`,
+        );
+      }
+      writeFileSync(join(rootfs, 'etc/apt/sources.list'), `deb ${mirror} bookworm main\n`);
+      rmSync(join(rootfs, 'etc/apt/sources.list.d/debian.sources'), { force: true });
+      // No caches, no host identity in the image.
+      for (const d of ['var/cache/apt/archives', 'var/lib/apt/lists']) {
+        for (const f of readdirSync(join(rootfs, d))) {
+          if (f !== 'partial' && f !== 'lock') rmSync(join(rootfs, d, f), { recursive: true, force: true });
+        }
+      }
+      writeFileSync(join(rootfs, 'etc/hostname'), 'localhost\n');
+      rmSync(join(rootfs, 'etc/resolv.conf'), { force: true });
+      execFileSync('tar', ['--numeric-owner', '-C', rootfs, '-cf', `${tarball}.tmp`, '.']);
+      renameSync(`${tarball}.tmp`, tarball);
+    } finally {
+      rmSync(rootfs, { recursive: true, force: true });
+    }
+    log(`debootstrap done in ${((Date.now() - t0) / 1000).toFixed(0)}s`);
+  }
+  docker([
+    'import',
+    '--change',
+    `LABEL sd.base-key=${key}`,
+    '--change',
+    'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    '--change',
+    'CMD ["/bin/bash"]',
+    tarball,
+    BASE_IMAGE,
+  ]);
+  return BASE_IMAGE;
+}
