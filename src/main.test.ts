@@ -186,4 +186,25 @@ describe('run against a cluster', () => {
     expect(r.stdout).toMatch(/^✗ NOT READY/);
     expect(await readFile(r.terminationLog, 'utf8')).toMatch(/✗ step\.preflight: preflight failed: Secret/);
   });
+
+  it('another run holds the Lease: exit 1, nothing written, its report left alone', async () => {
+    const kube = cluster().seed({
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { name: 'sd-gitops-bootstrap', namespace: 'seldon-system' },
+      spec: {
+        holderIdentity: 'other-pod/1',
+        leaseDurationSeconds: 600,
+        renewTime: new Date().toISOString().replace('Z', '000Z'),
+      },
+    });
+    const writes = kube.stats.writes;
+    const r = await cli(['apply', '--config', configFile, '-o', 'json'], kube);
+    expect(r.code).toBe(1);
+    expect(kube.stats.writes).toBe(writes);
+    const report = JSON.parse(r.stdout) as ReadinessReport;
+    expect(report.checks[0]).toMatchObject({ id: 'step.preflight', ready: false });
+    expect(report.checks[0]!.message).toMatch(/another sd-gitops-bootstrap run \(other-pod\/1\) holds lease/);
+    expect(kube.objects.has('/ConfigMap/seldon-system/sd-gitops-bootstrap-report')).toBe(false);
+  });
 });

@@ -10,6 +10,7 @@ import { loadConfigFile } from './config/load.ts';
 import type { Config, Env } from './config/types.ts';
 import { ConfigError, UsageError } from './errors.ts';
 import { type ConnectOptions, connect } from './kube/client.ts';
+import { LeaseHeldError } from './kube/lease.ts';
 import type { Kube } from './kube/types.ts';
 import { createLogger, type Logger } from './log.ts';
 import { argocdUrl } from './manifests/virtualservice.ts';
@@ -174,13 +175,18 @@ async function execute(
   });
   let code = cli.command === 'status' || report.ready ? 0 : 1;
   if (cli.command === 'apply') {
-    const where = `ConfigMap ${ctx.runNamespace}/${config.report.configMap}`;
-    try {
-      await kube.apply(configMapFor(report, config.report.configMap, ctx.runNamespace));
-      log.info(`report written to ${where}`);
-    } catch (err) {
-      log.error({ err }, `✗ could not write the report to ${where}: ${messageOf(err)}`);
-      code = 1;
+    // A run that found the Lease taken must not overwrite the report of the run holding it.
+    if (result.failed?.error instanceof LeaseHeldError) {
+      log.warn('report not written: another run holds the Lease and writes its own');
+    } else {
+      const where = `ConfigMap ${ctx.runNamespace}/${config.report.configMap}`;
+      try {
+        await kube.apply(configMapFor(report, config.report.configMap, ctx.runNamespace));
+        log.info(`report written to ${where}`);
+      } catch (err) {
+        log.error(`✗ could not write the report to ${where}: ${messageOf(err)}`);
+        code = 1;
+      }
     }
     await writeTerminationLog(report, io.terminationLog ?? TERMINATION_LOG).catch((err: unknown) =>
       log.warn(`could not write the termination message: ${messageOf(err)}`),

@@ -21,7 +21,7 @@ export interface Step {
    * Brings the cluster to the desired state; throws a StepError with an actionable sentence when it cannot.
    * May return a short summary for the progress line (otherwise the change counts are shown).
    */
-  reconcile(ctx: StepContext): Promise<string | undefined | void>;
+  reconcile(ctx: StepContext): Promise<string | undefined>;
   /** Read-only: the checks this step is responsible for, as the cluster is now. Never throws for a "not ready". */
   report(ctx: StepContext): Promise<Check[]>;
 }

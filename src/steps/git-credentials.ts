@@ -128,7 +128,7 @@ export async function desiredCredentialObjects(ctx: StepContext): Promise<KubeOb
   return objects;
 }
 
-async function reconcile(ctx: StepContext): Promise<void> {
+async function reconcile(ctx: StepContext): Promise<string> {
   const { namespace } = ctx.config.seldonDeploy;
   const ns = await ctx.kube.get({ apiVersion: 'v1', kind: 'Namespace', name: namespace });
   if (!ns) {
@@ -138,6 +138,8 @@ async function reconcile(ctx: StepContext): Promise<void> {
     );
   }
   await ctx.apply(await desiredCredentialObjects(ctx));
+  const creds = await readGitCredentials(ctx);
+  return creds.kind === 'ssh' ? 'SSH key and host keys' : 'HTTPS username and token';
 }
 
 type SecretObject = KubeObject & { data?: Record<string, string> };

@@ -5,7 +5,7 @@
  */
 import { hostname } from 'node:os';
 import { ApiError, PermissionError, StepError } from '../errors.ts';
-import { acquireLease } from '../kube/lease.ts';
+import { acquireLease, LeaseHeldError } from '../kube/lease.ts';
 import type { Kube } from '../kube/types.ts';
 import { CLUSTER_SCOPED_KINDS } from '../manifests/argocd.ts';
 import type { Check } from '../report/types.ts';
@@ -212,7 +212,10 @@ async function reconcile(ctx: StepContext): Promise<string> {
       onLost: (reason) => ctx.log.error(`✗ lost the Lease: ${reason}`),
     });
   } catch (err) {
-    throw new StepError(NAME, messageOf(err), { cause: err });
+    if (err instanceof LeaseHeldError) throw err;
+    throw new StepError(NAME, `cannot take Lease ${ctx.runNamespace}/${LEASE_NAME}: ${messageOf(err)}`, {
+      cause: err,
+    });
   }
   return `${granted}, Lease ${ctx.runNamespace}/${LEASE_NAME} held`;
 }

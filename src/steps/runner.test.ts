@@ -173,7 +173,7 @@ describe('runner on an empty cluster', () => {
     expect(ctx.changes.find((c) => c.ref.name === 'argocd-admin-password')?.action).toBe('created');
   });
 
-  it('a changed password replaces the hash and moves the mtime; an unchanged one keeps both', async () => {
+  it('a changed password replaces the hash and moves the mtime', async () => {
     kube.seed(secret('seldon-system', 'argocd-admin-password', { password: 'first-password' }));
     await runOnce(kube, 'apply');
     const first = secretData(kube, 'argocd', 'argocd-secret')!;
@@ -256,5 +256,36 @@ describe('runner failures', () => {
     expect(result.failed?.message).toMatch(/permission denied: git\.example\.com refused the credentials/);
     expect(ctx.changes.some((c) => c.ref.kind === 'Application')).toBe(false);
     expect(result.checks.find((c) => c.id === 'git.repo.reachable')).toMatchObject({ ready: false });
+  });
+
+  it('a rollout that does not finish: the timeout names the workload and its last state', async () => {
+    const kube = cluster();
+    kube.controllers = false;
+    const config = sampleConfig((c) => (c.argocd.rolloutTimeout = 50));
+    const { result } = await runOnce(kube, 'apply', config);
+    expect(result.failed?.step).toBe('wait-rollout');
+    expect(result.failed?.message).toMatch(/timed out after 50ms waiting for .* to roll out: /);
+  });
+
+  it('an interrupted run says it was stopped, and releases the Lease', async () => {
+    const kube = cluster();
+    kube.controllers = false;
+    const controller = new AbortController();
+    const ctx = createContext({
+      mode: 'apply',
+      config: sampleConfig(),
+      env: ENV,
+      kube,
+      log: createLogger({ level: 'silent' }),
+      signal: controller.signal,
+      deps: { git: fakeGit, pollIntervalMs: 10 },
+    });
+    setTimeout(() => controller.abort(new Error('interrupted by SIGTERM')), 300);
+    const result = await runSteps(ctx);
+    expect(result.failed?.message).toBe('wait-rollout failed: stopped: interrupted by SIGTERM');
+    const lease = kube.objects.get('coordination.k8s.io/Lease/seldon-system/sd-gitops-bootstrap') as
+      | (KubeObject & { spec: { holderIdentity?: string } })
+      | undefined;
+    expect(lease?.spec.holderIdentity).toBeUndefined();
   });
 });

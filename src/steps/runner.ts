@@ -5,7 +5,7 @@
  */
 import { ApiError, PermissionError, StepError, TimeoutError } from '../errors.ts';
 import { LeaseHeldError } from '../kube/lease.ts';
-import { WaitFailedError } from '../kube/wait.ts';
+import { formatDuration, WaitFailedError } from '../kube/wait.ts';
 import { progressLine } from '../log.ts';
 import type { Check } from '../report/types.ts';
 import { checkRepositoryStep } from './check-repository.ts';
@@ -31,8 +31,8 @@ export const STEPS: readonly Step[] = [
 
 export interface RunResult {
   checks: Check[];
-  /** The step that failed, with its sentence. */
-  failed?: { step: string; message: string };
+  /** The step that failed, with its sentence and what it threw. */
+  failed?: { step: string; message: string; error: unknown };
 }
 
 const EXPECTED = [StepError, PermissionError, ApiError, TimeoutError, WaitFailedError, LeaseHeldError];
@@ -47,6 +47,16 @@ export function failureCheck(step: Step, err: unknown): Check {
     required: true,
     message: `${step.name} failed: ${message}`,
   };
+}
+
+/** Why the run was cut short: its deadline, or a signal. */
+function stopped(ctx: StepContext): StepError {
+  const reason: unknown = ctx.signal.reason;
+  const why =
+    reason instanceof DOMException && reason.name === 'TimeoutError'
+      ? `the run's deadline passed (SD_BOOTSTRAP_TIMEOUT, ${formatDuration(ctx.env.SD_BOOTSTRAP_TIMEOUT_MS)})`
+      : messageOf(reason);
+  return new StepError('runner', `stopped: ${why}`);
 }
 
 export async function runSteps(ctx: StepContext, steps: readonly Step[] = STEPS): Promise<RunResult> {
@@ -64,8 +74,8 @@ export async function runSteps(ctx: StepContext, steps: readonly Step[] = STEPS)
           const detail = [summary, changes].filter(Boolean).join('; ') || 'up to date';
           ctx.log.info(progressLine(true, step.name, Date.now() - started, detail));
         } catch (err) {
-          const check = failureCheck(step, err);
-          failed = { step: step.name, message: check.message };
+          const check = failureCheck(step, ctx.signal.aborted ? stopped(ctx) : err);
+          failed = { step: step.name, message: check.message, error: err };
           checks.push(check);
           ctx.log.error(progressLine(false, step.name, Date.now() - started, messageOf(err)));
           ctx.log.debug({ err }, `${step.name} failed`);

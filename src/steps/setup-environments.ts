@@ -32,11 +32,12 @@ const appRef = (ctx: StepContext, env: Environment) => ({
   name: env.applicationName,
 });
 
-async function reconcile(ctx: StepContext): Promise<void> {
+async function reconcile(ctx: StepContext): Promise<string> {
   await ctx.apply(desiredEnvironmentObjects(ctx));
   const { waitForSync, syncTimeout } = ctx.config.environments;
-  if (!waitForSync || ctx.mode !== 'apply') return;
   const envs = environmentsOf(ctx.config);
+  const summary = `${envs.length} environments (${envs.map((e) => e.namespace).join(', ')})`;
+  if (!waitForSync || ctx.mode !== 'apply') return summary;
   ctx.log.info(
     `waiting for ${envs.length} Applications to be Synced and Healthy (timeout ${formatDuration(syncTimeout)})…`,
   );
@@ -72,6 +73,7 @@ async function reconcile(ctx: StepContext): Promise<void> {
       }
     }),
   );
+  return summary;
 }
 
 type Obj = KubeObject & { spec?: Record<string, unknown> };
