@@ -32,6 +32,7 @@ import {
 import { registerSecret } from '../report/redact.ts';
 import type { Check } from '../report/types.ts';
 import { describeObject, messageOf, readSecret, type Step, type StepContext } from './context.ts';
+import { withOwnedFields } from './ownership.ts';
 
 const NAME = 'configure-argocd';
 
@@ -147,7 +148,19 @@ async function reconcile(ctx: StepContext): Promise<string | undefined> {
       `Argo CD is not installed in namespace ${namespace} (no Deployment ${ARGOCD_SERVER}) and argocd.install.source is "skip": install it first, or set argocd.install.source to "bundled"`,
     );
   }
-  await ctx.apply(await argocdConfigPatches(ctx));
+  const patches = await Promise.all(
+    (await argocdConfigPatches(ctx)).map(async (patch) => {
+      const live = await ctx.kube.get({
+        apiVersion: patch.apiVersion,
+        kind: patch.kind,
+        namespace: patch.metadata.namespace,
+        name: patch.metadata.name,
+      });
+      return withOwnedFields(live, patch);
+    }),
+  );
+  await ctx.apply(patches);
+  return undefined;
 }
 
 async function report(ctx: StepContext): Promise<Check[]> {

@@ -74,6 +74,18 @@ export interface StepDeps {
   pollIntervalMs?: number;
 }
 
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** `patch` laid over `base`: maps merge key by key, anything else (lists included) is replaced. */
+export function overlay<T>(base: T, patch: unknown): T {
+  if (!isPlainObject(base) || !isPlainObject(patch)) return structuredClone(patch) as T;
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(patch))
+    out[key] = key in out ? overlay(out[key], value) : structuredClone(value);
+  return out as T;
+}
+
 const RANK = { unchanged: 0, updated: 1, created: 2 } as const;
 
 function refKey(ref: ObjectRef): string {
@@ -112,6 +124,7 @@ export interface ContextOptions {
 export function createContext(opts: ContextOptions): StepContext {
   const changes: ObjectChange[] = [];
   const changeLog: ObjectChange[] = [];
+  const applied = new Map<string, KubeObject>();
   const memo = new Map<string, Promise<unknown>>();
   const now = opts.now ?? (() => new Date());
   const deadline = now().getTime() + opts.env.SD_BOOTSTRAP_TIMEOUT_MS;
@@ -142,7 +155,22 @@ export function createContext(opts: ContextOptions): StepContext {
     async apply(objs: KubeObject[]): Promise<ObjectChange[]> {
       if (opts.mode === 'status') throw new Error('bug: apply called in status mode');
       if (objs.length === 0) return [];
-      const result = await opts.kube.applyAll(objs, { dryRun: opts.mode === 'plan' });
+      // One field manager: an object applied again in the same run (known hosts by install, then by
+      // git-credentials) is sent with everything applied before, or the second apply would remove the
+      // fields of the first and every run would flip them back and forth.
+      const merged = objs.map((obj) => {
+        const key = refKey({
+          apiVersion: obj.apiVersion,
+          kind: obj.kind,
+          name: obj.metadata.name,
+          namespace: obj.metadata.namespace,
+        });
+        const previous = applied.get(key);
+        const full = previous ? overlay(previous, obj) : obj;
+        applied.set(key, full);
+        return full;
+      });
+      const result = await opts.kube.applyAll(merged, { dryRun: opts.mode === 'plan' });
       for (const change of result) {
         changeLog.push(change);
         recordChange(changes, change);

@@ -1,6 +1,7 @@
 /**
- * An in-memory `Kube` for unit tests of steps and the runner. Apply merges maps and replaces lists (close
- * enough to server-side apply for one field manager), counts writes, and can play the controllers:
+ * An in-memory `Kube` for unit tests of steps and the runner. Apply merges maps and replaces lists, and
+ * removes the fields it applied last time but not this time (server-side apply with one field manager);
+ * it counts writes, and can play the controllers:
  * workloads roll out and Applications sync as soon as they are stored.
  */
 import { isDeepStrictEqual } from 'node:util';
@@ -26,8 +27,37 @@ function merge(base: unknown, patch: unknown): unknown {
   return out;
 }
 
+/** Leaf paths of an applied object (lists are leaves), identity fields left out. */
+function leafPaths(value: unknown, prefix: string[] = [], out: string[][] = []): string[][] {
+  if (isMap(value) && Object.keys(value).length > 0) {
+    for (const [k, v] of Object.entries(value)) leafPaths(v, [...prefix, k], out);
+  } else if (prefix.length > 0) out.push(prefix);
+  return out;
+}
+
+const IDENTITY = new Set(['apiVersion', 'kind', 'metadata.name', 'metadata.namespace']);
+
+function removePath(obj: unknown, path: string[]): void {
+  let node = obj;
+  for (const seg of path.slice(0, -1)) {
+    if (!isMap(node)) return;
+    node = node[seg];
+  }
+  if (isMap(node)) delete node[path.at(-1)!];
+}
+
+/** fieldsV1 of the owned leaf paths (lists owned whole, as atomic lists are). */
+function fieldsV1(paths: string[][]): Record<string, unknown> {
+  const root: Record<string, unknown> = {};
+  for (const path of paths) {
+    let node = root;
+    for (const seg of path) node = (node[`f:${seg}`] ??= {}) as Record<string, unknown>;
+  }
+  return root;
+}
+
 function comparable(o: KubeObject): unknown {
-  const { resourceVersion: _rv, generation: _g, ...metadata } = o.metadata;
+  const { resourceVersion: _rv, generation: _g, managedFields: _m, ...metadata } = o.metadata;
   const { status: _s, ...rest } = o as KubeObject & { status?: unknown };
   return { ...rest, metadata };
 }
@@ -57,6 +87,8 @@ export class FakeKube implements Kube {
   readonly objects = new Map<string, KubeObject>();
   /** `verb group/resource namespace` (namespace '' for cluster-wide) that SelfSubjectAccessReview denies. */
   readonly denied = new Set<string>();
+  /** The fields our (single) field manager applied last, per object: applying without one removes it. */
+  private readonly owned = new Map<string, Set<string>>();
   readonly kinds = new Set(BUILTIN_KINDS);
   /** Play the controllers: roll out workloads, establish CRDs, sync Applications. */
   controllers = true;
@@ -166,14 +198,24 @@ export class FakeKube implements Kube {
         path: '',
       });
     }
-    const live = this.objects.get(keyOf(ref));
+    const key = keyOf(ref);
+    const live = this.objects.get(key);
     const next = (live ? merge(live, obj) : structuredClone(obj)) as KubeObject;
+    const paths = leafPaths(obj).filter((p) => !IDENTITY.has(p.join('.')));
+    const now = new Set(paths.map((p) => JSON.stringify(p)));
+    for (const old of this.owned.get(key) ?? [])
+      if (!now.has(old)) removePath(next, JSON.parse(old) as string[]);
     if (live && isDeepStrictEqual(comparable(live), comparable(next))) {
+      if (!opts.dryRun) this.owned.set(key, now);
       return { ref, action: 'unchanged', object: structuredClone(live) };
     }
     const action = live ? 'updated' : 'created';
     if (opts.dryRun) return { ref, action, ...(live ? { fields: ['(fake)'] } : {}), object: next };
     this.stats.writes++;
+    this.owned.set(key, now);
+    next.metadata.managedFields = [
+      { manager: 'sd-gitops-bootstrap', operation: 'Apply', fieldsV1: fieldsV1(paths) },
+    ];
     return { ref, action, object: structuredClone(this.store(next)) };
   }
 

@@ -23,6 +23,7 @@ import { registerSecret } from '../report/redact.ts';
 import type { Check } from '../report/types.ts';
 import { describeObject, messageOf, readSecret, type Step, type StepContext } from './context.ts';
 import { decryptPrivateKey } from './git.ts';
+import { withOwnedFields } from './ownership.ts';
 
 const NAME = 'git-credentials';
 
@@ -122,8 +123,16 @@ export async function desiredCredentialObjects(ctx: StepContext): Promise<KubeOb
     seldonGitCredsSecret(ctx.config, creds),
   ];
   if (creds.kind === 'ssh') {
-    const merged = mergeKnownHosts(await liveKnownHosts(ctx), creds.knownHosts);
-    objects.push(knownHostsConfigMap(ctx.config.argocd.namespace, merged.text));
+    const live = await ctx.kube.get<ConfigMap>({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      namespace: ctx.config.argocd.namespace,
+      name: KNOWN_HOSTS_CONFIGMAP,
+    });
+    const merged = mergeKnownHosts(live?.data?.[KNOWN_HOSTS_KEY], creds.knownHosts);
+    const patch = knownHostsConfigMap(ctx.config.argocd.namespace, merged.text);
+    // Argo CD's own ConfigMap: with `skip`, keep what an earlier install applied (labels).
+    objects.push(ctx.config.argocd.install.source === 'skip' ? withOwnedFields(live, patch) : patch);
   }
   return objects;
 }

@@ -11,7 +11,7 @@ import { ARGOCD_SERVER } from '../manifests/argocd-settings.ts';
 import { KNOWN_HOSTS_CONFIGMAP, KNOWN_HOSTS_KEY, mergeKnownHosts } from '../manifests/known-hosts.ts';
 import type { Check } from '../report/types.ts';
 import { argocdConfigPatches } from './configure-argocd.ts';
-import { messageOf, type Step, type StepContext } from './context.ts';
+import { messageOf, overlay, type Step, type StepContext } from './context.ts';
 
 const NAME = 'install-argocd';
 const ARGO_CRDS = ['applications.argoproj.io', 'appprojects.argoproj.io'];
@@ -25,18 +25,6 @@ export function argocdManifest(ctx: StepContext): Promise<LoadedManifest> {
       signal: ctx.signal,
     }),
   );
-}
-
-const isPlainObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/** `patch` laid over `base`: maps merge key by key, anything else (lists included) is replaced. */
-export function overlay<T>(base: T, patch: unknown): T {
-  if (!isPlainObject(base) || !isPlainObject(patch)) return structuredClone(patch) as T;
-  const out: Record<string, unknown> = { ...base };
-  for (const [key, value] of Object.entries(patch))
-    out[key] = key in out ? overlay(out[key], value) : structuredClone(value);
-  return out as T;
 }
 
 const sameObject = (a: KubeObject, b: KubeObject) =>

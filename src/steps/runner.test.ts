@@ -288,4 +288,29 @@ describe('runner failures', () => {
       | undefined;
     expect(lease?.spec.holderIdentity).toBeUndefined();
   });
+
+  it('skip after an install: only the settings are applied, and nothing the install applied is lost', async () => {
+    const kube = cluster();
+    await runOnce(kube, 'apply');
+    const skip = sampleConfig((c) => {
+      c.argocd.install = { source: 'skip' };
+      c.argocd.server.rootPath = '/cd';
+    });
+    const { result, ctx } = await runOnce(kube, 'apply', skip);
+    expect(result.failed).toBeUndefined();
+    expect(failing(result.checks)).toEqual([]);
+    const server = kube.objects.get('apps/Deployment/argocd/argocd-server') as KubeObject & {
+      spec: { selector?: unknown; template: { spec: { containers: unknown[] } } };
+    };
+    expect(server.spec.selector).toBeDefined();
+    expect(server.spec.template.spec.containers).toHaveLength(1);
+    expect(
+      ctx.changes
+        .filter((c) => c.action === 'updated')
+        .map((c) => c.ref.name)
+        .sort(),
+    ).toEqual(['argocd-cmd-params-cm', 'argocd-server']);
+    const again = await runOnce(kube, 'apply', skip);
+    expect(again.ctx.changes.every((c) => c.action === 'unchanged')).toBe(true);
+  });
 });

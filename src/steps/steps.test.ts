@@ -5,10 +5,10 @@ import type { KubeObject, ObjectChange } from '../kube/types.ts';
 import { createLogger } from '../log.ts';
 import { b64, fromB64 } from '../manifests/common.ts';
 import { sampleConfig } from '../manifests/fixtures.ts';
-import { createContext, describeChanges, includesDesired, recordChange } from './context.ts';
+import { createContext, describeChanges, includesDesired, overlay, recordChange } from './context.ts';
 import { FakeKube } from './fake-kube.ts';
 import { parseGitCredentials } from './git-credentials.ts';
-import { desiredInstallObjects, imageVersion, overlay } from './install-argocd.ts';
+import { desiredInstallObjects, imageVersion } from './install-argocd.ts';
 import {
   describePermission,
   missingPermissions,

@@ -32,7 +32,11 @@ export async function argocdWorkloads(ctx: StepContext): Promise<Workload[]> {
   const add = (kind: string, name: string) => {
     if (kind === 'Deployment' || kind === 'StatefulSet') found.set(`${kind}/${name}`, { kind, name });
   };
-  if (install.source === 'bundled' || install.source === 'file' || ctx.mode === 'apply') {
+  if (
+    install.source === 'bundled' ||
+    install.source === 'file' ||
+    (install.source === 'url' && ctx.mode === 'apply')
+  ) {
     for (const obj of (await argocdManifest(ctx)).objects) add(obj.kind, obj.metadata.name);
   }
   for (const kind of ['Deployment', 'StatefulSet']) {
