@@ -51,7 +51,10 @@ function fieldsV1(paths: string[][]): Record<string, unknown> {
   const root: Record<string, unknown> = {};
   for (const path of paths) {
     let node = root;
-    for (const seg of path) node = (node[`f:${seg}`] ??= {}) as Record<string, unknown>;
+    for (const seg of path) {
+      node[`f:${seg}`] ??= {};
+      node = node[`f:${seg}`] as Record<string, unknown>;
+    }
   }
   return root;
 }
