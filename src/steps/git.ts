@@ -163,7 +163,8 @@ export interface GitErrorContext {
 /** The stderr line that matched (what git or ssh actually said), cleaned; else the last line. */
 function lineMatching(stderr: string, pattern: RegExp): string {
   const line = stderr.split('\n').find((l) => pattern.test(l));
-  return redact(line ? lastLine(line) : lastLine(stderr));
+  // The key file is a temporary path of ours: not useful to the reader.
+  return redact(line ? lastLine(line) : lastLine(stderr)).replace(/Load key "[^"]*"/, 'loading the key');
 }
 
 const HOST_KEY_CHANGED = /REMOTE HOST IDENTIFICATION HAS CHANGED|Host key for \S+ has changed/i;
