@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { loadEnv } from './config/env.ts';
 import { loadConfigFile } from './config/load.ts';
 import type { Config, Env } from './config/types.ts';
-import { ConfigError, UsageError } from './errors.ts';
+import { ConfigError, PermissionError, UsageError } from './errors.ts';
 import { type ConnectOptions, connect } from './kube/client.ts';
 import { LeaseHeldError } from './kube/lease.ts';
 import type { Kube } from './kube/types.ts';
@@ -175,9 +175,13 @@ async function execute(
   });
   let code = cli.command === 'status' || report.ready ? 0 : 1;
   if (cli.command === 'apply') {
-    // A run that found the Lease taken must not overwrite the report of the run holding it.
+    // A run that found the Lease taken must not overwrite the report of the run holding it, and a run that
+    // lacks permissions stops before its first write — the report ConfigMap included. Both say why on
+    // stderr and in the termination message.
     if (result.failed?.error instanceof LeaseHeldError) {
       log.warn('report not written: another run holds the Lease and writes its own');
+    } else if (result.failed?.error instanceof PermissionError) {
+      log.warn('report not written: preflight found missing permissions, so this run writes nothing');
     } else {
       const where = `ConfigMap ${ctx.runNamespace}/${config.report.configMap}`;
       try {

@@ -34,6 +34,6 @@ describe('plan output', () => {
   });
 
   it('json: the change list', () => {
-    expect(JSON.parse(planJson(CHANGES))).toEqual(CHANGES);
+    expect(JSON.parse(planJson(CHANGES))).toMatchObject({ kind: 'Plan', version: 1, changes: CHANGES });
   });
 });

@@ -24,7 +24,15 @@ export function formatPlan(changes: readonly ObjectChange[]): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** `--output json`: the change list. */
+/** `--output json`: a versioned document (like the report) so fields can be added without breaking readers. */
+export interface PlanDocument {
+  kind: 'Plan';
+  version: 1;
+  summary: { created: number; updated: number; unchanged: number };
+  changes: readonly ObjectChange[];
+}
+
 export function planJson(changes: readonly ObjectChange[]): string {
-  return `${JSON.stringify(changes, null, 2)}\n`;
+  const doc: PlanDocument = { kind: 'Plan', version: 1, summary: countChanges(changes), changes };
+  return `${JSON.stringify(doc, null, 2)}\n`;
 }

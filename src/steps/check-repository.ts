@@ -45,7 +45,9 @@ export function folderEmpty(namespace: string): string {
 }
 
 /**
- * What `git ls-tree -r HEAD -- <folders>` says about each folder: entries are `<mode> <type> <object>\t<path>`.
+ * What `git ls-tree -r -t HEAD -- <folders>` says about each folder: entries are `<mode> <type> <object>\t<path>`.
+ * `-t` lists the trees too, so a folder committed as an empty tree (possible with git's plumbing) is seen
+ * as present-but-empty rather than missing.
  */
 export function folderStates(lsTree: string, namespaces: string[], repoUrl: string): FolderCheck[] {
   const entries = lsTree
@@ -56,11 +58,12 @@ export function folderStates(lsTree: string, namespaces: string[], repoUrl: stri
       return { type: meta.split(' ')[1] ?? '', path };
     });
   return namespaces.map((namespace) => {
-    if (entries.some((e) => e.path === namespace)) {
+    if (entries.some((e) => e.path === namespace && e.type !== 'tree')) {
       return { namespace, ok: false, message: `${namespace} is a file in ${repoUrl}, not a folder` };
     }
     const inside = entries.filter((e) => e.path.startsWith(`${namespace}/`));
-    if (inside.length === 0) return { namespace, ok: false, message: folderMissing(namespace, repoUrl) };
+    if (inside.length === 0 && !entries.some((e) => e.path === namespace))
+      return { namespace, ok: false, message: folderMissing(namespace, repoUrl) };
     const files = inside.filter((e) => e.type === 'blob');
     if (files.length === 0) return { namespace, ok: false, message: folderEmpty(namespace) };
     const manifests = files.filter((e) => !(e.path.split('/').at(-1) ?? '').startsWith('.'));
@@ -126,7 +129,7 @@ export async function checkRepository(input: {
       const message = translateGitError(clone.stderr, errCtx, clone.timedOut);
       return { reachable: false, message, folders: notChecked(message) };
     }
-    const tree = await git(['-C', repo, 'ls-tree', '-r', 'HEAD', '--', ...input.folders]);
+    const tree = await git(['-C', repo, 'ls-tree', '-r', '-t', 'HEAD', '--', ...input.folders]);
     if (tree.exitCode !== 0) {
       const message = translateGitError(tree.stderr, errCtx, tree.timedOut);
       return { reachable: true, message: `${input.repoUrl} is reachable`, folders: notChecked(message) };

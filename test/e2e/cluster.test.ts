@@ -3,10 +3,11 @@
  * disabled authorizer, a missing audit log or a KWOK that does not drive pod lifecycles. These tests are
  * about the local cluster itself; on E2E_CLUSTER=existing only the Kubernetes-semantics ones run.
  */
+
+import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -28,7 +29,11 @@ const isLocal = () => target().mode === 'local';
 /** kubectl under another identity; resolves to {code, stdout, stderr} instead of throwing. */
 async function kubectlAs(kubeconfig: string, args: string[]) {
   try {
-    const { stdout, stderr } = await run(join(target().binDir, 'kubectl'), ['--kubeconfig', kubeconfig, ...args]);
+    const { stdout, stderr } = await run(join(target().binDir, 'kubectl'), [
+      '--kubeconfig',
+      kubeconfig,
+      ...args,
+    ]);
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };
@@ -45,7 +50,10 @@ afterAll(async () => {
 
 describe('the local cluster', () => {
   it.runIf(isLocal())('serves the pinned Kubernetes version', async () => {
-    const v = JSON.parse(await kubectl(['get', '--raw', '/version'])) as { gitVersion: string; minor: string };
+    const v = JSON.parse(await kubectl(['get', '--raw', '/version'])) as {
+      gitVersion: string;
+      minor: string;
+    };
     expect(v.gitVersion).toBe('v1.36.3');
     expect(v.minor).toBe('36');
   });
@@ -53,8 +61,24 @@ describe('the local cluster', () => {
   it('enforces RBAC: a ServiceAccount without a role is denied, one with a Role is allowed', async () => {
     await kubectl(['create', 'serviceaccount', 'nobody', '-n', ns]);
     await kubectl(['create', 'serviceaccount', 'reader', '-n', ns]);
-    await kubectl(['create', 'role', 'cm-writer', '-n', ns, '--verb=get,list,create', '--resource=configmaps']);
-    await kubectl(['create', 'rolebinding', 'reader', '-n', ns, '--role=cm-writer', `--serviceaccount=${ns}:reader`]);
+    await kubectl([
+      'create',
+      'role',
+      'cm-writer',
+      '-n',
+      ns,
+      '--verb=get,list,create',
+      '--resource=configmaps',
+    ]);
+    await kubectl([
+      'create',
+      'rolebinding',
+      'reader',
+      '-n',
+      ns,
+      '--role=cm-writer',
+      `--serviceaccount=${ns}:reader`,
+    ]);
     const nobody = await serviceAccountKubeconfig(ns, 'nobody', join(tmp, 'nobody'));
     const reader = await serviceAccountKubeconfig(ns, 'reader', join(tmp, 'reader'));
 
@@ -64,7 +88,14 @@ describe('the local cluster', () => {
     expect(denied.stderr).toContain(`system:serviceaccount:${ns}:nobody`);
 
     const mark = auditMark();
-    const allowed = await kubectlAs(reader, ['create', 'configmap', 'made-by-reader', '-n', ns, '--from-literal=a=b']);
+    const allowed = await kubectlAs(reader, [
+      'create',
+      'configmap',
+      'made-by-reader',
+      '-n',
+      ns,
+      '--from-literal=a=b',
+    ]);
     expect(allowed.stderr).toBe('');
     expect(allowed.code).toBe(0);
     // Allowed to write configmaps, but not secrets: the Role is the whole grant.
@@ -73,12 +104,9 @@ describe('the local cluster', () => {
 
     if (isLocal()) {
       const mine = writes(auditEvents({ user: `system:serviceaccount:${ns}:reader`, since: mark }));
-      expect(mine.map((e) => [e.verb, e.objectRef?.resource, e.objectRef?.name, e.responseStatus?.code])).toContainEqual([
-        'create',
-        'configmaps',
-        'made-by-reader',
-        201,
-      ]);
+      expect(
+        mine.map((e) => [e.verb, e.objectRef?.resource, e.objectRef?.name, e.responseStatus?.code]),
+      ).toContainEqual(['create', 'configmaps', 'made-by-reader', 201]);
     }
   });
 
@@ -111,8 +139,15 @@ describe('the local cluster', () => {
     await kubectl(['wait', '--for=condition=Established', '--timeout=60s', `crd/widgets.${group}`]);
     try {
       const widget = (spec: object) =>
-        JSON.stringify({ apiVersion: `${group}/v1`, kind: 'Widget', metadata: { name: 'w', namespace: ns }, spec });
-      await kubectl(['apply', '--server-side', '--validate=strict', '-f', '-'], { input: widget({ size: 1 }) });
+        JSON.stringify({
+          apiVersion: `${group}/v1`,
+          kind: 'Widget',
+          metadata: { name: 'w', namespace: ns },
+          spec,
+        });
+      await kubectl(['apply', '--server-side', '--validate=strict', '-f', '-'], {
+        input: widget({ size: 1 }),
+      });
       // POST with fieldValidation=Strict: the unknown field is an error...
       await expect(
         kubectl(['create', '--validate=strict', '-f', '-'], { input: widget({ size: 2, colour: 'red' }) }),
@@ -133,11 +168,25 @@ describe('the local cluster', () => {
   });
 
   it('rolls out a Deployment to Available and completes a Job', async () => {
-    await kubectl(['create', 'deployment', 'web', '-n', ns, '--image=registry.k8s.io/pause:3.10', '--replicas=2']);
+    await kubectl([
+      'create',
+      'deployment',
+      'web',
+      '-n',
+      ns,
+      '--image=registry.k8s.io/pause:3.10',
+      '--replicas=2',
+    ]);
     await kubectl(['create', 'job', 'once', '-n', ns, '--image=registry.k8s.io/pause:3.10']);
     await kubectl(['rollout', 'status', 'deployment/web', '-n', ns, '--timeout=120s']);
     await kubectl(['wait', '--for=condition=Complete', 'job/once', '-n', ns, '--timeout=120s']);
-    const d = await kubectlJson<{ status: { availableReplicas: number } }>(['get', 'deployment', 'web', '-n', ns]);
+    const d = await kubectlJson<{ status: { availableReplicas: number } }>([
+      'get',
+      'deployment',
+      'web',
+      '-n',
+      ns,
+    ]);
     expect(d.status.availableReplicas).toBe(2);
     const pods = await kubectlJson<{ items: { spec: { nodeName?: string }; status: { phase: string } }[] }>([
       'get',

@@ -28,6 +28,11 @@ export interface GitSshServer {
   root: string;
   /** Creates a bare repository whose first commit holds `files` (path → content); returns its URL. */
   createRepo(name: string, files: Record<string, string>): string;
+  /**
+   * Adds a commit with a folder that is an empty tree: git's porcelain cannot make one, its plumbing can,
+   * and a repository can hold one (some tools write them). The closest thing git has to an empty folder.
+   */
+  addEmptyFolder(name: string, folder: string): void;
   /** Adds a commit with these files (content null = delete). */
   commit(name: string, files: Record<string, string | null>, message?: string): void;
   /** Removes the user key from authorized_keys (a revoked key). */
@@ -145,6 +150,27 @@ export async function startGitSshServer(opts: { port?: number; root?: string } =
       git(work, ['commit', '-q', '-m', message]);
       git(work, ['push', '-q', 'origin', 'main']);
       rmSync(work, { recursive: true, force: true });
+    },
+    addEmptyFolder(name, folder) {
+      const gitDir = join(root, 'repos', `${name}.git`);
+      const plumbing = (args: string[], input?: string) =>
+        execFileSync('git', [`--git-dir=${gitDir}`, ...args], {
+          input,
+          env: {
+            ...process.env,
+            GIT_AUTHOR_NAME: 'e2e',
+            GIT_AUTHOR_EMAIL: 'e2e@example.com',
+            GIT_COMMITTER_NAME: 'e2e',
+            GIT_COMMITTER_EMAIL: 'e2e@example.com',
+          },
+        })
+          .toString()
+          .trim();
+      const empty = plumbing(['hash-object', '-t', 'tree', '-w', '--stdin'], '');
+      const listing = plumbing(['ls-tree', 'main']);
+      const tree = plumbing(['mktree'], `${listing}\n040000 tree ${empty}\t${folder}\n`);
+      const commit = plumbing(['commit-tree', tree, '-p', 'main', '-m', `empty folder ${folder}`]);
+      plumbing(['update-ref', 'refs/heads/main', commit]);
     },
     revokeUserKey() {
       writeFileSync(authorized, '');

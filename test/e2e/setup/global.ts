@@ -17,14 +17,26 @@ export default function setup(project: TestProject): void {
   let target: E2eTarget;
   if (mode === 'local') {
     const info = up();
-    target = { mode, kubeconfig: info.kubeconfig, auditLog: info.auditLog, binDir: info.binDir };
+    target = {
+      mode,
+      kubeconfig: info.kubeconfig,
+      auditLog: info.auditLog,
+      binDir: info.binDir,
+      realNode: false,
+    };
   } else if (mode === 'existing') {
     const kubeconfig = process.env.KUBECONFIG;
     if (!kubeconfig || !existsSync(kubeconfig.split(delimiter)[0]!)) {
       throw new Error('E2E_CLUSTER=existing needs KUBECONFIG pointing at the cluster to test');
     }
     // kubectl and helm: the pinned builds (a warm cache is instant) unless the user has their own on PATH.
-    target = { mode, kubeconfig, auditLog: undefined, binDir: process.env.E2E_BIN_DIR ?? toolsBin() };
+    target = {
+      mode,
+      kubeconfig,
+      auditLog: undefined,
+      binDir: process.env.E2E_BIN_DIR ?? toolsBin(),
+      realNode: false,
+    };
   } else {
     throw new Error(`E2E_CLUSTER must be "local" or "existing", got "${mode}"`);
   }

@@ -12,6 +12,13 @@ export interface E2eTarget {
   auditLog: string | undefined;
   /** Where kubectl (and helm) live. */
   binDir: string;
+  /**
+   * Whether pods really run (the real-node cluster: `npm run cluster:up -- --real-node`, project
+   * `e2e-real-node`); false on the KWOK cluster, where pods are simulated.
+   */
+  realNode: boolean;
+  /** Real node only: host:port of the local registry the mirrored upstream registries resolve to. */
+  registry?: string;
 }
 
 export function target(): E2eTarget {
@@ -44,7 +51,15 @@ export interface AuditEvent {
   verb: string;
   requestURI: string;
   user: { username: string; groups?: string[] };
-  objectRef?: { resource?: string; namespace?: string; name?: string; apiGroup?: string; subresource?: string };
+  /** Client addresses (on the real node, a pod's IP for requests made from the pod). */
+  sourceIPs?: string[];
+  objectRef?: {
+    resource?: string;
+    namespace?: string;
+    name?: string;
+    apiGroup?: string;
+    subresource?: string;
+  };
   responseStatus?: { code?: number };
   stageTimestamp: string;
 }
@@ -55,7 +70,9 @@ const WRITE_VERBS = new Set(['create', 'update', 'patch', 'delete', 'deletecolle
 export function auditEvents(opts: { user?: string; since?: number } = {}): AuditEvent[] {
   const log = target().auditLog;
   if (!log) throw new Error('the audit log exists only on the local cluster (E2E_CLUSTER=local)');
-  const text = readFileSync(log).subarray(opts.since ?? 0).toString('utf8');
+  const text = readFileSync(log)
+    .subarray(opts.since ?? 0)
+    .toString('utf8');
   return text
     .split('\n')
     .filter((l) => l.trim() !== '')
@@ -69,16 +86,28 @@ export function auditMark(): number {
   return log ? readFileSync(log).length : 0;
 }
 
-/** Writes (not dry-run) among audit events. Dry-run requests carry `dryRun=All` in their URI. */
+/** Reviews are `create`s that persist nothing: asking the API server a question is not a write. */
+const REVIEWS = /^(self)?subject(access|rules)reviews$|^tokenreviews$|^localsubjectaccessreviews$/;
+
+/** Writes among audit events: not dry-run (`dryRun=All` in the URI) and not access/token reviews. */
 export function writes(events: AuditEvent[]): AuditEvent[] {
-  return events.filter((e) => WRITE_VERBS.has(e.verb) && !/[?&]dryRun=All/.test(e.requestURI));
+  return events.filter(
+    (e) =>
+      WRITE_VERBS.has(e.verb) &&
+      !/[?&]dryRun=All/.test(e.requestURI) &&
+      !REVIEWS.test(e.objectRef?.resource ?? ''),
+  );
 }
 
 /**
  * A kubeconfig that authenticates as a ServiceAccount with a short-lived token (TokenRequest), so a run
  * is subject to RBAC and shows up in the audit log under `system:serviceaccount:<ns>:<name>`.
  */
-export async function serviceAccountKubeconfig(namespace: string, name: string, file: string): Promise<string> {
+export async function serviceAccountKubeconfig(
+  namespace: string,
+  name: string,
+  file: string,
+): Promise<string> {
   const admin = JSON.parse(await kubectl(['config', 'view', '--raw', '--minify', '-o', 'json'])) as {
     clusters: { cluster: { server: string; 'certificate-authority-data'?: string } }[];
   };

@@ -1,0 +1,625 @@
+/**
+ * The bootstrap engine end to end, through the real CLI, against the real control plane:
+ * Argo CD v3.5.1 from the manifest file, Istio's CRDs, a real Git server over SSH, the run under a
+ * ServiceAccount. No Argo CD controller runs in this tier, so `waitForSync: false`.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import bcrypt from 'bcryptjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ReadinessReport } from '../../src/report/types.ts';
+import { type GitSshServer, startGitSshServer } from '../support/git-ssh-server.ts';
+import { manifestDocs, runCli, runnerIdentity, sharedDir, writeConfig } from './support/bootstrap.ts';
+import {
+  auditEvents,
+  auditMark,
+  kubectl,
+  kubectlJson,
+  target,
+  uniqueName,
+  writes,
+} from './support/target.ts';
+
+const id = uniqueName('sdb').slice(4);
+const runNs = `sdb-${id}`; // POD_NAMESPACE: source Secrets, report, Lease
+const envs = [`staging-${id}`, `production-${id}`];
+const logsNs = `seldon-logs-${id}`;
+const seldonNs = `seldon-${id}`;
+const argoNs = 'argocd';
+const password = `pw-${id}-first`;
+
+let git: GitSshServer;
+let repoUrl: string;
+let runner: { kubeconfig: string; username: string };
+
+const cmYaml = (name: string) =>
+  `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\ndata:\n  a: b\n`;
+
+function baseConfig(over: { namespaces?: string[]; rootPath?: string } = {}) {
+  return {
+    argocd: {
+      namespace: argoNs,
+      version: 'v3.5.1',
+      install: { source: 'file', file: join(sharedDir, 'argocd/v3.5.1/install.yaml') },
+      adminPassword: { secretRef: { name: 'argocd-admin-password', key: 'password' } },
+      server: { insecure: true, rootPath: over.rootPath ?? '/argocd' },
+      virtualService: { enabled: 'auto', gateway: 'istio-system/seldon-gateway', hosts: ['*'] },
+      rolloutTimeout: '3m',
+    },
+    git: { repoUrl, credentials: { secretRef: { name: 'gitops-source-creds' } }, verify: true },
+    environments: {
+      project: 'seldon',
+      namespaces: (over.namespaces ?? envs).map((name) => ({ name, restricted: false })),
+      logging: { enabled: true, namespace: logsNs },
+      waitForSync: false,
+    },
+    seldonDeploy: { namespace: seldonNs, gitCredentialsSecret: 'git-creds' },
+    report: { configMap: 'sd-gitops-bootstrap-report' },
+  };
+}
+
+async function apply(configFile: string, extra: string[] = []) {
+  return runCli(['apply', '--config', configFile, '--output', 'json', ...extra], {
+    kubeconfig: runner.kubeconfig,
+    env: { POD_NAMESPACE: runNs },
+  });
+}
+
+function failedChecks(r: ReadinessReport | undefined) {
+  return (r?.checks ?? []).filter((c) => c.required && !c.ready).map((c) => `${c.id}: ${c.message}`);
+}
+
+async function setSourceSecret(knownHosts: string, privateKey: string) {
+  const secret = {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: 'gitops-source-creds', namespace: runNs },
+    type: 'kubernetes.io/ssh-auth',
+    stringData: {
+      'ssh-privatekey': privateKey,
+      known_hosts: knownHosts,
+      username: 'git',
+      email: 'ci@example.com',
+    },
+  };
+  await kubectl(['apply', '-f', '-'], { input: JSON.stringify(secret) });
+}
+
+async function setPassword(value: string) {
+  await kubectl([
+    'create',
+    'secret',
+    'generic',
+    'argocd-admin-password',
+    '-n',
+    runNs,
+    `--from-literal=password=${value}`,
+    '--dry-run=client',
+    '-o',
+    'yaml',
+  ]).then((y) => kubectl(['apply', '-f', '-'], { input: y }));
+}
+
+/** resourceVersion of every object the bootstrap owns or installs. */
+async function resourceVersions(): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const kinds = [
+    ['all,configmaps,secrets,serviceaccounts,roles,rolebindings,networkpolicies', argoNs],
+    ['applications.argoproj.io,appprojects.argoproj.io,virtualservices.networking.istio.io', argoNs],
+    ['secrets', seldonNs],
+    ['configmaps', runNs],
+  ] as const;
+  for (const [k, ns] of kinds) {
+    const list = await kubectlJson<{
+      items: { kind: string; metadata: { name: string; resourceVersion: string } }[];
+    }>(['get', k, '-n', ns]);
+    for (const o of list.items) out.set(`${ns}/${o.kind}/${o.metadata.name}`, o.metadata.resourceVersion);
+  }
+  const cluster = await kubectlJson<{
+    items: { kind: string; metadata: { name: string; resourceVersion: string } }[];
+  }>(['get', 'crd,clusterroles,clusterrolebindings,namespaces']);
+  for (const o of cluster.items) {
+    if (o.kind === 'Namespace' && ![argoNs, seldonNs, logsNs, ...envs].includes(o.metadata.name)) continue;
+    if (
+      o.kind !== 'Namespace' &&
+      !o.metadata.name.startsWith('argocd') &&
+      !o.metadata.name.endsWith('argoproj.io')
+    )
+      continue;
+    out.set(`${o.kind}/${o.metadata.name}`, o.metadata.resourceVersion);
+  }
+  return out;
+}
+
+beforeAll(async () => {
+  git = await startGitSshServer();
+  const files: Record<string, string> = {};
+  for (const ns of [...envs, logsNs, `qa-${id}`]) files[`${ns}/cm.yaml`] = cmYaml(`from-git-${ns}`);
+  files[`placeholder-${id}/.gitkeep`] = '';
+  repoUrl = git.createRepo('gitops', files);
+  git.addEmptyFolder('gitops', `empty-${id}`);
+
+  await kubectl(['create', 'namespace', runNs]);
+  await kubectl(['create', 'namespace', seldonNs]); // Seldon Deploy is installed before GitOps is set up
+  await kubectl(['apply', '--server-side', '-f', join(sharedDir, 'istio/networking-crds.yaml')]);
+  runner = await runnerIdentity(runNs, 'bootstrap', 'cluster-admin');
+  await setSourceSecret(git.knownHosts, git.privateKey);
+  await setPassword(password);
+}, 300_000);
+
+afterAll(async () => {
+  await git?.stop();
+});
+
+describe('apply on a fresh cluster', () => {
+  let first: Awaited<ReturnType<typeof apply>>;
+  let configFile: string;
+
+  beforeAll(async () => {
+    configFile = writeConfig('base', baseConfig());
+    first = await apply(configFile);
+  }, 600_000);
+
+  it('exits 0 with a ready report', () => {
+    expect(failedChecks(first.report), first.stderr.slice(-3000)).toEqual([]);
+    expect(first.code).toBe(0);
+    expect(first.report?.ready).toBe(true);
+    // Every object of the manifest plus the environments is accounted for (created on a fresh cluster;
+    // a reused local cluster may already hold the cluster-scoped ones).
+    const c = first.report!.changes;
+    expect(c.created + c.updated + c.unchanged).toBeGreaterThan(60);
+    // At least what is new to this run: 3 namespaces, 3 Applications, the git-creds Secret.
+    expect(c.created).toBeGreaterThanOrEqual(7);
+    // One check per Argo CD workload, and per environment.
+    const ids = first.report!.checks.map((c) => c.id);
+    expect(ids).toEqual(
+      expect.arrayContaining([
+        'argocd.rollout.argocd-server',
+        'argocd.rollout.argocd-application-controller',
+      ]),
+    );
+    for (const ns of envs)
+      expect(ids).toEqual(expect.arrayContaining([`git.repo.folder.${ns}`, `env.application.${ns}`]));
+    // The report also lives in its ConfigMap.
+  });
+
+  it('writes the report ConfigMap in POD_NAMESPACE and never a secret value in output', async () => {
+    const cm = await kubectlJson<{ data: Record<string, string> }>([
+      'get',
+      'configmap',
+      'sd-gitops-bootstrap-report',
+      '-n',
+      runNs,
+    ]);
+    const stored = JSON.parse(cm.data['report.json']!) as ReadinessReport;
+    expect(stored.ready).toBe(true);
+    for (const text of [first.stdout, first.stderr, cm.data['report.json']!]) {
+      expect(text).not.toContain(password);
+      expect(text).not.toContain(git.privateKey.split('\n')[1]!);
+    }
+  });
+
+  it('labels and annotates every environment namespace as the seed does', async () => {
+    for (const ns of [...envs, logsNs]) {
+      const o = await kubectlJson<{
+        metadata: { labels: Record<string, string>; annotations: Record<string, string> };
+      }>(['get', 'namespace', ns]);
+      expect(o.metadata.labels).toMatchObject({ 'seldon.restricted': 'false', 'seldon.gitops': 'enabled' });
+      expect(o.metadata.labels.argocdapp).toBeUndefined(); // default Application name
+      expect(o.metadata.annotations['git-repo']).toBe(repoUrl);
+    }
+  });
+
+  it('creates the AppProject covering every environment and one Application per namespace', async () => {
+    const proj = await kubectlJson<{
+      spec: {
+        sourceRepos: string[];
+        destinations: { namespace: string; server: string }[];
+        roles: { name: string }[];
+      };
+    }>(['get', 'appproject', 'seldon', '-n', argoNs]);
+    expect(proj.spec.sourceRepos).toEqual([repoUrl]);
+    expect(proj.spec.destinations.map((d) => d.namespace).sort()).toEqual([...envs, logsNs].sort());
+    expect(proj.spec.destinations.every((d) => d.server === 'https://kubernetes.default.svc')).toBe(true);
+    expect(proj.spec.roles.map((r) => r.name)).toContain('seldon-admin');
+    for (const ns of [...envs, logsNs]) {
+      const app = await kubectlJson<{ spec: Record<string, unknown> }>([
+        'get',
+        'application',
+        `seldon-gitops-${ns}`,
+        '-n',
+        argoNs,
+      ]);
+      expect(app.spec).toMatchObject({
+        project: 'seldon',
+        destination: { namespace: ns, server: 'https://kubernetes.default.svc' },
+        source: { repoURL: repoUrl, path: ns, directory: { recurse: true } },
+        syncPolicy: { automated: {} },
+      });
+    }
+  });
+
+  it('configures Argo CD: bcrypt admin password, insecure + rootpath, VirtualService', async () => {
+    const secret = await kubectlJson<{ data: Record<string, string> }>([
+      'get',
+      'secret',
+      'argocd-secret',
+      '-n',
+      argoNs,
+    ]);
+    const hash = Buffer.from(secret.data['admin.password']!, 'base64').toString();
+    expect(await bcrypt.compare(password, hash)).toBe(true);
+    expect(hash).toMatch(/^\$2[aby]\$10\$/);
+    expect(secret.data['admin.passwordMtime']).toBeDefined();
+    const params = await kubectlJson<{ data: Record<string, string> }>([
+      'get',
+      'configmap',
+      'argocd-cmd-params-cm',
+      '-n',
+      argoNs,
+    ]);
+    expect(params.data).toMatchObject({ 'server.insecure': 'true', 'server.rootpath': '/argocd' });
+    const vs = await kubectlJson<{ spec: Record<string, unknown> }>([
+      'get',
+      'virtualservice',
+      'argocd-server',
+      '-n',
+      argoNs,
+    ]);
+    expect(vs.spec).toMatchObject({
+      gateways: ['istio-system/seldon-gateway'],
+      hosts: ['*'],
+      http: [
+        {
+          match: [{ uri: { prefix: '/argocd/' } }],
+          route: [{ destination: { host: 'argocd-server', port: { number: 80 } } }],
+        },
+      ],
+    });
+  });
+
+  it('stores Git credentials for Argo CD and Seldon Deploy', async () => {
+    const repoSecrets = await kubectlJson<{ items: { data: Record<string, string> }[] }>([
+      'get',
+      'secret',
+      '-n',
+      argoNs,
+      '-l',
+      'argocd.argoproj.io/secret-type=repository',
+    ]);
+    expect(repoSecrets.items).toHaveLength(1);
+    const d = repoSecrets.items[0]!.data;
+    expect(Buffer.from(d.url!, 'base64').toString()).toBe(repoUrl);
+    expect(Buffer.from(d.sshPrivateKey!, 'base64').toString()).toBe(git.privateKey);
+    const kh = await kubectlJson<{ data: Record<string, string> }>([
+      'get',
+      'configmap',
+      'argocd-ssh-known-hosts-cm',
+      '-n',
+      argoNs,
+    ]);
+    expect(kh.data.ssh_known_hosts).toContain(git.knownHosts.trim());
+    expect(kh.data.ssh_known_hosts).toContain('github.com'); // Argo CD's own entries are kept
+    const creds = await kubectlJson<{ data: Record<string, string> }>([
+      'get',
+      'secret',
+      'git-creds',
+      '-n',
+      seldonNs,
+    ]);
+    expect(Object.keys(creds.data).sort()).toEqual([
+      'email',
+      'id_rsa',
+      'known_hosts',
+      'passphrase',
+      'username',
+    ]);
+    expect(Buffer.from(creds.data.id_rsa!, 'base64').toString()).toBe(git.privateKey);
+  });
+
+  it("applies Argo CD's NetworkPolicies and CRDs exactly as the manifest has them", async () => {
+    const docs = manifestDocs('v3.5.1');
+    const policies = docs.filter((d) => d.kind === 'NetworkPolicy');
+    expect(policies.length).toBeGreaterThan(3);
+    for (const p of policies) {
+      const live = await kubectlJson<{ spec: unknown }>([
+        'get',
+        'networkpolicy',
+        p.metadata.name,
+        '-n',
+        argoNs,
+      ]);
+      // Every field of the manifest survives (the API server may add defaults such as protocol: TCP).
+      expect(live.spec, p.metadata.name).toMatchObject(p.spec as object);
+    }
+    for (const c of docs.filter((d) => d.kind === 'CustomResourceDefinition')) {
+      const live = await kubectlJson<{ spec: { versions: unknown[] } }>(['get', 'crd', c.metadata.name]);
+      const want = c.spec as { versions: unknown[] };
+      expect(live.spec.versions, c.metadata.name).toEqual(want.versions);
+    }
+  });
+
+  describe('a second apply with the same config', () => {
+    it('changes no object (resourceVersions equal) and reports 0 created, 0 updated', async () => {
+      const before = await resourceVersions();
+      const mark = auditMark();
+      const second = await apply(configFile);
+      expect(second.code, second.stderr.slice(-2000)).toBe(0);
+      expect(second.report?.changes).toMatchObject({ created: 0, updated: 0 });
+      expect(second.report!.changes.unchanged).toBeGreaterThan(50);
+      const after = await resourceVersions();
+      const moved = [...before].filter(([k, v]) => after.get(k) !== v).map(([k]) => k);
+      // The report ConfigMap and the Lease are the run's own bookkeeping; everything else must hold still.
+      expect(moved.filter((k) => !k.includes('sd-gitops-bootstrap-report'))).toEqual([]);
+      if (target().auditLog) {
+        const w = writes(auditEvents({ user: runner.username, since: mark }));
+        // The Lease and the report ConfigMap are the run's own bookkeeping.
+        const bookkeeping = ['leases'];
+        const realChanges = w.filter(
+          (e) =>
+            !bookkeeping.includes(e.objectRef?.resource ?? '') &&
+            !(e.objectRef?.resource === 'configmaps' && e.objectRef.name === 'sd-gitops-bootstrap-report'),
+        );
+        // An SSA patch that changes nothing still shows as `patch` in the audit log; the resourceVersion check
+        // above is the proof that nothing changed. Here: no create, update or delete happened.
+        expect(realChanges.filter((e) => e.verb !== 'patch')).toEqual([]);
+      }
+    });
+  });
+
+  describe('plan and status', () => {
+    it('plan lists exactly the changes of an edited config and writes nothing', async () => {
+      const extra = `qa-${id}`;
+      const changed = writeConfig('plan', baseConfig({ namespaces: [...envs, extra], rootPath: '/gitops' }));
+      const mark = auditMark();
+      const plan = await runCli(['plan', '--config', changed, '--output', 'json'], {
+        kubeconfig: runner.kubeconfig,
+        env: { POD_NAMESPACE: runNs },
+      });
+      expect(plan.code, plan.stderr.slice(-2000)).toBe(0);
+      const changes = JSON.parse(plan.stdout) as {
+        changes: {
+          ref: { kind: string; name: string; namespace?: string };
+          action: string;
+          fields?: string[];
+        }[];
+      };
+      const notUnchanged = changes.changes
+        .filter((c) => c.action !== 'unchanged')
+        .map((c) => `${c.action} ${c.ref.kind}/${c.ref.name}`)
+        .sort();
+      expect(notUnchanged).toEqual(
+        [
+          `created Namespace/${extra}`,
+          `created Application/seldon-gitops-${extra}`,
+          'updated AppProject/seldon',
+          'updated ConfigMap/argocd-cmd-params-cm',
+          'updated VirtualService/argocd-server',
+          'updated Deployment/argocd-server', // restart annotation: rootpath changed
+        ].sort(),
+      );
+      const cmd = changes.changes.find((c) => c.ref.name === 'argocd-cmd-params-cm')!;
+      expect(cmd.fields).toEqual(['data.server.rootpath']);
+      const status = await runCli(['status', '--config', changed, '--output', 'json'], {
+        kubeconfig: runner.kubeconfig,
+        env: { POD_NAMESPACE: runNs },
+      });
+      expect(status.report?.kind).toBe('ReadinessReport');
+      if (target().auditLog) {
+        expect(writes(auditEvents({ user: runner.username, since: mark }))).toEqual([]);
+      }
+      // Nothing changed in the cluster.
+      const params = await kubectlJson<{ data: Record<string, string> }>([
+        'get',
+        'configmap',
+        'argocd-cmd-params-cm',
+        '-n',
+        argoNs,
+      ]);
+      expect(params.data['server.rootpath']).toBe('/argocd');
+    });
+  });
+
+  describe('changing only the admin password', () => {
+    it('changes only admin.password and admin.passwordMtime; the new hash verifies', async () => {
+      const before = await kubectlJson<{
+        data: Record<string, string>;
+        metadata: { resourceVersion: string };
+      }>(['get', 'secret', 'argocd-secret', '-n', argoNs]);
+      const rvs = await resourceVersions();
+      const next = `pw-${id}-second`;
+      await setPassword(next);
+      const res = await apply(configFile);
+      expect(res.code, res.stderr.slice(-2000)).toBe(0);
+      expect(res.report?.changes.updated).toBe(1);
+      const after = await kubectlJson<{ data: Record<string, string> }>([
+        'get',
+        'secret',
+        'argocd-secret',
+        '-n',
+        argoNs,
+      ]);
+      const changedKeys = Object.keys({ ...before.data, ...after.data }).filter(
+        (k) => before.data[k] !== after.data[k],
+      );
+      expect(changedKeys.sort()).toEqual(['admin.password', 'admin.passwordMtime']);
+      const hash = Buffer.from(after.data['admin.password']!, 'base64').toString();
+      expect(await bcrypt.compare(next, hash)).toBe(true);
+      expect(await bcrypt.compare(password, hash)).toBe(false);
+      const moved = [...(await resourceVersions())].filter(([k, v]) => rvs.get(k) !== v).map(([k]) => k);
+      expect(moved.filter((k) => !k.includes('sd-gitops-bootstrap-report'))).toEqual([
+        `${argoNs}/Secret/argocd-secret`,
+      ]);
+      await setPassword(password);
+      const back = await apply(configFile);
+      expect(back.code).toBe(0);
+    });
+  });
+});
+
+describe('repository check against the real SSH server', () => {
+  afterAll(async () => {
+    await setSourceSecret(git.knownHosts, git.privateKey);
+  });
+
+  const cases: { name: string; prepare: () => Promise<string>; check: string; message: RegExp }[] = [
+    {
+      name: 'a wrong host key',
+      prepare: async () => {
+        await setSourceSecret(git.wrongKnownHosts, git.privateKey);
+        return writeConfig('wrong-hostkey', baseConfig());
+      },
+      check: 'git.repo.reachable',
+      message: /host key/i,
+    },
+    {
+      name: 'a key the server does not accept',
+      prepare: async () => {
+        await setSourceSecret(git.knownHosts, git.unknownPrivateKey);
+        return writeConfig('wrong-key', baseConfig());
+      },
+      check: 'git.repo.reachable',
+      message: /permission denied|not accepted|rejected/i,
+    },
+    {
+      name: 'a missing folder',
+      prepare: async () => {
+        await setSourceSecret(git.knownHosts, git.privateKey);
+        return writeConfig('missing-folder', baseConfig({ namespaces: [...envs, `absent-${id}`] }));
+      },
+      check: `git.repo.folder.absent-${id}`,
+      message: /does not exist|missing|not found/i,
+    },
+    {
+      name: 'an empty folder',
+      prepare: async () => writeConfig('empty-folder', baseConfig({ namespaces: [...envs, `empty-${id}`] })),
+      check: `git.repo.folder.empty-${id}`,
+      message: /empty/i,
+    },
+  ];
+
+  it('accepts a folder that holds only a .gitkeep (no manifests yet), and says so', async () => {
+    const file = writeConfig('placeholder', baseConfig({ namespaces: [...envs, `placeholder-${id}`] }));
+    const res = await runCli(['status', '--config', file, '--output', 'json'], {
+      kubeconfig: runner.kubeconfig,
+      env: { POD_NAMESPACE: runNs },
+    });
+    const c = res.report?.checks.find((x) => x.id === `git.repo.folder.placeholder-${id}`);
+    expect(c?.ready).toBe(true);
+    expect(c?.message).toMatch(/no manifests yet/);
+  });
+
+  it.each(cases)('fails with a clear message on $name', async ({ prepare, check, message }) => {
+    const file = await prepare();
+    const res = await runCli(['status', '--config', file, '--output', 'json'], {
+      kubeconfig: runner.kubeconfig,
+      env: { POD_NAMESPACE: runNs },
+    });
+    const c = res.report?.checks.find((x) => x.id === check);
+    expect(c, `${check} in ${res.stdout.slice(0, 2000)} ${res.stderr.slice(-1000)}`).toBeDefined();
+    expect(c!.ready).toBe(false);
+    expect(c!.message).toMatch(message);
+    expect(res.report!.ready).toBe(false);
+    expect(res.code).toBe(0); // DESIGN: status exits 0 once it has reported; readiness is in the report
+  });
+});
+
+describe('invalid configuration', () => {
+  const fixtures = join(import.meta.dirname, '../fixtures/config/invalid');
+  const files = readdirSync(fixtures).filter((f) => f.endsWith('.yaml'));
+
+  it('has at least 15 invalid fixtures', () => {
+    expect(files.length).toBeGreaterThanOrEqual(15);
+  });
+
+  it.each(files)('%s: exit 2, names the key, makes no API request', async (f) => {
+    const text = readFileSync(join(fixtures, f), 'utf8');
+    const expectLine = /^# expect: (.+)$/m.exec(text)?.[1] ?? '';
+    const [path, fragment] = [
+      expectLine.slice(0, expectLine.indexOf(':')),
+      expectLine.slice(expectLine.indexOf(':') + 1).trim(),
+    ];
+    const mark = auditMark();
+    const res = await runCli(['apply', '--config', join(fixtures, f), '--output', 'json'], {
+      kubeconfig: runner.kubeconfig,
+      env: { POD_NAMESPACE: runNs },
+    });
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain(path);
+    expect(res.stderr).toContain(fragment);
+    expect(res.stdout).toBe('');
+    if (target().auditLog) expect(auditEvents({ user: runner.username, since: mark })).toEqual([]);
+  });
+});
+
+describe('least privilege', () => {
+  it('a ServiceAccount lacking one permission fails in preflight, naming it, before any write', async () => {
+    // Everything the run needs except `patch` on Applications.
+    const role = {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name: `sdb-${id}-almost` },
+      rules: [
+        { apiGroups: [''], resources: ['*'], verbs: ['*'] },
+        {
+          apiGroups: [
+            'apps',
+            'rbac.authorization.k8s.io',
+            'networking.k8s.io',
+            'coordination.k8s.io',
+            'apiextensions.k8s.io',
+            'networking.istio.io',
+            'authorization.k8s.io',
+          ],
+          resources: ['*'],
+          verbs: ['*'],
+        },
+        { apiGroups: ['argoproj.io'], resources: ['appprojects', 'applicationsets'], verbs: ['*'] },
+        {
+          apiGroups: ['argoproj.io'],
+          resources: ['applications'],
+          verbs: ['get', 'list', 'watch', 'create'],
+        },
+        { nonResourceURLs: ['*'], verbs: ['*'] },
+      ],
+    };
+    await kubectl(['apply', '-f', '-'], { input: JSON.stringify(role) });
+    const limited = await runnerIdentity(runNs, 'limited', `sdb-${id}-almost`);
+    const mark = auditMark();
+    const res = await runCli(
+      ['apply', '--config', writeConfig('limited', baseConfig()), '--output', 'json'],
+      {
+        kubeconfig: limited.kubeconfig,
+        env: { POD_NAMESPACE: runNs },
+      },
+    );
+    expect(res.code).toBe(1);
+    expect(`${res.stderr}\n${res.stdout}`).toMatch(/patch argoproj\.io\/applications/);
+    if (target().auditLog) {
+      expect(writes(auditEvents({ user: limited.username, since: mark }))).toEqual([]);
+    }
+  });
+});
+
+describe('Argo CD in a non-default namespace', () => {
+  it('installs and configures Argo CD end to end in another namespace', async () => {
+    const altNs = `argocd-${id}`;
+    const cfg = baseConfig();
+    cfg.argocd.namespace = altNs;
+    const res = await apply(writeConfig('alt-ns', cfg));
+    expect(failedChecks(res.report), res.stderr.slice(-2000)).toEqual([]);
+    expect(res.code).toBe(0);
+    expect(res.report?.argocd.namespace).toBe(altNs);
+    const crb = await kubectlJson<{ subjects: { namespace: string }[] }>([
+      'get',
+      'clusterrolebinding',
+      'argocd-server',
+    ]);
+    expect(crb.subjects.every((s) => s.namespace === altNs)).toBe(true);
+    const apps = await kubectlJson<{ items: unknown[] }>(['get', 'applications', '-n', altNs]);
+    expect(apps.items).toHaveLength(envs.length + 1);
+    // Hand the cluster-scoped bindings back to the default install for the other tests.
+    const back = await apply(writeConfig('base-again', baseConfig()));
+    expect(back.code).toBe(0);
+  });
+});
