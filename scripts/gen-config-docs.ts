@@ -1,7 +1,11 @@
 /**
- * Prints the configuration reference (a markdown table) from the config schema, so the README cannot drift
- * from what the program accepts: `node scripts/gen-config-docs.ts > docs/config-reference.md`.
+ * The configuration reference (a markdown table) from the config schema, so the README cannot drift from
+ * what the program accepts. README.md holds it between `<!-- config-reference:start -->` and `:end`;
+ * `node scripts/gen-config-docs.ts --write` refreshes it, and test/unit/readme.test.ts fails when stale.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describeConfig } from '../src/config/schema.ts';
 
 const cell = (s: string): string => s.replaceAll('|', '\\|').replaceAll('\n', ' ');
@@ -12,12 +16,34 @@ function formatDefault(value: unknown, required: boolean): string {
   return `\`${typeof value === 'string' ? value : JSON.stringify(value)}\``;
 }
 
-const lines = [
-  '| key | type | default | description |',
-  '| --- | --- | --- | --- |',
-  ...describeConfig().map(
-    (row) =>
-      `| \`${row.path}\` | ${cell(row.type)} | ${cell(formatDefault(row.default, row.required))} | ${cell(row.description)} |`,
-  ),
-];
-process.stdout.write(`${lines.join('\n')}\n`);
+export function configReferenceTable(): string {
+  const lines = [
+    '| key | type | default | description |',
+    '| --- | --- | --- | --- |',
+    ...describeConfig().map(
+      (row) =>
+        `| \`${row.path}\` | ${cell(row.type)} | ${cell(formatDefault(row.default, row.required))} | ${cell(row.description)} |`,
+    ),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+export const README = join(import.meta.dirname, '..', 'README.md');
+const START = '<!-- config-reference:start -->\n';
+const END = '<!-- config-reference:end -->';
+
+/** README.md with the table between the markers replaced by the current one. */
+export function readmeWithReference(readme: string): string {
+  const a = readme.indexOf(START);
+  const b = readme.indexOf(END);
+  if (a < 0 || b < a) throw new Error('README.md lacks the config-reference markers');
+  return `${readme.slice(0, a + START.length)}${configReferenceTable()}${readme.slice(b)}`;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  if (process.argv.includes('--write')) {
+    writeFileSync(README, readmeWithReference(readFileSync(README, 'utf8')));
+  } else {
+    process.stdout.write(configReferenceTable());
+  }
+}

@@ -170,9 +170,10 @@ describe('run against a cluster', () => {
 
   it('plan --output json: the change list', async () => {
     const r = await cli(['plan', '--config', configFile, '-o', 'json']);
-    const changes = JSON.parse(r.stdout) as { action: string }[];
-    expect(Array.isArray(changes)).toBe(true);
-    expect(changes.every((c) => c.action === 'created')).toBe(true);
+    const plan = JSON.parse(r.stdout) as { kind: string; changes: { action: string }[] };
+    expect(plan.kind).toBe('Plan');
+    expect(plan.changes.length).toBeGreaterThan(0);
+    expect(plan.changes.every((c) => c.action === 'created')).toBe(true);
   });
 
   it('apply that cannot converge: exit 1 and the failing checks in the termination log', async () => {
