@@ -3,16 +3,19 @@
  * prints a markdown table (copied into docs/benchmarks.md). Wall time varies with the machine; the request
  * and write counts come from the API server's audit log (by the run's ServiceAccount) and are stable.
  *
- * It restarts the local cluster (cluster:down + cluster:up) so "fresh" really is fresh.
+ * It starts its own cluster in `.e2e-bench/` (SD_E2E_STATE_DIR), so "fresh" really is fresh and the test
+ * cluster in `.e2e/` is left alone; it stops that cluster at the end.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { dump } from 'js-yaml';
 import { startGitSshServer } from '../test/support/git-ssh-server.ts';
-import { down, up } from './cluster.ts';
 
 const root = join(import.meta.dirname, '..');
+process.env.SD_E2E_STATE_DIR ??= join(root, '.e2e-bench');
+// Imported after the state directory is chosen: cluster.ts reads it when loaded.
+const { down, up } = await import('./cluster.ts');
 const reruns = Number(process.env.BENCH_RERUNS ?? 3);
 
 down();
@@ -23,7 +26,7 @@ const kubectl = (args: string[], input?: string) =>
     encoding: 'utf8',
   });
 
-const work = join(root, '.e2e', 'bench');
+const work = join(process.env.SD_E2E_STATE_DIR, 'bench');
 mkdirSync(work, { recursive: true });
 const git = await startGitSshServer({ root: join(work, 'git') });
 const envs = ['staging', 'production'];
@@ -150,6 +153,7 @@ const rows: Row[] = [measure('fresh apply')];
 for (let i = 1; i <= reruns; i++) rows.push(measure(`no-op apply #${i}`));
 const rss = peakRss();
 await git.stop();
+down();
 
 const lines = [
   `Machine: ${execFileSync('nproc').toString().trim()} cores; Kubernetes ${cluster.kubeVersion} (local KWOK cluster); Argo CD v3.5.1 manifest; 2 environments + logging.`,

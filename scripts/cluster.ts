@@ -11,14 +11,16 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hasRealNodeState, stopRealNodeSync, upRealNode } from '../test/cluster/real-node/cluster.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const stateDir = join(root, '.e2e');
+// SD_E2E_STATE_DIR lets a second cluster run beside the usual one (e.g. `npm run bench` on a fresh cluster
+// while the test cluster keeps running). Each state directory is its own cluster.
+const stateDir = resolve(process.env.SD_E2E_STATE_DIR ?? join(root, '.e2e'));
 const kwokWorkdir = join(stateDir, 'kwok');
-const clusterName = 'sd-e2e';
+const clusterName = process.env.SD_E2E_STATE_DIR ? `sd-${basename(stateDir).replace(/^\.+/, '')}` : 'sd-e2e';
 const clusterDir = join(kwokWorkdir, 'clusters', clusterName);
 const kubeconfigPath = join(stateDir, 'kubeconfig');
 const infoPath = join(stateDir, 'cluster.json');
