@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects: `unit` (pure logic, no cluster) and `e2e` (a real kube-apiserver:
-// the local KWOK cluster by default, or any cluster with E2E_CLUSTER=existing).
+// Three projects: `unit` (pure logic, no cluster), `e2e` (a real kube-apiserver: the local KWOK cluster by
+// default, or any cluster with E2E_CLUSTER=existing) and `e2e-real-node` (real pods on a real kubelet node).
 export default defineConfig({
   test: {
     projects: [
@@ -19,6 +19,19 @@ export default defineConfig({
           testTimeout: 180_000,
           hookTimeout: 600_000,
           // One cluster, shared: files run one after another so request counts stay attributable.
+          fileParallelism: false,
+        },
+      },
+      {
+        // Pods that really run: the same control plane with one real kubelet node (containerd, CNI,
+        // kube-proxy, CoreDNS, a local registry mirroring the upstream ones). Its own cluster, in
+        // `.e2e-real-node/`, beside the KWOK one: both suites run in one `vitest run`, one file at a time.
+        test: {
+          name: 'e2e-real-node',
+          include: ['test/e2e-real-node/**/*.test.ts'],
+          globalSetup: ['test/e2e-real-node/setup/global.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 600_000,
           fileParallelism: false,
         },
       },
