@@ -1,0 +1,53 @@
+/** Where an upstream image name lands in the real node's local registry (the mirror's path mapping). */
+import { describe, expect, it } from 'vitest';
+import { hostsTomls } from '../cluster/real-node/configs.ts';
+import { localPath, localRef } from '../cluster/real-node/images.ts';
+
+describe('localPath', () => {
+  it.each([
+    {
+      name: 'quay.io with a tag',
+      upstream: 'quay.io/argoproj/argocd:v3.5.1',
+      path: 'argoproj/argocd:v3.5.1',
+    },
+    {
+      name: 'docker.io official image',
+      upstream: 'docker.io/library/redis:7.0.15',
+      path: 'library/redis:7.0.15',
+    },
+    { name: 'Docker Hub short name', upstream: 'redis:7.0.15', path: 'library/redis:7.0.15' },
+    { name: 'Docker Hub user image', upstream: 'bitnami/redis:7', path: 'bitnami/redis:7' },
+    { name: 'no tag means latest', upstream: 'ghcr.io/dexidp/dex', path: 'dexidp/dex:latest' },
+    {
+      name: 'registry.k8s.io nested',
+      upstream: 'registry.k8s.io/coredns/coredns:v1.14.2',
+      path: 'coredns/coredns:v1.14.2',
+    },
+    {
+      name: 'public.ecr.aws',
+      upstream: 'public.ecr.aws/docker/library/redis:7',
+      path: 'docker/library/redis:7',
+    },
+  ])('$name', ({ upstream, path }) => {
+    expect(localPath(upstream)).toBe(path);
+    expect(localRef('127.0.0.1:5000', upstream)).toBe(`127.0.0.1:5000/${path}`);
+  });
+
+  it('refuses digests and registries that are not mirrored', () => {
+    expect(() => localPath('quay.io/a/b@sha256:00')).toThrow(/digests/);
+    expect(() => localPath('gcr.io/distroless/static:nonroot')).toThrow(/gcr.io is not mirrored/);
+  });
+});
+
+describe('hostsTomls', () => {
+  it('points every mirrored registry (and the local one) at the local registry only', () => {
+    const tomls = hostsTomls('127.0.0.1:5000');
+    expect(Object.keys(tomls).sort()).toEqual(
+      ['127.0.0.1:5000', 'docker.io', 'ghcr.io', 'public.ecr.aws', 'quay.io', 'registry.k8s.io'].sort(),
+    );
+    for (const toml of Object.values(tomls)) {
+      expect(toml).toContain('server = "http://127.0.0.1:5000"');
+      expect(toml).toContain('[host."http://127.0.0.1:5000"]');
+    }
+  });
+});
