@@ -206,7 +206,11 @@ export function ensureBaseImage(log: (m: string) => void = () => {}): string {
       const r = spawnSync(
         'debootstrap',
         ['--variant=minbase', `--include=${BASE_PACKAGES.join(',')}`, 'bookworm', rootfs, mirror],
-        { encoding: 'utf8' },
+        // debootstrap lives in /usr/sbin, which a non-login PATH may lack.
+        {
+          encoding: 'utf8',
+          env: { ...process.env, PATH: `/usr/sbin:/sbin:${process.env.PATH ?? '/usr/bin:/bin'}` },
+        },
       );
       if (r.status !== 0) {
         throw new Error(
