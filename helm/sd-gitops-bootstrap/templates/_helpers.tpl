@@ -1,0 +1,180 @@
+{{/* Names, labels and the RBAC model of the chart. Every helper is prefixed with the chart name. */}}
+
+{{- define "sd-gitops-bootstrap.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "sd-gitops-bootstrap.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Cluster-scoped objects are shared by all releases: their names carry the release namespace. */}}
+{{- define "sd-gitops-bootstrap.clusterName" -}}
+{{- printf "%s-%s" .Release.Namespace (include "sd-gitops-bootstrap.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "sd-gitops-bootstrap.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "sd-gitops-bootstrap.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "sd-gitops-bootstrap.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "sd-gitops-bootstrap.labels" -}}
+helm.sh/chart: {{ include "sd-gitops-bootstrap.chart" . }}
+{{ include "sd-gitops-bootstrap.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: sd-gitops-bootstrap
+{{- end }}
+
+{{- define "sd-gitops-bootstrap.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "sd-gitops-bootstrap.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name: name the existing ServiceAccount the Job runs as when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "sd-gitops-bootstrap.image" -}}
+{{- $tag := default .Chart.AppVersion .Values.image.tag }}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository $tag }}
+{{- end }}
+{{- end }}
+
+{{- define "sd-gitops-bootstrap.configMapName" -}}
+{{- printf "%s-config" (include "sd-gitops-bootstrap.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The permissions of the program, as RBAC rules, from the values: the same list the program's preflight asks
+the API server about (src/steps/preflight.ts, `requiredPermissions`); test/e2e/chart.test.ts checks that
+the rendered rules and that list are equal, rule for rule. Output (YAML):
+
+  cluster:     rules of the ClusterRole (bound cluster-wide)
+  namespaces:  { <namespace>: rules of a Role there }
+
+"apply" below is server-side apply: get + create + patch.
+*/}}
+{{- define "sd-gitops-bootstrap.rbacRules" -}}
+{{- $c := .Values.config -}}
+{{- $argo := default "argocd" $c.argocd.namespace -}}
+{{- $install := ne (default "bundled" $c.argocd.install.source) "skip" -}}
+{{- $vs := $c.argocd.virtualService.enabled -}}
+{{- $vsEnabled := or (kindIs "invalid" $vs) (eq (toString $vs) "auto") (eq (toString $vs) "true") -}}
+{{- $apply := list "get" "create" "patch" -}}
+{{- $release := .Release.Namespace -}}
+{{- $pw := $c.argocd.adminPassword -}}
+{{- $pwNs := default $release $pw.secretRef.namespace -}}
+{{- $pwGenerate := or (kindIs "invalid" $pw.generate) $pw.generate -}}
+{{- $credNs := $release -}}
+{{- if and $c.git.credentials $c.git.credentials.secretRef $c.git.credentials.secretRef.namespace }}
+{{- $credNs = $c.git.credentials.secretRef.namespace -}}
+{{- end }}
+{{- $seldonNs := default "seldon-system" $c.seldonDeploy.namespace -}}
+
+{{- /* In the Argo CD namespace: the settings, the rollout reads, the AppProject and Applications. */ -}}
+{{- $argoRules := list
+  (dict "apiGroups" (list "") "resources" (list "secrets" "configmaps") "verbs" $apply)
+  (dict "apiGroups" (list "apps") "resources" (list "deployments") "verbs" (concat $apply (list "list")))
+  (dict "apiGroups" (list "apps") "resources" (list "statefulsets") "verbs" (ternary (concat $apply (list "list")) (list "get" "list") $install))
+  (dict "apiGroups" (list "argoproj.io") "resources" (list "appprojects" "applications") "verbs" $apply)
+-}}
+{{- if $vsEnabled }}
+{{- $argoRules = append $argoRules (dict "apiGroups" (list "networking.istio.io") "resources" (list "virtualservices") "verbs" $apply) -}}
+{{- end }}
+{{- if $install }}
+{{- /* The namespaced objects of Argo CD's install manifest. */ -}}
+{{- $argoRules = append $argoRules (dict "apiGroups" (list "") "resources" (list "serviceaccounts" "services") "verbs" $apply) -}}
+{{- $argoRules = append $argoRules (dict "apiGroups" (list "networking.k8s.io") "resources" (list "networkpolicies") "verbs" $apply) -}}
+{{- /* escalate: Argo CD's Roles grant what this ServiceAccount does not hold (e.g. `*` on secrets), and
+       RBAC refuses to create a Role granting more than its creator has, unless it may `escalate`. bind:
+       likewise for its RoleBindings, which bind those Roles. */ -}}
+{{- $argoRules = append $argoRules (dict "apiGroups" (list "rbac.authorization.k8s.io") "resources" (list "roles") "verbs" (concat $apply (list "escalate" "bind"))) -}}
+{{- $argoRules = append $argoRules (dict "apiGroups" (list "rbac.authorization.k8s.io") "resources" (list "rolebindings") "verbs" $apply) -}}
+{{- end }}
+
+{{- /* Cluster-scoped: environment namespaces, CRDs (read; written when installing), Argo CD's ClusterRoles. */ -}}
+{{- $cluster := list
+  (dict "apiGroups" (list "") "resources" (list "namespaces") "verbs" $apply)
+  (dict "apiGroups" (list "apiextensions.k8s.io") "resources" (list "customresourcedefinitions") "verbs" (ternary $apply (list "get") $install))
+-}}
+{{- $namespaces := dict -}}
+{{- if $install }}
+{{- /* escalate: Argo CD's ClusterRoles grant `*` on `*` (application-controller) and more; creating them
+       needs `escalate` unless the creator already holds all of it. bind: its ClusterRoleBindings bind
+       those ClusterRoles (and RoleBindings in the Argo CD namespace bind roles there). */ -}}
+{{- $cluster = append $cluster (dict "apiGroups" (list "rbac.authorization.k8s.io") "resources" (list "clusterroles") "verbs" (concat $apply (list "escalate" "bind"))) -}}
+{{- $cluster = append $cluster (dict "apiGroups" (list "rbac.authorization.k8s.io") "resources" (list "clusterrolebindings") "verbs" $apply) -}}
+{{- /* The Argo CD namespace does not exist yet when Helm creates RBAC (the Job creates it), and a Role
+       cannot precede its namespace: its rules are granted cluster-wide. This adds nothing real: with
+       `escalate` and `bind` on ClusterRoles the ServiceAccount can grant itself anything anyway. */ -}}
+{{- $cluster = concat $cluster $argoRules -}}
+{{- else }}
+{{- /* skip: Argo CD is managed elsewhere, so its namespace exists; access stays inside it. */ -}}
+{{- $_ := set $namespaces $argo $argoRules -}}
+{{- end }}
+
+{{- /* Secrets the program reads and writes outside the Argo CD namespace. */ -}}
+{{- $seldonRules := list (dict "apiGroups" (list "") "resources" (list "secrets") "verbs" $apply) -}}
+{{- $_ := set $namespaces $seldonNs (concat (get $namespaces $seldonNs | default (list)) $seldonRules) -}}
+{{- $pwRules := list (dict "apiGroups" (list "") "resources" (list "secrets") "verbs" (ternary $apply (list "get") $pwGenerate)) -}}
+{{- $_ := set $namespaces $pwNs (concat (get $namespaces $pwNs | default (list)) $pwRules) -}}
+{{- $credRules := list (dict "apiGroups" (list "") "resources" (list "secrets") "verbs" (list "get")) -}}
+{{- $_ := set $namespaces $credNs (concat (get $namespaces $credNs | default (list)) $credRules) -}}
+{{- /* The release namespace: the report ConfigMap and the Lease that keeps two runs from overlapping. */ -}}
+{{- $runRules := list
+  (dict "apiGroups" (list "") "resources" (list "configmaps") "verbs" $apply)
+  (dict "apiGroups" (list "coordination.k8s.io") "resources" (list "leases") "verbs" (list "get" "create" "update"))
+-}}
+{{- $_ := set $namespaces $release (concat (get $namespaces $release | default (list)) $runRules) -}}
+{{- /* One rule per group/resource with the union of its verbs; nothing in a Role the ClusterRole grants. */ -}}
+{{- $cluster = include "sd-gitops-bootstrap.mergeRules" (dict "rules" $cluster "covered" (list)) | fromYamlArray -}}
+{{- $merged := dict -}}
+{{- range $ns, $rules := $namespaces }}
+{{- $r := include "sd-gitops-bootstrap.mergeRules" (dict "rules" $rules "covered" $cluster) | fromYamlArray -}}
+{{- if $r }}{{ $_ := set $merged $ns $r }}{{ end -}}
+{{- end }}
+{{- toYaml (dict "cluster" $cluster "namespaces" $merged) }}
+{{- end }}
+
+{{/* Input: rules, and covered (rules already granted elsewhere). Output: a YAML list of merged rules. */}}
+{{- define "sd-gitops-bootstrap.mergeRules" -}}
+{{- $granted := dict -}}
+{{- range .covered }}{{ $rule := . }}{{ range .resources }}{{ $res := . }}{{ range $rule.apiGroups }}{{ $g := . }}{{ range $rule.verbs }}
+{{- $_ := set $granted (printf "%s/%s/%s" $g $res .) true -}}
+{{- end }}{{ end }}{{ end }}{{ end -}}
+{{- $verbsByKey := dict -}}
+{{- $keys := list -}}
+{{- range .rules }}
+{{- $rule := . -}}
+{{- $key := printf "%s|%s" (join "," .apiGroups) (join "," .resources) -}}
+{{- $verbs := list -}}
+{{- range .verbs }}{{ $v := . }}{{ $all := true }}{{ range $rule.resources }}{{ $res := . }}{{ range $rule.apiGroups }}
+{{- if not (hasKey $granted (printf "%s/%s/%s" . $res $v)) }}{{ $all = false }}{{ end -}}
+{{- end }}{{ end }}{{ if not $all }}{{ $verbs = append $verbs $v }}{{ end }}{{ end -}}
+{{- if $verbs }}
+{{- if not (hasKey $verbsByKey $key) }}{{ $keys = append $keys (dict "key" $key "apiGroups" .apiGroups "resources" .resources) }}{{ end -}}
+{{- $_ := set $verbsByKey $key (uniq (concat (get $verbsByKey $key | default (list)) $verbs)) -}}
+{{- end }}
+{{- end }}
+{{- $out := list -}}
+{{- range $keys }}
+{{- $out = append $out (dict "apiGroups" .apiGroups "resources" .resources "verbs" (get $verbsByKey .key)) -}}
+{{- end }}
+{{- toYaml $out }}
+{{- end }}
