@@ -39,7 +39,7 @@ import {
   unmountUnder,
   writeHostRecord,
 } from './host.ts';
-import { pushBinaryImage } from './images.ts';
+import { pushBinaryImage, removeRegistryTags } from './images.ts';
 import {
   CGROUP_ROOT,
   CNI_BRIDGE,
@@ -307,6 +307,7 @@ export async function upRealNode(o: UpOptions): Promise<RealNodeInfo> {
     mkdirSync(d, { recursive: true });
   }
   writeFileSync(l.auditPolicy, o.auditPolicy);
+  writeFileSync(l.registryFile, `${registry}\n`);
 
   log(`PKI and configuration (node ${NODE_NAME} at ${nodeIP}, API server ${server})`);
   makePki(l.pki, {
@@ -457,7 +458,6 @@ export async function upRealNode(o: UpOptions): Promise<RealNodeInfo> {
     nodeIP,
     nodeBinDir,
   };
-  writeFileSync(l.registryFile, `${registry}\n`);
   writeFileSync(l.info, `${JSON.stringify(info, null, 2)}\n`);
   log(`up in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
   return info;
@@ -584,6 +584,9 @@ export async function downRealNode(
     restoreSysctls(host.sysctls);
     if (!host.logLinksDirExisted) spawnSync('rmdir', [CONTAINER_LOG_LINKS]);
   }
+  const registry =
+    info?.registry ?? (existsSync(l.registryFile) ? readFileSync(l.registryFile, 'utf8').trim() : '');
+  if (registry) removeRegistryTags(registry);
   if (stuckMounts.length === 0) rmSync(l.stateDir, { recursive: true, force: true });
   else log(`not removing ${l.stateDir}: still mounted: ${stuckMounts.join(', ')}`);
   if (ours || !host) removeHostRecord();

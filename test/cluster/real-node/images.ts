@@ -109,6 +109,16 @@ export function pushImage(
   return { ref, digest };
 }
 
+/**
+ * Removes Docker's tags for a registry that is gone (`down`), so tags of old registry ports do not pile up.
+ * Only tags: layers shared with other images stay.
+ */
+export function removeRegistryTags(registry: string): void {
+  const r = spawnSync('docker', ['images', '--format', '{{.Repository}}:{{.Tag}}'], { encoding: 'utf8' });
+  const tags = (r.stdout ?? '').split('\n').filter((t) => t.startsWith(`${registry}/`));
+  if (tags.length) spawnSync('docker', ['rmi', ...tags], { stdio: 'ignore' });
+}
+
 /** An image of one static binary (pause, CoreDNS), pushed under an upstream name. */
 export function pushBinaryImage(
   registry: string,
