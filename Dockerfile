@@ -1,0 +1,78 @@
+# The image of the chart's hook Job: `node /app/dist/main.js apply`.
+#
+#   docker build -t sd-gitops-bootstrap:0.1.0 .
+#
+# Works with the legacy builder and BuildKit alike (no build contexts or heredocs needed):
+# - BASE_IMAGE: the official Node 24 LTS slim image by default; any Debian-based image with Node 24 and npm
+#   (the tests pass a locally made one, as no registry can be pulled from there).
+# - Argo CD's install manifests (install.source: bundled) come from the build context when present
+#   (manifests/argocd/<version>/install.yaml: an air-gapped build copies them there first, e.g. from
+#   ../shared/argocd/), else they are downloaded from ARGOCD_MANIFEST_BASE_URL. Either way each is checked
+#   against its sha256 below, which must match BUNDLED_SHA256 in src/manifests/argocd.ts (a unit test
+#   keeps the two in step).
+ARG BASE_IMAGE=node:24-slim
+
+# ---------------------------------------------------------------------------------------------- build
+FROM ${BASE_IMAGE} AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+# --ignore-scripts: nothing the build needs runs an install script (the `node` devDependency would only
+# download a second Node binary).
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
+
+# ------------------------------------------------------------------------------ production dependencies
+FROM ${BASE_IMAGE} AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+# Type declarations and source maps are never read at run time.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+    && find node_modules \( -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.map' \) -type f -delete \
+    && npm cache clean --force
+
+# ---------------------------------------------------------------------------- Argo CD install manifests
+FROM ${BASE_IMAGE} AS manifests
+# version=sha256 of upstream manifests/install.yaml at that tag.
+ARG ARGOCD_BUNDLED="v3.5.1=795a3a972224da6a7f9d32c3e946445f062b60fb46028476715affeb688236e3 v2.14.21=ee39d40847bbb36154ebcdf2f5c93e0a9001ab60131afb60dbe42981a069699e"
+ARG ARGOCD_MANIFEST_BASE_URL=https://raw.githubusercontent.com/argoproj/argo-cd
+COPY manifests/argocd/ /manifests/
+RUN set -eu; \
+    for pair in ${ARGOCD_BUNDLED}; do \
+      version="${pair%%=*}"; sum="${pair#*=}"; file="/manifests/${version}/install.yaml"; \
+      if [ ! -f "${file}" ]; then \
+        mkdir -p "/manifests/${version}"; \
+        url="${ARGOCD_MANIFEST_BASE_URL}/${version}/manifests/install.yaml"; \
+        echo "downloading ${url}"; \
+        node -e 'fetch(process.argv[1]).then(async (r) => { if (!r.ok) throw new Error(`${r.status} ${r.statusText}`); process.stdout.write(Buffer.from(await r.arrayBuffer())); }).catch((e) => { console.error(String(e)); process.exit(1); })' "${url}" > "${file}"; \
+      fi; \
+      echo "${sum}  ${file}" | sha256sum -c -; \
+    done; \
+    rm -f /manifests/README.md
+
+# ------------------------------------------------------------------------------------------------ runtime
+FROM ${BASE_IMAGE}
+# git (the repository check) and ssh (git over SSH); nothing else is installed.
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends git openssh-client ca-certificates \
+    && rm -rf /var/lib/apt/lists/* /var/cache/apt/* \
+    # ssh refuses to run for a uid without a passwd entry ("No user exists for uid"): give 10001 one.
+    && groupadd --gid 10001 bootstrap \
+    && useradd --uid 10001 --gid 10001 --home-dir /tmp --no-create-home --shell /usr/sbin/nologin bootstrap
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /src/dist ./dist
+COPY --from=manifests /manifests ./manifests/argocd
+COPY package.json ./
+# A read-only root filesystem: the only writes (git's and ssh's temporary files) go to /tmp, an emptyDir
+# in the chart's Job.
+ENV NODE_ENV=production \
+    HOME=/tmp \
+    TMPDIR=/tmp
+USER 10001:10001
+ENTRYPOINT ["node", "/app/dist/main.js"]
+CMD ["--help"]
+LABEL org.opencontainers.image.title="sd-gitops-bootstrap" \
+      org.opencontainers.image.description="Installs and configures Argo CD and GitOps environments for Seldon Deploy" \
+      org.opencontainers.image.licenses="Apache-2.0"
