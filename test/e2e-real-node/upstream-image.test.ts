@@ -58,7 +58,7 @@ describe.skipIf(!target().realNode)('a manifest naming an upstream image', () =>
     digest = pushUpstreamImage(REDIS, {
       dockerfile:
         `FROM ${BASE_IMAGE}\n` +
-        'RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ' +
+        'RUN apt-get -o Acquire::Retries=5 update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o Acquire::Retries=5 install -y -qq --no-install-recommends ' +
         'redis-server >/dev/null && rm -rf /var/lib/apt/lists/*\n' +
         'EXPOSE 6379\nCMD ["redis-server", "--protected-mode", "no"]\n',
     });
