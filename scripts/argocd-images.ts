@@ -323,6 +323,11 @@ export async function ensureImage(
       throw new Error(`${upstream}: the image built as ${local} failed its check: ${(err as Error).message}`);
     }
   }
+  // Older builds of this image are only disk space now (layers shared with this one stay).
+  const stale = dockerOk(['images', `sd-local/${name}`, '--format', '{{.Repository}}:{{.Tag}}'])
+    .split('\n')
+    .filter((t) => t && t !== local);
+  if (stale.length > 0) docker(['rmi', ...stale]);
   const sizeBytes = Number(dockerOk(['image', 'inspect', '--format', '{{.Size}}', local]).trim());
   const result: BuiltImage = { upstream, local, built: !exists, seconds: 0, sizeBytes };
   if (opts.registry) {

@@ -3,7 +3,10 @@
  * and a user key generated at run time (never committed), serving bare repositories from a temp dir.
  *
  * sshd runs as the current user. As root it accepts root with a key only; as anyone else it can only
- * authenticate that same user — either way the URL is `ssh://<current user>@127.0.0.1:<port>/<path>`.
+ * authenticate that same user — either way the URL is `ssh://<current user>@<host>:<port>/<path>`.
+ *
+ * `host` (default 127.0.0.1) is the address sshd listens on: pods of the real node reach the host on the
+ * node's address, not on loopback.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,8 +18,10 @@ const SSHD_CANDIDATES = ['/usr/sbin/sshd', '/usr/bin/sshd'];
 
 export interface GitSshServer {
   port: number;
+  /** The address sshd listens on (and the URLs and known_hosts lines name). */
+  host: string;
   user: string;
-  /** `ssh://user@127.0.0.1:port` — append a repository path. */
+  /** `ssh://user@host:port` — append a repository path. */
   baseUrl: string;
   /** The user's private key (OpenSSH PEM) and the matching known_hosts line for this server. */
   privateKey: string;
@@ -44,12 +49,12 @@ export function sshdPath(): string | undefined {
   return SSHD_CANDIDATES.find((p) => existsSync(p));
 }
 
-async function freePort(): Promise<number> {
+async function freePort(host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();
     srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
+    srv.listen(0, host, () => {
       const addr = srv.address();
       srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
     });
@@ -75,7 +80,10 @@ function git(cwd: string, args: string[]): void {
   });
 }
 
-export async function startGitSshServer(opts: { port?: number; root?: string } = {}): Promise<GitSshServer> {
+export async function startGitSshServer(
+  opts: { port?: number; root?: string; host?: string } = {},
+): Promise<GitSshServer> {
+  const host = opts.host ?? '127.0.0.1';
   const sshd = sshdPath();
   if (!sshd) throw new Error('sshd not found: install Debian package openssh-server');
   const root = opts.root ?? mkdtempSync(join(tmpdir(), 'sd-git-ssh-'));
@@ -85,11 +93,11 @@ export async function startGitSshServer(opts: { port?: number; root?: string } =
   }
   const authorized = join(root, 'authorized_keys');
   writeFileSync(authorized, readFileSync(join(root, 'user_key.pub')), { mode: 0o600 });
-  const port = opts.port ?? (await freePort());
+  const port = opts.port ?? (await freePort(host));
   const user = userInfo().username;
   const config = [
     `Port ${port}`,
-    'ListenAddress 127.0.0.1',
+    `ListenAddress ${host}`,
     `HostKey ${join(root, 'host_key')}`,
     `AuthorizedKeysFile ${authorized}`,
     `PidFile ${join(root, 'sshd.pid')}`,
@@ -112,15 +120,16 @@ export async function startGitSshServer(opts: { port?: number; root?: string } =
   child.stderr?.on('data', (d: Buffer) => {
     stderr += d.toString();
   });
-  await waitForPort(port, () => (child.exitCode !== null ? `sshd exited: ${stderr}` : undefined));
+  await waitForPort(host, port, () => (child.exitCode !== null ? `sshd exited: ${stderr}` : undefined));
 
   const hostPub = readFileSync(join(root, 'host_key.pub'), 'utf8').trim().split(' ');
   const otherPub = readFileSync(join(root, 'other_host_key.pub'), 'utf8').trim().split(' ');
-  const hostPattern = `[127.0.0.1]:${port}`;
-  const baseUrl = `ssh://${user}@127.0.0.1:${port}`;
+  const hostPattern = `[${host}]:${port}`;
+  const baseUrl = `ssh://${user}@${host}:${port}`;
 
   return {
     port,
+    host,
     user,
     baseUrl,
     root,
@@ -197,14 +206,14 @@ function writeFiles(dir: string, files: Record<string, string | null>): void {
   }
 }
 
-async function waitForPort(port: number, failed: () => string | undefined): Promise<void> {
+async function waitForPort(host: string, port: number, failed: () => string | undefined): Promise<void> {
   const { connect } = await import('node:net');
   const deadline = Date.now() + 10_000;
   for (;;) {
     const why = failed();
     if (why) throw new Error(why);
     const ok = await new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1');
+      const s = connect(port, host);
       s.once('connect', () => {
         s.destroy();
         resolve(true);
@@ -212,7 +221,7 @@ async function waitForPort(port: number, failed: () => string | undefined): Prom
       s.once('error', () => resolve(false));
     });
     if (ok) return;
-    if (Date.now() > deadline) throw new Error(`sshd did not listen on 127.0.0.1:${port} within 10s`);
+    if (Date.now() > deadline) throw new Error(`sshd did not listen on ${host}:${port} within 10s`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
