@@ -1,0 +1,545 @@
+/**
+ * Issue 6 on the real node: `helm install` of the chart with the project image (built by Docker from the
+ * real Dockerfile and pushed to the local registry as ghcr.io/seldonio/sd-gitops-bootstrap), the hook Job
+ * really running in a pod under Pod Security "restricted" — no simulated completion.
+ *
+ * Two groups:
+ * - `install.source: skip` against an Argo CD stand-in (its CRDs, ConfigMaps and Secret, and its
+ *   Deployments/StatefulSet running the locally built pause image, so they roll out for real). Needs
+ *   nothing but the project image: install, report, idempotent upgrade, converging upgrade, config error,
+ *   restricted PSA, uninstall.
+ * - the default install (Argo CD v3.5.1 from the bundled manifest), which needs Argo CD's own images
+ *   (quay.io/argoproj/argocd, redis, dex — scripts/argocd-images.ts, through `npm run images`). Without
+ *   them: skipped with one line outside CI, failed in CI (CI=true).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureImages, type ImagesResult } from '../../scripts/images.ts';
+import type { ReadinessReport } from '../../src/report/types.ts';
+import { sharedDir } from '../e2e/support/bootstrap.ts';
+import { CHART, ciScenarios, helm, helmOk, parseObjects, valuesFile } from '../e2e/support/helm.ts';
+import { kubectl, kubectlJson, target, uniqueName } from '../e2e/support/target.ts';
+import { apply } from './support/node.ts';
+
+const RELEASE = 'sdb';
+const JOB = `${RELEASE}-sd-gitops-bootstrap`;
+const scenario = (name: string) => ciScenarios().find((s) => s.name === name)!.file;
+const realNode = target().realNode;
+
+function say(msg: string): void {
+  process.stderr.write(`[chart] ${msg}\n`);
+}
+
+let images: ImagesResult;
+/** Values that make the chart run exactly the image built and pushed for this run (by digest). */
+const imageValues = () => ({
+  image: {
+    repository: images.project.upstream.replace(/:[^:/]+$/, ''),
+    digest: images.project.pushed!.digest,
+  },
+});
+
+beforeAll(async () => {
+  if (!realNode) return;
+  const t0 = Date.now();
+  images = await ensureImages({
+    registry: target().registry!,
+    // SD_E2E_ARGOCD_IMAGES=0: do not build Argo CD's images (their group is then skipped or failed).
+    argocd: process.env.SD_E2E_ARGOCD_IMAGES !== '0',
+  });
+  say(
+    `project image ${images.project.local} (${(images.project.sizeBytes / 1e6).toFixed(0)} MB) pushed as ` +
+      `${images.project.pushed?.ref}@${images.project.pushed?.digest} in ${((Date.now() - t0) / 1000).toFixed(0)}s`,
+  );
+}, 60 * 60_000);
+
+// ------------------------------------------------------------------------------------------- helpers
+
+async function createNamespace(name: string, labels: Record<string, string> = {}): Promise<void> {
+  await apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } });
+}
+
+const RESTRICTED = {
+  'pod-security.kubernetes.io/enforce': 'restricted',
+  'pod-security.kubernetes.io/enforce-version': 'latest',
+};
+
+/** A Git credentials source Secret with a fresh SSH key (the repository is never contacted: verify false). */
+async function gitSourceSecret(namespace: string): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'sd-chart-rn-'));
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'key')]);
+  const hostKey = readFileSync(join(dir, 'key.pub'), 'utf8').split(' ').slice(0, 2).join(' ');
+  await apply({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: 'gitops-source-creds', namespace },
+    type: 'kubernetes.io/ssh-auth',
+    stringData: {
+      'ssh-privatekey': readFileSync(join(dir, 'key'), 'utf8'),
+      known_hosts: `git.example.com ${hostKey}\n`,
+    },
+  });
+}
+
+interface Job {
+  metadata: { uid: string; name: string };
+  status: {
+    succeeded?: number;
+    failed?: number;
+    conditions?: { type: string; status: string; reason?: string }[];
+  };
+}
+interface Pod {
+  metadata: { name: string };
+  spec: { containers: { image: string }[] };
+  status: {
+    phase: string;
+    containerStatuses?: {
+      imageID: string;
+      state: { terminated?: { exitCode: number; message?: string; reason?: string } };
+    }[];
+  };
+}
+
+async function jobPods(namespace: string): Promise<Pod[]> {
+  return (await kubectlJson<{ items: Pod[] }>(['get', 'pods', '-n', namespace, '-l', `job-name=${JOB}`]))
+    .items;
+}
+
+async function report(namespace: string, configMap = 'sd-gitops-bootstrap-report'): Promise<ReadinessReport> {
+  const cm = await kubectlJson<{ data: Record<string, string> }>([
+    'get',
+    'configmap',
+    configMap,
+    '-n',
+    namespace,
+  ]);
+  return JSON.parse(cm.data['report.json']!) as ReadinessReport;
+}
+
+const notReady = (r: ReadinessReport) =>
+  r.checks.filter((c) => c.required && !c.ready).map((c) => `${c.id}: ${c.message}`);
+
+/** `helm upgrade --install --wait`, timed; on failure the error carries the Job's log. */
+async function install(namespace: string, files: string[], extra: string[] = []) {
+  const t0 = Date.now();
+  const args = [
+    'upgrade',
+    '--install',
+    RELEASE,
+    CHART,
+    '-n',
+    namespace,
+    '--wait',
+    '--timeout',
+    '15m',
+    ...extra,
+  ];
+  for (const f of files) args.push('-f', f);
+  const r = await helm(args);
+  const seconds = (Date.now() - t0) / 1000;
+  if (r.code !== 0) {
+    const logs = await kubectl(['logs', '-n', namespace, `job/${JOB}`, '--tail=40']).catch(
+      (e: Error) => e.message,
+    );
+    return { ...r, seconds, logs };
+  }
+  return { ...r, seconds, logs: '' };
+}
+
+/** resourceVersion of each object `kubectl get <kinds>` lists in `namespace` ('' = cluster-scoped). */
+async function versions(
+  kinds: string,
+  namespace?: string,
+  names?: (n: string) => boolean,
+): Promise<Map<string, string>> {
+  const list = await kubectlJson<{
+    items: { kind: string; metadata: { name: string; resourceVersion: string } }[];
+  }>(['get', kinds, ...(namespace ? ['-n', namespace] : [])]);
+  return new Map(
+    list.items
+      .filter((o) => !names || names(o.metadata.name))
+      .map((o) => [`${namespace ?? ''}/${o.kind}/${o.metadata.name}`, o.metadata.resourceVersion]),
+  );
+}
+
+/**
+ * An Argo CD "managed elsewhere" for `install.source: skip`: Argo CD's own CRDs, the ConfigMaps and Secret
+ * the bootstrap configures, and its workloads (labelled as Argo CD's are) running the pause image, so
+ * they really roll out on the node.
+ */
+async function argocdStandIn(namespace: string): Promise<void> {
+  const crds = parseObjects(readFileSync(join(sharedDir, 'argocd', 'v3.5.1', 'install.yaml'), 'utf8')).filter(
+    (o) => o.kind === 'CustomResourceDefinition',
+  );
+  await kubectl(['apply', '--server-side', '--field-manager=argocd-standin', '-f', '-'], {
+    input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: crds }),
+  });
+  // Established a moment after creation (a `kubectl wait` issued at once can find no conditions yet).
+  for (let i = 0; ; i++) {
+    const states = await kubectl([
+      'get',
+      ...crds.map((c) => `crd/${c.metadata.name}`),
+      '-o',
+      'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Established")].status} {end}',
+    ]);
+    if (
+      states
+        .trim()
+        .split(/\s+/)
+        .filter((x) => x === 'True').length === crds.length
+    )
+      break;
+    if (i > 60) throw new Error(`Argo CD's CRDs not established after 60s: ${states}`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  const labels = (name: string) => ({
+    'app.kubernetes.io/name': name,
+    'app.kubernetes.io/part-of': 'argocd',
+  });
+  const pod = (name: string) => ({
+    metadata: { labels: labels(name) },
+    spec: {
+      terminationGracePeriodSeconds: 1,
+      securityContext: { runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: 'RuntimeDefault' } },
+      containers: [
+        {
+          name,
+          image: 'registry.k8s.io/pause:3.10.2',
+          securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+        },
+      ],
+    },
+  });
+  const workload = (kind: 'Deployment' | 'StatefulSet', name: string) => ({
+    apiVersion: 'apps/v1',
+    kind,
+    metadata: { name, namespace, labels: labels(name) },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: { 'app.kubernetes.io/name': name } },
+      ...(kind === 'StatefulSet' ? { serviceName: name } : {}),
+      template: pod(name),
+    },
+  });
+  const cm = (name: string) => ({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name, namespace, labels: labels(name) },
+  });
+  await createNamespace(namespace);
+  await kubectl(['apply', '--server-side', '--field-manager=argocd-standin', '-f', '-'], {
+    input: JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'List',
+      items: [
+        cm('argocd-cm'),
+        cm('argocd-cmd-params-cm'),
+        cm('argocd-ssh-known-hosts-cm'),
+        {
+          apiVersion: 'v1',
+          kind: 'Secret',
+          metadata: { name: 'argocd-secret', namespace, labels: labels('argocd-secret') },
+        },
+        workload('Deployment', 'argocd-server'),
+        workload('Deployment', 'argocd-repo-server'),
+        workload('StatefulSet', 'argocd-application-controller'),
+      ],
+    }),
+  });
+}
+
+// ------------------------------------------------------------------------- skip mode, no Argo CD images
+
+describe.skipIf(!realNode)('install.source skip: the hook Job runs the real image', () => {
+  const id = uniqueName('x').slice(2);
+  const ns = `sdb-${id}`;
+  const argoNs = `argocd-standin-${id}`;
+  const seldonNs = `seldon-${id}`;
+  const envs = [`stg-${id}`, `prod-${id}`];
+  const logsNs = `logs-${id}`;
+  const config = (namespaces: string[]) => ({
+    config: {
+      argocd: { namespace: argoNs, rolloutTimeout: '3m' },
+      git: { verify: false },
+      environments: { namespaces, logging: { namespace: logsNs }, waitForSync: false },
+      seldonDeploy: { namespace: seldonNs },
+    },
+  });
+  let values: string;
+  let first: Awaited<ReturnType<typeof install>>;
+  let firstJobUid: string;
+
+  beforeAll(async () => {
+    await createNamespace(ns, RESTRICTED);
+    await createNamespace(seldonNs);
+    await argocdStandIn(argoNs);
+    await gitSourceSecret(ns);
+    values = valuesFile('rn-skip', { ...imageValues(), ...config(envs.slice(0, 1)) });
+    first = await install(ns, [scenario('skip'), values]);
+    say(`helm install --wait (skip mode, hook Job included): ${first.seconds.toFixed(1)}s`);
+  }, 20 * 60_000);
+
+  afterAll(async () => {
+    await helm(['uninstall', RELEASE, '-n', ns]);
+    for (const n of [ns, argoNs, seldonNs, logsNs, ...envs])
+      await kubectl(['delete', 'namespace', n, '--wait=false']).catch(() => {});
+  });
+
+  it('helm install --wait succeeds; the report says ready; the Job ran the pushed image', async () => {
+    expect(first.code, `${first.stderr}\n${first.logs}`).toBe(0);
+    const r = await report(ns);
+    expect(notReady(r)).toEqual([]);
+    expect(r.ready).toBe(true);
+    const job = await kubectlJson<Job>(['get', 'job', JOB, '-n', ns]);
+    expect(job.status.succeeded).toBe(1);
+    firstJobUid = job.metadata.uid;
+    const [pod] = await jobPods(ns);
+    const status = pod!.status.containerStatuses![0]!;
+    // The very image built from the Dockerfile: pulled by the digest `docker push` printed.
+    expect(status.imageID).toContain(images.project.pushed!.digest);
+    // Its termination message is the report summary the program wrote to /dev/termination-log.
+    expect(status.state.terminated?.exitCode).toBe(0);
+    expect(status.state.terminated?.message).toMatch(/^ready: \d+\/\d+ checks$/);
+  });
+
+  it('the restricted Pod Security namespace admitted the Job (and the pod runs as 10001, read-only)', async () => {
+    const nsObj = await kubectlJson<{ metadata: { labels: Record<string, string> } }>([
+      'get',
+      'namespace',
+      ns,
+    ]);
+    expect(nsObj.metadata.labels['pod-security.kubernetes.io/enforce']).toBe('restricted');
+    interface PodSpec {
+      spec: {
+        securityContext: { runAsUser?: number };
+        containers: { securityContext: { readOnlyRootFilesystem?: boolean } }[];
+      };
+    }
+    const pods = await kubectlJson<{ items: PodSpec[] }>(['get', 'pods', '-n', ns, '-l', `job-name=${JOB}`]);
+    const pod = pods.items[0]!;
+    expect(pod.spec.securityContext.runAsUser).toBe(10001);
+    expect(pod.spec.containers[0]!.securityContext.readOnlyRootFilesystem).toBe(true);
+  });
+
+  it('helm upgrade with the same values: the Job runs again and no object changes', async () => {
+    const envNames = (n: string) => [...envs, logsNs, argoNs, seldonNs, ns].includes(n);
+    const snapshot = async () =>
+      new Map([
+        ...(await versions('serviceaccounts,configmaps,roles,rolebindings,secrets', ns)),
+        ...(await versions('configmaps,secrets,deployments,statefulsets,roles,rolebindings', argoNs)),
+        ...(await versions('applications.argoproj.io,appprojects.argoproj.io', argoNs)),
+        ...(await versions('secrets', seldonNs)),
+        ...(await versions('namespaces', undefined, envNames)),
+        ...(await versions('clusterroles,clusterrolebindings', undefined, (n) => n.startsWith(`${ns}-`))),
+      ]);
+    const before = await snapshot();
+    const again = await install(ns, [scenario('skip'), values]);
+    expect(again.code, `${again.stderr}\n${again.logs}`).toBe(0);
+    const job = await kubectlJson<Job>(['get', 'job', JOB, '-n', ns]);
+    expect(job.metadata.uid).not.toBe(firstJobUid);
+    expect(job.status.succeeded).toBe(1);
+    const after = await snapshot();
+    // The report (rewritten by each run) is the run's output; Helm records each release in a Secret.
+    const changed = [...after].filter(
+      ([k, v]) =>
+        before.get(k) !== v &&
+        !k.endsWith('/sd-gitops-bootstrap-report') &&
+        !k.includes('/Secret/sh.helm.release.v1.'),
+    );
+    expect(changed).toEqual([]);
+    expect([...before.keys()].filter((k) => !after.has(k))).toEqual([]);
+    const r = await report(ns);
+    expect(r.ready).toBe(true);
+    expect(r.changes.created + r.changes.updated).toBe(0);
+  });
+
+  it('helm upgrade adding an environment converges to it', async () => {
+    const more = valuesFile('rn-skip-more', { ...imageValues(), ...config(envs) });
+    const up = await install(ns, [scenario('skip'), more]);
+    expect(up.code, `${up.stderr}\n${up.logs}`).toBe(0);
+    const r = await report(ns);
+    expect(notReady(r)).toEqual([]);
+    expect(r.checks.map((c) => c.id)).toEqual(expect.arrayContaining([`env.application.${envs[1]}`]));
+    const newNs = await kubectlJson<{
+      metadata: { labels: Record<string, string>; annotations: Record<string, string> };
+    }>(['get', 'namespace', envs[1]!]);
+    expect(newNs.metadata.labels['seldon.gitops']).toBe('enabled');
+    await kubectl(['get', 'applications.argoproj.io', `seldon-gitops-${envs[1]}`, '-n', argoNs]);
+    const project = await kubectlJson<{ spec: { destinations: { namespace: string }[] } }>([
+      'get',
+      'appprojects.argoproj.io',
+      'seldon',
+      '-n',
+      argoNs,
+    ]);
+    expect(project.spec.destinations.map((d) => d.namespace)).toEqual(expect.arrayContaining(envs));
+  });
+
+  it('helm uninstall removes the release objects and leaves Argo CD and the environments', async () => {
+    await helmOk(['uninstall', RELEASE, '-n', ns, '--wait']);
+    const left = await kubectl([
+      'get',
+      'serviceaccounts,configmaps,roles,rolebindings',
+      '-n',
+      ns,
+      '-o',
+      'name',
+    ]);
+    expect(left).not.toMatch(/sd-gitops-bootstrap(-config)?$/m);
+    expect(await kubectl(['get', 'roles,rolebindings', '-n', argoNs, '-o', 'name'])).not.toMatch(
+      /sd-gitops-bootstrap/,
+    );
+    expect(await kubectl(['get', 'clusterroles,clusterrolebindings', '-o', 'name'])).not.toContain(
+      `${ns}-${JOB}`,
+    );
+    // What the bootstrap made stays: namespaces, AppProject, Applications, Seldon's git-creds, the report.
+    for (const n of envs) await kubectl(['get', 'namespace', n]);
+    await kubectl(['get', 'appprojects.argoproj.io', 'seldon', '-n', argoNs]);
+    for (const e of envs)
+      await kubectl(['get', 'applications.argoproj.io', `seldon-gitops-${e}`, '-n', argoNs]);
+    await kubectl(['get', 'deployment', 'argocd-server', '-n', argoNs]);
+    await kubectl(['get', 'secret', 'git-creds', '-n', seldonNs]);
+    await kubectl(['get', 'configmap', 'sd-gitops-bootstrap-report', '-n', ns]);
+  });
+});
+
+describe.skipIf(!realNode)('a config error only the program can see', () => {
+  const id = uniqueName('x').slice(2);
+  const ns = `sdb-bad-${id}`;
+  let result: Awaited<ReturnType<typeof install>>;
+
+  beforeAll(async () => {
+    await createNamespace(ns, RESTRICTED);
+    // v3.6.0 matches the schema's version pattern; only the program knows it is refused (argo-cd#30763).
+    const bad = valuesFile('rn-bad', { ...imageValues(), config: { argocd: { version: 'v3.6.0' } } });
+    result = await install(ns, [scenario('default'), bad], ['--timeout', '5m']);
+  }, 10 * 60_000);
+
+  afterAll(async () => {
+    await helm(['uninstall', RELEASE, '-n', ns]);
+    await kubectl(['delete', 'namespace', ns, '--wait=false']).catch(() => {});
+  });
+
+  it('makes helm install fail, and the failed Job with its termination message remains', async () => {
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(/failed post-install|job failed|BackoffLimitExceeded|PodFailurePolicy/i);
+    const job = await kubectlJson<Job>(['get', 'job', JOB, '-n', ns]);
+    expect(job.status.conditions?.find((c) => c.type === 'Failed')?.status).toBe('True');
+    const pods = await jobPods(ns);
+    // Exit code 2 (a config error) is not retried (podFailurePolicy FailJob).
+    expect(pods).toHaveLength(1);
+    const terminated = pods[0]!.status.containerStatuses![0]!.state.terminated!;
+    expect(terminated.exitCode).toBe(2);
+    // Nothing was written to /dev/termination-log: the log's tail (FallbackToLogsOnError) names the key.
+    expect(terminated.message).toContain('argocd.version');
+    expect(terminated.message).toContain('v3.6.0');
+    expect(await kubectl(['logs', '-n', ns, `job/${JOB}`])).toContain('argocd.version');
+    // Nothing was written: no report.
+    expect(await kubectl(['get', 'configmaps', '-n', ns, '-o', 'name'])).not.toContain(
+      'sd-gitops-bootstrap-report',
+    );
+  });
+});
+
+// ------------------------------------------------------------------ installing Argo CD: needs its images
+
+describe.skipIf(!realNode)('the default install: Argo CD v3.5.1 from the bundled manifest, running', () => {
+  const id = uniqueName('x').slice(2);
+  const ns = `sdb-full-${id}`;
+  const seldonNs = `seldon-full-${id}`;
+  const envNs = `stg-full-${id}`;
+  const logsNs = `logs-full-${id}`;
+  let missing = '';
+  let values: string;
+  let first: Awaited<ReturnType<typeof install>>;
+
+  beforeAll(async () => {
+    if (images.argocd.missing.length > 0) {
+      missing = `Argo CD's images are not in the local registry (${images.argocd.missing.join(', ')})${images.argocd.why ? `: ${images.argocd.why}` : ''}`;
+      if (process.env.CI === 'true') throw new Error(`${missing} — build them with npm run images`);
+      say(`skipping the default-install tests: ${missing}; run npm run images with a real-node cluster up`);
+      return;
+    }
+    await createNamespace(ns, RESTRICTED);
+    await createNamespace(seldonNs);
+    await gitSourceSecret(ns);
+    values = valuesFile('rn-full', {
+      ...imageValues(),
+      config: {
+        git: { verify: false },
+        environments: { namespaces: [envNs], logging: { namespace: logsNs }, waitForSync: false },
+        seldonDeploy: { namespace: seldonNs },
+      },
+    });
+    first = await install(ns, [scenario('default'), values]);
+    say(`helm install --wait (installs Argo CD, hook Job included): ${first.seconds.toFixed(1)}s`);
+  }, 30 * 60_000);
+
+  afterAll(async () => {
+    if (missing) return;
+    await helm(['uninstall', RELEASE, '-n', ns]);
+    for (const n of [ns, seldonNs, envNs, logsNs])
+      await kubectl(['delete', 'namespace', n, '--wait=false']).catch(() => {});
+  });
+
+  it('helm install --wait succeeds; Argo CD really rolls out; the report says ready', async (ctx) => {
+    if (missing) ctx.skip();
+    expect(first.code, `${first.stderr}\n${first.logs}`).toBe(0);
+    const r = await report(ns);
+    expect(notReady(r)).toEqual([]);
+    expect(r.checks.map((c) => c.id)).toEqual(expect.arrayContaining(['argocd.rollout.argocd-server']));
+    const [pod] = await jobPods(ns);
+    expect(pod!.status.containerStatuses![0]!.state.terminated?.message).toMatch(/^ready: /);
+    const deployments = await kubectlJson<{
+      items: { metadata: { name: string }; status: { readyReplicas?: number } }[];
+    }>(['get', 'deployments', '-n', 'argocd']);
+    for (const d of deployments.items)
+      expect(d.status.readyReplicas, d.metadata.name).toBeGreaterThanOrEqual(1);
+  });
+
+  it('helm upgrade with the same values changes no object Argo CD does not itself write', async (ctx) => {
+    if (missing) ctx.skip();
+    const snapshot = async () =>
+      new Map([
+        ...(await versions(
+          'configmaps,serviceaccounts,services,roles,rolebindings,networkpolicies',
+          'argocd',
+        )),
+        ...(await versions('deployments,statefulsets', 'argocd')),
+        ...(await versions('secrets', seldonNs)),
+        ...(await versions('crd,clusterroles,clusterrolebindings', undefined, (n) => n.includes('argo'))),
+      ]);
+    // Applications' and AppProjects' status is Argo CD's: their spec must not change (generation).
+    const generations = async () =>
+      (
+        await kubectl([
+          'get',
+          'applications.argoproj.io,appprojects.argoproj.io',
+          '-n',
+          'argocd',
+          '-o',
+          'jsonpath={range .items[*]}{.metadata.name}={.metadata.generation} {end}',
+        ])
+      ).trim();
+    const before = await snapshot();
+    const g0 = await generations();
+    const again = await install(ns, [scenario('default'), values]);
+    expect(again.code, `${again.stderr}\n${again.logs}`).toBe(0);
+    const after = await snapshot();
+    expect([...after].filter(([k, v]) => before.get(k) !== v)).toEqual([]);
+    expect(await generations()).toBe(g0);
+    const r = await report(ns);
+    expect(r.ready).toBe(true);
+  });
+
+  it('helm uninstall leaves Argo CD running', async (ctx) => {
+    if (missing) ctx.skip();
+    await helmOk(['uninstall', RELEASE, '-n', ns, '--wait']);
+    await kubectl(['rollout', 'status', 'deployment/argocd-server', '-n', 'argocd', '--timeout=60s']);
+    await kubectl(['get', 'applications.argoproj.io', `seldon-gitops-${envNs}`, '-n', 'argocd']);
+  });
+});
