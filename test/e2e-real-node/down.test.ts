@@ -5,11 +5,11 @@
  * so test files that run after this one find it as they expect.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AUDIT_POLICY, KUBE_VERSION } from '../../scripts/cluster.ts';
-import { leftovers, podProcesses, upRealNode } from '../cluster/real-node/cluster.ts';
+import { leftovers, liveUsers, podProcesses, upRealNode } from '../cluster/real-node/cluster.ts';
 import { freePort, mountsUnder } from '../cluster/real-node/host.ts';
 import { CNI_BRIDGE, layout } from '../cluster/real-node/layout.ts';
 import { isRunning, pidRecords, pidsWithArg } from '../cluster/real-node/processes.ts';
@@ -29,10 +29,17 @@ function runcContainers(runcRoot: string): string[] {
 describe.skipIf(!target().realNode)('cluster:down', () => {
   const ns = useNamespace('rn-down');
 
-  it('leaves no container, mount, network namespace or process behind', async () => {
+  it('leaves no container, mount, network namespace or process behind', async (ctx) => {
     const t = target();
     const stateDir = dirname(t.kubeconfig);
     const l = layout(stateDir);
+    // Taking the cluster down under another test run (same checkout) would fail that run's tests.
+    const users = liveUsers(stateDir);
+    if (users.length > 1) {
+      const why = `another test run uses this cluster (${users.join(', ')})`;
+      if (process.env.CI === 'true') throw new Error(why);
+      ctx.skip(why);
+    }
 
     // Something worth cleaning up: a pod with an emptyDir on tmpfs, a projected token and a host port
     // (the portmap plugin's iptables chains), beside CoreDNS.
@@ -109,6 +116,9 @@ describe.skipIf(!target().realNode)('cluster:down', () => {
       registryPort: Number(t.registry!.split(':')[1]),
       log: () => {},
     });
+    // The state directory was removed with everything else: record this run as its user again.
+    mkdirSync(l.users, { recursive: true });
+    for (const u of users) writeFileSync(join(l.users, u), '');
     process.stderr.write(
       `[e2e-real-node] cluster:down took ${downSeconds.toFixed(1)}s, warm cluster:up ${((Date.now() - t1) / 1000).toFixed(1)}s\n`,
     );

@@ -10,9 +10,10 @@
  * them, removes every pod sandbox through CRI, and undoes every host-wide change (see host.ts).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { dirname, join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import * as cfg from './configs.ts';
 import {
@@ -45,6 +46,7 @@ import {
   CNI_BRIDGE,
   CONTAINER_LOG_LINKS,
   COREDNS_IMAGE,
+  HOST_LOCK,
   HOST_RECORD,
   KUBERNETES_SERVICE_IP,
   type Layout,
@@ -95,6 +97,8 @@ export interface UpOptions {
   auditPolicy: string;
   /** Prefer this registry port (keeps `<registry>/…` references valid across a down/up). */
   registryPort?: number;
+  /** When another checkout's real node holds the host: wait this long for it to stop (default: fail at once). */
+  waitForHostMs?: number;
   log?: (msg: string) => void;
 }
 
@@ -243,11 +247,103 @@ export async function healthyRealNode(stateDir: string): Promise<RealNodeInfo | 
  */
 export async function upRealNode(o: UpOptions): Promise<RealNodeInfo> {
   const log = o.log ?? ((m: string) => process.stderr.write(`[real-node] ${m}\n`));
-  const l = layout(resolve(o.stateDir));
-  const t0 = Date.now();
   const missing = realNodeMissing();
   if (missing) throw new Error(missing);
+  const deadline = Date.now() + (o.waitForHostMs ?? 0);
+  let waiting = false;
+  for (;;) {
+    const busy = await withHostLock(async () => {
+      const host = readHostRecord();
+      const l = layout(resolve(o.stateDir));
+      if (host && host.stateDir !== l.stateDir && pidRecords(layout(host.stateDir)).some(isRunning)) {
+        return host.stateDir;
+      }
+      return startLocked(o, log);
+    });
+    if (typeof busy !== 'string') return busy;
+    const msg =
+      `a real-node cluster from ${busy} runs on this host (one per host: kube-proxy owns the KUBE-* iptables ` +
+      `chains); stop it first: npm run cluster:down in ${dirname(busy)}`;
+    if (Date.now() > deadline) throw new Error(msg);
+    if (!waiting) log(`waiting up to ${((o.waitForHostMs ?? 0) / 60_000).toFixed(0)} min: ${msg}`);
+    waiting = true;
+    await sleep(5000);
+  }
+}
 
+/**
+ * Runs `fn` holding the host-wide lock file (created exclusively; taken over when its holder died), so two
+ * checkouts, or two test runs in one checkout, never start or stop a real node at the same time.
+ */
+export async function withHostLock<T>(fn: () => Promise<T>): Promise<T> {
+  mkdirSync(dirname(HOST_LOCK), { recursive: true });
+  const me = { pid: process.pid, start: procStartOf(process.pid) };
+  for (;;) {
+    try {
+      writeFileSync(HOST_LOCK, JSON.stringify(me), { flag: 'wx' });
+      break;
+    } catch {
+      try {
+        const holder = JSON.parse(readFileSync(HOST_LOCK, 'utf8')) as { pid: number; start: string };
+        if (!isRunning(holder)) rmSync(HOST_LOCK, { force: true });
+      } catch {
+        rmSync(HOST_LOCK, { force: true }); // half-written by a holder that died
+      }
+      await sleep(250);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(HOST_LOCK, { force: true });
+  }
+}
+
+function procStartOf(pid: number): string {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]!;
+}
+
+/** Test runs using the real node in `stateDir` (live ones only). */
+export function liveUsers(stateDir: string): string[] {
+  const l = layout(resolve(stateDir));
+  if (!existsSync(l.users)) return [];
+  return readdirSync(l.users).filter((f) => {
+    const [pid, start] = f.split('-');
+    return isRunning({ pid: Number(pid), start: start ?? '' });
+  });
+}
+
+/**
+ * A test run's use of a real node: starts it or joins the one running in `stateDir`, and records this
+ * process as a user. `release` stops the cluster when the last user leaves (unless `keep`).
+ */
+export async function acquireRealNode(
+  o: UpOptions,
+): Promise<{ info: RealNodeInfo; release: (opts?: { keep?: boolean }) => Promise<void> }> {
+  const info = await upRealNode(o);
+  const l = layout(info.stateDir);
+  const me = `${process.pid}-${procStartOf(process.pid)}`;
+  await withHostLock(async () => {
+    mkdirSync(l.users, { recursive: true });
+    writeFileSync(join(l.users, me), '');
+  });
+  return {
+    info,
+    release: (opts = {}) =>
+      withHostLock(async () => {
+        rmSync(join(l.users, me), { force: true });
+        if (!opts.keep && liveUsers(l.stateDir).length === 0 && existsSync(l.stateDir)) {
+          await downRealNode(l.stateDir, { log: o.log });
+        }
+      }),
+  };
+}
+
+/** The body of `upRealNode`, run under the host lock once the host is free for `o.stateDir`. */
+async function startLocked(o: UpOptions, log: (msg: string) => void): Promise<RealNodeInfo> {
+  const l = layout(resolve(o.stateDir));
+  const t0 = Date.now();
   const running = await healthyRealNode(l.stateDir);
   if (running) {
     log(`already running (${l.kubeconfig})`);
@@ -255,13 +351,6 @@ export async function upRealNode(o: UpOptions): Promise<RealNodeInfo> {
   }
   const host = readHostRecord();
   if (host && host.stateDir !== l.stateDir) {
-    const other = layout(host.stateDir);
-    if (pidRecords(other).some(isRunning)) {
-      throw new Error(
-        `a real-node cluster from ${host.stateDir} runs on this host (one per host: kube-proxy owns the KUBE-* ` +
-          `iptables chains); stop it first: npm run cluster:down in ${dirname(host.stateDir)}`,
-      );
-    }
     log(`cleaning up after a real-node cluster that stopped without cluster:down (${host.stateDir})`);
     await downRealNode(host.stateDir, { log });
   }

@@ -33,6 +33,8 @@ export const CONTAINER_LOG_LINKS = '/var/log/containers';
  * node per machine — kube-proxy owns the KUBE-* iptables chains) and the sysctls to restore.
  */
 export const HOST_RECORD = '/run/sd-gitops-bootstrap/real-node.json';
+/** Held while a real node starts (or a test run joins or leaves one): serialises them across checkouts. */
+export const HOST_LOCK = '/run/sd-gitops-bootstrap/real-node.lock';
 
 export const PAUSE_IMAGE = 'registry.k8s.io/pause:3.10.2';
 export const COREDNS_IMAGE = 'registry.k8s.io/coredns/coredns:v1.14.2';
@@ -48,6 +50,8 @@ export function layout(stateDir: string) {
     kubeconfig: join(stateDir, 'kubeconfig'),
     info: join(stateDir, 'cluster.json'),
     registryFile: join(stateDir, 'registry'),
+    /** One file per test run using the cluster: the last one to leave stops it. */
+    users: join(stateDir, 'users'),
     auditPolicy: join(stateDir, 'audit-policy.yaml'),
     auditLog: join(stateDir, 'logs', 'audit.log'),
     logs: join(stateDir, 'logs'),

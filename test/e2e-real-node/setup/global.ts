@@ -3,9 +3,10 @@
  *
  * - Reuses a real-node cluster a developer started in `.e2e/` (`npm run cluster:up -- --real-node`) and
  *   leaves it running.
- * - Otherwise starts its own in `.e2e-real-node/` — beside the KWOK cluster the `e2e` project keeps in
- *   `.e2e/`, so one `vitest run` runs both suites — and stops it afterwards (`E2E_KEEP_CLUSTER=1` keeps it
- *   for fast reruns).
+ * - Otherwise starts (or joins) its own in `.e2e-real-node/` — beside the KWOK cluster the `e2e` project
+ *   keeps in `.e2e/`, so one `vitest run` runs both suites — and the last test run using it stops it
+ *   (`E2E_KEEP_CLUSTER=1` keeps it for fast reruns). One real node per host: a run in another checkout
+ *   waits (up to 20 min) for that checkout's node to stop.
  * - Prerequisites missing (not root, no containerd, no Docker…): one line saying what to install, and the
  *   suite is skipped; in CI (`CI=true`) that is an error instead.
  * - `E2E_CLUSTER=existing`: skipped (in CI too) — these tests need the local registry mirror.
@@ -14,11 +15,10 @@ import { join, resolve } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { AUDIT_POLICY, KUBE_VERSION, toolsBin } from '../../../scripts/cluster.ts';
 import {
-  downRealNode,
+  acquireRealNode,
   healthyRealNode,
   type RealNodeInfo,
   realNodeMissing,
-  upRealNode,
 } from '../../cluster/real-node/cluster.ts';
 import { ensureBaseImage } from '../../cluster/real-node/images.ts';
 import type { E2eTarget } from '../../e2e/support/target.ts';
@@ -67,24 +67,30 @@ export default async function setup(project: TestProject): Promise<(() => Promis
 
   const t0 = Date.now();
   ensureBaseImage(say);
-  let info = await healthyRealNode(join(root, '.e2e'));
-  const own = !info;
-  if (info) say(`using the real-node cluster in .e2e (${info.kubeconfig})`);
-  else {
-    info = await upRealNode({
+  const devCluster = await healthyRealNode(join(root, '.e2e'));
+  let release: ((opts?: { keep?: boolean }) => Promise<void>) | undefined;
+  let info: RealNodeInfo;
+  if (devCluster) {
+    info = devCluster;
+    say(`using the real-node cluster in .e2e (${info.kubeconfig})`);
+  } else {
+    // Another checkout's real node (one per host) is usually a test run about to finish: wait for it.
+    const acquired = await acquireRealNode({
       stateDir: SUITE_STATE_DIR,
       binDir: toolsBin(),
       kubeVersion: KUBE_VERSION,
       auditPolicy: AUDIT_POLICY,
+      waitForHostMs: 20 * 60_000,
       log: say,
     });
+    info = acquired.info;
+    release = acquired.release;
   }
   say(`ready in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
   project.provide('e2eTarget', targetOf(info));
 
+  // The suite's own cluster stops when the last test run using it ends (E2E_KEEP_CLUSTER=1 keeps it).
   return async () => {
-    if (own && process.env.E2E_KEEP_CLUSTER !== '1') {
-      await downRealNode(SUITE_STATE_DIR, { log: say });
-    }
+    await release?.({ keep: process.env.E2E_KEEP_CLUSTER === '1' });
   };
 }
