@@ -2,18 +2,22 @@ import { defineConfig } from 'vitest/config';
 
 // Three projects: `unit` (pure logic, no cluster), `e2e` (a real kube-apiserver: the local KWOK cluster by
 // default, or any cluster with E2E_CLUSTER=existing) and `e2e-real-node` (real pods on a real kubelet node).
+// Projects run one after another (groupOrder): on 2 cores, the real Argo CD pods and the KWOK suite's runs
+// would otherwise compete and turn timeouts into flakes.
 export default defineConfig({
   test: {
     projects: [
       {
         test: {
           name: 'unit',
+          sequence: { groupOrder: 0 },
           include: ['src/**/*.test.ts', 'test/unit/**/*.test.ts'],
         },
       },
       {
         test: {
           name: 'e2e',
+          sequence: { groupOrder: 1 },
           include: ['test/e2e/**/*.test.ts'],
           globalSetup: ['test/e2e/setup/global.ts'],
           testTimeout: 180_000,
@@ -28,6 +32,7 @@ export default defineConfig({
         // `.e2e-real-node/`, beside the KWOK one: both suites run in one `vitest run`, one file at a time.
         test: {
           name: 'e2e-real-node',
+          sequence: { groupOrder: 2 },
           include: ['test/e2e-real-node/**/*.test.ts'],
           globalSetup: ['test/e2e-real-node/setup/global.ts'],
           testTimeout: 180_000,
