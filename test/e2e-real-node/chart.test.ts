@@ -500,7 +500,12 @@ describe.skipIf(!realNode)('the default install: Argo CD v3.5.1 from the bundled
   afterAll(async () => {
     if (missing) return;
     await helm(['uninstall', RELEASE, '-n', ns]);
-    for (const n of [ns, seldonNs, envNs, logsNs])
+    // What the bootstrap made stays after uninstall (tested below); the next test file gets a clean
+    // cluster: Applications first, while their controller still runs, then the namespaces.
+    await kubectl(['delete', 'applications.argoproj.io', '--all', '-n', 'argocd', '--timeout=60s']).catch(
+      () => {},
+    );
+    for (const n of [ns, seldonNs, envNs, logsNs, 'argocd'])
       await kubectl(['delete', 'namespace', n, '--wait=false']).catch(() => {});
   });
 
