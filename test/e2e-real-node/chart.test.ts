@@ -9,8 +9,9 @@
  *   nothing but the project image: install, report, idempotent upgrade, converging upgrade, config error,
  *   restricted PSA, uninstall.
  * - the default install (Argo CD v3.5.1 from the bundled manifest), which needs Argo CD's own images
- *   (quay.io/argoproj/argocd, redis, dex — scripts/argocd-images.ts, through `npm run images`). Without
- *   them: skipped with one line outside CI, failed in CI (CI=true).
+ *   (quay.io/argoproj/argocd and redis — scripts/argocd-images.ts, through `npm run images`; dex cannot
+ *   be built here, so without its image argocd-dex-server is pre-created at zero replicas). Without them:
+ *   skipped with one line outside CI, failed in CI (CI=true).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
