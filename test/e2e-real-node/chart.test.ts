@@ -506,9 +506,11 @@ describe.skipIf(!realNode)('the default install: Argo CD v3.5.1 from the bundled
     await kubectl(['delete', 'applications.argoproj.io', '--all', '-n', 'argocd', '--timeout=60s']).catch(
       () => {},
     );
-    for (const n of [ns, seldonNs, envNs, logsNs, 'argocd'])
+    for (const n of [ns, seldonNs, envNs, logsNs])
       await kubectl(['delete', 'namespace', n, '--wait=false']).catch(() => {});
-  });
+    // Gone, not terminating, when the next file installs Argo CD there again.
+    await kubectl(['delete', 'namespace', 'argocd', '--timeout=300s']).catch(() => {});
+  }, 400_000);
 
   it('helm install --wait succeeds; Argo CD really rolls out; the report says ready', async (ctx) => {
     if (missing) ctx.skip();

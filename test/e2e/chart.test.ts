@@ -53,8 +53,11 @@ async function ensureNamespace(name: string, labels: Record<string, string> = {}
   if (pairs.length) await kubectl(['label', 'namespace', name, '--overwrite', ...pairs]);
 }
 
+/** Namespaces other test files use too (the Argo CD one, Seldon Deploy's): created if missing, never deleted. */
+const SHARED_NAMESPACES = new Set(['argocd', 'seldon-system']);
+
 afterAll(async () => {
-  for (const ns of createdNamespaces)
+  for (const ns of createdNamespaces.filter((n) => !SHARED_NAMESPACES.has(n)))
     await kubectl(['delete', 'namespace', ns, '--wait=false']).catch(() => {});
 });
 
