@@ -7,9 +7,9 @@
 #   (the tests pass a locally made one, as no registry can be pulled from there).
 # - Argo CD's install manifests (install.source: bundled) come from the build context when present
 #   (manifests/argocd/<version>/install.yaml: an air-gapped build copies them there first, e.g. from
-#   ../shared/argocd/), else they are downloaded from ARGOCD_MANIFEST_BASE_URL. Either way each is checked
-#   against its sha256 below, which must match BUNDLED_SHA256 in src/manifests/argocd.ts (a unit test
-#   keeps the two in step).
+#   ../shared/argocd/), else they are downloaded from ARGOCD_MANIFEST_BASE_URL (honouring HTTPS_PROXY).
+#   Either way each is checked against its sha256 below, which must match BUNDLED_SHA256 in
+#   src/manifests/argocd.ts (a unit test keeps the two in step).
 ARG BASE_IMAGE=node:24-slim
 
 # ---------------------------------------------------------------------------------------------- build
@@ -45,7 +45,7 @@ RUN set -eu; \
         mkdir -p "/manifests/${version}"; \
         url="${ARGOCD_MANIFEST_BASE_URL}/${version}/manifests/install.yaml"; \
         echo "downloading ${url}"; \
-        node -e 'fetch(process.argv[1]).then(async (r) => { if (!r.ok) throw new Error(`${r.status} ${r.statusText}`); process.stdout.write(Buffer.from(await r.arrayBuffer())); }).catch((e) => { console.error(String(e)); process.exit(1); })' "${url}" > "${file}"; \
+        NODE_USE_ENV_PROXY=1 node -e 'fetch(process.argv[1]).then(async (r) => { if (!r.ok) throw new Error(`${r.status} ${r.statusText}`); process.stdout.write(Buffer.from(await r.arrayBuffer())); }).catch((e) => { console.error(String(e)); process.exit(1); })' "${url}" > "${file}"; \
       fi; \
       echo "${sum}  ${file}" | sha256sum -c -; \
     done; \
