@@ -31,6 +31,7 @@ import { loadAll } from 'js-yaml';
 import { bundledManifestPaths } from '../src/manifests/argocd.ts';
 import { buildImage, ensureBaseImage, type ImageBuild, localRef } from '../test/cluster/real-node/images.ts';
 import { toolsBin } from './cluster.ts';
+import { runningRegistry } from './images.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -443,15 +444,6 @@ export async function buildArgocdImages(
   else if (!bins.dex) dexMissing = 'the dex binary did not build (test/argocd/tools/build.sh said why)';
   else images.push(await ensureImage(names.dex, dexImage(base, bins.dex), common));
   return { images, ...(dexMissing ? { dexMissing } : {}) };
-}
-
-/** The registry of a running real-node cluster, if any. */
-export function runningRegistry(): string | undefined {
-  for (const dir of ['.e2e', '.e2e-real-node']) {
-    const f = join(root, dir, 'registry');
-    if (existsSync(f)) return readFileSync(f, 'utf8').trim();
-  }
-  return undefined;
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
