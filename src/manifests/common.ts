@@ -7,7 +7,10 @@ import { FIELD_MANAGER } from '../kube/apply.ts';
 export { type Environment, environmentsOf } from '../config/environments.ts';
 export { FIELD_MANAGER };
 
-/** Put on the objects this program owns outright (not on user namespaces, not on Argo CD's own objects). */
+/**
+ * Put on the objects this program owns outright, and on the Argo CD namespace when it installs Argo CD (not on
+ * user namespaces, not on Argo CD's own objects).
+ */
 export const MANAGED_BY_LABELS: Readonly<Record<string, string>> = Object.freeze({
   'app.kubernetes.io/managed-by': FIELD_MANAGER,
 });

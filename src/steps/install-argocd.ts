@@ -8,6 +8,7 @@ import { crdEstablished } from '../kube/status.ts';
 import type { KubeObject } from '../kube/types.ts';
 import { type LoadedManifest, loadArgocdManifest } from '../manifests/argocd.ts';
 import { ARGOCD_SERVER } from '../manifests/argocd-settings.ts';
+import { MANAGED_BY_LABELS } from '../manifests/common.ts';
 import { KNOWN_HOSTS_CONFIGMAP, KNOWN_HOSTS_KEY, mergeKnownHosts } from '../manifests/known-hosts.ts';
 import type { Check } from '../report/types.ts';
 import { argocdConfigPatches } from './configure-argocd.ts';
@@ -57,10 +58,12 @@ export async function desiredInstallObjects(
     return merged;
   });
   const missing = patches.filter((p) => !objects.some((o) => sameObject(o, p)));
+  // The label is not decoration: an apply that owns no field at all (a bare name) loses its managedFields
+  // entry on the next apply, which moves the namespace's resourceVersion on a run that changes nothing.
   const namespace: KubeObject = {
     apiVersion: 'v1',
     kind: 'Namespace',
-    metadata: { name: ctx.config.argocd.namespace },
+    metadata: { name: ctx.config.argocd.namespace, labels: { ...MANAGED_BY_LABELS } },
   };
   return [namespace, ...objects, ...missing];
 }

@@ -281,7 +281,11 @@ describe('install objects', () => {
       spec: { template: { metadata: unknown } };
     };
     const byName = (name: string) => objs.find((o) => o.metadata.name === name) as Loose;
-    expect(objs[0]).toEqual({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'argocd' } });
+    expect(objs[0]).toEqual({
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: 'argocd', labels: { 'app.kubernetes.io/managed-by': 'sd-gitops-bootstrap' } },
+    });
     expect(byName('argocd-secret').metadata.labels).toEqual({ x: 'y' });
     expect(Object.keys(byName('argocd-secret').data)).toEqual(['admin.password', 'admin.passwordMtime']);
     expect(fromB64(byName('argocd-secret').data['admin.password'])).toMatch(/^\$2a\$10\$/);

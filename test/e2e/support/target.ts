@@ -70,9 +70,11 @@ const WRITE_VERBS = new Set(['create', 'update', 'patch', 'delete', 'deletecolle
 export function auditEvents(opts: { user?: string; since?: number } = {}): AuditEvent[] {
   const log = target().auditLog;
   if (!log) throw new Error('the audit log exists only on the local cluster (E2E_CLUSTER=local)');
-  const text = readFileSync(log)
+  const raw = readFileSync(log)
     .subarray(opts.since ?? 0)
     .toString('utf8');
+  // The API server may be half-way through writing the last event: read complete lines only.
+  const text = raw.slice(0, raw.lastIndexOf('\n') + 1);
   return text
     .split('\n')
     .filter((l) => l.trim() !== '')
