@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { applicationStatus, crdEstablished, deploymentRolledOut, statefulSetRolledOut } from './status.ts';
+import {
+  applicationReady,
+  applicationStatus,
+  crdEstablished,
+  deploymentRolledOut,
+  statefulSetRolledOut,
+} from './status.ts';
 
 const deployment = (
   spec: { replicas?: number },
@@ -225,6 +231,7 @@ describe('applicationStatus', () => {
       sync: 'Unknown',
       health: 'Unknown',
       message: 'not reconciled by Argo CD yet',
+      stale: false,
     });
   });
 
@@ -235,7 +242,29 @@ describe('applicationStatus', () => {
       sync: 'Synced',
       health: 'Healthy',
       message: 'Synced, Healthy',
+      stale: false,
     });
+  });
+
+  it('does not count Synced against an older source as ready (status.sync.comparedTo)', () => {
+    const source = { repoURL: 'https://git.example.com/gitops.git', path: 'staging' };
+    const app = (comparedTo: object) => ({
+      spec: { source },
+      status: {
+        sync: { status: 'Synced', comparedTo: { source: comparedTo } },
+        health: { status: 'Healthy' },
+      },
+    });
+    const old = applicationStatus(app({ ...source, repoURL: 'ssh://git@git.example.com/gitops.git' }));
+    expect(old).toMatchObject({
+      sync: 'Synced',
+      stale: true,
+      message: 'Argo CD has not compared the new source yet',
+    });
+    expect(applicationReady(old)).toBe(false);
+    const current = applicationStatus(app({ ...source, targetRevision: 'HEAD' }));
+    expect(current.stale).toBe(false);
+    expect(applicationReady(current)).toBe(true);
   });
 
   it('prefers error conditions', () => {

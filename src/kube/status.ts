@@ -136,6 +136,21 @@ export interface ApplicationStatus {
   health: string;
   /** The most useful sentence Argo CD gives: an error condition, a failed operation, or the health message. */
   message: string;
+  /**
+   * Argo CD's status compares an older source than the Application's spec (`status.sync.comparedTo`): right
+   * after the source changed, "Synced" still describes the old one and must not count as ready.
+   */
+  stale: boolean;
+}
+
+/** Synced and Healthy against the Application's current source. */
+export function applicationReady(s: ApplicationStatus): boolean {
+  return s.sync === 'Synced' && s.health === 'Healthy' && !s.stale;
+}
+
+interface AppSource {
+  repoURL?: string;
+  path?: string;
 }
 
 /** Argo CD Application: sync and health as Argo CD reports them ("Unknown" until it has). */
@@ -144,7 +159,7 @@ export function applicationStatus(app: unknown): ApplicationStatus {
     (
       app as {
         status?: {
-          sync?: { status?: string };
+          sync?: { status?: string; comparedTo?: { source?: AppSource } };
           health?: { status?: string; message?: string };
           conditions?: Condition[];
           operationState?: { phase?: string; message?: string };
@@ -153,6 +168,12 @@ export function applicationStatus(app: unknown): ApplicationStatus {
     ).status ?? {};
   const sync = status.sync?.status ?? 'Unknown';
   const health = status.health?.status ?? 'Unknown';
+  const want = (app as { spec?: { source?: AppSource } }).spec?.source;
+  const compared = status.sync?.comparedTo?.source;
+  const stale =
+    !!want &&
+    !!compared &&
+    (compared.repoURL !== want.repoURL || (compared.path ?? '') !== (want.path ?? ''));
   const errors = (status.conditions ?? [])
     .filter((c) => c.type?.endsWith('Error') && c.message)
     .map((c) => `${c.type}: ${c.message}`);
@@ -163,6 +184,7 @@ export function applicationStatus(app: unknown): ApplicationStatus {
     message = `sync ${op.phase.toLowerCase()}: ${op.message}`;
   else if (status.health?.message) message = status.health.message;
   else if (!status.sync && !status.health) message = 'not reconciled by Argo CD yet';
+  else if (stale) message = 'Argo CD has not compared the new source yet';
   else message = `${sync}, ${health}`;
-  return { sync, health, message };
+  return { sync, health, message, stale };
 }

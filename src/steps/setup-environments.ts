@@ -4,7 +4,7 @@
  * `waitForSync`, each Application is also Synced and Healthy (waited for, bounded by `syncTimeout`, in apply).
  */
 
-import { applicationStatus } from '../kube/status.ts';
+import { applicationReady, applicationStatus } from '../kube/status.ts';
 import type { KubeObject } from '../kube/types.ts';
 import { formatDuration, waitFor } from '../kube/wait.ts';
 import { application } from '../manifests/application.ts';
@@ -53,7 +53,7 @@ async function reconcile(ctx: StepContext): Promise<string> {
             if (!app) return { done: false, state: 'not found' };
             const s = applicationStatus(app);
             return {
-              done: s.sync === 'Synced' && s.health === 'Healthy',
+              done: applicationReady(s),
               state: `${s.sync}, ${s.health}: ${s.message}`,
             };
           },
@@ -193,7 +193,7 @@ async function applicationChecks(ctx: StepContext, env: Environment): Promise<Ch
         message: `${where} differs from the configuration (source, destination or project)`,
       };
   const s = applicationStatus(live);
-  const synced = s.sync === 'Synced' && s.health === 'Healthy';
+  const synced = applicationReady(s);
   const message = synced
     ? 'Synced, Healthy'
     : s.message === `${s.sync}, ${s.health}`

@@ -476,9 +476,8 @@ describe.skipIf(!realNode)('Argo CD v3.5.1 on the real node, installed and confi
     });
 
     // Seen on the real node: after the source changed (SSH → HTTPS), `apply` with waitForSync returned ready
-    // within seconds, from Applications still Synced against the old source (status.sync.comparedTo). The
-    // sync check should also require comparedTo to match spec.source (src/steps/setup-environments.ts).
-    it.todo('with waitForSync, a changed source is ready only once Argo CD compared the new one');
+    // within seconds, from Applications still Synced against the old source (status.sync.comparedTo). Fixed
+    // in applicationStatus (src/kube/status.ts, `stale`) and unit-tested there.
 
     it("a wrong token: the CLI's own check refuses and the report names it", async () => {
       await setHttpsSecret(`${https.token}-revoked`);
