@@ -8,9 +8,9 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort, waitForPort } from './net.ts';
 
 const NGINX = '/usr/sbin/nginx';
 const FCGIWRAP = '/usr/sbin/fcgiwrap';
@@ -43,18 +43,6 @@ export function gitHttpsMissing(): string | undefined {
   return missing.length > 0
     ? `install Debian packages ${missing.map(([, pkg]) => pkg).join(', ')} (for the HTTPS Git server)`
     : undefined;
-}
-
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, host, () => {
-      const addr = srv.address();
-      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
-    });
-  });
 }
 
 function openssl(args: string[], cwd: string): void {
@@ -116,25 +104,6 @@ function htpasswdLine(user: string, password: string): string {
     .toString()
     .trim();
   return `${user}:${hash}\n`;
-}
-
-async function waitForPort(host: string, port: number, failed: () => string | undefined): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const why = failed();
-    if (why) throw new Error(why);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect(port, host);
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`nginx did not listen on ${host}:${port} within 10s`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 export async function startGitHttpsServer(opts: {
@@ -211,7 +180,7 @@ http {
   });
   track(nginx, 'nginx');
   try {
-    await waitForPort(host, port, () =>
+    await waitForPort('nginx', host, port, () =>
       children.some((c) => c.exitCode !== null) ? `nginx or fcgiwrap exited: ${stderr}` : undefined,
     );
   } catch (err) {

@@ -10,9 +10,9 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { freePort, waitForPort } from './net.ts';
 
 const SSHD_CANDIDATES = ['/usr/sbin/sshd', '/usr/bin/sshd'];
 
@@ -47,18 +47,6 @@ export interface GitSshServer {
 
 export function sshdPath(): string | undefined {
   return SSHD_CANDIDATES.find((p) => existsSync(p));
-}
-
-async function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, host, () => {
-      const addr = srv.address();
-      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
-    });
-  });
 }
 
 function keygen(file: string, comment: string): void {
@@ -120,7 +108,9 @@ export async function startGitSshServer(
   child.stderr?.on('data', (d: Buffer) => {
     stderr += d.toString();
   });
-  await waitForPort(host, port, () => (child.exitCode !== null ? `sshd exited: ${stderr}` : undefined));
+  await waitForPort('sshd', host, port, () =>
+    child.exitCode !== null ? `sshd exited: ${stderr}` : undefined,
+  );
 
   const hostPub = readFileSync(join(root, 'host_key.pub'), 'utf8').trim().split(' ');
   const otherPub = readFileSync(join(root, 'other_host_key.pub'), 'utf8').trim().split(' ');
@@ -203,25 +193,5 @@ function writeFiles(dir: string, files: Record<string, string | null>): void {
     }
     mkdirSync(join(full, '..'), { recursive: true });
     writeFileSync(full, content);
-  }
-}
-
-async function waitForPort(host: string, port: number, failed: () => string | undefined): Promise<void> {
-  const { connect } = await import('node:net');
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const why = failed();
-    if (why) throw new Error(why);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect(port, host);
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`sshd did not listen on ${host}:${port} within 10s`);
-    await new Promise((r) => setTimeout(r, 100));
   }
 }

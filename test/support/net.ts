@@ -1,0 +1,43 @@
+/** Ports for the test servers (Git over SSH and HTTPS) that run as host processes. */
+import { connect, createServer } from 'node:net';
+
+/** A port nothing listens on right now, on `host`. */
+export function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, host, () => {
+      const addr = srv.address();
+      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
+    });
+  });
+}
+
+/**
+ * Waits (10 s at most) until `host:port` accepts a connection; `failed` reports a reason to stop early
+ * (e.g. the server process exited), and `what` names the server in the timeout message.
+ */
+export async function waitForPort(
+  what: string,
+  host: string,
+  port: number,
+  failed: () => string | undefined,
+): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const why = failed();
+    if (why) throw new Error(why);
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect(port, host);
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`${what} did not listen on ${host}:${port} within 10s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
