@@ -144,11 +144,16 @@ export function argocdBinaries(opts: { dex?: boolean } = {}): ArgocdBinaries {
     env: { ...process.env, ...(opts.dex ? { ARGOCD_TOOLS_DEX: '1' } : {}) },
   });
   const bin = out.trim().split('\n').pop()!;
-  const moduleDir = execFileSync(
-    'go',
-    ['list', '-m', '-f', '{{.Dir}}', `github.com/argoproj/argo-cd/v3@${ARGOCD_VERSION}`],
-    { cwd: tools, encoding: 'utf8' },
-  ).trim();
+  // `go mod download` (not `go list -m`): it also fetches the module when a cached binary outlived a
+  // cleaned module cache.
+  const moduleDir = (
+    JSON.parse(
+      execFileSync('go', ['mod', 'download', '-json', `github.com/argoproj/argo-cd/v3@${ARGOCD_VERSION}`], {
+        cwd: tools,
+        encoding: 'utf8',
+      }),
+    ) as { Dir: string }
+  ).Dir;
   return {
     argocd: join(bin, 'argocd'),
     kustomize: join(bin, 'kustomize'),
