@@ -623,3 +623,31 @@ describe('Argo CD in a non-default namespace', () => {
     expect(back.code).toBe(0);
   });
 });
+
+describe('the older Argo CD line (v2.14.21)', () => {
+  it('installs and configures Argo CD v2.14.21 from its manifest, ready, and a re-run changes nothing', async () => {
+    const v2Ns = `argocd-v2-${id}`;
+    const cfg = baseConfig();
+    cfg.argocd.namespace = v2Ns;
+    cfg.argocd.version = 'v2.14.21';
+    cfg.argocd.install.file = join(sharedDir, 'argocd/v2.14.21/install.yaml');
+    const file = writeConfig('v2', cfg);
+    const res = await apply(file);
+    expect(failedChecks(res.report), res.stderr.slice(-2000)).toEqual([]);
+    expect(res.code).toBe(0);
+    expect(res.report?.argocd.version).toBe('v2.14.21');
+    const params = await kubectlJson<{ data: Record<string, string> }>([
+      'get',
+      'configmap',
+      'argocd-cmd-params-cm',
+      '-n',
+      v2Ns,
+    ]);
+    expect(params.data).toMatchObject({ 'server.insecure': 'true', 'server.rootpath': '/argocd' });
+    const again = await apply(file);
+    expect(again.report?.changes).toMatchObject({ created: 0, updated: 0 });
+    // Back to v3.5.1 for whatever runs next on this cluster (CRDs and cluster roles are cluster-wide).
+    const back = await apply(writeConfig('base-after-v2', baseConfig()));
+    expect(back.code).toBe(0);
+  });
+});
