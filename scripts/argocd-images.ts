@@ -31,7 +31,7 @@ import { loadAll } from 'js-yaml';
 import { bundledManifestPaths } from '../src/manifests/argocd.ts';
 import { buildImage, ensureBaseImage, type ImageBuild, localRef } from '../test/cluster/real-node/images.ts';
 import { toolsBin } from './cluster.ts';
-import { runningRegistry } from './images.ts';
+import { registryArg } from './images.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -453,8 +453,7 @@ export async function buildArgocdImages(
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const args = process.argv.slice(2);
-  const i = args.indexOf('--registry');
-  const registry = i >= 0 ? args[i + 1] : runningRegistry();
+  const registry = registryArg(args);
   try {
     const t0 = Date.now();
     const r = await buildArgocdImages({ ...(registry ? { registry } : {}), dex: args.includes('--dex') });

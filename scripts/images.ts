@@ -336,6 +336,12 @@ export async function ensureImages(
   return result;
 }
 
+/** `--registry HOST:PORT` from the command line, else the registry of a running real-node cluster. */
+export function registryArg(args: readonly string[]): string | undefined {
+  const i = args.indexOf('--registry');
+  return i >= 0 ? args[i + 1] : runningRegistry();
+}
+
 /** The registry of a running real-node cluster, if any. */
 export function runningRegistry(): string | undefined {
   for (const dir of ['.e2e', '.e2e-real-node']) {
@@ -347,8 +353,7 @@ export function runningRegistry(): string | undefined {
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const args = process.argv.slice(2);
-  const i = args.indexOf('--registry');
-  const registry = i >= 0 ? args[i + 1] : runningRegistry();
+  const registry = registryArg(args);
   try {
     const t0 = Date.now();
     const r = await ensureImages({

@@ -180,7 +180,6 @@ describe('apply on a fresh cluster', () => {
     );
     for (const ns of envs)
       expect(ids).toEqual(expect.arrayContaining([`git.repo.folder.${ns}`, `env.application.${ns}`]));
-    // The report also lives in its ConfigMap.
   });
 
   it('writes the report ConfigMap in POD_NAMESPACE and never a secret value in output', async () => {
