@@ -29,9 +29,14 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadAll } from 'js-yaml';
 import { bundledManifestPaths } from '../src/manifests/argocd.ts';
-import { buildImage, ensureBaseImage, type ImageBuild, localRef } from '../test/cluster/real-node/images.ts';
+import {
+  buildImage,
+  ensureBaseImage,
+  type ImageBuild,
+  localRef,
+  registryArg,
+} from '../test/cluster/real-node/images.ts';
 import { toolsBin } from './cluster.ts';
-import { registryArg } from './images.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -451,8 +456,16 @@ export async function buildArgocdImages(
   return { images, ...(dexMissing ? { dexMissing } : {}) };
 }
 
+export const USAGE = `usage: node scripts/argocd-images.ts [--registry HOST:PORT] [--dex]
+  Builds Argo CD's and redis's images (and dex's with --dex) and pushes them to --registry, else to the
+  running real-node cluster's registry; with neither, only builds.`;
+
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const args = process.argv.slice(2);
+  if (args.includes('--help')) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
   const registry = registryArg(args);
   try {
     const t0 = Date.now();

@@ -35,7 +35,7 @@ import { fileURLToPath } from 'node:url';
 import { load } from 'js-yaml';
 import { BUNDLED_VERSIONS } from '../src/config/bundled.ts';
 import { BUNDLED_SHA256, sha256Hex } from '../src/manifests/argocd.ts';
-import { ensureBaseImage, localPath, localRef } from '../test/cluster/real-node/images.ts';
+import { ensureBaseImage, localPath, localRef, registryArg } from '../test/cluster/real-node/images.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const shared = resolve(root, '..', 'shared');
@@ -298,6 +298,26 @@ export function argocdManifestImages(version = BUNDLED_VERSIONS[0]): string[] {
   return [...new Set([...text.matchAll(/^\s+image: (\S+)$/gm)].map((m) => m[1]!))].sort();
 }
 
+/** What ensureImages and `--help` use of scripts/argocd-images.ts, loaded only when needed. */
+interface ArgocdImagesModule {
+  buildArgocdImages: (o: { registry?: string }) => Promise<{ dexMissing?: string }>;
+  USAGE: string;
+}
+
+/**
+ * scripts/argocd-images.ts, imported while this module may still be evaluating its own top-level await
+ * (`npm run images`): it must not import this module back, or the two wait on each other and Node exits
+ * 13 ("unsettled top-level await"). What both need lives in test/cluster/real-node/images.ts.
+ */
+function loadArgocdImages(): Promise<ArgocdImagesModule> {
+  return import('./argocd-images.ts') as Promise<ArgocdImagesModule>;
+}
+
+export const USAGE = `usage: npm run images -- [--registry HOST:PORT] [--project-only]
+  Builds the project image from the Dockerfile and, unless --project-only, Argo CD's images
+  (scripts/argocd-images.ts), and pushes them to --registry, else to the running real-node cluster's
+  registry; with neither, only builds.`;
+
 /**
  * Builds and pushes the project image; then Argo CD's (scripts/argocd-images.ts, built by the Argo CD
  * tests' own script when it exists — its failure is reported, not thrown: the chart tests that need a
@@ -315,9 +335,7 @@ export async function ensureImages(
       result.argocd.why = 'scripts/argocd-images.ts does not exist';
     } else {
       try {
-        const mod = (await import(script)) as {
-          buildArgocdImages: (o: { registry?: string }) => Promise<{ dexMissing?: string }>;
-        };
+        const mod = await loadArgocdImages();
         const r = await mod.buildArgocdImages(opts.registry ? { registry: opts.registry } : {});
         if (r.dexMissing) result.argocd.why = `dex: ${r.dexMissing}`;
       } catch (err) {
@@ -336,23 +354,12 @@ export async function ensureImages(
   return result;
 }
 
-/** `--registry HOST:PORT` from the command line, else the registry of a running real-node cluster. */
-export function registryArg(args: readonly string[]): string | undefined {
-  const i = args.indexOf('--registry');
-  return i >= 0 ? args[i + 1] : runningRegistry();
-}
-
-/** The registry of a running real-node cluster, if any. */
-export function runningRegistry(): string | undefined {
-  for (const dir of ['.e2e', '.e2e-real-node']) {
-    const f = join(root, dir, 'registry');
-    if (existsSync(f)) return readFileSync(f, 'utf8').trim();
-  }
-  return undefined;
-}
-
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const args = process.argv.slice(2);
+  if (args.includes('--help')) {
+    process.stdout.write(`${USAGE}\n\nArgo CD's images, alone:\n${(await loadArgocdImages()).USAGE}\n`);
+    process.exit(0);
+  }
   const registry = registryArg(args);
   try {
     const t0 = Date.now();

@@ -24,7 +24,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { MIRRORED_REGISTRIES } from './layout.ts';
 
 const DOCKER_ENV = { ...process.env, DOCKER_BUILDKIT: '0', DOCKER_CLI_HINTS: 'false' };
@@ -256,4 +256,21 @@ export function ensureBaseImage(log: (m: string) => void = () => {}): string {
     BASE_IMAGE,
   ]);
   return BASE_IMAGE;
+}
+
+const root = resolve(import.meta.dirname, '..', '..', '..');
+
+/** `--registry HOST:PORT` from the command line, else the registry of a running real-node cluster. */
+export function registryArg(args: readonly string[]): string | undefined {
+  const i = args.indexOf('--registry');
+  return i >= 0 ? args[i + 1] : runningRegistry();
+}
+
+/** The registry of a running real-node cluster, if any. */
+export function runningRegistry(): string | undefined {
+  for (const dir of ['.e2e', '.e2e-real-node']) {
+    const f = join(root, dir, 'registry');
+    if (existsSync(f)) return readFileSync(f, 'utf8').trim();
+  }
+  return undefined;
 }

@@ -1,0 +1,45 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+// The documented commands run as commands, the way README has a user type them: the other tests import
+// these scripts' functions, which never evaluates a script as the entry module (its command-line branch
+// and top-level await). Only what needs no cluster and no Docker runs here; `--help` goes past module
+// loading, and `npm run images -- --help` loads scripts/argocd-images.ts the way a real run does.
+const root = join(import.meta.dirname, '..', '..');
+
+function run(cmd: string, args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(cmd, args, { cwd: root, encoding: 'utf8', timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('documented commands', () => {
+  it('npm run images -- --help loads both image scripts and prints their usage', () => {
+    const r = run('npm', ['run', '--silent', 'images', '--', '--help']);
+    expect(r.stderr).not.toMatch(/unsettled top-level await/i);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('usage: npm run images');
+    expect(r.stdout).toContain('usage: node scripts/argocd-images.ts');
+  });
+
+  it('node scripts/argocd-images.ts --help', () => {
+    const r = run(process.execPath, ['scripts/argocd-images.ts', '--help']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('--dex');
+  });
+
+  it('node scripts/cluster.ts without a command prints its usage (npm run cluster:up / cluster:down)', () => {
+    const r = run(process.execPath, ['scripts/cluster.ts']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('usage: node scripts/cluster.ts up [--real-node] | down');
+  });
+
+  it.each(['gen-config-docs.ts', 'gen-values-schema.ts'])(
+    'node scripts/%s prints what --write writes',
+    (s) => {
+      const r = run(process.execPath, [join('scripts', s)]);
+      expect(r.status).toBe(0);
+      expect(r.stdout.length).toBeGreaterThan(100);
+    },
+  );
+});
