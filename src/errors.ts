@@ -77,3 +77,8 @@ export class PermissionError extends Error {
     this.missing = missing;
   }
 }
+
+/** The message of any thrown value, for checks and logs. */
+export function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { loadEnv } from './config/env.ts';
 import { loadConfigFile } from './config/load.ts';
 import type { Config, Env } from './config/types.ts';
-import { ConfigError, PermissionError, UsageError } from './errors.ts';
+import { ConfigError, messageOf, PermissionError, UsageError } from './errors.ts';
 import { type ConnectOptions, connect } from './kube/client.ts';
 import { LeaseHeldError } from './kube/lease.ts';
 import type { Kube } from './kube/types.ts';
@@ -19,7 +19,7 @@ import { formatPlan, planJson } from './report/plan.ts';
 import { redact } from './report/redact.ts';
 import type { ReadinessReport } from './report/types.ts';
 import { configMapFor, formatText, TERMINATION_LOG, writeTerminationLog } from './report/writers.ts';
-import { createContext, type Mode, messageOf, type StepDeps } from './steps/context.ts';
+import { createContext, type Mode, type StepDeps } from './steps/context.ts';
 import { runSteps } from './steps/runner.ts';
 
 export const USAGE = `Usage: sd-gitops-bootstrap <apply|plan|status> [options]

@@ -7,6 +7,7 @@
 import { ApiError } from '../errors.ts';
 import { diffObjects } from './diff.ts';
 import { type Discovery, type ResourceInfo, resourcePath, splitApiVersion } from './discovery.ts';
+import { describeRef, refOf } from './objects.ts';
 import { crdEstablished } from './status.ts';
 import type { ApplyOptions, Kube, KubeObject, ObjectChange, ObjectRef } from './types.ts';
 import { waitFor } from './wait.ts';
@@ -27,20 +28,6 @@ export interface ApplyContext {
 }
 
 export type ApplyResult = ObjectChange & { object: KubeObject | null };
-
-export function refOf(obj: KubeObject): ObjectRef {
-  return {
-    apiVersion: obj.apiVersion,
-    kind: obj.kind,
-    name: obj.metadata.name,
-    namespace: obj.metadata.namespace,
-  };
-}
-
-/** `ConfigMap argocd/argocd-cm`, `ClusterRole argocd-server`. */
-export function describeRef(ref: ObjectRef): string {
-  return `${ref.kind} ${ref.namespace ? `${ref.namespace}/` : ''}${ref.name}`;
-}
 
 /** The body to send: the object unchanged, except what the server would refuse or the scope forbids. */
 function prepare(obj: KubeObject, info: ResourceInfo): KubeObject {

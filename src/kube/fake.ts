@@ -8,6 +8,7 @@
  */
 import { KubeClient } from './client.ts';
 import { stripServerFields } from './diff.ts';
+import { splitApiVersion } from './discovery.ts';
 import type { HttpRequest, HttpResponse, Transport } from './retry.ts';
 import type { KubeObject } from './types.ts';
 
@@ -142,9 +143,7 @@ export class FakeApiServer {
   }
 
   pathOf(obj: Pick<KubeObject, 'apiVersion' | 'kind' | 'metadata'>): string {
-    const slash = obj.apiVersion.indexOf('/');
-    const group = slash < 0 ? '' : obj.apiVersion.slice(0, slash);
-    const version = slash < 0 ? obj.apiVersion : obj.apiVersion.slice(slash + 1);
+    const { group, version } = splitApiVersion(obj.apiVersion);
     const r = this.resources.find((x) => x.group === group && x.version === version && x.kind === obj.kind);
     if (!r) return `/unknown/${obj.kind}/${obj.metadata.name}`;
     const prefix = group === '' ? `/api/${version}` : `/apis/${group}/${version}`;

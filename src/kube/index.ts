@@ -5,10 +5,8 @@ export {
   type ApplyResult,
   applyObject,
   applyObjects,
-  describeRef,
   FIELD_MANAGER,
   NOTE_NO_CRD,
-  refOf,
   waitForCrd,
 } from './apply.ts';
 export {
@@ -36,6 +34,7 @@ export {
   leaseExpiry,
   toMicroTime,
 } from './lease.ts';
+export { describeRef, groupOf, includesDesired, overlay, readSecret, refKey, refOf } from './objects.ts';
 export {
   type HttpRequest,
   type HttpResponse,

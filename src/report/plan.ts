@@ -1,12 +1,7 @@
 /** The output of `plan`: what an apply would do, object by object, from server-side dry-runs. */
-import type { ObjectChange, ObjectRef } from '../kube/types.ts';
+import { describeRef } from '../kube/objects.ts';
+import type { ObjectChange } from '../kube/types.ts';
 import { countChanges } from './build.ts';
-
-export function formatRef(ref: ObjectRef): string {
-  const group = ref.apiVersion.includes('/') ? `.${ref.apiVersion.split('/')[0]}` : '';
-  const name = ref.namespace ? `${ref.namespace}/${ref.name}` : ref.name;
-  return `${ref.kind}${group} ${name}`;
-}
 
 const SYMBOL = { created: '+', updated: '~', unchanged: '=' } as const;
 const VERB = { created: 'create', updated: 'update', unchanged: 'unchanged' } as const;
@@ -17,7 +12,7 @@ export function formatPlan(changes: readonly ObjectChange[]): string {
     const fields =
       change.action === 'updated' && change.fields?.length ? ` (${change.fields.join(', ')})` : '';
     const note = change.note ? ` — ${change.note}` : '';
-    return `${SYMBOL[change.action]} ${VERB[change.action].padEnd(9)} ${formatRef(change.ref)}${fields}${note}`;
+    return `${SYMBOL[change.action]} ${VERB[change.action].padEnd(9)} ${describeRef(change.ref, { group: true })}${fields}${note}`;
   });
   const { created, updated, unchanged } = countChanges(changes);
   lines.push('', `Plan: ${created} to create, ${updated} to update, ${unchanged} unchanged.`);

@@ -5,12 +5,12 @@
  * Applications would only fail); a missing folder is reported, not fatal: Argo CD syncs it once it appears.
  */
 import { join } from 'node:path';
-import { StepError } from '../errors.ts';
+import { messageOf, StepError } from '../errors.ts';
 import { environmentsOf } from '../manifests/common.ts';
 import type { GitCredentials } from '../manifests/git-credentials.ts';
 import { redact } from '../report/redact.ts';
 import type { Check } from '../report/types.ts';
-import { messageOf, type Step, type StepContext } from './context.ts';
+import type { Step, StepContext } from './context.ts';
 import {
   execaRunner,
   type GitErrorContext,

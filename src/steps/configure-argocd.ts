@@ -9,7 +9,8 @@
  * fields our field manager owns, and restart the server twice per run. So this step only applies them
  * itself when Argo CD is managed elsewhere (`install.source: skip`).
  */
-import { StepError } from '../errors.ts';
+import { messageOf, StepError } from '../errors.ts';
+import { describeRef, readSecret } from '../kube/objects.ts';
 import type { KubeObject } from '../kube/types.ts';
 import {
   ARGOCD_SECRET,
@@ -31,7 +32,7 @@ import {
 } from '../manifests/password.ts';
 import { registerSecret } from '../report/redact.ts';
 import type { Check } from '../report/types.ts';
-import { describeObject, messageOf, readSecret, type Step, type StepContext } from './context.ts';
+import type { Step, StepContext } from './context.ts';
 import { withOwnedFields } from './ownership.ts';
 
 const NAME = 'configure-argocd';
@@ -50,7 +51,7 @@ export function readAdminPassword(ctx: StepContext): Promise<AdminPassword> {
   return ctx.once('admin-password', async () => {
     const { secretRef, generate } = ctx.config.argocd.adminPassword;
     const namespace = secretRef.namespace ?? ctx.runNamespace;
-    const where = describeObject('Secret', namespace, secretRef.name);
+    const where = describeRef({ kind: 'Secret', namespace: namespace, name: secretRef.name });
     const data = await readSecret(ctx.kube, namespace, secretRef.name);
     if (data) {
       const password = data[secretRef.key];
@@ -103,7 +104,7 @@ export function adminPasswordDecision(ctx: StepContext): Promise<PasswordDecisio
       if (ctx.mode === 'apply') {
         pw.stored = true;
         ctx.log.info(
-          `generated the Argo CD admin password into ${describeObject('Secret', pw.namespace, pw.name)}`,
+          `generated the Argo CD admin password into ${describeRef({ kind: 'Secret', namespace: pw.namespace, name: pw.name })}`,
         );
       }
     }
@@ -171,7 +172,7 @@ async function passwordCheck(ctx: StepContext): Promise<Check> {
   const check = { id: 'argocd.admin-password', required: true };
   try {
     const pw = await readAdminPassword(ctx);
-    const source = `${describeObject('Secret', pw.namespace, pw.name)} (key ${pw.key})`;
+    const source = `${describeRef({ kind: 'Secret', namespace: pw.namespace, name: pw.name })} (key ${pw.key})`;
     if (!pw.stored) {
       return { ...check, ready: false, message: `${source} does not exist yet: apply generates it` };
     }

@@ -5,10 +5,10 @@
  */
 import type { Config, Env } from '../config/types.ts';
 import type { LeaseHandle } from '../kube/lease.ts';
-import type { Kube, KubeObject, ObjectChange, ObjectRef } from '../kube/types.ts';
+import { overlay, refKey } from '../kube/objects.ts';
+import type { Kube, KubeObject, ObjectChange } from '../kube/types.ts';
 import type { Logger } from '../log.ts';
 import type { Check } from '../report/types.ts';
-import type { RepositoryCheck } from './check-repository.ts';
 import type { GitRunner } from './git.ts';
 
 /** `apply` converges, `plan` dry-runs every write, `status` only reports. */
@@ -35,8 +35,6 @@ export interface RunState {
   install?: { objects: number; origin: string; sha256: string; verified: boolean };
   /** The Argo CD version argocd-server runs (from its image tag), when read. */
   argocdVersion?: string;
-  /** Repository check result (reconcile), reused by the report. */
-  repository?: RepositoryCheck;
 }
 
 export interface StepContext {
@@ -74,24 +72,7 @@ export interface StepDeps {
   pollIntervalMs?: number;
 }
 
-const isPlainObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/** `patch` laid over `base`: maps merge key by key, anything else (lists included) is replaced. */
-export function overlay<T>(base: T, patch: unknown): T {
-  if (!isPlainObject(base) || !isPlainObject(patch)) return structuredClone(patch) as T;
-  const out: Record<string, unknown> = { ...base };
-  for (const [key, value] of Object.entries(patch))
-    out[key] = key in out ? overlay(out[key], value) : structuredClone(value);
-  return out as T;
-}
-
 const RANK = { unchanged: 0, updated: 1, created: 2 } as const;
-
-function refKey(ref: ObjectRef): string {
-  const group = ref.apiVersion.includes('/') ? ref.apiVersion.split('/')[0] : '';
-  return `${group}/${ref.kind}/${ref.namespace ?? ''}/${ref.name}`;
-}
 
 /** Merges an object applied twice in one run (e.g. by install and again by configure) into one change. */
 export function recordChange(changes: ObjectChange[], change: ObjectChange): void {
@@ -200,53 +181,4 @@ export function describeChanges(changes: readonly ObjectChange[], mode: Mode): s
     .filter(([count]) => (count as number) > 0)
     .map(([count, word]) => `${count} ${word}`)
     .join(', ');
-}
-
-/** `Secret seldon-system/git-creds` */
-export function describeObject(kind: string, namespace: string | undefined, name: string): string {
-  return `${kind} ${namespace ? `${namespace}/` : ''}${name}`;
-}
-
-/** The message of any thrown value, for checks and logs. */
-export function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-/** A Secret's data, decoded; null when the Secret does not exist. */
-export async function readSecret(
-  kube: Kube,
-  namespace: string,
-  name: string,
-): Promise<Record<string, string> | null> {
-  const secret = await kube.get<KubeObject & { data?: Record<string, string> }>({
-    apiVersion: 'v1',
-    kind: 'Secret',
-    namespace,
-    name,
-  });
-  if (!secret) return null;
-  return Object.fromEntries(
-    Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]),
-  );
-}
-
-/**
- * True when every field of `desired` is in `live` with the same value (maps compared key by key, lists item
- * by item with equal lengths). Fields the server added (defaults, status) do not matter.
- */
-export function includesDesired(live: unknown, desired: unknown): boolean {
-  if (Array.isArray(desired)) {
-    return (
-      Array.isArray(live) &&
-      live.length === desired.length &&
-      desired.every((d, i) => includesDesired(live[i], d))
-    );
-  }
-  if (typeof desired === 'object' && desired !== null) {
-    if (typeof live !== 'object' || live === null || Array.isArray(live)) return false;
-    return Object.entries(desired).every(([k, v]) =>
-      includesDesired((live as Record<string, unknown>)[k], v),
-    );
-  }
-  return live === desired;
 }

@@ -3,7 +3,8 @@
  * Reconciled means: it exists as built (enabled: true), or exists when Istio serves the kind (auto), or
  * nothing is done (false). A VirtualService this program created earlier is not deleted when disabled.
  */
-import { StepError } from '../errors.ts';
+import { messageOf, StepError } from '../errors.ts';
+import { includesDesired } from '../kube/objects.ts';
 import type { KubeObject } from '../kube/types.ts';
 import { rootPrefix } from '../manifests/common.ts';
 import {
@@ -12,7 +13,7 @@ import {
   virtualService,
 } from '../manifests/virtualservice.ts';
 import type { Check } from '../report/types.ts';
-import { includesDesired, messageOf, type Step, type StepContext } from './context.ts';
+import type { Step, StepContext } from './context.ts';
 
 const NAME = 'expose-argocd';
 

@@ -6,10 +6,10 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import { ApiError } from '../errors.ts';
+import { groupOf, refKey } from '../kube/objects.ts';
 import type { ApplyOptions, Kube, KubeObject, ObjectChange, ObjectRef, RequestStats } from '../kube/types.ts';
 
-const groupOf = (apiVersion: string) => (apiVersion.includes('/') ? apiVersion.split('/')[0]! : '');
-const keyOf = (ref: ObjectRef) => `${groupOf(ref.apiVersion)}/${ref.kind}/${ref.namespace ?? ''}/${ref.name}`;
+const keyOf = refKey;
 const refOf = (o: KubeObject): ObjectRef => ({
   apiVersion: o.apiVersion,
   kind: o.kind,

@@ -3,7 +3,8 @@
  * repository Secret for exactly `git.repoUrl`, the Git server's host keys in argocd-ssh-known-hosts-cm
  * (existing entries kept), and Seldon Deploy's `git-creds` Secret, all matching the source Secret.
  */
-import { StepError } from '../errors.ts';
+import { messageOf, StepError } from '../errors.ts';
+import { describeRef, readSecret } from '../kube/objects.ts';
 import type { KubeObject } from '../kube/types.ts';
 import {
   argocdRepositorySecret,
@@ -21,7 +22,7 @@ import {
 } from '../manifests/known-hosts.ts';
 import { registerSecret } from '../report/redact.ts';
 import type { Check } from '../report/types.ts';
-import { describeObject, messageOf, readSecret, type Step, type StepContext } from './context.ts';
+import type { Step, StepContext } from './context.ts';
 import { decryptPrivateKey } from './git.ts';
 import { withOwnedFields } from './ownership.ts';
 
@@ -215,7 +216,7 @@ async function secretCheck(
   what: string,
 ): Promise<Check> {
   const { namespace, name } = desired.metadata;
-  const where = describeObject('Secret', namespace, name);
+  const where = describeRef({ kind: 'Secret', namespace: namespace, name: name });
   try {
     const live = await ctx.kube.get<SecretObject>({ apiVersion: 'v1', kind: 'Secret', namespace, name });
     if (!live) return { id, ready: false, required: true, message: `${where} does not exist` };

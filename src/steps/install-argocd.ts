@@ -4,6 +4,8 @@
  * manifest says, plus this program's settings (configure-argocd.ts) merged into the objects they belong to.
  */
 
+import { messageOf } from '../errors.ts';
+import { overlay } from '../kube/objects.ts';
 import { crdEstablished } from '../kube/status.ts';
 import type { KubeObject } from '../kube/types.ts';
 import { type LoadedManifest, loadArgocdManifest } from '../manifests/argocd.ts';
@@ -12,7 +14,7 @@ import { MANAGED_BY_LABELS } from '../manifests/common.ts';
 import { KNOWN_HOSTS_CONFIGMAP, KNOWN_HOSTS_KEY, mergeKnownHosts } from '../manifests/known-hosts.ts';
 import type { Check } from '../report/types.ts';
 import { argocdConfigPatches } from './configure-argocd.ts';
-import { messageOf, overlay, type Step, type StepContext } from './context.ts';
+import type { Step, StepContext } from './context.ts';
 
 const NAME = 'install-argocd';
 const ARGO_CRDS = ['applications.argoproj.io', 'appprojects.argoproj.io'];

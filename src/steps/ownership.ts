@@ -6,9 +6,9 @@
  * with the patch on top, so switching to `skip` changes nothing but the patch.
  */
 import { isDeepStrictEqual } from 'node:util';
+import { overlay } from '../kube/objects.ts';
 import type { KubeObject } from '../kube/types.ts';
 import { FIELD_MANAGER } from '../manifests/common.ts';
-import { overlay } from './context.ts';
 
 type FieldsV1 = Record<string, unknown>;
 

@@ -4,13 +4,14 @@
  * Missing permissions are all listed at once (`verb group/resource in namespace`).
  */
 import { hostname } from 'node:os';
-import { ApiError, PermissionError, StepError } from '../errors.ts';
+import { ApiError, messageOf, PermissionError, StepError } from '../errors.ts';
 import { acquireLease, LeaseHeldError } from '../kube/lease.ts';
+import { groupOf } from '../kube/objects.ts';
 import type { Kube } from '../kube/types.ts';
 import { CLUSTER_SCOPED_KINDS } from '../manifests/argocd.ts';
 import type { Check } from '../report/types.ts';
 import { readAdminPassword } from './configure-argocd.ts';
-import { messageOf, type Step, type StepContext } from './context.ts';
+import type { Step, StepContext } from './context.ts';
 import { virtualServicePlan } from './expose-argocd.ts';
 import { credentialsSecretRef, readGitCredentials } from './git-credentials.ts';
 import { argocdManifest } from './install-argocd.ts';
@@ -42,7 +43,6 @@ export function resourceOf(kind: string): string {
   return `${lower}s`;
 }
 
-const groupOf = (apiVersion: string) => (apiVersion.includes('/') ? apiVersion.split('/')[0]! : '');
 const SSA = ['get', 'create', 'patch'];
 const FULL_ACCESS = (namespace?: string): Permission => ({ verb: '*', group: '*', resource: '*', namespace });
 

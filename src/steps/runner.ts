@@ -3,14 +3,14 @@
  * failure; then every step reports (read-only) and the checks are gathered. Plan reconciles with dry-runs
  * and reports nothing; status only reports.
  */
-import { ApiError, PermissionError, StepError, TimeoutError } from '../errors.ts';
+import { ApiError, messageOf, PermissionError, StepError, TimeoutError } from '../errors.ts';
 import { LeaseHeldError } from '../kube/lease.ts';
 import { formatDuration, WaitFailedError } from '../kube/wait.ts';
 import { progressLine } from '../log.ts';
 import type { Check } from '../report/types.ts';
 import { checkRepositoryStep } from './check-repository.ts';
 import { configureArgocd } from './configure-argocd.ts';
-import { describeChanges, messageOf, type Step, type StepContext } from './context.ts';
+import { describeChanges, type Step, type StepContext } from './context.ts';
 import { exposeArgocd } from './expose-argocd.ts';
 import { gitCredentials } from './git-credentials.ts';
 import { installArgocd } from './install-argocd.ts';

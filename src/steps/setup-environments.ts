@@ -4,6 +4,8 @@
  * `waitForSync`, each Application is also Synced and Healthy (waited for, bounded by `syncTimeout`, in apply).
  */
 
+import { messageOf } from '../errors.ts';
+import { includesDesired } from '../kube/objects.ts';
 import { applicationReady, applicationStatus } from '../kube/status.ts';
 import type { KubeObject } from '../kube/types.ts';
 import { formatDuration, waitFor } from '../kube/wait.ts';
@@ -12,7 +14,7 @@ import { appProject } from '../manifests/appproject.ts';
 import { type Environment, environmentsOf } from '../manifests/common.ts';
 import { namespaceFor } from '../manifests/namespace.ts';
 import type { Check } from '../report/types.ts';
-import { includesDesired, messageOf, type Step, type StepContext } from './context.ts';
+import type { Step, StepContext } from './context.ts';
 
 const NAME = 'setup-environments';
 

@@ -4,11 +4,12 @@
  * `argocd.rolloutTimeout`; a terminal state (progress deadline exceeded) fails at once. No waiting in plan.
  */
 
+import { messageOf } from '../errors.ts';
 import { deploymentRolledOut, type Readiness, statefulSetRolledOut } from '../kube/status.ts';
 import type { KubeObject } from '../kube/types.ts';
 import { formatDuration, waitFor } from '../kube/wait.ts';
 import type { Check } from '../report/types.ts';
-import { messageOf, type Step, type StepContext } from './context.ts';
+import type { Step, StepContext } from './context.ts';
 import { argocdManifest } from './install-argocd.ts';
 
 const NAME = 'wait-rollout';
