@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { Config } from '../config/types.ts';
 import type { KubeObject } from '../kube/types.ts';
-import { b64 } from './common.ts';
+import { b64, MANAGED_BY_LABELS } from './common.ts';
 import type { PasswordDecision } from './password.ts';
 
 export const CMD_PARAMS_CONFIGMAP = 'argocd-cmd-params-cm';
@@ -63,4 +63,37 @@ export function serverRestartPatch(config: Config): KubeObject {
       template: { metadata: { annotations: { [SERVER_CONFIG_HASH_ANNOTATION]: serverConfigHash(config) } } },
     },
   };
+}
+
+/** Where the admin password is kept, and the password. */
+export interface AdminPasswordSource {
+  password: string;
+  namespace: string;
+  name: string;
+  key: string;
+}
+
+/** The Secret a generated password is kept in, readable by the user (`kubectl get secret … -o jsonpath`). */
+export function adminPasswordSecret(pw: AdminPasswordSource): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name: pw.name,
+      namespace: pw.namespace,
+      labels: { ...MANAGED_BY_LABELS },
+      annotations: { 'sd-gitops-bootstrap/generated': 'Argo CD admin password, generated on the first run' },
+    },
+    type: 'Opaque',
+    data: { [pw.key]: b64(pw.password) },
+  };
+}
+
+/** This program's Argo CD settings, as apply patches: argocd-secret, argocd-cmd-params-cm, argocd-server. */
+export function argocdConfigPatches(config: Config, decision: PasswordDecision): KubeObject[] {
+  return [
+    argocdSecretPatch(config.argocd.namespace, decision),
+    cmdParamsConfigMap(config),
+    serverRestartPatch(config),
+  ];
 }

@@ -10,7 +10,7 @@ import { environmentsOf } from '../manifests/common.ts';
 import type { GitCredentials } from '../manifests/git-credentials.ts';
 import { redact } from '../report/redact.ts';
 import type { Check } from '../report/types.ts';
-import type { Step, StepContext } from './context.ts';
+import { perRun, type Step, type StepContext } from './context.ts';
 import {
   execaRunner,
   type GitErrorContext,
@@ -19,7 +19,7 @@ import {
   translateGitError,
   withTempDir,
 } from './git.ts';
-import { credentialsSecretRef, readGitCredentials, unencryptedPrivateKey } from './git-credentials.ts';
+import { credentialsSecretRef, readGitCredentials, unencryptedPrivateKey } from './inputs.ts';
 
 const NAME = 'check-repository';
 const GIT_TIMEOUT_MS = 120_000;
@@ -143,21 +143,20 @@ export async function checkRepository(input: {
   });
 }
 
-function runCheck(ctx: StepContext): Promise<RepositoryCheck> {
-  return ctx.once('repository-check', async () => {
-    const creds = await readGitCredentials(ctx);
-    return checkRepository({
-      creds,
-      privateKey: await unencryptedPrivateKey(ctx),
-      repoUrl: ctx.config.git.repoUrl,
-      secret: credentialsSecretRef(ctx).text,
-      folders: environmentsOf(ctx.config).map((e) => e.namespace),
-      ...(ctx.deps.git ? { run: ctx.deps.git } : {}),
-      signal: ctx.signal,
-      debug: (msg) => ctx.log.debug(msg),
-    });
+/** The check of this run, shared by reconcile and report. */
+const runCheck = perRun(async (ctx): Promise<RepositoryCheck> => {
+  const creds = await readGitCredentials(ctx);
+  return checkRepository({
+    creds,
+    privateKey: await unencryptedPrivateKey(ctx),
+    repoUrl: ctx.config.git.repoUrl,
+    secret: credentialsSecretRef(ctx).text,
+    folders: environmentsOf(ctx.config).map((e) => e.namespace),
+    ...(ctx.deps.git ? { run: ctx.deps.git } : {}),
+    signal: ctx.signal,
+    debug: (msg) => ctx.log.debug(msg),
   });
-}
+});
 
 async function reconcile(ctx: StepContext): Promise<string> {
   if (!ctx.config.git.verify) return 'skipped (git.verify: false)';

@@ -15,122 +15,20 @@ import type { KubeObject } from '../kube/types.ts';
 import {
   ARGOCD_SECRET,
   ARGOCD_SERVER,
-  argocdSecretPatch,
+  adminPasswordSecret,
+  argocdConfigPatches,
   CMD_PARAMS_CONFIGMAP,
-  cmdParamsConfigMap,
   SERVER_CONFIG_HASH_ANNOTATION,
   serverConfigHash,
   serverParams,
-  serverRestartPatch,
 } from '../manifests/argocd-settings.ts';
-import { b64, MANAGED_BY_LABELS } from '../manifests/common.ts';
-import {
-  decidePassword,
-  generatePassword,
-  type PasswordDecision,
-  passwordMatches,
-} from '../manifests/password.ts';
-import { registerSecret } from '../report/redact.ts';
+import { passwordMatches } from '../manifests/password.ts';
 import type { Check } from '../report/types.ts';
 import type { Step, StepContext } from './context.ts';
+import { adminPasswordDecision, passwordStored, readAdminPassword } from './inputs.ts';
 import { withOwnedFields } from './ownership.ts';
 
 const NAME = 'configure-argocd';
-
-export interface AdminPassword {
-  password: string;
-  /** False when it was just generated (the Secret does not exist yet). */
-  stored: boolean;
-  namespace: string;
-  name: string;
-  key: string;
-}
-
-/** The admin password from its Secret, or a newly generated one when the Secret is missing and `generate`. */
-export function readAdminPassword(ctx: StepContext): Promise<AdminPassword> {
-  return ctx.once('admin-password', async () => {
-    const { secretRef, generate } = ctx.config.argocd.adminPassword;
-    const namespace = secretRef.namespace ?? ctx.runNamespace;
-    const where = describeRef({ kind: 'Secret', namespace: namespace, name: secretRef.name });
-    const data = await readSecret(ctx.kube, namespace, secretRef.name);
-    if (data) {
-      const password = data[secretRef.key];
-      if (!password) {
-        throw new StepError(
-          NAME,
-          `${where} has no key "${secretRef.key}" (argocd.adminPassword.secretRef.key): add the admin password under that key`,
-        );
-      }
-      registerSecret(password);
-      return { password, stored: true, namespace, name: secretRef.name, key: secretRef.key };
-    }
-    if (!generate) {
-      throw new StepError(
-        NAME,
-        `${where} (argocd.adminPassword.secretRef) does not exist: create it with the admin password under "${secretRef.key}", or set argocd.adminPassword.generate: true`,
-      );
-    }
-    const password = generatePassword();
-    registerSecret(password);
-    return { password, stored: false, namespace, name: secretRef.name, key: secretRef.key };
-  });
-}
-
-/** The Secret a generated password is kept in, readable by the user (`kubectl get secret … -o jsonpath`). */
-export function adminPasswordSecret(pw: AdminPassword): KubeObject {
-  return {
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: {
-      name: pw.name,
-      namespace: pw.namespace,
-      labels: { ...MANAGED_BY_LABELS },
-      annotations: { 'sd-gitops-bootstrap/generated': 'Argo CD admin password, generated on the first run' },
-    },
-    type: 'Opaque',
-    data: { [pw.key]: b64(pw.password) },
-  };
-}
-
-/**
- * Decides the admin hash once per run. A generated password is stored in its Secret first (dry-run in plan
- * mode), so the password never exists only as a hash.
- */
-export function adminPasswordDecision(ctx: StepContext): Promise<PasswordDecision> {
-  return ctx.once('admin-password-decision', async () => {
-    const pw = await readAdminPassword(ctx);
-    if (!pw.stored) {
-      await ctx.apply([adminPasswordSecret(pw)]);
-      if (ctx.mode === 'apply') {
-        pw.stored = true;
-        ctx.log.info(
-          `generated the Argo CD admin password into ${describeRef({ kind: 'Secret', namespace: pw.namespace, name: pw.name })}`,
-        );
-      }
-    }
-    const live = await readSecret(ctx.kube, ctx.config.argocd.namespace, ARGOCD_SECRET);
-    const decision = await decidePassword({
-      password: pw.password,
-      liveHash: live?.['admin.password'],
-      liveMtime: live?.['admin.passwordMtime'],
-      now: ctx.now(),
-    });
-    ctx.log.debug(
-      decision.changed ? 'admin password differs: new hash and mtime' : 'admin password unchanged',
-    );
-    return decision;
-  });
-}
-
-/** The three apply patches of this step (argocd-secret, argocd-cmd-params-cm, argocd-server). */
-export async function argocdConfigPatches(ctx: StepContext): Promise<KubeObject[]> {
-  const decision = await adminPasswordDecision(ctx);
-  return [
-    argocdSecretPatch(ctx.config.argocd.namespace, decision),
-    cmdParamsConfigMap(ctx.config),
-    serverRestartPatch(ctx.config),
-  ];
-}
 
 async function reconcile(ctx: StepContext): Promise<string | undefined> {
   const { namespace, install } = ctx.config.argocd;
@@ -149,8 +47,14 @@ async function reconcile(ctx: StepContext): Promise<string | undefined> {
       `Argo CD is not installed in namespace ${namespace} (no Deployment ${ARGOCD_SERVER}) and argocd.install.source is "skip": install it first, or set argocd.install.source to "bundled"`,
     );
   }
+  const pw = await readAdminPassword(ctx);
+  if (!pw.stored) {
+    await ctx.apply([adminPasswordSecret(pw)]);
+    passwordStored(ctx, pw);
+  }
+  const desired = argocdConfigPatches(ctx.config, await adminPasswordDecision(ctx));
   const patches = await Promise.all(
-    (await argocdConfigPatches(ctx)).map(async (patch) => {
+    desired.map(async (patch) => {
       const live = await ctx.kube.get({
         apiVersion: patch.apiVersion,
         kind: patch.kind,

@@ -54,8 +54,6 @@ export interface StepContext {
   readonly state: RunState;
   /** Server-side apply (dry-run in plan mode) of the objects, changes recorded. Not allowed in status mode. */
   apply(objs: KubeObject[]): Promise<ObjectChange[]>;
-  /** Computes `fn` once per run under `key` (inputs such as the credentials; never live targets). */
-  once<T>(key: string, fn: () => Promise<T>): Promise<T>;
   now(): Date;
   /** Milliseconds left before the run's deadline. */
   remainingMs(): number;
@@ -106,7 +104,6 @@ export function createContext(opts: ContextOptions): StepContext {
   const changes: ObjectChange[] = [];
   const changeLog: ObjectChange[] = [];
   const applied = new Map<string, KubeObject>();
-  const memo = new Map<string, Promise<unknown>>();
   const now = opts.now ?? (() => new Date());
   const deadline = now().getTime() + opts.env.SD_BOOTSTRAP_TIMEOUT_MS;
   const deadlineSignal = AbortSignal.timeout(Math.max(1, opts.env.SD_BOOTSTRAP_TIMEOUT_MS));
@@ -125,14 +122,6 @@ export function createContext(opts: ContextOptions): StepContext {
     deps: opts.deps ?? {},
     now,
     remainingMs: () => Math.max(0, deadline - now().getTime()),
-    once<T>(key: string, fn: () => Promise<T>): Promise<T> {
-      let p = memo.get(key) as Promise<T> | undefined;
-      if (!p) {
-        p = fn();
-        memo.set(key, p);
-      }
-      return p;
-    },
     async apply(objs: KubeObject[]): Promise<ObjectChange[]> {
       if (opts.mode === 'status') throw new Error('bug: apply called in status mode');
       if (objs.length === 0) return [];
@@ -158,6 +147,22 @@ export function createContext(opts: ContextOptions): StepContext {
       }
       return result;
     },
+  };
+}
+
+/**
+ * `fn`, computed once per run (context) and shared by every caller: inputs such as the credentials
+ * (src/steps/inputs.ts), never live targets.
+ */
+export function perRun<T>(fn: (ctx: StepContext) => Promise<T>): (ctx: StepContext) => Promise<T> {
+  const memo = new WeakMap<StepContext, Promise<T>>();
+  return (ctx) => {
+    let p = memo.get(ctx);
+    if (!p) {
+      p = fn(ctx);
+      memo.set(ctx, p);
+    }
+    return p;
   };
 }
 

@@ -3,49 +3,16 @@
  * Reconciled means: it exists as built (enabled: true), or exists when Istio serves the kind (auto), or
  * nothing is done (false). A VirtualService this program created earlier is not deleted when disabled.
  */
-import { messageOf, StepError } from '../errors.ts';
+import { messageOf } from '../errors.ts';
 import { includesDesired } from '../kube/objects.ts';
 import type { KubeObject } from '../kube/types.ts';
 import { rootPrefix } from '../manifests/common.ts';
-import {
-  VIRTUAL_SERVICE_API_VERSIONS,
-  VIRTUAL_SERVICE_NAME,
-  virtualService,
-} from '../manifests/virtualservice.ts';
+import { VIRTUAL_SERVICE_NAME, virtualService } from '../manifests/virtualservice.ts';
 import type { Check } from '../report/types.ts';
 import type { Step, StepContext } from './context.ts';
+import { virtualServicePlan } from './inputs.ts';
 
 const NAME = 'expose-argocd';
-
-/** The first VirtualService API version the cluster serves, or undefined without Istio's CRD. */
-export function servedVirtualServiceVersion(ctx: StepContext): Promise<string | undefined> {
-  return ctx.once('virtualservice-version', async () => {
-    for (const apiVersion of VIRTUAL_SERVICE_API_VERSIONS) {
-      if (await ctx.kube.hasKind(apiVersion, 'VirtualService')) return apiVersion;
-    }
-    return undefined;
-  });
-}
-
-/** Whether this run manages the VirtualService, and with which API version. */
-export async function virtualServicePlan(
-  ctx: StepContext,
-): Promise<{ create: false; reason: string } | { create: true; apiVersion: string }> {
-  const { enabled } = ctx.config.argocd.virtualService;
-  if (enabled === false) return { create: false, reason: 'disabled (argocd.virtualService.enabled: false)' };
-  const apiVersion = await servedVirtualServiceVersion(ctx);
-  if (apiVersion) return { create: true, apiVersion };
-  if (enabled === 'auto') {
-    return {
-      create: false,
-      reason: 'Istio VirtualService kind not served: not created (argocd.virtualService.enabled: auto)',
-    };
-  }
-  throw new StepError(
-    NAME,
-    'argocd.virtualService.enabled is true but the cluster does not serve networking.istio.io VirtualService: install Istio, or set enabled to "auto" or false',
-  );
-}
 
 async function reconcile(ctx: StepContext): Promise<string | undefined> {
   const plan = await virtualServicePlan(ctx);

@@ -4,15 +4,9 @@
  * (existing entries kept), and Seldon Deploy's `git-creds` Secret, all matching the source Secret.
  */
 import { messageOf, StepError } from '../errors.ts';
-import { describeRef, readSecret } from '../kube/objects.ts';
+import { describeRef } from '../kube/objects.ts';
 import type { KubeObject } from '../kube/types.ts';
-import {
-  argocdRepositorySecret,
-  type GitCredentials,
-  repoHost,
-  repoTransport,
-  seldonGitCredsSecret,
-} from '../manifests/git-credentials.ts';
+import { argocdRepositorySecret, seldonGitCredsSecret } from '../manifests/git-credentials.ts';
 import {
   KNOWN_HOSTS_CONFIGMAP,
   KNOWN_HOSTS_KEY,
@@ -20,88 +14,12 @@ import {
   knownHostsEntries,
   mergeKnownHosts,
 } from '../manifests/known-hosts.ts';
-import { registerSecret } from '../report/redact.ts';
 import type { Check } from '../report/types.ts';
 import type { Step, StepContext } from './context.ts';
-import { decryptPrivateKey } from './git.ts';
+import { readGitCredentials, unencryptedPrivateKey } from './inputs.ts';
 import { withOwnedFields } from './ownership.ts';
 
 const NAME = 'git-credentials';
-
-/** Where the source Secret is: its namespace defaults to the run's. */
-export function credentialsSecretRef(ctx: StepContext): { namespace: string; name: string; text: string } {
-  const ref = ctx.config.git.credentials.secretRef;
-  const namespace = ref.namespace ?? ctx.runNamespace;
-  return { namespace, name: ref.name, text: `${namespace}/${ref.name}` };
-}
-
-/**
- * The credentials in a source Secret's (decoded) data, for `repoUrl`'s transport. Every missing key is
- * named at once; values never appear in messages.
- */
-export function parseGitCredentials(
-  data: Record<string, string>,
-  repoUrl: string,
-  secret: string,
-): GitCredentials {
-  const transport = repoTransport(repoUrl);
-  const email = data.email ?? '';
-  const need = transport === 'ssh' ? ['ssh-privatekey', 'known_hosts'] : ['username', 'password'];
-  const missing = need.filter((key) => !data[key]?.trim());
-  if (missing.length > 0) {
-    const why =
-      transport === 'ssh'
-        ? `${repoUrl} is an SSH URL: the Secret needs "ssh-privatekey" (as in kubernetes.io/ssh-auth) and "known_hosts" (the server's host keys, e.g. from \`ssh-keyscan ${repoHost(repoUrl).host}\`)`
-        : `${repoUrl} is an HTTPS URL: the Secret needs "username" and "password" (a token), as in kubernetes.io/basic-auth`;
-    const keys = missing.map((k) => `"${k}"`).join(' and ');
-    throw new StepError(NAME, `Secret ${secret} has no ${keys} key${missing.length > 1 ? 's' : ''}: ${why}`);
-  }
-  if (transport === 'ssh') {
-    return {
-      kind: 'ssh',
-      privateKey: data['ssh-privatekey']!,
-      knownHosts: data.known_hosts!,
-      passphrase: data.passphrase ?? '',
-      username: data.username || repoHost(repoUrl).user || 'git',
-      email,
-    };
-  }
-  return { kind: 'https', username: data.username!, password: data.password!, email };
-}
-
-/** The source Secret, read once per run. */
-export function readGitCredentials(ctx: StepContext): Promise<GitCredentials> {
-  return ctx.once('git-credentials', async () => {
-    const ref = credentialsSecretRef(ctx);
-    const data = await readSecret(ctx.kube, ref.namespace, ref.name);
-    if (!data) {
-      throw new StepError(
-        NAME,
-        `Secret ${ref.text} (git.credentials.secretRef) does not exist: create it with "ssh-privatekey" and "known_hosts", or "username" and "password"`,
-      );
-    }
-    for (const key of ['ssh-privatekey', 'passphrase', 'password']) registerSecret(data[key]);
-    return parseGitCredentials(data, ctx.config.git.repoUrl, ref.text);
-  });
-}
-
-/** The SSH key without passphrase, for Argo CD and for the repository check (decrypted once per run). */
-export function unencryptedPrivateKey(ctx: StepContext): Promise<string | undefined> {
-  return ctx.once('git-private-key', async () => {
-    const creds = await readGitCredentials(ctx);
-    if (creds.kind !== 'ssh') return undefined;
-    try {
-      return await decryptPrivateKey(creds.privateKey, creds.passphrase, {
-        ...(ctx.deps.git ? { run: ctx.deps.git } : {}),
-        signal: ctx.signal,
-      });
-    } catch (err) {
-      throw new StepError(NAME, `Secret ${credentialsSecretRef(ctx).text}: ${messageOf(err)}`, {
-        cause: err,
-      });
-    }
-  });
-}
 
 type ConfigMap = KubeObject & { data?: Record<string, string> };
 

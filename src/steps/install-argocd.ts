@@ -8,27 +8,16 @@ import { messageOf } from '../errors.ts';
 import { overlay } from '../kube/objects.ts';
 import { crdEstablished } from '../kube/status.ts';
 import type { KubeObject } from '../kube/types.ts';
-import { type LoadedManifest, loadArgocdManifest } from '../manifests/argocd.ts';
-import { ARGOCD_SERVER } from '../manifests/argocd-settings.ts';
+import type { LoadedManifest } from '../manifests/argocd.ts';
+import { ARGOCD_SERVER, adminPasswordSecret, argocdConfigPatches } from '../manifests/argocd-settings.ts';
 import { MANAGED_BY_LABELS } from '../manifests/common.ts';
 import { KNOWN_HOSTS_CONFIGMAP, KNOWN_HOSTS_KEY, mergeKnownHosts } from '../manifests/known-hosts.ts';
 import type { Check } from '../report/types.ts';
-import { argocdConfigPatches } from './configure-argocd.ts';
 import type { Step, StepContext } from './context.ts';
+import { adminPasswordDecision, argocdManifest, passwordStored, readAdminPassword } from './inputs.ts';
 
 const NAME = 'install-argocd';
 const ARGO_CRDS = ['applications.argoproj.io', 'appprojects.argoproj.io'];
-
-/** The manifest of this run (read and verified once). */
-export function argocdManifest(ctx: StepContext): Promise<LoadedManifest> {
-  return ctx.once('argocd-manifest', () =>
-    loadArgocdManifest(ctx.config.argocd, {
-      ...(ctx.deps.packageRoot ? { root: ctx.deps.packageRoot } : {}),
-      ...(ctx.deps.fetch ? { fetch: ctx.deps.fetch } : {}),
-      signal: ctx.signal,
-    }),
-  );
-}
 
 const sameObject = (a: KubeObject, b: KubeObject) =>
   a.kind === b.kind && a.metadata.name === b.metadata.name && a.metadata.namespace === b.metadata.namespace;
@@ -41,7 +30,7 @@ export async function desiredInstallObjects(
   ctx: StepContext,
   manifest: LoadedManifest,
 ): Promise<KubeObject[]> {
-  const patches = await argocdConfigPatches(ctx);
+  const patches = argocdConfigPatches(ctx.config, await adminPasswordDecision(ctx));
   const liveKnownHosts = await ctx.kube.get<KubeObject & { data?: Record<string, string> }>({
     apiVersion: 'v1',
     kind: 'ConfigMap',
@@ -79,6 +68,12 @@ async function reconcile(ctx: StepContext): Promise<string | undefined> {
   ctx.log.info(
     `installing Argo CD ${version} into ${namespace} (${manifest.objects.length} objects from ${manifest.origin}, sha256 ${manifest.verified ? 'verified' : 'not pinned'})`,
   );
+  const pw = await readAdminPassword(ctx);
+  if (!pw.stored) {
+    // Before its hash goes into argocd-secret: the password never exists only as a hash.
+    await ctx.apply([adminPasswordSecret(pw)]);
+    passwordStored(ctx, pw);
+  }
   const objects = await desiredInstallObjects(ctx, manifest);
   await ctx.apply(objects);
   ctx.state.install = {

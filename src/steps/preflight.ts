@@ -10,11 +10,14 @@ import { groupOf } from '../kube/objects.ts';
 import type { Kube } from '../kube/types.ts';
 import { CLUSTER_SCOPED_KINDS } from '../manifests/argocd.ts';
 import type { Check } from '../report/types.ts';
-import { readAdminPassword } from './configure-argocd.ts';
 import type { Step, StepContext } from './context.ts';
-import { virtualServicePlan } from './expose-argocd.ts';
-import { credentialsSecretRef, readGitCredentials } from './git-credentials.ts';
-import { argocdManifest } from './install-argocd.ts';
+import {
+  argocdManifest,
+  credentialsSecretRef,
+  readAdminPassword,
+  readGitCredentials,
+  virtualServicePlan,
+} from './inputs.ts';
 
 const NAME = 'preflight';
 export const LEASE_NAME = 'sd-gitops-bootstrap';

@@ -8,7 +8,7 @@ import { b64, fromB64 } from '../manifests/common.ts';
 import { sampleConfig } from '../manifests/fixtures.ts';
 import { createContext, describeChanges, recordChange } from './context.ts';
 import { FakeKube } from './fake-kube.ts';
-import { parseGitCredentials } from './git-credentials.ts';
+import { parseGitCredentials } from './inputs.ts';
 import { desiredInstallObjects, imageVersion } from './install-argocd.ts';
 import {
   describePermission,

@@ -10,7 +10,7 @@ import type { KubeObject } from '../kube/types.ts';
 import { formatDuration, waitFor } from '../kube/wait.ts';
 import type { Check } from '../report/types.ts';
 import type { Step, StepContext } from './context.ts';
-import { argocdManifest } from './install-argocd.ts';
+import { argocdManifest } from './inputs.ts';
 
 const NAME = 'wait-rollout';
 const PART_OF_ARGOCD = 'app.kubernetes.io/part-of=argocd';

@@ -1,0 +1,197 @@
+/**
+ * The run's inputs: what steps read once per run and share — Argo CD's manifest, the admin password and its
+ * hash decision, the Git credentials and the decrypted private key, the VirtualService decision. Each is a
+ * typed function of the context, computed once per run (`perRun`); none writes to the cluster. Steps import
+ * these, never another step.
+ */
+import { messageOf, StepError } from '../errors.ts';
+import { describeRef, readSecret } from '../kube/objects.ts';
+import { type LoadedManifest, loadArgocdManifest } from '../manifests/argocd.ts';
+import { type AdminPasswordSource, ARGOCD_SECRET } from '../manifests/argocd-settings.ts';
+import { type GitCredentials, repoHost, repoTransport } from '../manifests/git-credentials.ts';
+import { decidePassword, generatePassword, type PasswordDecision } from '../manifests/password.ts';
+import { VIRTUAL_SERVICE_API_VERSIONS } from '../manifests/virtualservice.ts';
+import { registerSecret } from '../report/redact.ts';
+import { perRun, type StepContext } from './context.ts';
+import { decryptPrivateKey } from './git.ts';
+
+// The steps whose inputs these are: a StepError names the step the user would fix the input for.
+const CONFIGURE_ARGOCD = 'configure-argocd';
+const GIT_CREDENTIALS = 'git-credentials';
+
+// -------------------------------------------------------------------------------------------- Argo CD
+
+/** The manifest of this run (read and verified once). */
+export const argocdManifest = perRun(
+  (ctx): Promise<LoadedManifest> =>
+    loadArgocdManifest(ctx.config.argocd, {
+      ...(ctx.deps.packageRoot ? { root: ctx.deps.packageRoot } : {}),
+      ...(ctx.deps.fetch ? { fetch: ctx.deps.fetch } : {}),
+      signal: ctx.signal,
+    }),
+);
+
+export interface AdminPassword extends AdminPasswordSource {
+  /** False when it was just generated (the Secret does not exist yet). */
+  stored: boolean;
+}
+
+/** The admin password from its Secret, or a newly generated one when the Secret is missing and `generate`. */
+export const readAdminPassword = perRun(async (ctx): Promise<AdminPassword> => {
+  const { secretRef, generate } = ctx.config.argocd.adminPassword;
+  const namespace = secretRef.namespace ?? ctx.runNamespace;
+  const where = describeRef({ kind: 'Secret', namespace: namespace, name: secretRef.name });
+  const data = await readSecret(ctx.kube, namespace, secretRef.name);
+  if (data) {
+    const password = data[secretRef.key];
+    if (!password) {
+      throw new StepError(
+        CONFIGURE_ARGOCD,
+        `${where} has no key "${secretRef.key}" (argocd.adminPassword.secretRef.key): add the admin password under that key`,
+      );
+    }
+    registerSecret(password);
+    return { password, stored: true, namespace, name: secretRef.name, key: secretRef.key };
+  }
+  if (!generate) {
+    throw new StepError(
+      CONFIGURE_ARGOCD,
+      `${where} (argocd.adminPassword.secretRef) does not exist: create it with the admin password under "${secretRef.key}", or set argocd.adminPassword.generate: true`,
+    );
+  }
+  const password = generatePassword();
+  registerSecret(password);
+  return { password, stored: false, namespace, name: secretRef.name, key: secretRef.key };
+});
+
+/**
+ * After the Secret of a generated password was applied (by the step that applies its hash, before the hash:
+ * the password never exists only as a hash): in apply mode it is stored from now on.
+ */
+export function passwordStored(ctx: StepContext, pw: AdminPassword): void {
+  if (ctx.mode !== 'apply') return;
+  pw.stored = true;
+  ctx.log.info(
+    `generated the Argo CD admin password into ${describeRef({ kind: 'Secret', namespace: pw.namespace, name: pw.name })}`,
+  );
+}
+
+/** The admin hash of this run, decided once against argocd-secret's (the generated password stored first). */
+export const adminPasswordDecision = perRun(async (ctx): Promise<PasswordDecision> => {
+  const pw = await readAdminPassword(ctx);
+  const live = await readSecret(ctx.kube, ctx.config.argocd.namespace, ARGOCD_SECRET);
+  const decision = await decidePassword({
+    password: pw.password,
+    liveHash: live?.['admin.password'],
+    liveMtime: live?.['admin.passwordMtime'],
+    now: ctx.now(),
+  });
+  ctx.log.debug(decision.changed ? 'admin password differs: new hash and mtime' : 'admin password unchanged');
+  return decision;
+});
+
+// ------------------------------------------------------------------------------------------------ Git
+
+/** Where the source Secret is: its namespace defaults to the run's. */
+export function credentialsSecretRef(ctx: StepContext): { namespace: string; name: string; text: string } {
+  const ref = ctx.config.git.credentials.secretRef;
+  const namespace = ref.namespace ?? ctx.runNamespace;
+  return { namespace, name: ref.name, text: `${namespace}/${ref.name}` };
+}
+
+/**
+ * The credentials in a source Secret's (decoded) data, for `repoUrl`'s transport. Every missing key is
+ * named at once; values never appear in messages.
+ */
+export function parseGitCredentials(
+  data: Record<string, string>,
+  repoUrl: string,
+  secret: string,
+): GitCredentials {
+  const transport = repoTransport(repoUrl);
+  const email = data.email ?? '';
+  const need = transport === 'ssh' ? ['ssh-privatekey', 'known_hosts'] : ['username', 'password'];
+  const missing = need.filter((key) => !data[key]?.trim());
+  if (missing.length > 0) {
+    const why =
+      transport === 'ssh'
+        ? `${repoUrl} is an SSH URL: the Secret needs "ssh-privatekey" (as in kubernetes.io/ssh-auth) and "known_hosts" (the server's host keys, e.g. from \`ssh-keyscan ${repoHost(repoUrl).host}\`)`
+        : `${repoUrl} is an HTTPS URL: the Secret needs "username" and "password" (a token), as in kubernetes.io/basic-auth`;
+    const keys = missing.map((k) => `"${k}"`).join(' and ');
+    throw new StepError(
+      GIT_CREDENTIALS,
+      `Secret ${secret} has no ${keys} key${missing.length > 1 ? 's' : ''}: ${why}`,
+    );
+  }
+  if (transport === 'ssh') {
+    return {
+      kind: 'ssh',
+      privateKey: data['ssh-privatekey']!,
+      knownHosts: data.known_hosts!,
+      passphrase: data.passphrase ?? '',
+      username: data.username || repoHost(repoUrl).user || 'git',
+      email,
+    };
+  }
+  return { kind: 'https', username: data.username!, password: data.password!, email };
+}
+
+/** The source Secret, read once per run. */
+export const readGitCredentials = perRun(async (ctx): Promise<GitCredentials> => {
+  const ref = credentialsSecretRef(ctx);
+  const data = await readSecret(ctx.kube, ref.namespace, ref.name);
+  if (!data) {
+    throw new StepError(
+      GIT_CREDENTIALS,
+      `Secret ${ref.text} (git.credentials.secretRef) does not exist: create it with "ssh-privatekey" and "known_hosts", or "username" and "password"`,
+    );
+  }
+  for (const key of ['ssh-privatekey', 'passphrase', 'password']) registerSecret(data[key]);
+  return parseGitCredentials(data, ctx.config.git.repoUrl, ref.text);
+});
+
+/** The SSH key without passphrase, for Argo CD and for the repository check (decrypted once per run). */
+export const unencryptedPrivateKey = perRun(async (ctx): Promise<string | undefined> => {
+  const creds = await readGitCredentials(ctx);
+  if (creds.kind !== 'ssh') return undefined;
+  try {
+    return await decryptPrivateKey(creds.privateKey, creds.passphrase, {
+      ...(ctx.deps.git ? { run: ctx.deps.git } : {}),
+      signal: ctx.signal,
+    });
+  } catch (err) {
+    throw new StepError(GIT_CREDENTIALS, `Secret ${credentialsSecretRef(ctx).text}: ${messageOf(err)}`, {
+      cause: err,
+    });
+  }
+});
+
+// ------------------------------------------------------------------------------------- VirtualService
+
+/** The first VirtualService API version the cluster serves, or undefined without Istio's CRD. */
+export const servedVirtualServiceVersion = perRun(async (ctx): Promise<string | undefined> => {
+  for (const apiVersion of VIRTUAL_SERVICE_API_VERSIONS) {
+    if (await ctx.kube.hasKind(apiVersion, 'VirtualService')) return apiVersion;
+  }
+  return undefined;
+});
+
+/** Whether this run manages the VirtualService, and with which API version. */
+export async function virtualServicePlan(
+  ctx: StepContext,
+): Promise<{ create: false; reason: string } | { create: true; apiVersion: string }> {
+  const { enabled } = ctx.config.argocd.virtualService;
+  if (enabled === false) return { create: false, reason: 'disabled (argocd.virtualService.enabled: false)' };
+  const apiVersion = await servedVirtualServiceVersion(ctx);
+  if (apiVersion) return { create: true, apiVersion };
+  if (enabled === 'auto') {
+    return {
+      create: false,
+      reason: 'Istio VirtualService kind not served: not created (argocd.virtualService.enabled: auto)',
+    };
+  }
+  throw new StepError(
+    'expose-argocd',
+    'argocd.virtualService.enabled is true but the cluster does not serve networking.istio.io VirtualService: install Istio, or set enabled to "auto" or false',
+  );
+}
