@@ -1,0 +1,120 @@
+/**
+ * `npm run lint`'s import check: fails on an import circle, on a step importing another step, and on a
+ * program file importing test code.
+ *
+ * - Circles: among the project's own modules (src/, scripts/, test/), with type-only imports and dynamic
+ *   `import('./literal.ts')` counted too — a circle through a dynamic import is how `npm run images` once
+ *   waited on itself (exit 13).
+ * - Steps: a module under src/steps/ that exports a Step (`export const x: Step = …`) may import the
+ *   context, the run inputs, the manifests and the kube layer, never another step.
+ * - Test code: nothing under src/ but its tests imports from test/ or a fake.
+ *
+ * Imports are read from the text (every relative import here names its `.ts` file), so the check needs no
+ * compiler and no package.
+ *
+ *   node scripts/check-imports.ts
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Project files (relative to the root) and the project files each imports. */
+export function importGraph(dirs: readonly string[] = ['src', 'scripts', 'test']): Map<string, string[]> {
+  const files: string[] = [];
+  const walk = (dir: string): void => {
+    for (const e of readdirSync(join(root, dir), { withFileTypes: true })) {
+      const path = join(dir, e.name);
+      if (e.isDirectory()) {
+        if (e.name !== 'node_modules') walk(path);
+      } else if (e.name.endsWith('.ts')) files.push(path);
+    }
+  };
+  for (const d of dirs) walk(d);
+  const graph = new Map<string, string[]>();
+  for (const file of files) graph.set(file, importsOf(file, readFileSync(join(root, file), 'utf8')));
+  return graph;
+}
+
+const STATIC = /^\s*(?:import|export)\b[^;'"]*?\bfrom\s*['"]([^'"]+)['"]/gm;
+const BARE = /^\s*import\s*['"]([^'"]+)['"]/gm;
+const DYNAMIC = /\bimport\(\s*['"]([^'"]+)['"]\s*\)/g;
+
+/** The relative imports of `file` (static, type-only, side-effect and literal dynamic), as root paths. */
+export function importsOf(file: string, text: string): string[] {
+  const specs = [...text.matchAll(STATIC), ...text.matchAll(BARE), ...text.matchAll(DYNAMIC)].map(
+    (m) => m[1]!,
+  );
+  return [
+    ...new Set(
+      specs.filter((s) => s.startsWith('.')).map((s) => relative(root, resolve(root, dirname(file), s))),
+    ),
+  ].sort();
+}
+
+/** Every import circle, each as the files along it (Tarjan's strongly connected components). */
+export function circles(graph: Map<string, string[]>): string[][] {
+  let index = 0;
+  const idx = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const on = new Set<string>();
+  const out: string[][] = [];
+  const visit = (v: string): void => {
+    idx.set(v, index);
+    low.set(v, index++);
+    stack.push(v);
+    on.add(v);
+    for (const w of graph.get(v) ?? []) {
+      if (!graph.has(w)) continue;
+      if (!idx.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v)!, low.get(w)!));
+      } else if (on.has(w)) low.set(v, Math.min(low.get(v)!, idx.get(w)!));
+    }
+    if (low.get(v) === idx.get(v)) {
+      const scc: string[] = [];
+      let w: string;
+      do {
+        w = stack.pop()!;
+        on.delete(w);
+        scc.push(w);
+      } while (w !== v);
+      if (scc.length > 1 || (graph.get(v) ?? []).includes(v)) out.push(scc.sort());
+    }
+  };
+  for (const v of [...graph.keys()].sort()) if (!idx.has(v)) visit(v);
+  return out;
+}
+
+const isStep = (file: string, text: string) =>
+  file.startsWith('src/steps/') && !file.endsWith('.test.ts') && /^export const \w+: Step = /m.test(text);
+
+/** What the import rules forbid, one sentence each. */
+export function problems(
+  graph: Map<string, string[]>,
+  read = (f: string) => readFileSync(join(root, f), 'utf8'),
+) {
+  const found = circles(graph).map((c) => `import circle among ${c.join(', ')}`);
+  const steps = new Set([...graph.keys()].filter((f) => isStep(f, read(f))));
+  for (const [file, imports] of graph) {
+    if (steps.has(file)) {
+      for (const i of imports.filter((i) => steps.has(i))) found.push(`step ${file} imports step ${i}`);
+    }
+    if (file.startsWith('src/') && !file.endsWith('.test.ts')) {
+      for (const i of imports.filter((i) => i.startsWith('test/') || /(^|\/)fake[^/]*\.ts$/.test(i))) {
+        found.push(`${file} imports test code ${i}`);
+      }
+    }
+  }
+  return found;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const graph = importGraph();
+  const found = problems(graph);
+  for (const p of found) process.stderr.write(`✗ ${p}\n`);
+  if (found.length > 0) process.exit(1);
+  process.stdout.write(`imports: ${graph.size} modules, no circle, no step imports another step\n`);
+}

@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { circles, importsOf, problems } from '../../scripts/check-imports.ts';
+
+describe('the import check (npm run lint)', () => {
+  it('reads static, type-only, re-export and literal dynamic imports, relative ones only', () => {
+    const text = [
+      "import { a } from './a.ts';",
+      "import type {\n  B,\n} from '../kube/b.ts';",
+      "export { c } from './c.ts';",
+      "import 'node:fs';",
+      "const m = await import('./d.ts');",
+      "import { e } from 'execa';",
+    ].join('\n');
+    expect(importsOf('src/steps/x.ts', text)).toEqual([
+      'src/kube/b.ts',
+      'src/steps/a.ts',
+      'src/steps/c.ts',
+      'src/steps/d.ts',
+    ]);
+  });
+
+  it('finds a circle, however long', () => {
+    const graph = new Map([
+      ['a.ts', ['b.ts']],
+      ['b.ts', ['c.ts']],
+      ['c.ts', ['a.ts']],
+      ['d.ts', ['a.ts']],
+    ]);
+    expect(circles(graph)).toEqual([['a.ts', 'b.ts', 'c.ts']]);
+    expect(
+      circles(
+        new Map([
+          ['a.ts', ['b.ts']],
+          ['b.ts', []],
+        ]),
+      ),
+    ).toEqual([]);
+  });
+
+  it('fails on a step importing a step and on src/ importing test code', () => {
+    const graph = new Map([
+      ['src/steps/one.ts', ['src/steps/two.ts', 'src/steps/inputs.ts']],
+      ['src/steps/two.ts', ['src/steps/inputs.ts']],
+      ['src/steps/inputs.ts', ['test/fakes/kube.ts']],
+      ['test/fakes/kube.ts', []],
+    ]);
+    const text = (f: string) => (f.includes('inputs') ? '' : 'export const s: Step = { name };');
+    expect(problems(graph, text)).toEqual([
+      'step src/steps/one.ts imports step src/steps/two.ts',
+      'src/steps/inputs.ts imports test code test/fakes/kube.ts',
+    ]);
+  });
+});
