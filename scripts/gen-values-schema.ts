@@ -156,7 +156,7 @@ export function valuesSchema(): Schema {
             description: 'Delete the finished Job after this many seconds; null: keep it.',
           },
           hookWeight: {
-            description: 'helm.sh/hook-weight of the Job.',
+            description: 'helm.sh/hook-weight of the Job; its ServiceAccount and RBAC hooks get one less.',
             anyOf: [{ type: 'string', pattern: '^-?[0-9]+$' }, { type: 'integer' }],
           },
           annotations: stringMap('Extra annotations of the Job.'),

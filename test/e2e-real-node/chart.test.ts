@@ -416,7 +416,26 @@ describe.skipIf(!realNode)('a config error only the program can see', () => {
 
   afterAll(async () => {
     await helm(['uninstall', RELEASE, '-n', ns]);
+    // The failed run's RBAC hooks are no release objects: uninstall leaves them (the README says so).
+    await kubectl(['delete', 'clusterrole,clusterrolebinding', `${ns}-${JOB}`, '--ignore-not-found']).catch(
+      () => {},
+    );
+    await kubectl([
+      'delete',
+      'role,rolebinding',
+      `${ns}-${JOB}`,
+      '-n',
+      'seldon-system',
+      '--ignore-not-found',
+    ]).catch(() => {});
     await kubectl(['delete', 'namespace', ns, '--wait=false']).catch(() => {});
+  });
+
+  it('leaves the ServiceAccount and its RBAC hooks for debugging (Helm deletes them only on success)', async () => {
+    expect(result.code).not.toBe(0);
+    await kubectl(['get', 'serviceaccount', JOB, '-n', ns]);
+    await kubectl(['get', 'rolebinding', JOB, '-n', ns]);
+    await kubectl(['get', 'clusterrolebinding', `${ns}-${JOB}`]);
   });
 
   it('makes helm install fail, and the failed Job with its termination message remains', async () => {

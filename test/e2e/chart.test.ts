@@ -7,7 +7,11 @@
  * - values.schema.json rejects bad values before anything is installed;
  * - the chart's RBAC is exactly the permission list of the program's preflight, scenario by scenario;
  * - the program, run under the chart's own ServiceAccount with nothing but the chart's RBAC, converges to
- *   a ready report: installing Argo CD, then with `install.source: skip` (after `helm upgrade`).
+ *   a ready report: installing Argo CD, then with `install.source: skip` (after `helm upgrade`);
+ * - the ServiceAccount and RBAC are hooks one weight before the Job, deleted once it succeeded: after a
+ *   real `helm install` and `helm upgrade` (KWOK completes the Job's pod) the ServiceAccount can do
+ *   nothing a ServiceAccount without bindings cannot (`kubectl auth can-i`), and the audit log shows each
+ *   hook object created and deleted once per run.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -28,6 +32,7 @@ import {
   grantsOf,
   helm,
   helmOk,
+  type K8sObject,
   kubectlResult,
   manifestKinds,
   mergeValues,
@@ -35,7 +40,15 @@ import {
   render,
   valuesFile,
 } from './support/helm.ts';
-import { kubectl, kubectlJson, serviceAccountKubeconfig, uniqueName } from './support/target.ts';
+import {
+  auditEvents,
+  auditMark,
+  kubectl,
+  kubectlJson,
+  serviceAccountKubeconfig,
+  target,
+  uniqueName,
+} from './support/target.ts';
 
 const scenarios = ciScenarios();
 const createdNamespaces: string[] = [];
@@ -203,6 +216,7 @@ describe("the program under the chart's ServiceAccount, with nothing but the cha
   const logsNs = `chart-logs-${id}`;
   const release = 'sdb';
   let kubeconfig: string;
+  let keyDir: string;
   const overrides = {
     config: {
       argocd: { rolloutTimeout: '4m' },
@@ -213,9 +227,43 @@ describe("the program under the chart's ServiceAccount, with nothing but the cha
     },
   };
 
-  /** Installs or upgrades the release without its hook (pods do not run here) and runs the CLI as the Job would. */
+  /** The ServiceAccount and RBAC hooks Helm created last (the Job's run-time rights). */
+  let hookObjects: K8sObject[] = [];
+  const deleteObjects = async (objects: K8sObject[]) => {
+    for (const o of objects)
+      await kubectl([
+        'delete',
+        '--ignore-not-found',
+        ...(o.metadata.namespace ? ['-n', o.metadata.namespace] : []),
+        `${o.kind.toLowerCase()}/${o.metadata.name}`,
+      ]);
+  };
+
+  /**
+   * What Helm does with the chart's hooks just before the Job (which never really runs here): delete the
+   * last ones (before-hook-creation), create the ServiceAccount and RBAC; then a fresh token of that
+   * ServiceAccount for the CLI, as the Job's pod would carry.
+   */
+  async function createRunHooks(files: string[]): Promise<void> {
+    await deleteObjects(hookObjects);
+    hookObjects = (await render(release, ns, files)).filter(
+      (o) => o.metadata.annotations?.['helm.sh/hook'] && o.kind !== 'Job',
+    );
+    await kubectl(['create', '-f', '-'], {
+      input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: hookObjects }),
+    });
+    kubeconfig = await serviceAccountKubeconfig(
+      ns,
+      `${release}-sd-gitops-bootstrap`,
+      join(keyDir, 'kubeconfig'),
+    );
+  }
+
+  /** Installs or upgrades the release without its hooks (pods do not run here) and runs the CLI as the Job would. */
   async function runAsJob(scenario: string) {
     const file = scenarios.find((s) => s.name === scenario)!.file;
+    const files = [file, valuesFile(`run-${scenario}`, overrides)];
+    await createRunHooks(files);
     await helmOk([
       'upgrade',
       '--install',
@@ -223,10 +271,7 @@ describe("the program under the chart's ServiceAccount, with nothing but the cha
       CHART,
       '-n',
       ns,
-      '-f',
-      file,
-      '-f',
-      valuesFile(`run-${scenario}`, overrides),
+      ...files.flatMap((f) => ['-f', f]),
       '--no-hooks',
       '--wait',
     ]);
@@ -264,28 +309,13 @@ describe("the program under the chart's ServiceAccount, with nothing but the cha
         },
       }),
     });
-    // The ServiceAccount exists once the release does; its token is what the Job's pod would carry.
-    await helmOk([
-      'install',
-      release,
-      CHART,
-      '-n',
-      ns,
-      '-f',
-      scenarios[0]!.file,
-      '-f',
-      valuesFile('sa', overrides),
-      '--no-hooks',
-    ]);
-    kubeconfig = await serviceAccountKubeconfig(
-      ns,
-      `${release}-sd-gitops-bootstrap`,
-      join(dir, 'kubeconfig'),
-    );
+    keyDir = dir;
   }, 120_000);
 
   afterAll(async () => {
     await helm(['uninstall', release, '-n', ns]);
+    // Hooks are not release objects: what Helm's hook-succeeded would have deleted.
+    await deleteObjects(hookObjects);
   });
 
   it('installs Argo CD (bundled v3.5.1) and reports ready', async () => {
@@ -324,5 +354,207 @@ describe("the program under the chart's ServiceAccount, with nothing but the cha
       ns,
     ]);
     expect(() => parseConfig(load(cm.data['config.yaml']!))).not.toThrow();
+  });
+});
+
+/** The Job's run-time rights: the ServiceAccount, (Cluster)Roles and bindings, as rendered. */
+const RBAC_KINDS = ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'];
+
+describe('the ServiceAccount and RBAC are hooks just before the Job, deleted once it succeeded', () => {
+  it.each(scenarios)('$name', async ({ file }) => {
+    const objects = await render('sdb', 'seldon-system', [file]);
+    const hook = (o: K8sObject) => {
+      const a = o.metadata.annotations ?? {};
+      return [a['helm.sh/hook'], a['helm.sh/hook-weight'], a['helm.sh/hook-delete-policy']];
+    };
+    const job = objects.find((o) => o.kind === 'Job')!;
+    // The Job: after the release objects (its config ConfigMap), kept after it ran for `kubectl logs`.
+    expect(hook(job)).toEqual(['post-install,post-upgrade', '0', 'before-hook-creation']);
+    const rbac = objects.filter((o) => RBAC_KINDS.includes(o.kind));
+    expect(new Set(rbac.map((o) => o.kind))).toEqual(new Set(RBAC_KINDS));
+    // Same events as the Job (Helm deletes hook-succeeded hooks at the end of their own event), one
+    // weight lower: created before it, deleted after it succeeded, replaced by the next run.
+    for (const o of rbac)
+      expect(hook(o), `${o.kind}/${o.metadata.name}`).toEqual([
+        'post-install,post-upgrade',
+        '-1',
+        'before-hook-creation,hook-succeeded',
+      ]);
+    // The only release object is the config ConfigMap.
+    const released = objects.filter((o) => !o.metadata.annotations?.['helm.sh/hook']);
+    expect(released.map((o) => o.kind)).toEqual(['ConfigMap']);
+  });
+
+  it('follow job.hookWeight, and keep the ServiceAccount annotations of the values', async () => {
+    const base = scenarios.find((s) => s.name === 'default')!.file;
+    const more = valuesFile('hook-weight', {
+      job: { hookWeight: '7' },
+      serviceAccount: { annotations: { 'example.com/role': 'gitops-bootstrap' } },
+    });
+    const objects = await render('sdb', 'seldon-system', [base, more]);
+    const weight = (kind: string) =>
+      objects.filter((o) => o.kind === kind).map((o) => o.metadata.annotations?.['helm.sh/hook-weight']);
+    expect(weight('Job')).toEqual(['7']);
+    for (const kind of RBAC_KINDS) expect(weight(kind).length).toBeGreaterThan(0);
+    for (const kind of RBAC_KINDS) for (const w of weight(kind)) expect(w, kind).toBe('6');
+    const sa = objects.find((o) => o.kind === 'ServiceAccount')!;
+    expect(sa.metadata.annotations?.['example.com/role']).toBe('gitops-bootstrap');
+  });
+
+  it('serviceAccount.create false: the RBAC hooks bind the named ServiceAccount, none is created', async () => {
+    const base = scenarios.find((s) => s.name === 'default')!.file;
+    const own = valuesFile('own-sa', { serviceAccount: { create: false, name: 'mine' } });
+    const objects = await render('sdb', 'seldon-system', [base, own]);
+    expect(objects.filter((o) => o.kind === 'ServiceAccount')).toEqual([]);
+    for (const b of objects.filter((o) => o.kind.endsWith('Binding'))) {
+      expect((b as unknown as { subjects: { name: string }[] }).subjects.map((s) => s.name)).toEqual([
+        'mine',
+      ]);
+      expect(b.metadata.annotations?.['helm.sh/hook-delete-policy']).toBe(
+        'before-hook-creation,hook-succeeded',
+      );
+    }
+  });
+});
+
+describe('privilege that ends with the run: after helm install and helm upgrade the ServiceAccount can do nothing', () => {
+  // KWOK completes the hook Job's pod (without running it), so `helm install --wait` really succeeds and
+  // Helm really deletes the hook-succeeded hooks; the program's run itself is proven above and on the real node.
+  const id = uniqueName('x').slice(2);
+  const ns = `chart-priv-${id}`;
+  const seldonNs = `chart-priv-seldon-${id}`;
+  const release = 'sdb';
+  const sa = `system:serviceaccount:${ns}:${release}-sd-gitops-bootstrap`;
+  // Any ServiceAccount of the namespace that nothing binds: what every authenticated one may do.
+  const nobody = `system:serviceaccount:${ns}:nobody`;
+  let files: string[];
+  let hooks: K8sObject[];
+
+  beforeAll(async () => {
+    await ensureNamespace(ns);
+    await ensureNamespace(seldonNs);
+    files = [
+      scenarios.find((s) => s.name === 'default')!.file,
+      valuesFile('priv', { config: { seldonDeploy: { namespace: seldonNs } } }),
+    ];
+    hooks = (await render(release, ns, files)).filter((o) => RBAC_KINDS.includes(o.kind));
+  });
+
+  afterAll(async () => {
+    await helm(['uninstall', release, '-n', ns]);
+  });
+
+  const resourceOf = (kind: string) => `${kind.toLowerCase()}s`;
+
+  /** Each hook object: created and deleted (by Helm) since `mark`, per the audit log (local cluster only). */
+  function createdAndDeleted(mark: number): string[] {
+    if (!target().auditLog) return [];
+    const events = auditEvents({ since: mark });
+    const count = (o: K8sObject, verb: string, code: number) =>
+      events.filter(
+        (e) =>
+          e.verb === verb &&
+          e.responseStatus?.code === code &&
+          e.objectRef?.resource === resourceOf(o.kind) &&
+          e.objectRef?.name === o.metadata.name &&
+          (e.objectRef?.namespace ?? '') === (o.metadata.namespace ?? ''),
+      ).length;
+    return hooks
+      .filter((o) => count(o, 'create', 201) !== 1 || count(o, 'delete', 200) !== 1)
+      .map(
+        (o) =>
+          `${o.kind}/${o.metadata.name}: created ${count(o, 'create', 201)}, deleted ${count(o, 'delete', 200)}`,
+      );
+  }
+
+  async function expectNothingLeft(): Promise<void> {
+    const job = await kubectlJson<{ status: { succeeded?: number } }>([
+      'get',
+      'job',
+      `${release}-sd-gitops-bootstrap`,
+      '-n',
+      ns,
+    ]);
+    expect(job.status.succeeded).toBe(1);
+    // Every ServiceAccount, (Cluster)Role and binding the chart rendered is gone.
+    for (const o of hooks) {
+      const left = await kubectl([
+        'get',
+        `${o.kind.toLowerCase()}/${o.metadata.name}`,
+        ...(o.metadata.namespace ? ['-n', o.metadata.namespace] : []),
+        '--ignore-not-found',
+        '-o',
+        'name',
+      ]);
+      expect(left.trim(), `${o.kind} ${o.metadata.namespace ?? ''}/${o.metadata.name}`).toBe('');
+    }
+    // What the run needed, one by one: all refused now.
+    const checks: [string, string, string?][] = [
+      ['create', 'clusterrolebindings'],
+      ['escalate', 'clusterroles'],
+      ['create', 'customresourcedefinitions'],
+      ['patch', 'namespaces'],
+      ['create', 'namespaces'],
+      ['get', 'secrets', 'argocd'],
+      ['patch', 'secrets', 'argocd'],
+      ['get', 'secrets', ns],
+      ['patch', 'secrets', seldonNs],
+      ['patch', 'configmaps', ns],
+      ['update', 'leases.coordination.k8s.io', ns],
+    ];
+    const allowed: string[] = [];
+    for (const [verb, resource, namespace] of checks) {
+      const r = await kubectlResult([
+        'auth',
+        'can-i',
+        verb,
+        resource,
+        ...(namespace ? ['-n', namespace] : []),
+        `--as=${sa}`,
+      ]);
+      if (r.stdout.trim() !== 'no')
+        allowed.push(`${verb} ${resource} ${namespace ?? '(cluster)'}: ${r.stdout.trim()}`);
+    }
+    expect(allowed).toEqual([]);
+    // And everything at once: exactly what a ServiceAccount nothing binds may do (self-reviews, discovery).
+    for (const namespace of [ns, seldonNs, 'argocd']) {
+      const list = async (as: string) =>
+        (await kubectlResult(['auth', 'can-i', '--list', '-n', namespace, `--as=${as}`])).stdout;
+      expect(await list(sa), namespace).toEqual(await list(nobody));
+    }
+  }
+
+  it('helm install --wait: the hooks ran, and nothing of the RBAC is left', async () => {
+    const mark = auditMark();
+    await helmOk([
+      'install',
+      release,
+      CHART,
+      '-n',
+      ns,
+      ...files.flatMap((f) => ['-f', f]),
+      '--wait',
+      '--timeout',
+      '3m',
+    ]);
+    expect(createdAndDeleted(mark)).toEqual([]);
+    await expectNothingLeft();
+  });
+
+  it('helm upgrade creates them for its run and deletes them again', async () => {
+    const mark = auditMark();
+    await helmOk([
+      'upgrade',
+      release,
+      CHART,
+      '-n',
+      ns,
+      ...files.flatMap((f) => ['-f', f]),
+      '--wait',
+      '--timeout',
+      '3m',
+    ]);
+    expect(createdAndDeleted(mark)).toEqual([]);
+    await expectNothingLeft();
   });
 });

@@ -56,6 +56,21 @@ app.kubernetes.io/part-of: sd-gitops-bootstrap
 {{- end }}
 {{- end }}
 
+{{/*
+The ServiceAccount, (Cluster)Roles and bindings are hooks of the same events as the Job, one weight
+before it (Helm creates hooks by weight, then kind: ServiceAccount, ClusterRole, ClusterRoleBinding, Role,
+RoleBinding, Job). hook-succeeded: once every hook of the event succeeded (the Job completed), Helm deletes
+them, so between runs nothing grants the release's ServiceAccount anything. A failed run leaves them (and
+the Job) for debugging; before-hook-creation replaces them on the next install or upgrade. They must be
+post-* like the Job: Helm deletes hook-succeeded hooks at the end of their own event, so pre-* ones would
+be gone before a post-install Job starts.
+*/}}
+{{- define "sd-gitops-bootstrap.rbacHookAnnotations" -}}
+helm.sh/hook: post-install,post-upgrade
+helm.sh/hook-weight: {{ sub (int .Values.job.hookWeight) 1 | quote }}
+helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
+{{- end }}
+
 {{- define "sd-gitops-bootstrap.configMapName" -}}
 {{- printf "%s-config" (include "sd-gitops-bootstrap.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}
