@@ -193,7 +193,7 @@ export function projectContext(): Record<string, string> {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       const path = join(dir, entry.name);
       if (entry.isDirectory()) walk(path);
-      else if (!/\.test\.ts$|\/fixtures\.ts$|\/fake[^/]*\.ts$/.test(path)) files[relative(root, path)] = path;
+      else if (!path.endsWith('.test.ts')) files[relative(root, path)] = path;
     }
   };
   walk(join(root, 'src'));

@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { dump } from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeKube } from '../test/fakes/kube.ts';
+import { SAMPLE_INPUT } from '../test/fixtures/sample-config.ts';
 import type { Kube } from './kube/types.ts';
 import { parseCli, run } from './main.ts';
 import { b64 } from './manifests/common.ts';
-import { SAMPLE_INPUT } from './manifests/fixtures.ts';
 import type { ReadinessReport } from './report/types.ts';
-import { FakeKube } from './steps/fake-kube.ts';
 import type { GitRunner } from './steps/git.ts';
 
 function sink() {

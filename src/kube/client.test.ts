@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { FakeApiServer } from '../../test/fakes/kube-http.ts';
 import { ApiError } from '../errors.ts';
 import { NOTE_NO_CRD } from './apply.ts';
 import { apiErrorFromResponse, humanizeStatusMessage } from './client.ts';
-import { FakeApiServer } from './fake.ts';
 import type { KubeObject } from './types.ts';
 
 const ns = (name: string): KubeObject => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });

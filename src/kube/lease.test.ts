@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { FakeApiServer } from './fake.ts';
+import { FakeApiServer } from '../../test/fakes/kube-http.ts';
 import { acquireLease, LeaseHeldError, toMicroTime } from './lease.ts';
 import type { KubeObject } from './types.ts';
 

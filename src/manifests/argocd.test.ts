@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sampleConfig } from '../../test/fixtures/sample-config.ts';
 import { StepError } from '../errors.ts';
 import type { KubeObject } from '../kube/types.ts';
 import {
@@ -11,7 +12,6 @@ import {
   parseInstallManifest,
   sha256Hex,
 } from './argocd.ts';
-import { sampleConfig } from './fixtures.ts';
 
 const SMALL = `apiVersion: v1
 kind: ServiceAccount

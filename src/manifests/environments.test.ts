@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { sampleConfig } from '../../test/fixtures/sample-config.ts';
 import { application } from './application.ts';
 import { appProject } from './appproject.ts';
 import { environmentsOf } from './common.ts';
-import { sampleConfig } from './fixtures.ts';
 import { namespaceFor } from './namespace.ts';
 
 describe('environments', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { sampleConfig } from '../../test/fixtures/sample-config.ts';
 import { fromB64 } from './common.ts';
-import { sampleConfig } from './fixtures.ts';
 import {
   argocdRepositorySecret,
   type GitCredentials,

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { sampleConfig } from '../../test/fixtures/sample-config.ts';
 import {
   argocdSecretPatch,
   cmdParamsConfigMap,
@@ -7,7 +8,6 @@ import {
   serverRestartPatch,
 } from './argocd-settings.ts';
 import { fromB64 } from './common.ts';
-import { sampleConfig } from './fixtures.ts';
 import { argocdUrl, virtualService } from './virtualservice.ts';
 
 describe('Argo CD settings patches', () => {

@@ -1,12 +1,12 @@
 import { beforeEach, describe, expect, it } from 'vitest';
+import { FakeKube } from '../../test/fakes/kube.ts';
+import { sampleConfig } from '../../test/fixtures/sample-config.ts';
 import type { Config, Env } from '../config/types.ts';
 import type { KubeObject, ObjectChange } from '../kube/types.ts';
 import { createLogger } from '../log.ts';
 import { b64, fromB64 } from '../manifests/common.ts';
-import { sampleConfig } from '../manifests/fixtures.ts';
 import { passwordMatches } from '../manifests/password.ts';
 import { createContext, type Mode, type StepContext } from './context.ts';
-import { FakeKube } from './fake-kube.ts';
 import type { GitRunner } from './git.ts';
 import { runSteps } from './runner.ts';
 

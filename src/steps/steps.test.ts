@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
+import { FakeKube } from '../../test/fakes/kube.ts';
+import { sampleConfig } from '../../test/fixtures/sample-config.ts';
 import type { Env } from '../config/types.ts';
 import { StepError } from '../errors.ts';
 import { includesDesired, overlay } from '../kube/objects.ts';
 import type { KubeObject, ObjectChange } from '../kube/types.ts';
 import { createLogger } from '../log.ts';
 import { b64, fromB64 } from '../manifests/common.ts';
-import { sampleConfig } from '../manifests/fixtures.ts';
 import { createContext, describeChanges, recordChange } from './context.ts';
-import { FakeKube } from './fake-kube.ts';
 import { parseGitCredentials } from './inputs.ts';
 import { desiredInstallObjects, imageVersion } from './install-argocd.ts';
 import {

@@ -5,9 +5,16 @@
  * workloads roll out and Applications sync as soon as they are stored.
  */
 import { isDeepStrictEqual } from 'node:util';
-import { ApiError } from '../errors.ts';
-import { groupOf, refKey } from '../kube/objects.ts';
-import type { ApplyOptions, Kube, KubeObject, ObjectChange, ObjectRef, RequestStats } from '../kube/types.ts';
+import { ApiError } from '../../src/errors.ts';
+import { groupOf, refKey } from '../../src/kube/objects.ts';
+import type {
+  ApplyOptions,
+  Kube,
+  KubeObject,
+  ObjectChange,
+  ObjectRef,
+  RequestStats,
+} from '../../src/kube/types.ts';
 
 const keyOf = refKey;
 const refOf = (o: KubeObject): ObjectRef => ({

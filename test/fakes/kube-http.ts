@@ -6,11 +6,11 @@
  * nothing more: no field ownership merging, no defaulting, no validation. Real semantics are tested
  * end to end against a real kube-apiserver (test/e2e).
  */
-import { KubeClient } from './client.ts';
-import { stripServerFields } from './diff.ts';
-import { splitApiVersion } from './discovery.ts';
-import type { HttpRequest, HttpResponse, Transport } from './retry.ts';
-import type { KubeObject } from './types.ts';
+import { KubeClient } from '../../src/kube/client.ts';
+import { stripServerFields } from '../../src/kube/diff.ts';
+import { splitApiVersion } from '../../src/kube/discovery.ts';
+import type { HttpRequest, HttpResponse, Transport } from '../../src/kube/retry.ts';
+import type { KubeObject } from '../../src/kube/types.ts';
 
 export interface FakeResource {
   group: string;
