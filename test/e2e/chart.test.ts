@@ -217,6 +217,8 @@ describe("the program under the chart's ServiceAccount, with nothing but the cha
   const release = 'sdb';
   let kubeconfig: string;
   let keyDir: string;
+  /** Every run's stdout and stderr. */
+  const outputs: string[] = [];
   const overrides = {
     config: {
       argocd: { rolloutTimeout: '4m' },
@@ -284,10 +286,12 @@ describe("the program under the chart's ServiceAccount, with nothing but the cha
       ns,
     ]);
     const configFile = writeConfig(`chart-${scenario}`, cm.data['config.yaml']!);
-    return runCli(['apply', '--config', configFile, '--output', 'json'], {
+    const r = await runCli(['apply', '--config', configFile, '--output', 'json'], {
       kubeconfig,
       env: { POD_NAMESPACE: ns },
     });
+    outputs.push(r.stdout, r.stderr);
+    return r;
   }
 
   beforeAll(async () => {
@@ -344,6 +348,33 @@ describe("the program under the chart's ServiceAccount, with nothing but the cha
     expect(cr.rules.flatMap((x) => x.resources)).not.toContain('clusterroles');
     expect(cr.rules.flatMap((x) => x.verbs)).not.toContain('escalate');
   }, 600_000);
+
+  it('no secret value in any output, the report or an Event: the generated password only in its Secret', async () => {
+    const secretData = async (namespace: string, name: string) =>
+      (await kubectlJson<{ data: Record<string, string> }>(['get', 'secret', name, '-n', namespace])).data;
+    const text = (b64: string) => Buffer.from(b64, 'base64').toString('utf8');
+    // The generated admin password, its bcrypt hash in argocd-secret and the SSH private key (each line
+    // of its body, in the source Secret): nothing of them may appear outside their Secrets.
+    const password = text((await secretData(ns, 'argocd-admin-password')).password!);
+    const hash = text((await secretData('argocd', 'argocd-secret'))['admin.password']!);
+    const key = text((await secretData(ns, 'gitops-source-creds'))['ssh-privatekey']!);
+    const values = [password, hash, ...key.split('\n').filter((l) => l.trim() && !l.startsWith('-----'))];
+    expect(values.length).toBeGreaterThan(3);
+    const report = await kubectlJson<{ data: Record<string, string> }>([
+      'get',
+      'configmap',
+      'sd-gitops-bootstrap-report',
+      '-n',
+      ns,
+    ]);
+    const events = await kubectl(['get', 'events', '-A', '-o', 'json']);
+    const places = { outputs: outputs.join('\n'), report: JSON.stringify(report.data), events };
+    expect(outputs.length).toBeGreaterThanOrEqual(4);
+    const found = Object.entries(places).flatMap(([where, body]) =>
+      values.filter((v) => body.includes(v)).map((v) => `${where}: ${v.slice(0, 4)}…`),
+    );
+    expect(found).toEqual([]);
+  });
 
   it('loads the rendered config.yaml exactly as the program parses it', async () => {
     const cm = await kubectlJson<{ data: Record<string, string> }>([
