@@ -1,13 +1,16 @@
 # The image of the chart's hook Job: `node /app/dist/main.js apply`.
 #
+#   npm run manifests -- --bundle     # optional: the pinned manifests into manifests/argocd/ (offline build)
 #   docker build -t sd-gitops-bootstrap:0.1.0 .
 #
 # Works with the legacy builder and BuildKit alike (no build contexts or heredocs needed):
 # - BASE_IMAGE: the official Node 24 LTS slim image by default; any Debian-based image with Node 24 and npm
 #   (the tests pass a locally made one, as no registry can be pulled from there).
 # - Argo CD's install manifests (install.source: bundled) come from the build context when present
-#   (manifests/argocd/<version>/install.yaml: an air-gapped build copies them there first, e.g. from
-#   ../shared/argocd/), else they are downloaded from ARGOCD_MANIFEST_BASE_URL (honouring HTTPS_PROXY).
+#   (manifests/argocd/<version>/install.yaml: `npm run manifests -- --bundle` puts them there), else the
+#   build fetches them the way a checkout does (src/manifests/upstream.ts): from the Go module proxy
+#   (GOPROXY, default https://proxy.golang.org; the module zip of github.com/argoproj/argo-cd/v3 carries
+#   manifests/install.yaml), else from the GitHub release (honouring HTTPS_PROXY).
 #   Either way each is checked against its sha256 below, which must match BUNDLED_SHA256 in
 #   src/manifests/argocd.ts (a unit test keeps the two in step).
 ARG BASE_IMAGE=node:24-slim
@@ -33,19 +36,17 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
     && npm cache clean --force
 
 # ---------------------------------------------------------------------------- Argo CD install manifests
-FROM ${BASE_IMAGE} AS manifests
+FROM build AS manifests
 # version=sha256 of upstream manifests/install.yaml at that tag.
 ARG ARGOCD_BUNDLED="v3.5.1=795a3a972224da6a7f9d32c3e946445f062b60fb46028476715affeb688236e3 v2.14.21=ee39d40847bbb36154ebcdf2f5c93e0a9001ab60131afb60dbe42981a069699e"
-ARG ARGOCD_MANIFEST_BASE_URL=https://raw.githubusercontent.com/argoproj/argo-cd
+ARG GOPROXY=https://proxy.golang.org
 COPY manifests/argocd/ /manifests/
 RUN set -eu; \
     for pair in ${ARGOCD_BUNDLED}; do \
       version="${pair%%=*}"; sum="${pair#*=}"; file="/manifests/${version}/install.yaml"; \
       if [ ! -f "${file}" ]; then \
         mkdir -p "/manifests/${version}"; \
-        url="${ARGOCD_MANIFEST_BASE_URL}/${version}/manifests/install.yaml"; \
-        echo "downloading ${url}"; \
-        NODE_USE_ENV_PROXY=1 node -e 'fetch(process.argv[1]).then(async (r) => { if (!r.ok) throw new Error(`${r.status} ${r.statusText}`); process.stdout.write(Buffer.from(await r.arrayBuffer())); }).catch((e) => { console.error(String(e)); process.exit(1); })' "${url}" > "${file}"; \
+        GOPROXY="${GOPROXY}" SD_GITOPS_BOOTSTRAP_CACHE=/tmp/upstream NODE_USE_ENV_PROXY=1 node --input-type=module -e 'const m = await import("/src/dist/manifests/upstream.js"); const { copyFileSync } = await import("node:fs"); copyFileSync(await m.ensureUpstream(`argocd/${process.argv[1]}`, { log: console.log }), process.argv[2]);' "${version}" "${file}"; \
       fi; \
       echo "${sum}  ${file}" | sha256sum -c -; \
     done; \

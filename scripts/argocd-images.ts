@@ -71,7 +71,10 @@ function log(msg: string): void {
 
 function manifestPath(version: string): string {
   const path = bundledManifestPaths(version, root).find((p) => existsSync(p));
-  if (!path) throw new Error(`no bundled install.yaml for ${version} (looked in manifests/ and ../shared/)`);
+  if (!path)
+    throw new Error(
+      `no bundled install.yaml for ${version} (looked in manifests/ and the cache: run npm run manifests)`,
+    );
   return path;
 }
 

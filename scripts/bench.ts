@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { dump } from 'js-yaml';
+import { ensureUpstream } from '../src/manifests/upstream.ts';
 import { startGitSshServer } from '../test/support/git-ssh-server.ts';
 
 const root = join(import.meta.dirname, '..');
@@ -72,7 +73,7 @@ const configFile = join(work, 'config.yaml');
 writeFileSync(
   configFile,
   dump({
-    argocd: { install: { source: 'file', file: join(root, '../shared/argocd/v3.5.1/install.yaml') } },
+    argocd: { install: { source: 'file', file: await ensureUpstream('argocd/v3.5.1') } },
     git: { repoUrl },
     environments: { namespaces: envs, waitForSync: false },
   }),

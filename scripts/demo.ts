@@ -9,10 +9,15 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { dump, load } from 'js-yaml';
 import { run } from '../src/main.ts';
+import { ensureUpstream } from '../src/manifests/upstream.ts';
 import { startGitSshServer } from '../test/support/git-ssh-server.ts';
 import { up } from './cluster.ts';
+import { ensureAll } from './manifests.ts';
 
 const root = join(import.meta.dirname, '..');
+// The pinned upstream files (Argo CD's manifest for `install.source: bundled`, Istio's CRDs), into the
+// cache outside the repository: a fresh clone needs nothing beside it.
+await ensureAll((line) => process.stderr.write(`[manifests] ${line}\n`));
 const cluster = up();
 const kubectl = (args: string[], input?: string) =>
   execFileSync(join(cluster.binDir, 'kubectl'), ['--kubeconfig', cluster.kubeconfig, ...args], {
@@ -52,7 +57,7 @@ try {
   // there), the Git credentials Secret, and — optional — Istio's CRDs so the VirtualService is made too.
   const runNs = config.seldonDeploy?.namespace ?? 'seldon-system';
   kubectl(['apply', '-f', '-'], kubectl(['create', 'namespace', runNs, '--dry-run=client', '-o', 'yaml']));
-  kubectl(['apply', '--server-side', '-f', join(root, '../shared/istio/networking-crds.yaml')]);
+  kubectl(['apply', '--server-side', '-f', await ensureUpstream('istio/networking-crds')]);
   const secret = {
     apiVersion: 'v1',
     kind: 'Secret',

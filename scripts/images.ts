@@ -9,7 +9,7 @@
  * package (node_modules/node/bin/node) and this machine's npm — and this machine's extra CA certificates,
  * so `npm ci` inside the build reaches the npm registry the way the host does.
  *
- * Argo CD's manifests come from `../shared/argocd/` through the build context (air-gapped), and the
+ * Argo CD's manifests come from the upstream cache (`npm run manifests`) through the build context, and the
  * Dockerfile checks their sha256.
  *
  * Cache: the image is tagged `sd-local/sd-gitops-bootstrap:<content hash>` (Dockerfile, every file of the
@@ -35,10 +35,11 @@ import { fileURLToPath } from 'node:url';
 import { load } from 'js-yaml';
 import { BUNDLED_VERSIONS } from '../src/config/bundled.ts';
 import { BUNDLED_SHA256, sha256Hex } from '../src/manifests/argocd.ts';
+import { upstreamPathSync } from '../src/manifests/upstream.ts';
 import { ensureBaseImage, localPath, localRef, registryArg } from '../test/cluster/real-node/images.ts';
+import { ensureAll } from './manifests.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const shared = resolve(root, '..', 'shared');
 const chartDir = join(root, 'helm', 'sd-gitops-bootstrap');
 
 export const NODE_BASE = 'sd-local/node:24-slim';
@@ -177,7 +178,10 @@ export function ensureNodeBase(): string {
 
 // ------------------------------------------------------------------------------------ the project image
 
-/** The build context: what .dockerignore lets through, plus the bundled Argo CD manifests from ../shared. */
+/**
+ * The build context: what .dockerignore lets through, plus the bundled Argo CD manifests from the upstream
+ * cache (`npm run manifests`; `main` below fills it first).
+ */
 export function projectContext(): Record<string, string> {
   const files: Record<string, string> = {};
   for (const f of [
@@ -199,7 +203,7 @@ export function projectContext(): Record<string, string> {
   walk(join(root, 'src'));
   files['manifests/argocd/README.md'] = join(root, 'manifests', 'argocd', 'README.md');
   for (const version of BUNDLED_VERSIONS) {
-    const file = join(shared, 'argocd', version, 'install.yaml');
+    const file = upstreamPathSync(`argocd/${version}`);
     // Checked here too, so a wrong file fails with its path rather than deep in a docker build.
     const sum = sha256Hex(readFileSync(file));
     if (sum !== BUNDLED_SHA256[version])
@@ -294,7 +298,7 @@ export interface ImagesResult {
 
 /** The upstream image names of Argo CD's manifest at `version` (argocd, dex, redis). */
 export function argocdManifestImages(version = BUNDLED_VERSIONS[0]): string[] {
-  const text = readFileSync(join(shared, 'argocd', version, 'install.yaml'), 'utf8');
+  const text = readFileSync(upstreamPathSync(`argocd/${version}`), 'utf8');
   return [...new Set([...text.matchAll(/^\s+image: (\S+)$/gm)].map((m) => m[1]!))].sort();
 }
 
@@ -363,6 +367,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   const registry = registryArg(args);
   try {
     const t0 = Date.now();
+    await ensureAll((line) => log(line));
     const r = await ensureImages({
       ...(registry ? { registry } : {}),
       argocd: !args.includes('--project-only'),

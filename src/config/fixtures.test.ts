@@ -59,9 +59,7 @@ describe('config fixtures', () => {
     expect(config.git.repoUrl).toBe('ssh://git@127.0.0.1:2222/srv/git/gitops.git');
     expect(config.environments.namespaces.map((n) => n.name)).toEqual(['staging', 'production']);
     expect(config.environments.waitForSync).toBe(false);
-    expect(config.argocd.install).toEqual({
-      source: 'file',
-      file: join(import.meta.dirname, '../../../shared/argocd/v3.5.1/install.yaml'),
-    });
+    // Bundled: nothing outside the repository (a checkout reads the pinned manifest from its cache).
+    expect(config.argocd.install).toEqual({ source: 'bundled' });
   });
 });

@@ -128,10 +128,27 @@ describe('loadArgocdManifest sources', () => {
     );
   });
 
-  it('bundled: looks in the package first, then ../shared', () => {
-    expect(bundledManifestPaths('v3.5.1', '/app')).toEqual([
+  it('bundled: looks in the package first, then the cache outside the repository', () => {
+    expect(bundledManifestPaths('v3.5.1', '/app', { SD_GITOPS_BOOTSTRAP_CACHE: '/c' })).toEqual([
       '/app/manifests/argocd/v3.5.1/install.yaml',
-      '/shared/argocd/v3.5.1/install.yaml',
+      '/c/manifests/argocd/v3.5.1/install.yaml',
+    ]);
+    expect(bundledManifestPaths('v9.9.9', '/app')).toEqual(['/app/manifests/argocd/v9.9.9/install.yaml']);
+  });
+
+  it('bundled: a manifest in neither place is fetched, verified and cached', async () => {
+    const env = { SD_GITOPS_BOOTSTRAP_CACHE: join(dir, 'cache'), GOPROXY: 'https://proxy.example' };
+    const urls: string[] = [];
+    const fakeFetch = (async (url: string) => {
+      urls.push(url);
+      return new Response('not found', { status: 404 });
+    }) as unknown as typeof fetch;
+    await expect(
+      loadArgocdManifest(sampleConfig().argocd, { root: join(dir, 'empty'), env, fetch: fakeFetch }),
+    ).rejects.toThrow(/bundled but not in this checkout: .*proxy\.example.*HTTP 404/);
+    expect(urls).toEqual([
+      'https://proxy.example/github.com/argoproj/argo-cd/v3/@v/v3.5.1.zip',
+      'https://raw.githubusercontent.com/argoproj/argo-cd/v3.5.1/manifests/install.yaml',
     ]);
   });
 

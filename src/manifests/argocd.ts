@@ -11,6 +11,7 @@ import { loadAll } from 'js-yaml';
 import type { Config } from '../config/types.ts';
 import { StepError } from '../errors.ts';
 import type { KubeObject } from '../kube/types.ts';
+import { argocdKey, cachedPath, ensureUpstream } from './upstream.ts';
 
 /** sha256 of the upstream `manifests/install.yaml` at each tag the image bundles (`sha256sum install.yaml`). */
 export const BUNDLED_SHA256: Readonly<Record<string, string>> = Object.freeze({
@@ -51,13 +52,18 @@ export function packageRoot(): string {
 
 /**
  * Where a bundled version's manifest is looked for: `manifests/argocd/<version>/install.yaml` in the package
- * (the image copies them there at build), then the shared folder beside the repository (development).
+ * (the image copies them there at build), then the cache outside the repository (a checkout: see
+ * `upstream.ts`, filled by `npm run manifests` or on first use).
  */
-export function bundledManifestPaths(version: string, root: string = packageRoot()): string[] {
-  return [
-    join(root, 'manifests', 'argocd', version, 'install.yaml'),
-    join(root, '..', 'shared', 'argocd', version, 'install.yaml'),
-  ];
+export function bundledManifestPaths(
+  version: string,
+  root: string = packageRoot(),
+  env: NodeJS.ProcessEnv = process.env,
+): string[] {
+  const paths = [join(root, 'manifests', 'argocd', version, 'install.yaml')];
+  const key = argocdKey(version);
+  if (key) paths.push(cachedPath(key, env));
+  return paths;
 }
 
 /**
@@ -111,6 +117,10 @@ export interface LoadOptions {
   /** For `url`: give up after this long. */
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** Where the upstream cache is (`SD_GITOPS_BOOTSTRAP_CACHE`, `XDG_CACHE_HOME`); default process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** `bundled`: fetch a pinned manifest missing from the package and cache (default true). */
+  download?: boolean;
 }
 
 /** Reads the manifest of `argocd.install` (not `skip`), checks its digest, and places it in `argocd.namespace`. */
@@ -125,7 +135,27 @@ export async function loadArgocdManifest(
   switch (install.source) {
     case 'bundled': {
       expected ??= BUNDLED_SHA256[version];
-      const found = await readFirst(bundledManifestPaths(version, opts.root));
+      let found = await readFirst(bundledManifestPaths(version, opts.root, opts.env));
+      const key = argocdKey(version);
+      if (!found && key && opts.download !== false) {
+        // A checkout without the cache yet: fetch the pinned file (Go module proxy, else the release URL).
+        try {
+          const path = await ensureUpstream(key, {
+            fetch: opts.fetch,
+            env: opts.env,
+            timeoutMs: opts.timeoutMs,
+          });
+          found = { text: await readFile(path, 'utf8'), path };
+        } catch (err) {
+          throw new StepError(
+            STEP,
+            `Argo CD ${version} is bundled but not in this checkout: ${errorMessage(err)}`,
+            {
+              cause: err,
+            },
+          );
+        }
+      }
       if (!found) {
         const known = Object.keys(BUNDLED_SHA256).join(', ');
         throw new StepError(

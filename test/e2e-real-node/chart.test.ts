@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureImages, type ImagesResult } from '../../scripts/images.ts';
 import type { ReadinessReport } from '../../src/report/types.ts';
-import { sharedDir } from '../e2e/support/bootstrap.ts';
+import { upstreamFile } from '../e2e/support/bootstrap.ts';
 import { CHART, ciScenarios, helm, helmOk, parseObjects, valuesFile } from '../e2e/support/helm.ts';
 import { kubectl, kubectlJson, target, uniqueName } from '../e2e/support/target.ts';
 import { apply } from './support/node.ts';
@@ -173,7 +173,7 @@ async function versions(
  * they really roll out on the node.
  */
 async function argocdStandIn(namespace: string): Promise<void> {
-  const crds = parseObjects(readFileSync(join(sharedDir, 'argocd', 'v3.5.1', 'install.yaml'), 'utf8')).filter(
+  const crds = parseObjects(readFileSync(upstreamFile('argocd/v3.5.1'), 'utf8')).filter(
     (o) => o.kind === 'CustomResourceDefinition',
   );
   await kubectl(['apply', '--server-side', '--field-manager=argocd-standin', '-f', '-'], {
@@ -466,7 +466,7 @@ describe.skipIf(!realNode)('a config error only the program can see', () => {
  * may: the manifest sets no `replicas`, so the bootstrap's server-side apply leaves it at 0.
  */
 async function withoutDex(): Promise<void> {
-  const dex = parseObjects(readFileSync(join(sharedDir, 'argocd', 'v3.5.1', 'install.yaml'), 'utf8')).find(
+  const dex = parseObjects(readFileSync(upstreamFile('argocd/v3.5.1'), 'utf8')).find(
     (o) => o.kind === 'Deployment' && o.metadata.name === 'argocd-dex-server',
   )!;
   await createNamespace('argocd');

@@ -9,7 +9,7 @@ import bcrypt from 'bcryptjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ReadinessReport } from '../../src/report/types.ts';
 import { type GitSshServer, startGitSshServer } from '../support/git-ssh-server.ts';
-import { manifestDocs, runCli, runnerIdentity, sharedDir, writeConfig } from './support/bootstrap.ts';
+import { manifestDocs, runCli, runnerIdentity, upstreamFile, writeConfig } from './support/bootstrap.ts';
 import {
   auditEvents,
   auditMark,
@@ -40,7 +40,7 @@ function baseConfig(over: { namespaces?: string[]; rootPath?: string } = {}) {
     argocd: {
       namespace: argoNs,
       version: 'v3.5.1',
-      install: { source: 'file', file: join(sharedDir, 'argocd/v3.5.1/install.yaml') },
+      install: { source: 'file', file: upstreamFile('argocd/v3.5.1') },
       adminPassword: { secretRef: { name: 'argocd-admin-password', key: 'password' } },
       server: { insecure: true, rootPath: over.rootPath ?? '/argocd' },
       virtualService: { enabled: 'auto', gateway: 'istio-system/seldon-gateway', hosts: ['*'] },
@@ -141,7 +141,7 @@ beforeAll(async () => {
 
   await kubectl(['create', 'namespace', runNs]);
   await kubectl(['create', 'namespace', seldonNs]); // Seldon Deploy is installed before GitOps is set up
-  await kubectl(['apply', '--server-side', '-f', join(sharedDir, 'istio/networking-crds.yaml')]);
+  await kubectl(['apply', '--server-side', '-f', upstreamFile('istio/networking-crds')]);
   runner = await runnerIdentity(runNs, 'bootstrap', 'cluster-admin');
   await setSourceSecret(git.knownHosts, git.privateKey);
   await setPassword(password);
@@ -629,7 +629,7 @@ describe('the older Argo CD line (v2.14.21)', () => {
     const cfg = baseConfig();
     cfg.argocd.namespace = v2Ns;
     cfg.argocd.version = 'v2.14.21';
-    cfg.argocd.install.file = join(sharedDir, 'argocd/v2.14.21/install.yaml');
+    cfg.argocd.install.file = upstreamFile('argocd/v2.14.21');
     const file = writeConfig('v2', cfg);
     const res = await apply(file);
     expect(failedChecks(res.report), res.stderr.slice(-2000)).toEqual([]);

@@ -6,7 +6,7 @@
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { loadAll } from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiError } from '../../src/errors.ts';
@@ -17,6 +17,7 @@ import {
   type KubeObject,
   LeaseHeldError,
 } from '../../src/kube/index.ts';
+import { upstreamPathSync } from '../../src/manifests/upstream.ts';
 import {
   auditEvents,
   auditMark,
@@ -26,7 +27,7 @@ import {
   uniqueName,
 } from './support/target.ts';
 
-const MANIFEST = resolve(import.meta.dirname, '../../../shared/argocd/v3.5.1/install.yaml');
+const MANIFEST = upstreamPathSync('argocd/v3.5.1');
 const ns = uniqueName('kube-apply');
 const tmp = mkdtempSync(join(tmpdir(), 'sd-kube-e2e-'));
 

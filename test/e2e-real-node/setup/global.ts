@@ -14,6 +14,7 @@
 import { join, resolve } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { AUDIT_POLICY, KUBE_VERSION, toolsBin } from '../../../scripts/cluster.ts';
+import { ensureAll } from '../../../scripts/manifests.ts';
 import {
   acquireRealNode,
   healthyRealNode,
@@ -43,6 +44,8 @@ export function targetOf(info: RealNodeInfo): E2eTarget {
 }
 
 export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
+  // The pinned upstream files the suite and the image build read: cached outside the repository.
+  await ensureAll();
   const skip = (why: string, evenInCI = false) => {
     if (process.env.CI === 'true' && !evenInCI) throw new Error(`e2e-real-node cannot run: ${why}`);
     say(`skipped: ${why}`);

@@ -10,9 +10,12 @@ import { existsSync } from 'node:fs';
 import { delimiter } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { toolsBin, up } from '../../../scripts/cluster.ts';
+import { ensureAll } from '../../../scripts/manifests.ts';
 import type { E2eTarget } from '../support/target.ts';
 
-export default function setup(project: TestProject): void {
+export default async function setup(project: TestProject): Promise<void> {
+  // The pinned upstream files the suite reads (Argo CD's manifests, Istio's CRDs): cached outside the repo.
+  await ensureAll();
   const mode = process.env.E2E_CLUSTER ?? 'local';
   let target: E2eTarget;
   if (mode === 'local') {

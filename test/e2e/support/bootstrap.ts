@@ -9,11 +9,18 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { dump, loadAll } from 'js-yaml';
+import { type UpstreamKey, upstreamPathSync } from '../../../src/manifests/upstream.ts';
 import type { ReadinessReport } from '../../../src/report/types.ts';
 import { kubectl, serviceAccountKubeconfig } from './target.ts';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-export const sharedDir = resolve(repoRoot, '../shared');
+/**
+ * A pinned upstream file (Argo CD's install manifests, Istio's CRDs) in the cache outside the repository;
+ * the e2e global setups fetch them all first (`npm run manifests` does the same by hand).
+ */
+export function upstreamFile(key: UpstreamKey): string {
+  return upstreamPathSync(key);
+}
 export const MAIN = join(repoRoot, 'src/main.ts');
 
 export interface CliResult {
@@ -83,7 +90,7 @@ export async function runnerIdentity(
 
 /** Every object of Argo CD's install manifest, parsed. */
 export function manifestDocs(version: string): ManifestDoc[] {
-  const text = readFileSync(join(sharedDir, 'argocd', version, 'install.yaml'), 'utf8');
+  const text = readFileSync(upstreamFile(`argocd/${version}` as UpstreamKey), 'utf8');
   return (loadAll(text) as unknown[]).filter((d): d is ManifestDoc => !!d && typeof d === 'object');
 }
 

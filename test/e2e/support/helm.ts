@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { dump, load, loadAll } from 'js-yaml';
-import { repoRoot, sharedDir } from './bootstrap.ts';
+import type { UpstreamKey } from '../../../src/manifests/upstream.ts';
+import { repoRoot, upstreamFile } from './bootstrap.ts';
 import { kubectl, target } from './target.ts';
 
 export const CHART = join(repoRoot, 'helm', 'sd-gitops-bootstrap');
@@ -145,7 +146,7 @@ export function grantsOf(objects: K8sObject[]): Grant[] {
 
 /** apiVersion/kind of every object in a bundled Argo CD manifest. */
 export function manifestKinds(version: string): { apiVersion: string; kind: string }[] {
-  const text = readFileSync(join(sharedDir, 'argocd', version, 'install.yaml'), 'utf8');
+  const text = readFileSync(upstreamFile(`argocd/${version}` as UpstreamKey), 'utf8');
   return parseObjects(text).map((o) => ({ apiVersion: o.apiVersion, kind: o.kind }));
 }
 
