@@ -31,9 +31,10 @@ import { loadAll } from 'js-yaml';
 import { bundledManifestPaths } from '../src/manifests/argocd.ts';
 import {
   buildImage,
+  docker,
   ensureBaseImage,
   type ImageBuild,
-  localRef,
+  pushAs,
   registryArg,
 } from '../test/cluster/real-node/images.ts';
 import { toolsBin } from './cluster.ts';
@@ -269,22 +270,9 @@ CMD ["dex", "serve", "/etc/dex/config.docker.yaml"]
 
 // ---------------------------------------------------------------- build, cache, push
 
-function docker(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync('docker', args, {
-    encoding: 'utf8',
-    env: { ...process.env, DOCKER_BUILDKIT: '0', DOCKER_CLI_HINTS: 'false' },
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
-}
-
-function dockerOk(args: string[]): string {
-  const r = docker(args);
-  if (r.status !== 0) {
-    throw new Error(`docker ${args.slice(0, 2).join(' ')} failed (exit ${r.status}):\n${r.stderr.trim()}`);
-  }
-  return r.stdout;
-}
+/** A docker command whose failure the caller handles. */
+const dockerTry = (args: string[]) => docker(args, { allowFail: true });
+const dockerOk = (args: string[]): string => docker(args).stdout;
 
 async function fileHash(path: string): Promise<string> {
   const h = createHash('sha256');
@@ -326,14 +314,14 @@ export async function ensureImage(
   const t0 = Date.now();
   const name = upstream.slice(upstream.lastIndexOf('/') + 1).replace(/:.*$/, '');
   const local = `sd-local/${name}:${await buildKey(build, opts.baseId)}`;
-  const exists = docker(['image', 'inspect', local]).status === 0;
+  const exists = dockerTry(['image', 'inspect', local]).status === 0;
   if (!exists) {
     log(`building ${upstream} as ${local}`);
     buildImage(local, build);
     try {
       opts.verify?.(local);
     } catch (err) {
-      docker(['rmi', '-f', local]);
+      dockerTry(['rmi', '-f', local]);
       throw new Error(`${upstream}: the image built as ${local} failed its check: ${(err as Error).message}`);
     }
   }
@@ -341,17 +329,10 @@ export async function ensureImage(
   const stale = dockerOk(['images', `sd-local/${name}`, '--format', '{{.Repository}}:{{.Tag}}'])
     .split('\n')
     .filter((t) => t && t !== local);
-  if (stale.length > 0) docker(['rmi', ...stale]);
+  if (stale.length > 0) dockerTry(['rmi', ...stale]);
   const sizeBytes = Number(dockerOk(['image', 'inspect', '--format', '{{.Size}}', local]).trim());
   const result: BuiltImage = { upstream, local, built: !exists, seconds: 0, sizeBytes };
-  if (opts.registry) {
-    const ref = localRef(opts.registry, upstream);
-    dockerOk(['tag', local, ref]);
-    const out = dockerOk(['push', ref]);
-    const digest = /digest: (sha256:[0-9a-f]{64})/.exec(out)?.[1];
-    if (!digest) throw new Error(`docker push ${ref}: no digest in its output:\n${out}`);
-    result.pushed = { ref, digest };
-  }
+  if (opts.registry) result.pushed = pushAs(opts.registry, local, upstream);
   result.seconds = (Date.now() - t0) / 1000;
   log(
     `${upstream}: ${exists ? 'cached' : 'built'} ${local} (${(sizeBytes / 1e6).toFixed(0)} MB)` +
@@ -373,7 +354,7 @@ export function verifyCopyutils(image: string, upstream: string, version: string
     const user = String(c.securityContext?.runAsUser ?? 999);
     const mounts = (c.volumeMounts ?? []).flatMap((m) => ['--tmpfs', `${m.mountPath}:uid=${user}`]);
     const [entry, ...rest] = [...(c.command ?? []), ...(c.args ?? [])];
-    const r = docker([
+    const r = dockerTry([
       'run',
       '--rm',
       '--read-only',
@@ -404,18 +385,20 @@ export function verifyRedis(image: string, upstream: string, version: string = A
   dockerOk(['run', '-d', '--name', name, '--read-only', '--user', '999', image, ...args]);
   try {
     for (let i = 0; ; i++) {
-      const r = docker(['exec', name, 'redis-cli', '--no-auth-warning', '-a', password, 'ping']);
+      const r = dockerTry(['exec', name, 'redis-cli', '--no-auth-warning', '-a', password, 'ping']);
       if (r.stdout.trim() === 'PONG') break;
       if (i >= 50) {
-        throw new Error(`redis did not answer PONG: ${r.stdout}${r.stderr}${docker(['logs', name]).stderr}`);
+        throw new Error(
+          `redis did not answer PONG: ${r.stdout}${r.stderr}${dockerTry(['logs', name]).stderr}`,
+        );
       }
       spawnSync('sleep', ['0.2']);
     }
-    const anon = docker(['exec', name, 'redis-cli', 'ping']);
+    const anon = dockerTry(['exec', name, 'redis-cli', 'ping']);
     if (!/NOAUTH/.test(anon.stdout + anon.stderr))
       throw new Error(`redis answered without a password: ${anon.stdout}`);
   } finally {
-    docker(['rm', '-f', name]);
+    dockerTry(['rm', '-f', name]);
   }
 }
 

@@ -36,7 +36,7 @@ import { load } from 'js-yaml';
 import { BUNDLED_VERSIONS } from '../src/config/bundled.ts';
 import { BUNDLED_SHA256, sha256Hex } from '../src/manifests/argocd.ts';
 import { upstreamPathSync } from '../src/manifests/upstream.ts';
-import { ensureBaseImage, localPath, localRef, registryArg } from '../test/cluster/real-node/images.ts';
+import { docker, ensureBaseImage, localPath, pushAs, registryArg } from '../test/cluster/real-node/images.ts';
 import { ensureAll } from './manifests.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -45,25 +45,13 @@ const chartDir = join(root, 'helm', 'sd-gitops-bootstrap');
 export const NODE_BASE = 'sd-local/node:24-slim';
 const NODE_BASE_RECIPE = 'v2'; // bump when the recipe below changes in a way its key cannot see
 
-const DOCKER_ENV = { ...process.env, DOCKER_BUILDKIT: '0', DOCKER_CLI_HINTS: 'false' };
-
 function log(msg: string): void {
   process.stderr.write(`[images] ${msg}\n`);
 }
 
-function docker(args: string[], opts: { allowFail?: boolean } = {}): { status: number; out: string } {
-  const r = spawnSync('docker', args, { encoding: 'utf8', env: DOCKER_ENV, maxBuffer: 256 * 1024 * 1024 });
-  const out = `${r.stdout ?? ''}${r.stderr ?? ''}`;
-  if (r.status !== 0 && !opts.allowFail) {
-    const tail = out.trim().split('\n').slice(-30).join('\n');
-    throw new Error(`docker ${args.slice(0, 2).join(' ')} failed (exit ${r.status}):\n${tail}`);
-  }
-  return { status: r.status ?? 1, out: r.stdout ?? '' };
-}
-
 const inspect = (image: string, format: string): string | undefined => {
   const r = docker(['image', 'inspect', '--format', format, image], { allowFail: true });
-  return r.status === 0 ? r.out.trim() : undefined;
+  return r.status === 0 ? r.stdout.trim() : undefined;
 };
 
 /** The image the chart runs by default: values.yaml's `image.repository` and Chart.yaml's appVersion. */
@@ -248,7 +236,7 @@ export function buildProjectImage(): ProjectImage {
   }
   // Older builds of the project image are only disk space now (their layers shared with this one stay).
   const stale = docker(['images', 'sd-local/sd-gitops-bootstrap', '--format', '{{.Repository}}:{{.Tag}}'])
-    .out.split('\n')
+    .stdout.split('\n')
     .filter((t) => t && t !== local);
   if (stale.length > 0) docker(['rmi', ...stale], { allowFail: true });
   const sizeBytes = Number(inspect(local, '{{.Size}}'));
@@ -257,16 +245,6 @@ export function buildProjectImage(): ProjectImage {
     `${upstream}: ${cached ? 'cached' : 'built'} ${local} (${(sizeBytes / 1e6).toFixed(0)} MB) in ${buildSeconds.toFixed(1)}s`,
   );
   return { local, upstream, built: !cached, buildSeconds, sizeBytes };
-}
-
-/** Tags `local` under `upstream` in `registry` and pushes it; returns the pushed reference and digest. */
-export function pushAs(registry: string, local: string, upstream: string): { ref: string; digest: string } {
-  const ref = localRef(registry, upstream);
-  docker(['tag', local, ref]);
-  const out = docker(['push', ref]).out;
-  const digest = /digest: (sha256:[0-9a-f]{64})/.exec(out)?.[1];
-  if (!digest) throw new Error(`docker push ${ref}: no digest in its output:\n${out}`);
-  return { ref, digest };
 }
 
 // ------------------------------------------------------------------------------------------- everything

@@ -29,18 +29,41 @@ import { MIRRORED_REGISTRIES } from './layout.ts';
 
 const DOCKER_ENV = { ...process.env, DOCKER_BUILDKIT: '0', DOCKER_CLI_HINTS: 'false' };
 
-function docker(args: string[], opts: { input?: string; quiet?: boolean } = {}): string {
+/**
+ * One docker command, with the legacy builder (it never contacts a registry for `FROM`). Throws with the
+ * output's tail when it fails, unless `allowFail`.
+ */
+export function docker(
+  args: string[],
+  opts: { input?: string; allowFail?: boolean } = {},
+): { status: number; stdout: string; stderr: string } {
   const r = spawnSync('docker', args, {
     encoding: 'utf8',
     env: DOCKER_ENV,
     input: opts.input,
     maxBuffer: 256 * 1024 * 1024,
   });
-  if (r.status !== 0) {
-    const out = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim().split('\n').slice(-25).join('\n');
+  const result = { status: r.status ?? 1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+  if (result.status !== 0 && !opts.allowFail) {
+    const out = `${result.stdout}${result.stderr}`.trim().split('\n').slice(-30).join('\n');
     throw new Error(`docker ${args.slice(0, 2).join(' ')} failed (exit ${r.status}):\n${out}`);
   }
-  return r.stdout;
+  return result;
+}
+
+/** Pushes `ref`; returns its digest (what a pod's `imageID` shows). */
+export function pushRef(ref: string): string {
+  const out = docker(['push', ref]).stdout;
+  const digest = /digest: (sha256:[0-9a-f]{64})/.exec(out)?.[1];
+  if (!digest) throw new Error(`docker push ${ref}: no digest in its output:\n${out}`);
+  return digest;
+}
+
+/** Tags `local` under `upstream` in `registry` and pushes it; returns the pushed reference and digest. */
+export function pushAs(registry: string, local: string, upstream: string): { ref: string; digest: string } {
+  const ref = localRef(registry, upstream);
+  docker(['tag', local, ref]);
+  return { ref, digest: pushRef(ref) };
 }
 
 /**
@@ -103,10 +126,7 @@ export function pushImage(
 ): { ref: string; digest: string } {
   const ref = localRef(registry, upstream);
   buildImage(ref, build);
-  const out = docker(['push', ref]);
-  const digest = /digest: (sha256:[0-9a-f]{64})/.exec(out)?.[1];
-  if (!digest) throw new Error(`docker push ${ref}: no digest in its output:\n${out}`);
-  return { ref, digest };
+  return { ref, digest: pushRef(ref) };
 }
 
 /**
