@@ -1,4 +1,7 @@
-/** The Kubernetes access layer: import from here, not from the files behind it. */
+/**
+ * The Kubernetes layer's public surface, for code outside src/ (the e2e suites). Inside src/, modules import
+ * the file they need (`../kube/objects.ts`), which keeps the import graph (npm run lint) precise.
+ */
 export {
   APPLY_PATCH_CONTENT_TYPE,
   type ApplyContext,

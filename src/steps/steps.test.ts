@@ -3,7 +3,6 @@ import { FakeKube } from '../../test/fakes/kube.ts';
 import { sampleConfig } from '../../test/fixtures/sample-config.ts';
 import type { Env } from '../config/types.ts';
 import { StepError } from '../errors.ts';
-import { includesDesired, overlay } from '../kube/objects.ts';
 import type { KubeObject, ObjectChange } from '../kube/types.ts';
 import { createLogger } from '../log.ts';
 import { b64, fromB64 } from '../manifests/common.ts';
@@ -43,15 +42,6 @@ describe('change records', () => {
     expect(describeChanges(changes, 'apply')).toBe('1 created, 2 unchanged');
     expect(describeChanges(changes, 'plan')).toBe('1 to create, 2 unchanged');
     expect(describeChanges([], 'apply')).toBe('');
-  });
-
-  it('includesDesired ignores what the server added', () => {
-    expect(includesDesired({ a: 1, b: { c: [1, { d: 2, e: 3 }] }, x: 9 }, { b: { c: [1, { d: 2 }] } })).toBe(
-      true,
-    );
-    expect(includesDesired({ a: [1, 2] }, { a: [1] })).toBe(false);
-    expect(includesDesired({ automated: { enabled: true } }, { automated: {} })).toBe(true);
-    expect(includesDesired(undefined, { a: 1 })).toBe(false);
   });
 });
 
@@ -206,13 +196,6 @@ describe('permissions', () => {
 });
 
 describe('install objects', () => {
-  it('overlay merges maps and replaces lists', () => {
-    expect(overlay({ a: { b: 1, c: [1, 2] }, d: 1 }, { a: { c: [3], e: 2 } })).toEqual({
-      a: { b: 1, c: [3], e: 2 },
-      d: 1,
-    });
-  });
-
   it('merges the settings into the manifest objects and keeps live known hosts', async () => {
     const env: Env = {
       SD_BOOTSTRAP_CONFIG: '',
