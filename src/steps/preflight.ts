@@ -4,6 +4,7 @@
  * Missing permissions are all listed at once (`verb group/resource in namespace`).
  */
 import { hostname } from 'node:os';
+import { environmentsOf } from '../config/environments.ts';
 import { ApiError, messageOf, PermissionError, StepError } from '../errors.ts';
 import { acquireLease, LeaseHeldError } from '../kube/lease.ts';
 import { groupOf } from '../kube/objects.ts';
@@ -28,6 +29,11 @@ export interface Permission {
   resource: string;
   /** Absent: cluster-wide. */
   namespace?: string | undefined;
+  /**
+   * Only these objects (the chart grants them by RBAC `resourceNames`); absent: any name. Reviewed name
+   * by name; not part of describePermission (a missing one is reported as `… for <name>`).
+   */
+  names?: string[];
   /** Also satisfied by any of these (e.g. RBAC `escalate` or full access). */
   or?: Permission[];
 }
@@ -52,6 +58,18 @@ const FULL_ACCESS = (namespace?: string): Permission => ({ verb: '*', group: '*'
 /** Server-side apply (which creates when missing) of a kind in a namespace. */
 function applyPerms(group: string, resource: string, namespace?: string): Permission[] {
   return SSA.map((verb) => ({ verb, group, resource, namespace }));
+}
+
+/**
+ * Server-side apply of named Namespaces: get and patch by name; create cannot be limited to names (RBAC
+ * authorizes a create before the object has one), so it stays any name.
+ */
+function applyNamespaces(names: string[]): Permission[] {
+  return [
+    { verb: 'get', group: '', resource: 'namespaces', names },
+    { verb: 'create', group: '', resource: 'namespaces' },
+    { verb: 'patch', group: '', resource: 'namespaces', names },
+  ];
 }
 
 export interface PermissionInputs {
@@ -85,7 +103,7 @@ export function requiredPermissions(config: StepContext['config'], inputs: Permi
       perms.push({ verb: 'bind', group, resource: roles, namespace: ns, or: [FULL_ACCESS(ns)] });
     }
   }
-  if (inputs.manifestKinds.length > 0) perms.push(...applyPerms('', 'namespaces'));
+  if (inputs.manifestKinds.length > 0) perms.push(...applyNamespaces([argo]));
   // configure-argocd (also merged into the install)
   perms.push(...applyPerms('', 'secrets', argo), ...applyPerms('', 'configmaps', argo));
   perms.push(...applyPerms('apps', 'deployments', argo));
@@ -105,10 +123,10 @@ export function requiredPermissions(config: StepContext['config'], inputs: Permi
   }
   // git-credentials
   perms.push({ verb: 'get', group: '', resource: 'secrets', namespace: inputs.credentialsNamespace });
-  perms.push({ verb: 'get', group: '', resource: 'namespaces' });
+  perms.push({ verb: 'get', group: '', resource: 'namespaces', names: [config.seldonDeploy.namespace] });
   perms.push(...applyPerms('', 'secrets', config.seldonDeploy.namespace));
   // setup-environments
-  perms.push(...applyPerms('', 'namespaces'));
+  perms.push(...applyNamespaces(environmentsOf(config).map((e) => e.namespace)));
   perms.push(
     ...applyPerms('argoproj.io', 'appprojects', argo),
     ...applyPerms('argoproj.io', 'applications', argo),
@@ -121,26 +139,38 @@ export function requiredPermissions(config: StepContext['config'], inputs: Permi
     }
     perms.push(...applyPerms('', 'configmaps', inputs.runNamespace));
   }
-  const seen = new Set<string>();
-  return perms.filter((p) => {
+  // One permission per description; names united (any name wins).
+  const byKey = new Map<string, Permission>();
+  for (const p of perms) {
     const key = describePermission(p);
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
+    const seen = byKey.get(key);
+    if (!seen) byKey.set(key, p.names ? { ...p, names: [...new Set(p.names)] } : p);
+    else if (seen.names)
+      byKey.set(key, p.names ? { ...seen, names: [...new Set([...seen.names, ...p.names])] } : p);
+  }
+  return [...byKey.values()];
 }
 
-async function allowed(kube: Kube, p: Permission): Promise<boolean> {
+async function allowed(kube: Kube, p: Permission, name?: string): Promise<boolean> {
   for (const q of [p, ...(p.or ?? [])]) {
     const attrs = {
       verb: q.verb,
       group: q.group,
       resource: q.resource,
       ...(q.namespace ? { namespace: q.namespace } : {}),
+      ...(name ? { name } : {}),
     };
     if (await kube.can(attrs)) return true;
   }
   return false;
+}
+
+/** '' when granted; else the description, with the names refused when the permission is by name. */
+async function review(kube: Kube, p: Permission): Promise<string> {
+  if (!p.names) return (await allowed(kube, p)) ? '' : describePermission(p);
+  const refused: string[] = [];
+  for (const name of p.names) if (!(await allowed(kube, p, name))) refused.push(name);
+  return refused.length ? `${describePermission(p)} for ${refused.join(', ')}` : '';
 }
 
 /** Reviews every permission, a few at a time; returns the missing ones. */
@@ -149,16 +179,16 @@ export async function missingPermissions(
   perms: Permission[],
   concurrency = 8,
 ): Promise<string[]> {
-  const results: boolean[] = new Array(perms.length);
+  const results: string[] = new Array(perms.length);
   let next = 0;
   const worker = async () => {
     while (next < perms.length) {
       const i = next++;
-      results[i] = await allowed(kube, perms[i]!);
+      results[i] = await review(kube, perms[i]!);
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, perms.length) }, worker));
-  return perms.filter((_, i) => !results[i]).map(describePermission);
+  return results.filter((r) => r !== '');
 }
 
 async function gatherInputs(ctx: StepContext): Promise<PermissionInputs> {

@@ -193,6 +193,38 @@ describe('permissions', () => {
       'escalate rbac.authorization.k8s.io/clusterroles (cluster-wide) or * */* (cluster-wide)',
     ]);
   });
+
+  it('namespaces are read and patched by name (the chart grants them by resourceNames); create is any name', () => {
+    const perms = requiredPermissions(sampleConfig(), base).filter((p) => p.resource === 'namespaces');
+    const config = sampleConfig();
+    const envs = config.environments.namespaces.map((n) => n.name);
+    const logs = config.environments.logging.enabled ? [config.environments.logging.namespace] : [];
+    const byVerb = Object.fromEntries(perms.map((p) => [p.verb, p.names]));
+    expect(Object.keys(byVerb).sort()).toEqual(['create', 'get', 'patch']);
+    expect(byVerb.create).toBeUndefined();
+    expect(byVerb.patch?.sort()).toEqual(['argocd', ...envs, ...logs].sort());
+    // Seldon Deploy's namespace is only read (it must exist).
+    expect(byVerb.get?.sort()).toEqual(['argocd', ...envs, ...logs, config.seldonDeploy.namespace].sort());
+    // skip: Argo CD's namespace is not applied.
+    const skip = requiredPermissions(sampleConfig(), { ...base, manifestKinds: [] });
+    expect(skip.find((p) => p.resource === 'namespaces' && p.verb === 'patch')?.names).not.toContain(
+      'argocd',
+    );
+  });
+
+  it('a permission by name is reviewed name by name; the refused names are listed', async () => {
+    const asked: string[] = [];
+    const kube = {
+      can: async (a: { verb: string; resource: string; name?: string }) => {
+        if (a.resource === 'namespaces') asked.push(`${a.verb} ${a.name ?? '*'}`);
+        return !(a.verb === 'patch' && a.name === 'production');
+      },
+    } as unknown as FakeKube;
+    const perms = requiredPermissions(sampleConfig(), base);
+    expect(await missingPermissions(kube, perms)).toEqual(['patch namespaces (cluster-wide) for production']);
+    expect(asked).toContain('patch staging');
+    expect(asked).toContain('create *');
+  });
 });
 
 describe('install objects', () => {

@@ -165,6 +165,7 @@ function requiredGrants(config: Config, runNamespace: string): Grant[] {
     group: p.group,
     resource: p.resource,
     scope: p.namespace ?? '*',
+    ...(p.names ? { names: p.names } : {}),
   }));
 }
 
@@ -177,16 +178,28 @@ describe("the chart's RBAC is exactly what the program's preflight asks for", ()
     const required = requiredGrants(config, ns);
 
     // Every required permission is granted (cluster-wide, or by a Role in its namespace)…
-    const covers = (g: Grant, p: Grant) =>
+    const same = (g: Grant, p: Grant) =>
       g.verb === p.verb &&
       g.group === p.group &&
       g.resource === p.resource &&
       (g.scope === '*' || g.scope === p.scope);
+    const covers = (g: Grant, p: Grant) =>
+      same(g, p) && (!g.names || (!!p.names && p.names.every((n) => g.names!.includes(n))));
     const missing = required.filter((p) => !granted.some((g) => covers(g, p))).map(grantKey);
     expect(missing, `${name}: not granted`).toEqual([]);
-    // …and nothing is granted that no required permission needs (least privilege).
+    // …and nothing is granted that no required permission needs (least privilege), by name too.
     const needless = granted.filter((g) => !required.some((p) => covers(g, p))).map(grantKey);
     expect(needless, `${name}: granted but never used`).toEqual([]);
+    const needlessNames = granted.flatMap((g) =>
+      (g.names ?? [])
+        .filter((n) => !required.some((p) => same(g, p) && p.names?.includes(n)))
+        .map((n) => `${grantKey(g)} for ${n}`),
+    );
+    expect(needlessNames, `${name}: names granted but never used`).toEqual([]);
+    // What can be named is: namespaces are read and patched only by name.
+    expect(
+      granted.filter((g) => g.resource === 'namespaces' && g.verb !== 'create' && !g.names).map(grantKey),
+    ).toEqual([]);
 
     if (config.argocd.install.source === 'skip') {
       // skip: no CRD writes, no ClusterRoles, no escalate/bind anywhere.

@@ -101,6 +101,16 @@ the rendered rules and that list are equal, rule for rule. Output (YAML):
 {{- $credNs = $c.git.credentials.secretRef.namespace -}}
 {{- end }}
 {{- $seldonNs := default "seldon-system" $c.seldonDeploy.namespace -}}
+{{- /* The namespaces the program applies (the environments, the logging one, Argo CD's when installing):
+       get and patch by name; create cannot be limited to names (RBAC authorizes a create before the object
+       has a name). Seldon Deploy's namespace is only read (it must exist). */ -}}
+{{- $nsNames := list -}}
+{{- range $c.environments.namespaces }}
+{{- if kindIs "string" . }}{{ $nsNames = append $nsNames . }}{{ else }}{{ $nsNames = append $nsNames .name }}{{ end -}}
+{{- end }}
+{{- if $c.environments.logging.enabled }}{{ $nsNames = append $nsNames $c.environments.logging.namespace }}{{ end -}}
+{{- if $install }}{{ $nsNames = append $nsNames $argo }}{{ end -}}
+{{- $nsNames = uniq $nsNames -}}
 
 {{- /* In the Argo CD namespace: the settings, the rollout reads, the AppProject and Applications. */ -}}
 {{- $argoRules := list
@@ -125,9 +135,13 @@ the rendered rules and that list are equal, rule for rule. Output (YAML):
 
 {{- /* Cluster-scoped: environment namespaces, CRDs (read; written when installing), Argo CD's ClusterRoles. */ -}}
 {{- $cluster := list
-  (dict "apiGroups" (list "") "resources" (list "namespaces") "verbs" $apply)
-  (dict "apiGroups" (list "apiextensions.k8s.io") "resources" (list "customresourcedefinitions") "verbs" (ternary $apply (list "get") $install))
+  (dict "apiGroups" (list "") "resources" (list "namespaces") "verbs" (list "create"))
+  (dict "apiGroups" (list "") "resources" (list "namespaces") "verbs" (list "get" "patch") "resourceNames" $nsNames)
 -}}
+{{- if not (has $seldonNs $nsNames) }}
+{{- $cluster = append $cluster (dict "apiGroups" (list "") "resources" (list "namespaces") "verbs" (list "get") "resourceNames" (list $seldonNs)) -}}
+{{- end }}
+{{- $cluster = append $cluster (dict "apiGroups" (list "apiextensions.k8s.io") "resources" (list "customresourcedefinitions") "verbs" (ternary $apply (list "get") $install)) -}}
 {{- $namespaces := dict -}}
 {{- if $install }}
 {{- /* escalate: Argo CD's ClusterRoles grant `*` on `*` (application-controller) and more; creating them
@@ -170,26 +184,28 @@ the rendered rules and that list are equal, rule for rule. Output (YAML):
 {{/* Input: rules, and covered (rules already granted elsewhere). Output: a YAML list of merged rules. */}}
 {{- define "sd-gitops-bootstrap.mergeRules" -}}
 {{- $granted := dict -}}
-{{- range .covered }}{{ $rule := . }}{{ range .resources }}{{ $res := . }}{{ range $rule.apiGroups }}{{ $g := . }}{{ range $rule.verbs }}
+{{- range .covered }}{{ $rule := . }}{{ if not .resourceNames }}{{ range .resources }}{{ $res := . }}{{ range $rule.apiGroups }}{{ $g := . }}{{ range $rule.verbs }}
 {{- $_ := set $granted (printf "%s/%s/%s" $g $res .) true -}}
-{{- end }}{{ end }}{{ end }}{{ end -}}
+{{- end }}{{ end }}{{ end }}{{ end }}{{ end -}}
 {{- $verbsByKey := dict -}}
 {{- $keys := list -}}
 {{- range .rules }}
 {{- $rule := . -}}
-{{- $key := printf "%s|%s" (join "," .apiGroups) (join "," .resources) -}}
+{{- $key := printf "%s|%s|%s" (join "," .apiGroups) (join "," .resources) (join "," (.resourceNames | default (list))) -}}
 {{- $verbs := list -}}
 {{- range .verbs }}{{ $v := . }}{{ $all := true }}{{ range $rule.resources }}{{ $res := . }}{{ range $rule.apiGroups }}
 {{- if not (hasKey $granted (printf "%s/%s/%s" . $res $v)) }}{{ $all = false }}{{ end -}}
 {{- end }}{{ end }}{{ if not $all }}{{ $verbs = append $verbs $v }}{{ end }}{{ end -}}
 {{- if $verbs }}
-{{- if not (hasKey $verbsByKey $key) }}{{ $keys = append $keys (dict "key" $key "apiGroups" .apiGroups "resources" .resources) }}{{ end -}}
+{{- if not (hasKey $verbsByKey $key) }}{{ $keys = append $keys (dict "key" $key "apiGroups" .apiGroups "resources" .resources "resourceNames" .resourceNames) }}{{ end -}}
 {{- $_ := set $verbsByKey $key (uniq (concat (get $verbsByKey $key | default (list)) $verbs)) -}}
 {{- end }}
 {{- end }}
 {{- $out := list -}}
 {{- range $keys }}
-{{- $out = append $out (dict "apiGroups" .apiGroups "resources" .resources "verbs" (get $verbsByKey .key)) -}}
+{{- $r := dict "apiGroups" .apiGroups "resources" .resources "verbs" (get $verbsByKey .key) -}}
+{{- if .resourceNames }}{{ $_ := set $r "resourceNames" .resourceNames }}{{ end -}}
+{{- $out = append $out $r -}}
 {{- end }}
 {{- toYaml $out }}
 {{- end }}

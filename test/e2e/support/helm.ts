@@ -118,6 +118,8 @@ export interface Grant {
   group: string;
   resource: string;
   scope: string;
+  /** Only these objects (RBAC `resourceNames`); absent: any. */
+  names?: string[];
 }
 
 export const grantKey = (g: Grant): string =>
@@ -127,21 +129,37 @@ interface Rule {
   apiGroups: string[];
   resources: string[];
   verbs: string[];
+  resourceNames?: string[];
 }
 
-/** The ClusterRole's (scope `*`) and Roles' (scope: their namespace) rules, one Grant per combination. */
+/**
+ * The ClusterRole's (scope `*`) and Roles' (scope: their namespace) rules, one Grant per combination;
+ * rules by `resourceNames` for one combination are one Grant with all their names (any name wins).
+ */
 export function grantsOf(objects: K8sObject[]): Grant[] {
-  const grants: Grant[] = [];
+  const grants = new Map<string, Grant>();
   for (const o of objects) {
     if (o.kind !== 'ClusterRole' && o.kind !== 'Role') continue;
     const scope = o.kind === 'ClusterRole' ? '*' : o.metadata.namespace!;
     for (const r of o.rules as Rule[]) {
       for (const group of r.apiGroups)
         for (const resource of r.resources)
-          for (const verb of r.verbs) grants.push({ verb, group, resource, scope });
+          for (const verb of r.verbs) {
+            const g: Grant = {
+              verb,
+              group,
+              resource,
+              scope,
+              ...(r.resourceNames ? { names: r.resourceNames } : {}),
+            };
+            const seen = grants.get(grantKey(g));
+            if (!seen) grants.set(grantKey(g), g);
+            else if (seen.names)
+              grants.set(grantKey(g), g.names ? { ...seen, names: [...seen.names, ...g.names] } : g);
+          }
     }
   }
-  return grants;
+  return [...grants.values()];
 }
 
 /** apiVersion/kind of every object in a bundled Argo CD manifest. */
