@@ -161,14 +161,7 @@ export class KubeClient implements Kube {
     }
   }
 
-  async can(attrs: {
-    verb: string;
-    group: string;
-    resource: string;
-    namespace?: string;
-    name?: string;
-    subresource?: string;
-  }): Promise<boolean> {
+  async can(attrs: Parameters<Kube['can']>[0]): Promise<boolean> {
     const review = await this.request<{ status?: { allowed?: boolean } }>(
       'POST',
       '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews',

@@ -91,14 +91,17 @@ export interface Kube {
   /** Delete (used by tests and lease release only). 404 is fine. */
   delete(ref: ObjectRef): Promise<void>;
   /** SelfSubjectAccessReview. */
-  can(attrs: {
-    verb: string;
-    group: string;
-    resource: string;
-    namespace?: string;
-    name?: string;
-    subresource?: string;
-  }): Promise<boolean>;
+  can(attrs: AccessAttributes): Promise<boolean>;
   /** Does the API serve this group/version + kind (discovery, cached per run)? */
   hasKind(apiVersion: string, kind: string): Promise<boolean>;
+}
+
+/** What a SelfSubjectAccessReview asks about (its `spec.resourceAttributes`). */
+export interface AccessAttributes {
+  verb: string;
+  group: string;
+  resource: string;
+  namespace?: string;
+  name?: string;
+  subresource?: string;
 }
