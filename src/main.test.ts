@@ -6,6 +6,7 @@ import { dump } from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeKube } from '../test/fakes/kube.ts';
 import { SAMPLE_INPUT } from '../test/fixtures/sample-config.ts';
+import { ApiError } from './errors.ts';
 import type { Kube } from './kube/types.ts';
 import { parseCli, run } from './main.ts';
 import { b64 } from './manifests/common.ts';
@@ -119,6 +120,78 @@ describe('run: usage and configuration errors exit 2 before any API call', () =>
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^Usage: sd-gitops-bootstrap <apply\|plan\|status>/);
   });
+});
+
+describe('run: the first errors a newcomer meets, one sentence each', () => {
+  it('a misspelt flag gets a did-you-mean', async () => {
+    const r = await cli(['status', '--kubeconfg', 'x']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^Unknown option '--kubeconfg' \(did you mean --kubeconfig\?\)\n/);
+    expect((await cli(['status', '--outptu', 'json'])).stderr).toMatch(/did you mean --output\?/);
+    expect((await cli(['status', '--zzzzzz'])).stderr).not.toMatch(/did you mean/);
+  });
+
+  it('a missing config file says "not found" and the path, in one line', async () => {
+    const path = join(dir, 'absent.yaml');
+    const r = await cli(['status', '--config', path]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      `config file ${path} does not exist (not found; pass --config FILE or set SD_BOOTSTRAP_CONFIG)\n`,
+    );
+    expect(r.connected).toBe(false);
+  });
+
+  it('no namespace outside a pod: refused (exit 2), naming POD_NAMESPACE and --namespace; no request', async () => {
+    const kube = Object.assign(cluster(), { defaultNamespaceSource: 'fallback' as const });
+    const r = await cli(['apply', '--config', configFile], kube, { POD_NAMESPACE: '' });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^no namespace to run in: .*--namespace NAME.*POD_NAMESPACE/);
+    expect(kube.stats.requests).toBe(0);
+  });
+
+  it('--namespace names the namespace the bootstrap runs in', async () => {
+    const kube = Object.assign(cluster(), { defaultNamespaceSource: 'fallback' as const });
+    const r = await cli(['apply', '--config', configFile, '--namespace', 'seldon-system'], kube, {
+      POD_NAMESPACE: '',
+    });
+    expect(r.code).toBe(0);
+    expect(kube.objects.has('/ConfigMap/seldon-system/sd-gitops-bootstrap-report')).toBe(true);
+    expect((await cli(['status', '--config', configFile, '-n', 'Bad_NS'])).code).toBe(2);
+  });
+
+  it.each([
+    [
+      'connection refused',
+      undefined,
+      'cannot reach the Kubernetes API at https://k: connection refused (ECONNREFUSED)',
+    ],
+    [
+      'a TLS failure',
+      undefined,
+      'cannot reach the Kubernetes API at https://k: the TLS handshake failed (UNABLE_TO_VERIFY_LEAF_SIGNATURE): check certificate-authority and client certificate in the kubeconfig',
+    ],
+    ['401', 401, 'the Kubernetes API at https://k refused the credentials (401 Unauthorized)'],
+  ])(
+    'an API server out of reach (%s): the cause once, and status exits 1',
+    async (_name, status, message) => {
+      const kube = cluster();
+      Object.assign(kube, {
+        server: 'https://k',
+        request: async () => {
+          throw new ApiError(status ? 'Unauthorized' : message, {
+            ...(status ? { status } : {}),
+            method: 'GET',
+            path: '/version',
+          });
+        },
+      });
+      const r = await cli(['status', '--config', configFile], kube);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toBe('');
+      expect(r.stderr.split(message).length - 1).toBe(1);
+    },
+  );
 });
 
 describe('run against a cluster', () => {

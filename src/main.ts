@@ -4,11 +4,14 @@
  * decides the exit code: 0 ready (plan and status: done), 1 not ready or a step failed, 2 bad config or usage.
  * stdout carries only the result (report or plan); logs go to stderr.
  */
+// First: refuses an old Node before any other module runs.
+import './node-version.ts';
 import { parseArgs } from 'node:util';
 import { loadEnv } from './config/env.ts';
 import { loadConfigFile } from './config/load.ts';
+import { isDnsLabel, labelHint } from './config/schema.ts';
 import type { Config, Env } from './config/types.ts';
-import { ConfigError, messageOf, PermissionError, UsageError } from './errors.ts';
+import { ApiError, ConfigError, messageOf, PermissionError, UsageError } from './errors.ts';
 import { type ConnectOptions, connect } from './kube/client.ts';
 import { LeaseHeldError } from './kube/lease.ts';
 import type { Kube } from './kube/types.ts';
@@ -35,6 +38,8 @@ Options:
   --config FILE       config file (default: $SD_BOOTSTRAP_CONFIG or /etc/sd-gitops-bootstrap/config.yaml)
   --kubeconfig FILE   kubeconfig (default: the pod's ServiceAccount, $KUBECONFIG or ~/.kube/config)
   --context NAME      kubeconfig context
+  --namespace NAME    namespace the bootstrap runs in: source Secrets, report, Lease (default: $POD_NAMESPACE,
+                      else the kubeconfig context's namespace; outside a pod one of the three is required)
   --output text|json  result format on stdout (default: text)
   --help              show this help
 
@@ -47,6 +52,7 @@ export interface Cli {
   config?: string | undefined;
   kubeconfig?: string | undefined;
   context?: string | undefined;
+  namespace?: string | undefined;
   output: 'text' | 'json';
   help: boolean;
 }
@@ -58,7 +64,9 @@ export function parseCli(argv: string[]): Cli {
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
   } catch (err) {
-    throw new UsageError(messageOf(err).replace(/\. To specify a positional argument.*$/s, ''));
+    throw new UsageError(
+      withFlagSuggestion(messageOf(err).replace(/\. To specify a positional argument.*$/s, '')),
+    );
   }
   const { values, positionals } = parsed;
   if (values.help) return { command: 'status', output: 'text', help: true };
@@ -74,6 +82,7 @@ export function parseCli(argv: string[]): Cli {
     config: values.config,
     kubeconfig: values.kubeconfig,
     context: values.context,
+    namespace: values.namespace,
     output,
     help: false,
   };
@@ -83,9 +92,57 @@ const OPTIONS = {
   config: { type: 'string' },
   kubeconfig: { type: 'string' },
   context: { type: 'string' },
+  namespace: { type: 'string', short: 'n' },
   output: { type: 'string', short: 'o' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+/** "Unknown option '--kubeconfg'" → "… (did you mean --kubeconfig?)" when one flag is close. */
+export function withFlagSuggestion(message: string): string {
+  const m = /^Unknown option '--?([^'=]+)'/.exec(message);
+  if (!m) return message;
+  const typed = m[1]!.toLowerCase();
+  const scored = Object.keys(OPTIONS)
+    .map((name) => ({ name, d: editDistance(typed, name) }))
+    .filter(({ name, d }) => d <= Math.max(2, Math.floor(name.length / 3)))
+    .sort((a, b) => a.d - b.d);
+  return scored[0] ? `${message} (did you mean --${scored[0].name}?)` : message;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
+/**
+ * One request before any step: an API server that cannot be reached, or that refuses the credentials, is
+ * said once (the cause: connection refused, host not found, TLS verification, 401) instead of by every check.
+ */
+async function reachCluster(kube: Kube): Promise<void> {
+  try {
+    await kube.request('GET', '/version');
+  } catch (err) {
+    if (!(err instanceof ApiError)) throw err;
+    if (err.status === undefined) throw new UnreachableError(err.message);
+    if (err.status === 401) {
+      throw new UnreachableError(
+        `the Kubernetes API at ${kube.server} refused the credentials (401 Unauthorized): check the user of the kubeconfig context (an expired token?)`,
+      );
+    }
+    // Any other answer (403, 404 of a fake…) means the server is there.
+  }
+}
+
+class UnreachableError extends Error {
+  override name = 'UnreachableError';
+}
 
 type Out = NodeJS.WritableStream & { isTTY?: boolean };
 
@@ -105,8 +162,10 @@ export interface RunIO {
 /** Runs one command in-process and returns its exit code. */
 export async function run(argv: string[], io: RunIO): Promise<number> {
   let log: Logger | undefined;
+  let parsed = false;
   try {
     const cli = parseCli(argv);
+    parsed = true;
     if (cli.help) {
       io.stdout.write(USAGE);
       return 0;
@@ -116,15 +175,32 @@ export async function run(argv: string[], io: RunIO): Promise<number> {
     log = createLogger({ level: env.LOG_LEVEL, format: env.LOG_FORMAT, stream: io.stderr });
     const kube = await (io.connect ?? connect)({ kubeconfig: cli.kubeconfig, context: cli.context });
     try {
+      if (cli.namespace !== undefined) {
+        if (!isDnsLabel(cli.namespace))
+          throw new UsageError(`--namespace ${cli.namespace}: ${labelHint('seldon-system')}`);
+        env.POD_NAMESPACE = cli.namespace;
+      } else if (env.POD_NAMESPACE === undefined && kube.defaultNamespaceSource === 'fallback') {
+        // Not silently "default": the Git and admin-password Secrets would be looked for (and a password
+        // generated) in a namespace nobody chose.
+        throw new UsageError(
+          'no namespace to run in: outside a pod, pass --namespace NAME (where Seldon Deploy and the Git credentials Secret are, e.g. seldon-system), set POD_NAMESPACE, or set a namespace in the kubeconfig context',
+        );
+      }
+      await reachCluster(kube);
       return await execute(cli, config, env, kube, log, io);
     } finally {
       await (kube as Kube & { close?: () => Promise<void> }).close?.().catch(() => {});
     }
   } catch (err) {
     if (err instanceof ConfigError || err instanceof UsageError) {
-      const hint = err instanceof UsageError ? '\nRun "sd-gitops-bootstrap --help" for usage.' : '';
+      const hint =
+        err instanceof UsageError && !parsed ? '\nRun "sd-gitops-bootstrap --help" for usage.' : '';
       io.stderr.write(`${redact(err.message)}${hint}\n`);
       return 2;
+    }
+    if (err instanceof UnreachableError) {
+      io.stderr.write(`${redact(err.message)}\n`);
+      return 1;
     }
     if (log) log.error({ err }, `✗ ${messageOf(err)}`);
     else io.stderr.write(`error: ${redact(messageOf(err))}\n`);

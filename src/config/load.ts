@@ -211,7 +211,9 @@ function fileProblem(file: string, message: string): ConfigError {
 
 function readErrorMessage(file: string, err: unknown): string {
   const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') return `config file ${file} does not exist (set --config or SD_BOOTSTRAP_CONFIG)`;
+  if (code === 'ENOENT') {
+    return `config file ${file} does not exist (not found; pass --config FILE or set SD_BOOTSTRAP_CONFIG)`;
+  }
   if (code === 'EISDIR') return `config file ${file} is a directory, not a file`;
   if (code === 'EACCES') return `config file ${file} is not readable (permission denied)`;
   return `cannot read config file ${file}: ${(err as Error).message}`;
@@ -257,7 +259,10 @@ export async function loadConfigFile(path: string): Promise<Config> {
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    throw fileProblem(path, readErrorMessage(path, err));
+    // One line, not "invalid configuration (1 problem)": the file is missing or unreadable, not wrong.
+    const error = new ConfigError([{ path: '', message: readErrorMessage(path, err) }]);
+    error.message = readErrorMessage(path, err);
+    throw error;
   }
   const result = checkConfig(parseYaml(text, path));
   if (!result.ok) throw withFile(new ConfigError(result.problems), path);

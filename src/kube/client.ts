@@ -4,7 +4,8 @@
  * for why the object API cannot be trusted with Argo CD's manifest, and one path means one place to
  * count, retry and redact.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { delimiter } from 'node:path';
 import { IsomorphicFetchHttpLibrary, KubeConfig, RequestContext } from '@kubernetes/client-node';
 import { ApiError, UsageError } from '../errors.ts';
 import { type ApplyContext, applyObject, applyObjects } from './apply.ts';
@@ -24,6 +25,8 @@ export interface KubeClientOptions {
   defaultNamespace: string;
   /** Kubeconfig context in use (undefined in a pod). */
   context?: string | undefined;
+  /** Where defaultNamespace came from; `fallback`: neither context nor pod named one ("default"). */
+  defaultNamespaceSource?: 'context' | 'pod' | 'fallback';
   retry?: RetryOptions;
   /** How long applyAll waits for CRDs to become Established (default 60 s). */
   crdTimeoutMs?: number;
@@ -44,6 +47,7 @@ function isWrite(req: { method: string; url: string }): boolean {
 
 export class KubeClient implements Kube {
   readonly defaultNamespace: string;
+  readonly defaultNamespaceSource: 'context' | 'pod' | 'fallback' | undefined;
   readonly server: string;
   readonly context: string | undefined;
   readonly stats: RequestStats = { requests: 0, writes: 0 };
@@ -57,6 +61,7 @@ export class KubeClient implements Kube {
   constructor(opts: KubeClientOptions) {
     this.server = opts.server.replace(/\/+$/, '');
     this.defaultNamespace = opts.defaultNamespace;
+    this.defaultNamespaceSource = opts.defaultNamespaceSource;
     this.context = opts.context;
     this.onClose = opts.onClose;
     const counted: Transport = (req) => {
@@ -206,7 +211,11 @@ export function describeNetworkError(err: unknown): string {
     return `the TLS handshake failed (${code}): check certificate-authority and client certificate in the kubeconfig`;
   }
   const text = NETWORK_ERRORS[code];
-  return text ? `${text} (${code})` : code;
+  if (text) return `${text} (${code})`;
+  // undici's "fetch failed" says nothing: the innermost cause does ("bad port", "invalid URL"…).
+  let inner: unknown = err;
+  while (inner instanceof Error && inner.cause instanceof Error) inner = inner.cause;
+  return code === 'fetch failed' && inner instanceof Error && inner !== err ? inner.message : code;
 }
 
 function parseBody(text: string): unknown {
@@ -360,8 +369,11 @@ export interface ConnectOptions {
 export async function connect(opts: ConnectOptions = {}): Promise<KubeClient> {
   const kc = new KubeConfig();
   const inPod = Boolean(process.env.KUBERNETES_SERVICE_HOST) && !opts.kubeconfig && !process.env.KUBECONFIG;
-  if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
+  const envFile = process.env.KUBECONFIG?.split(delimiter).find((f) => f.trim() !== '');
+  if (opts.kubeconfig) loadKubeconfigFile(kc, opts.kubeconfig, '--kubeconfig');
   else if (inPod) kc.loadFromCluster();
+  else if (envFile && !process.env.KUBECONFIG?.includes(delimiter))
+    loadKubeconfigFile(kc, envFile, 'KUBECONFIG');
   else kc.loadFromDefault();
 
   if (opts.context) {
@@ -380,8 +392,9 @@ export async function connect(opts: ConnectOptions = {}): Promise<KubeClient> {
     );
   }
   const contextNamespace = kc.getContextObject(kc.getCurrentContext())?.namespace?.trim();
-  const defaultNamespace =
-    contextNamespace || (inPod ? readServiceAccountNamespace() : undefined) || 'default';
+  const podNamespace = inPod ? readServiceAccountNamespace() : undefined;
+  const defaultNamespace = contextNamespace || podNamespace || 'default';
+  const defaultNamespaceSource = contextNamespace ? 'context' : podNamespace ? 'pod' : 'fallback';
 
   const { transport, close } = kubeConfigTransport(kc, opts.attemptTimeoutMs);
   return new KubeClient({
@@ -389,10 +402,22 @@ export async function connect(opts: ConnectOptions = {}): Promise<KubeClient> {
     server: cluster.server,
     defaultNamespace,
     context: inPod ? undefined : kc.getCurrentContext(),
+    defaultNamespaceSource,
     ...(opts.retry && { retry: opts.retry }),
     ...(opts.crdTimeoutMs !== undefined && { crdTimeoutMs: opts.crdTimeoutMs }),
     onClose: close,
   });
+}
+
+/** A kubeconfig file the user named: missing or unreadable is a usage error, in one line (exit 2). */
+function loadKubeconfigFile(kc: KubeConfig, file: string, from: string): void {
+  if (!existsSync(file)) throw new UsageError(`${from} ${file}: kubeconfig file not found`);
+  try {
+    kc.loadFromFile(file);
+  } catch (err) {
+    const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    throw new UsageError(`${from} ${file}: not a usable kubeconfig (${reason})`);
+  }
 }
 
 function readServiceAccountNamespace(): string | undefined {

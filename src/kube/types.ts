@@ -58,6 +58,8 @@ export interface RequestStats {
 export interface Kube {
   /** Namespace of the current context (kubeconfig) or of the ServiceAccount (in a pod). */
   readonly defaultNamespace: string;
+  /** Where defaultNamespace came from; `fallback`: neither the kubeconfig context nor the pod named one. */
+  readonly defaultNamespaceSource?: 'context' | 'pod' | 'fallback' | undefined;
   /** Cluster API URL, for messages. */
   readonly server: string;
   readonly stats: RequestStats;
