@@ -10,6 +10,8 @@ import { acquireLease, LeaseHeldError } from '../kube/lease.ts';
 import { groupOf } from '../kube/objects.ts';
 import type { Kube } from '../kube/types.ts';
 import { CLUSTER_SCOPED_KINDS } from '../manifests/argocd.ts';
+import { ARGOCD_SECRET } from '../manifests/argocd-settings.ts';
+import { REPOSITORY_SECRET_NAME } from '../manifests/git-credentials.ts';
 import type { Check } from '../report/types.ts';
 import type { Step, StepContext } from './context.ts';
 import {
@@ -61,22 +63,31 @@ function applyPerms(group: string, resource: string, namespace?: string): Permis
 }
 
 /**
- * Server-side apply of named Namespaces: get and patch by name; create cannot be limited to names (RBAC
+ * Server-side apply of named objects: get and patch by name; create cannot be limited to names (RBAC
  * authorizes a create before the object has one), so it stays any name.
  */
-function applyNamespaces(names: string[]): Permission[] {
+function applyNamed(
+  group: string,
+  resource: string,
+  namespace: string | undefined,
+  names: string[],
+): Permission[] {
   return [
-    { verb: 'get', group: '', resource: 'namespaces', names },
-    { verb: 'create', group: '', resource: 'namespaces' },
-    { verb: 'patch', group: '', resource: 'namespaces', names },
+    { verb: 'get', group, resource, namespace, names },
+    { verb: 'create', group, resource, namespace },
+    { verb: 'patch', group, resource, namespace, names },
   ];
+}
+
+function applyNamespaces(names: string[]): Permission[] {
+  return applyNamed('', 'namespaces', undefined, names);
 }
 
 export interface PermissionInputs {
   mode: 'apply' | 'plan';
   runNamespace: string;
   /** Kinds of the install manifest (empty with `skip`). */
-  manifestKinds: { apiVersion: string; kind: string }[];
+  manifestKinds: { apiVersion: string; kind: string; name?: string }[];
   virtualServiceApiVersion: string | undefined;
   adminPasswordNamespace: string;
   /** The admin password Secret must be created (generated). */
@@ -89,11 +100,13 @@ export function requiredPermissions(config: StepContext['config'], inputs: Permi
   const argo = config.argocd.namespace;
   const perms: Permission[] = [];
   // install-argocd
-  for (const { apiVersion, kind } of inputs.manifestKinds) {
+  for (const { apiVersion, kind, name } of inputs.manifestKinds) {
     const group = groupOf(apiVersion);
     const resource = resourceOf(kind);
     const ns = CLUSTER_SCOPED_KINDS.has(kind) ? undefined : argo;
-    perms.push(...applyPerms(group, resource, ns));
+    // Secrets by name: the manifest's own (the chart names those of the bundled manifests).
+    if (kind === 'Secret' && group === '' && name) perms.push(...applyNamed(group, resource, ns, [name]));
+    else perms.push(...applyPerms(group, resource, ns));
     // RBAC escalation prevention: granting what one does not hold needs `escalate`/`bind` (or holding it all).
     if (kind === 'ClusterRole' || kind === 'Role') {
       perms.push({ verb: 'escalate', group, resource, namespace: ns, or: [FULL_ACCESS(ns)] });
@@ -105,11 +118,20 @@ export function requiredPermissions(config: StepContext['config'], inputs: Permi
   }
   if (inputs.manifestKinds.length > 0) perms.push(...applyNamespaces([argo]));
   // configure-argocd (also merged into the install)
-  perms.push(...applyPerms('', 'secrets', argo), ...applyPerms('', 'configmaps', argo));
+  // Secrets only by name: argocd-secret here, the repository Secret (git-credentials).
+  perms.push(...applyNamed('', 'secrets', argo, [ARGOCD_SECRET, REPOSITORY_SECRET_NAME]));
+  perms.push(...applyPerms('', 'configmaps', argo));
   perms.push(...applyPerms('apps', 'deployments', argo));
-  perms.push({ verb: 'get', group: '', resource: 'secrets', namespace: inputs.adminPasswordNamespace });
+  const pwName = config.argocd.adminPassword.secretRef.name;
+  perms.push({
+    verb: 'get',
+    group: '',
+    resource: 'secrets',
+    namespace: inputs.adminPasswordNamespace,
+    names: [pwName],
+  });
   if (inputs.createAdminPasswordSecret)
-    perms.push(...applyPerms('', 'secrets', inputs.adminPasswordNamespace));
+    perms.push(...applyNamed('', 'secrets', inputs.adminPasswordNamespace, [pwName]));
   // expose-argocd
   if (inputs.virtualServiceApiVersion) {
     perms.push(...applyPerms(groupOf(inputs.virtualServiceApiVersion), 'virtualservices', argo));
@@ -122,9 +144,17 @@ export function requiredPermissions(config: StepContext['config'], inputs: Permi
     );
   }
   // git-credentials
-  perms.push({ verb: 'get', group: '', resource: 'secrets', namespace: inputs.credentialsNamespace });
+  perms.push({
+    verb: 'get',
+    group: '',
+    resource: 'secrets',
+    namespace: inputs.credentialsNamespace,
+    names: [config.git.credentials.secretRef.name],
+  });
   perms.push({ verb: 'get', group: '', resource: 'namespaces', names: [config.seldonDeploy.namespace] });
-  perms.push(...applyPerms('', 'secrets', config.seldonDeploy.namespace));
+  perms.push(
+    ...applyNamed('', 'secrets', config.seldonDeploy.namespace, [config.seldonDeploy.gitCredentialsSecret]),
+  );
   // setup-environments
   perms.push(...applyNamespaces(environmentsOf(config).map((e) => e.namespace)));
   perms.push(
@@ -196,7 +226,11 @@ async function gatherInputs(ctx: StepContext): Promise<PermissionInputs> {
   const manifestKinds =
     config.argocd.install.source === 'skip'
       ? []
-      : (await argocdManifest(ctx)).objects.map((o) => ({ apiVersion: o.apiVersion, kind: o.kind }));
+      : (await argocdManifest(ctx)).objects.map((o) => ({
+          apiVersion: o.apiVersion,
+          kind: o.kind,
+          name: o.metadata.name,
+        }));
   const vs = await virtualServicePlan(ctx);
   const pw = config.argocd.adminPassword;
   const adminNs = pw.secretRef.namespace ?? ctx.runNamespace;

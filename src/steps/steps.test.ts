@@ -212,6 +212,31 @@ describe('permissions', () => {
     );
   });
 
+  it('Secrets are read and patched only by name, in every namespace', () => {
+    const config = sampleConfig();
+    const secrets = requiredPermissions(config, {
+      ...base,
+      manifestKinds: [
+        ...base.manifestKinds,
+        { apiVersion: 'v1', kind: 'Secret', name: 'argocd-notifications-secret' },
+      ],
+    }).filter((p) => p.resource === 'secrets');
+    expect(secrets.filter((p) => p.verb !== 'create' && !p.names).map(describePermission)).toEqual([]);
+    const names = (verb: string, ns: string) =>
+      secrets.find((p) => p.verb === verb && p.namespace === ns)?.names?.sort();
+    expect(names('patch', 'argocd')).toEqual(
+      ['argocd-notifications-secret', 'argocd-secret', 'sd-gitops-bootstrap-repo'].sort(),
+    );
+    // The run namespace: the admin password (generated: patched too), the credentials; Seldon's git-creds.
+    expect(names('get', 'seldon-system')).toEqual(
+      [
+        config.argocd.adminPassword.secretRef.name,
+        config.git.credentials.secretRef.name,
+        config.seldonDeploy.gitCredentialsSecret,
+      ].sort(),
+    );
+  });
+
   it('a permission by name is reviewed name by name; the refused names are listed', async () => {
     const asked: string[] = [];
     const kube = {

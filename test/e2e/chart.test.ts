@@ -183,10 +183,17 @@ describe("the chart's RBAC is exactly what the program's preflight asks for", ()
       g.group === p.group &&
       g.resource === p.resource &&
       (g.scope === '*' || g.scope === p.scope);
-    const covers = (g: Grant, p: Grant) =>
-      same(g, p) && (!g.names || (!!p.names && p.names.every((n) => g.names!.includes(n))));
-    const missing = required.filter((p) => !granted.some((g) => covers(g, p))).map(grantKey);
+    // A permission by name is granted when each name is, by any rule (one without names grants all).
+    const grantsName = (g: Grant, p: Grant, n?: string) =>
+      same(g, p) && (!g.names || (n !== undefined && g.names.includes(n)));
+    const isGranted = (p: Grant) =>
+      p.names
+        ? p.names.every((n) => granted.some((g) => grantsName(g, p, n)))
+        : granted.some((g) => grantsName(g, p));
+    const missing = required.filter((p) => !isGranted(p)).map(grantKey);
     expect(missing, `${name}: not granted`).toEqual([]);
+    const covers = (g: Grant, p: Grant) =>
+      same(g, p) && (!g.names || (!!p.names && g.names.some((n) => p.names!.includes(n))));
     // …and nothing is granted that no required permission needs (least privilege), by name too.
     const needless = granted.filter((g) => !required.some((p) => covers(g, p))).map(grantKey);
     expect(needless, `${name}: granted but never used`).toEqual([]);
@@ -196,9 +203,11 @@ describe("the chart's RBAC is exactly what the program's preflight asks for", ()
         .map((n) => `${grantKey(g)} for ${n}`),
     );
     expect(needlessNames, `${name}: names granted but never used`).toEqual([]);
-    // What can be named is: namespaces are read and patched only by name.
+    // What can be named is: namespaces and Secrets are read and patched only by name.
     expect(
-      granted.filter((g) => g.resource === 'namespaces' && g.verb !== 'create' && !g.names).map(grantKey),
+      granted
+        .filter((g) => ['namespaces', 'secrets'].includes(g.resource) && g.verb !== 'create' && !g.names)
+        .map(grantKey),
     ).toEqual([]);
 
     if (config.argocd.install.source === 'skip') {

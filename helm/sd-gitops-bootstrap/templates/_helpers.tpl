@@ -113,8 +113,18 @@ the rendered rules and that list are equal, rule for rule. Output (YAML):
 {{- $nsNames = uniq $nsNames -}}
 
 {{- /* In the Argo CD namespace: the settings, the rollout reads, the AppProject and Applications. */ -}}
+{{- /* Secrets by name (create cannot be: see namespaces above): argocd-secret, the repository Secret
+       and, installing the bundled manifest, its other Secret; a `file` or `url` manifest is the user's, its
+       Secrets' names unknown here. */ -}}
+{{- $source := default "bundled" $c.argocd.install.source -}}
+{{- $argoSecrets := list "argocd-secret" "sd-gitops-bootstrap-repo" -}}
+{{- if eq $source "bundled" }}{{ $argoSecrets = append $argoSecrets "argocd-notifications-secret" }}{{ end -}}
+{{- $argoSecretRule := dict "apiGroups" (list "") "resources" (list "secrets") "verbs" (list "get" "patch") "resourceNames" $argoSecrets -}}
+{{- if and $install (ne $source "bundled") }}{{ $argoSecretRule = dict "apiGroups" (list "") "resources" (list "secrets") "verbs" (list "get" "patch") }}{{ end -}}
 {{- $argoRules := list
-  (dict "apiGroups" (list "") "resources" (list "secrets" "configmaps") "verbs" $apply)
+  (dict "apiGroups" (list "") "resources" (list "secrets") "verbs" (list "create"))
+  $argoSecretRule
+  (dict "apiGroups" (list "") "resources" (list "configmaps") "verbs" $apply)
   (dict "apiGroups" (list "apps") "resources" (list "deployments") "verbs" (concat $apply (list "list")))
   (dict "apiGroups" (list "apps") "resources" (list "statefulsets") "verbs" (ternary (concat $apply (list "list")) (list "get" "list") $install))
   (dict "apiGroups" (list "argoproj.io") "resources" (list "appprojects" "applications") "verbs" $apply)
@@ -159,11 +169,16 @@ the rendered rules and that list are equal, rule for rule. Output (YAML):
 {{- end }}
 
 {{- /* Secrets the program reads and writes outside the Argo CD namespace. */ -}}
-{{- $seldonRules := list (dict "apiGroups" (list "") "resources" (list "secrets") "verbs" $apply) -}}
+{{- $seldonRules := list
+  (dict "apiGroups" (list "") "resources" (list "secrets") "verbs" (list "create"))
+  (dict "apiGroups" (list "") "resources" (list "secrets") "verbs" (list "get" "patch") "resourceNames" (list (default "git-creds" $c.seldonDeploy.gitCredentialsSecret)))
+-}}
 {{- $_ := set $namespaces $seldonNs (concat (get $namespaces $seldonNs | default (list)) $seldonRules) -}}
-{{- $pwRules := list (dict "apiGroups" (list "") "resources" (list "secrets") "verbs" (ternary $apply (list "get") $pwGenerate)) -}}
+{{- $pwName := list $pw.secretRef.name -}}
+{{- $pwRules := list (dict "apiGroups" (list "") "resources" (list "secrets") "verbs" (ternary (list "get" "patch") (list "get") $pwGenerate) "resourceNames" $pwName) -}}
+{{- if $pwGenerate }}{{ $pwRules = append $pwRules (dict "apiGroups" (list "") "resources" (list "secrets") "verbs" (list "create")) }}{{ end -}}
 {{- $_ := set $namespaces $pwNs (concat (get $namespaces $pwNs | default (list)) $pwRules) -}}
-{{- $credRules := list (dict "apiGroups" (list "") "resources" (list "secrets") "verbs" (list "get")) -}}
+{{- $credRules := list (dict "apiGroups" (list "") "resources" (list "secrets") "verbs" (list "get") "resourceNames" (list $c.git.credentials.secretRef.name)) -}}
 {{- $_ := set $namespaces $credNs (concat (get $namespaces $credNs | default (list)) $credRules) -}}
 {{- /* The release namespace: the report ConfigMap and the Lease that keeps two runs from overlapping. */ -}}
 {{- $runRules := list

@@ -162,10 +162,10 @@ export function grantsOf(objects: K8sObject[]): Grant[] {
   return [...grants.values()];
 }
 
-/** apiVersion/kind of every object in a bundled Argo CD manifest. */
-export function manifestKinds(version: string): { apiVersion: string; kind: string }[] {
+/** apiVersion, kind and name of every object in a bundled Argo CD manifest. */
+export function manifestKinds(version: string): { apiVersion: string; kind: string; name: string }[] {
   const text = readFileSync(upstreamFile(`argocd/${version}` as UpstreamKey), 'utf8');
-  return parseObjects(text).map((o) => ({ apiVersion: o.apiVersion, kind: o.kind }));
+  return parseObjects(text).map((o) => ({ apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name }));
 }
 
 /** kubectl with stdin, returning exit code, stdout and stderr (warnings go to stderr). */
