@@ -18,6 +18,8 @@
 # stays usable. Set ARGOCD_BUILD_NICE=0 to build at normal priority.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=../../lib/build-lib.sh
+. "$here/../../lib/build-lib.sh"
 
 ARGOCD_VERSION=v3.5.1
 # Committer time of the v3.5.1 tag as the module proxy reports it: Argo CD's `buildDate`.
@@ -27,10 +29,10 @@ BUILD_FLAGS_VERSION=1
 KUSTOMIZE_FLAGS_VERSION=2
 DEX_FLAGS_VERSION=1
 
-cache_root="${SD_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sd-gitops-bootstrap}"
-argocd_key="$(cat "$here/go.mod" "$here/go.sum" <(echo "$ARGOCD_VERSION $ARGOCD_BUILD_DATE $BUILD_FLAGS_VERSION") | sha256sum | cut -c1-16)"
-kustomize_key="$(echo "$KUSTOMIZE_VERSION $KUSTOMIZE_FLAGS_VERSION" | sha256sum | cut -c1-16)"
-dex_key="$(cat "$here/dex/go.mod" "$here/dex/go.sum" <(echo "$DEX_FLAGS_VERSION") | sha256sum | cut -c1-16)"
+cache_root="$(tools_cache_root)"
+argocd_key="$(tools_key "$here/go.mod" "$here/go.sum" -- "$ARGOCD_VERSION $ARGOCD_BUILD_DATE $BUILD_FLAGS_VERSION")"
+kustomize_key="$(tools_key -- "$KUSTOMIZE_VERSION $KUSTOMIZE_FLAGS_VERSION")"
+dex_key="$(tools_key "$here/dex/go.mod" "$here/dex/go.sum" -- "$DEX_FLAGS_VERSION")"
 dex_version="$(sed -n 's#^require github.com/dexidp/dex \(v[^ ]*\)$#\1#p' "$here/dex/go.mod")"
 declare -A dir=(
   [argocd]="$cache_root/argocd-$ARGOCD_VERSION-$argocd_key"
@@ -40,10 +42,10 @@ declare -A dir=(
 want=(argocd kustomize)
 [[ "${ARGOCD_TOOLS_DEX:-}" != 1 ]] || want+=(dex)
 # The directory printed: links to each binary's own cache entry.
-bin="$cache_root/argocd-tools-$(echo "$argocd_key $kustomize_key ${want[*]} $dex_key" | sha256sum | cut -c1-16)/bin"
+bin="$cache_root/argocd-tools-$(tools_key -- "$argocd_key $kustomize_key ${want[*]} $dex_key")/bin"
 
 log() { echo "[argocd-tools] $*" >&2; }
-export CGO_ENABLED=0 GOFLAGS="${GOFLAGS:--buildvcs=false} -trimpath"
+tools_go_env
 nice_=(nice -n "${ARGOCD_BUILD_NICE:-10}")
 
 # The version ldflags of Argo CD's Makefile. The module carries no commit hash, so `argocd version`

@@ -4,31 +4,27 @@
 # module), kwok + kwokctl (go install) and helm (go install).
 #
 # Output: prints the bin directory on stdout. Binaries live in a cache outside
-# the repository, keyed by a hash of every pin (go.mod, go.sum, this script), so
-# a warm run takes a second and a changed pin never reuses a stale binary. Bump BUILD_FLAGS_VERSION
-# when the ldflags below change.
+# the repository, keyed by a hash of every pin (go.mod, go.sum, the versions below,
+# BUILD_FLAGS_VERSION; not this script), so a warm run takes a second and a changed pin never reuses a
+# stale binary. Bump BUILD_FLAGS_VERSION when the ldflags below change. Cache root, key and build loop:
+# test/lib/build-lib.sh.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=../../lib/build-lib.sh
+. "$here/../../lib/build-lib.sh"
 
 KUBE_VERSION=v1.36.3
 KWOK_VERSION=v0.8.0
 HELM_VERSION=v3.22.0
 
-cache_root="${SD_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sd-gitops-bootstrap}"
+cache_root="$(tools_cache_root)"
 # The key covers what decides the bytes of the binaries (module pins, tool versions, build flags), not
 # this script's wording, so editing a comment or a log line does not force a 10-minute rebuild.
 BUILD_FLAGS_VERSION=1
-key="$(cat "$here/go.mod" "$here/go.sum" <(echo "$KUBE_VERSION $KWOK_VERSION $HELM_VERSION $BUILD_FLAGS_VERSION") | sha256sum | cut -c1-16)"
+key="$(tools_key "$here/go.mod" "$here/go.sum" -- "$KUBE_VERSION $KWOK_VERSION $HELM_VERSION $BUILD_FLAGS_VERSION")"
 bin="$cache_root/tools-$KUBE_VERSION-$key/bin"
 
 want=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy kwok kwokctl helm)
-missing=()
-for b in "${want[@]}"; do [[ -x "$bin/$b" ]] || missing+=("$b"); done
-if [[ ${#missing[@]} -eq 0 ]]; then echo "$bin"; exit 0; fi
-
-mkdir -p "$bin"
-export CGO_ENABLED=0 GOFLAGS="${GOFLAGS:--buildvcs=false} -trimpath"
-log() { echo "[tools] $*" >&2; }
 
 # The version ldflags make /version, `kubectl version` and helm's kubeVersion
 # check see the real release instead of v0.0.0.
@@ -39,10 +35,8 @@ for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   ld+=" -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
 done
 
-start=$(date +%s)
-cd "$here"
-for b in "${missing[@]}"; do
-  t0=$(date +%s)
+# Builds "$bin/$b.tmp" (called by tools_build_missing, in $here).
+build_one() {
   case "$b" in
     etcd) go build -ldflags "-s -w" -o "$bin/etcd.tmp" ./etcd ;;
     kwok|kwokctl)
@@ -53,9 +47,5 @@ for b in "${missing[@]}"; do
       mv "$bin/.gobin/helm" "$bin/helm.tmp" ;;
     *) go build -ldflags "$ld" -o "$bin/$b.tmp" "k8s.io/kubernetes/cmd/$b" ;;
   esac
-  mv "$bin/$b.tmp" "$bin/$b"   # rename last: an interrupted build never leaves a half binary
-  log "built $b in $(( $(date +%s) - t0 ))s"
-done
-rm -rf "$bin/.gobin"
-log "built ${#missing[@]} binaries in $(( $(date +%s) - start ))s into $bin"
-echo "$bin"
+}
+tools_build_missing tools "$bin" "$here" "${want[@]}"
