@@ -1,17 +1,28 @@
 /** Ports for the test servers (Git over SSH and HTTPS) that run as host processes. */
 import { connect, createServer } from 'node:net';
 
-/** A port nothing listens on right now, on `host`. */
-export function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, host, () => {
-      const addr = srv.address();
-      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
+/**
+ * A port nothing listens on right now, on `host`: `preferred` when it is free, else the kernel's choice.
+ */
+export async function freePort(host = '127.0.0.1', preferred?: number): Promise<number> {
+  const listen = (port: number) =>
+    new Promise<number>((resolve, reject) => {
+      const srv = createServer();
+      srv.unref();
+      srv.once('error', reject);
+      srv.listen(port, host, () => {
+        const addr = srv.address();
+        srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
+      });
     });
-  });
+  if (preferred) {
+    try {
+      return await listen(preferred);
+    } catch {
+      // taken: any port will do
+    }
+  }
+  return listen(0);
 }
 
 /**

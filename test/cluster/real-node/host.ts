@@ -16,7 +16,6 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import {
   CGROUP_ROOT,
@@ -56,26 +55,7 @@ export function nodeAddress(): string {
   return ip;
 }
 
-/** A TCP port free on `host` now (the kernel's choice). */
-export async function freePort(host = '127.0.0.1', preferred?: number): Promise<number> {
-  const listen = (port: number) =>
-    new Promise<number>((resolve, reject) => {
-      const srv = createServer();
-      srv.once('error', reject);
-      srv.listen(port, host, () => {
-        const p = (srv.address() as { port: number }).port;
-        srv.close(() => resolve(p));
-      });
-    });
-  if (preferred) {
-    try {
-      return await listen(preferred);
-    } catch {
-      // taken: any port will do
-    }
-  }
-  return listen(0);
-}
+export { freePort } from '../../support/net.ts';
 
 // ---------------------------------------------------------------- host record (one real node per host)
 
