@@ -56,14 +56,23 @@ function cluster(): FakeKube {
   );
 }
 
-function context(kube: FakeKube, mode: Mode, config: Config = sampleConfig()): StepContext {
+type ContextOptions = Parameters<typeof createContext>[0];
+
+/** A context over `kube`; `extra` overrides the options (its `deps` are merged over the fakes). */
+function context(
+  kube: FakeKube,
+  mode: Mode,
+  config: Config = sampleConfig(),
+  extra: Partial<ContextOptions> = {},
+): StepContext {
   return createContext({
     mode,
     config,
     env: ENV,
     kube,
     log: createLogger({ level: 'silent' }),
-    deps: { git: fakeGit, pollIntervalMs: 10 },
+    ...extra,
+    deps: { git: fakeGit, pollIntervalMs: 10, ...extra.deps },
   });
 }
 
@@ -234,14 +243,8 @@ describe('runner failures', () => {
 
   it('an unreachable repository stops before the environments, with git translated', async () => {
     const kube = cluster();
-    const ctx = createContext({
-      mode: 'apply',
-      config: sampleConfig(),
-      env: ENV,
-      kube,
-      log: createLogger({ level: 'silent' }),
+    const ctx = context(kube, 'apply', sampleConfig(), {
       deps: {
-        pollIntervalMs: 10,
         git: async () => ({
           exitCode: 128,
           stdout: '',
@@ -271,15 +274,7 @@ describe('runner failures', () => {
     const kube = cluster();
     kube.controllers = false;
     const controller = new AbortController();
-    const ctx = createContext({
-      mode: 'apply',
-      config: sampleConfig(),
-      env: ENV,
-      kube,
-      log: createLogger({ level: 'silent' }),
-      signal: controller.signal,
-      deps: { git: fakeGit, pollIntervalMs: 10 },
-    });
+    const ctx = context(kube, 'apply', sampleConfig(), { signal: controller.signal });
     setTimeout(() => controller.abort(new Error('interrupted by SIGTERM')), 300);
     const result = await runSteps(ctx);
     expect(result.failed?.message).toBe('wait-rollout failed: stopped: interrupted by SIGTERM');

@@ -53,18 +53,19 @@ function keygen(file: string, comment: string): void {
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', file]);
 }
 
+/** Who the commits the test server makes are by. */
+const GIT_IDENTITY = {
+  GIT_AUTHOR_NAME: 'e2e',
+  GIT_AUTHOR_EMAIL: 'e2e@example.com',
+  GIT_COMMITTER_NAME: 'e2e',
+  GIT_COMMITTER_EMAIL: 'e2e@example.com',
+};
+
 function git(cwd: string, args: string[]): void {
   execFileSync('git', args, {
     cwd,
     stdio: 'pipe',
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: 'e2e',
-      GIT_AUTHOR_EMAIL: 'e2e@example.com',
-      GIT_COMMITTER_NAME: 'e2e',
-      GIT_COMMITTER_EMAIL: 'e2e@example.com',
-      GIT_CONFIG_GLOBAL: '/dev/null',
-    },
+    env: { ...process.env, ...GIT_IDENTITY, GIT_CONFIG_GLOBAL: '/dev/null' },
   });
 }
 
@@ -155,13 +156,7 @@ export async function startGitSshServer(
       const plumbing = (args: string[], input?: string) =>
         execFileSync('git', [`--git-dir=${gitDir}`, ...args], {
           input,
-          env: {
-            ...process.env,
-            GIT_AUTHOR_NAME: 'e2e',
-            GIT_AUTHOR_EMAIL: 'e2e@example.com',
-            GIT_COMMITTER_NAME: 'e2e',
-            GIT_COMMITTER_EMAIL: 'e2e@example.com',
-          },
+          env: { ...process.env, ...GIT_IDENTITY },
         })
           .toString()
           .trim();
