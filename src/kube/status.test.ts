@@ -124,6 +124,11 @@ const sts = (
 
 describe('statefulSetRolledOut (kubectl rollout status semantics)', () => {
   const rolling = { updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: 0 } } };
+  /** Three replicas, the first one (ordinal 0) held back by the partition. */
+  const partitioned = {
+    replicas: 3,
+    updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: 1 } },
+  };
   it.each([
     {
       name: 'never observed',
@@ -139,19 +144,13 @@ describe('statefulSetRolledOut (kubectl rollout status semantics)', () => {
     },
     {
       name: 'partition not reached',
-      s: sts(
-        { replicas: 3, updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: 1 } } },
-        { observedGeneration: 1, readyReplicas: 3, updatedReplicas: 1 },
-      ),
+      s: sts(partitioned, { observedGeneration: 1, readyReplicas: 3, updatedReplicas: 1 }),
       done: false,
       state: 'partitioned roll out: 1 out of 2 new pods have been updated',
     },
     {
       name: 'partitioned roll out complete',
-      s: sts(
-        { replicas: 3, updateStrategy: { type: 'RollingUpdate', rollingUpdate: { partition: 1 } } },
-        { observedGeneration: 1, readyReplicas: 3, updatedReplicas: 2 },
-      ),
+      s: sts(partitioned, { observedGeneration: 1, readyReplicas: 3, updatedReplicas: 2 }),
       done: true,
       state: 'partitioned roll out complete: 2 new pods have been updated',
     },
