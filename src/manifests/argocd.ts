@@ -242,3 +242,6 @@ function errorMessage(err: unknown): string {
   }
   return String(err);
 }
+
+/** The CRDs the bootstrap reads (the report's install check, the environments): Argo CD's own. */
+export const ARGO_CRDS = ['applications.argoproj.io', 'appprojects.argoproj.io'];

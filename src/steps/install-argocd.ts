@@ -8,7 +8,7 @@ import { messageOf } from '../errors.ts';
 import { overlay } from '../kube/objects.ts';
 import { crdEstablished } from '../kube/status.ts';
 import type { KubeObject } from '../kube/types.ts';
-import type { LoadedManifest } from '../manifests/argocd.ts';
+import { ARGO_CRDS, type LoadedManifest } from '../manifests/argocd.ts';
 import { ARGOCD_SERVER, adminPasswordSecret, argocdConfigPatches } from '../manifests/argocd-settings.ts';
 import { MANAGED_BY_LABELS } from '../manifests/common.ts';
 import { KNOWN_HOSTS_CONFIGMAP, KNOWN_HOSTS_KEY, mergeKnownHosts } from '../manifests/known-hosts.ts';
@@ -17,7 +17,6 @@ import type { Step, StepContext } from './context.ts';
 import { adminPasswordDecision, argocdManifest, passwordStored, readAdminPassword } from './inputs.ts';
 
 const NAME = 'install-argocd';
-const ARGO_CRDS = ['applications.argoproj.io', 'appprojects.argoproj.io'];
 
 const sameObject = (a: KubeObject, b: KubeObject) =>
   a.kind === b.kind && a.metadata.name === b.metadata.name && a.metadata.namespace === b.metadata.namespace;

@@ -9,7 +9,7 @@ import { ApiError, messageOf, PermissionError, StepError } from '../errors.ts';
 import { acquireLease, LeaseHeldError } from '../kube/lease.ts';
 import { groupOf } from '../kube/objects.ts';
 import type { Kube } from '../kube/types.ts';
-import { CLUSTER_SCOPED_KINDS } from '../manifests/argocd.ts';
+import { ARGO_CRDS, CLUSTER_SCOPED_KINDS } from '../manifests/argocd.ts';
 import { ARGOCD_SECRET } from '../manifests/argocd-settings.ts';
 import { REPOSITORY_SECRET_NAME } from '../manifests/git-credentials.ts';
 import type { Check } from '../report/types.ts';
@@ -55,6 +55,15 @@ export function resourceOf(kind: string): string {
 }
 
 const SSA = ['get', 'create', 'patch'];
+/** Manifest kinds (`group/kind`) applied, read and escalated by name. */
+const NAMED_KINDS = new Set([
+  '/Secret',
+  'apiextensions.k8s.io/CustomResourceDefinition',
+  'rbac.authorization.k8s.io/ClusterRole',
+  'rbac.authorization.k8s.io/ClusterRoleBinding',
+  'rbac.authorization.k8s.io/Role',
+  'rbac.authorization.k8s.io/RoleBinding',
+]);
 const FULL_ACCESS = (namespace?: string): Permission => ({ verb: '*', group: '*', resource: '*', namespace });
 
 /** Server-side apply (which creates when missing) of a kind in a namespace. */
@@ -87,7 +96,7 @@ export interface PermissionInputs {
   mode: 'apply' | 'plan';
   runNamespace: string;
   /** Kinds of the install manifest (empty with `skip`). */
-  manifestKinds: { apiVersion: string; kind: string; name?: string }[];
+  manifestKinds: { apiVersion: string; kind: string; name?: string; roleRef?: string }[];
   virtualServiceApiVersion: string | undefined;
   adminPasswordNamespace: string;
   /** The admin password Secret must be created (generated). */
@@ -100,20 +109,21 @@ export function requiredPermissions(config: StepContext['config'], inputs: Permi
   const argo = config.argocd.namespace;
   const perms: Permission[] = [];
   // install-argocd
-  for (const { apiVersion, kind, name } of inputs.manifestKinds) {
+  for (const { apiVersion, kind, name, roleRef } of inputs.manifestKinds) {
     const group = groupOf(apiVersion);
     const resource = resourceOf(kind);
     const ns = CLUSTER_SCOPED_KINDS.has(kind) ? undefined : argo;
-    // Secrets by name: the manifest's own (the chart names those of the bundled manifests).
-    if (kind === 'Secret' && group === '' && name) perms.push(...applyNamed(group, resource, ns, [name]));
-    else perms.push(...applyPerms(group, resource, ns));
+    // By name where a leak or an escalation would hurt (the chart names those of the bundled manifests).
+    const named = name && NAMED_KINDS.has(`${group}/${kind}`) ? [name] : undefined;
+    perms.push(...(named ? applyNamed(group, resource, ns, named) : applyPerms(group, resource, ns)));
     // RBAC escalation prevention: granting what one does not hold needs `escalate`/`bind` (or holding it all).
     if (kind === 'ClusterRole' || kind === 'Role') {
-      perms.push({ verb: 'escalate', group, resource, namespace: ns, or: [FULL_ACCESS(ns)] });
+      perms.push({ verb: 'escalate', group, resource, namespace: ns, names: named, or: [FULL_ACCESS(ns)] });
     }
     if (kind === 'ClusterRoleBinding' || kind === 'RoleBinding') {
       const roles = kind === 'ClusterRoleBinding' ? 'clusterroles' : 'roles';
-      perms.push({ verb: 'bind', group, resource: roles, namespace: ns, or: [FULL_ACCESS(ns)] });
+      const names = roleRef ? [roleRef] : undefined;
+      perms.push({ verb: 'bind', group, resource: roles, namespace: ns, names, or: [FULL_ACCESS(ns)] });
     }
   }
   if (inputs.manifestKinds.length > 0) perms.push(...applyNamespaces([argo]));
@@ -161,7 +171,12 @@ export function requiredPermissions(config: StepContext['config'], inputs: Permi
     ...applyPerms('argoproj.io', 'appprojects', argo),
     ...applyPerms('argoproj.io', 'applications', argo),
   );
-  perms.push({ verb: 'get', group: 'apiextensions.k8s.io', resource: 'customresourcedefinitions' });
+  perms.push({
+    verb: 'get',
+    group: 'apiextensions.k8s.io',
+    resource: 'customresourcedefinitions',
+    names: ARGO_CRDS,
+  });
   if (inputs.mode === 'apply') {
     // the Lease, and the report ConfigMap
     for (const verb of ['get', 'create', 'update']) {
@@ -230,6 +245,7 @@ async function gatherInputs(ctx: StepContext): Promise<PermissionInputs> {
           apiVersion: o.apiVersion,
           kind: o.kind,
           name: o.metadata.name,
+          roleRef: (o as { roleRef?: { name?: string } }).roleRef?.name,
         }));
   const vs = await virtualServicePlan(ctx);
   const pw = config.argocd.adminPassword;

@@ -117,6 +117,9 @@ the rendered rules and that list are equal, rule for rule. Output (YAML):
        and, installing the bundled manifest, its other Secret; a `file` or `url` manifest is the user's, its
        Secrets' names unknown here. */ -}}
 {{- $source := default "bundled" $c.argocd.install.source -}}
+{{- $bundled := eq $source "bundled" -}}
+{{- $argoClusterRoles := list "argocd-application-controller" "argocd-applicationset-controller" "argocd-server" -}}
+{{- $argoRoles := concat $argoClusterRoles (list "argocd-dex-server" "argocd-notifications-controller" "argocd-redis") -}}
 {{- $argoSecrets := list "argocd-secret" "sd-gitops-bootstrap-repo" -}}
 {{- if eq $source "bundled" }}{{ $argoSecrets = append $argoSecrets "argocd-notifications-secret" }}{{ end -}}
 {{- $argoSecretRule := dict "apiGroups" (list "") "resources" (list "secrets") "verbs" (list "get" "patch") "resourceNames" $argoSecrets -}}
@@ -139,8 +142,17 @@ the rendered rules and that list are equal, rule for rule. Output (YAML):
 {{- /* escalate: Argo CD's Roles grant what this ServiceAccount does not hold (e.g. `*` on secrets), and
        RBAC refuses to create a Role granting more than its creator has, unless it may `escalate`. bind:
        likewise for its RoleBindings, which bind those Roles. */ -}}
+{{- if $bundled }}
+{{- /* The bundled manifests' Roles and RoleBindings (the same names in every bundled version; the chart
+       test checks them against the manifests): all but create by name. */ -}}
+{{- $argoRules = concat $argoRules (list
+  (dict "apiGroups" (list "rbac.authorization.k8s.io") "resources" (list "roles" "rolebindings") "verbs" (list "create"))
+  (dict "apiGroups" (list "rbac.authorization.k8s.io") "resources" (list "roles") "verbs" (list "get" "patch" "escalate" "bind") "resourceNames" $argoRoles)
+  (dict "apiGroups" (list "rbac.authorization.k8s.io") "resources" (list "rolebindings") "verbs" (list "get" "patch") "resourceNames" $argoRoles)) -}}
+{{- else }}
 {{- $argoRules = append $argoRules (dict "apiGroups" (list "rbac.authorization.k8s.io") "resources" (list "roles") "verbs" (concat $apply (list "escalate" "bind"))) -}}
 {{- $argoRules = append $argoRules (dict "apiGroups" (list "rbac.authorization.k8s.io") "resources" (list "rolebindings") "verbs" $apply) -}}
+{{- end }}
 {{- end }}
 
 {{- /* Cluster-scoped: environment namespaces, CRDs (read; written when installing), Argo CD's ClusterRoles. */ -}}
@@ -151,14 +163,30 @@ the rendered rules and that list are equal, rule for rule. Output (YAML):
 {{- if not (has $seldonNs $nsNames) }}
 {{- $cluster = append $cluster (dict "apiGroups" (list "") "resources" (list "namespaces") "verbs" (list "get") "resourceNames" (list $seldonNs)) -}}
 {{- end }}
-{{- $cluster = append $cluster (dict "apiGroups" (list "apiextensions.k8s.io") "resources" (list "customresourcedefinitions") "verbs" (ternary $apply (list "get") $install)) -}}
+{{- /* CRDs: Argo CD's two the program reads; installing the bundled manifest, its three by name. */ -}}
+{{- $crd := dict "apiGroups" (list "apiextensions.k8s.io") "resources" (list "customresourcedefinitions") -}}
+{{- if not $install }}
+{{- $cluster = append $cluster (merge (dict "verbs" (list "get") "resourceNames" (list "applications.argoproj.io" "appprojects.argoproj.io")) $crd) -}}
+{{- else if $bundled }}
+{{- $cluster = append $cluster (merge (dict "verbs" (list "create")) $crd) -}}
+{{- $cluster = append $cluster (merge (dict "verbs" (list "get" "patch") "resourceNames" (list "applications.argoproj.io" "applicationsets.argoproj.io" "appprojects.argoproj.io")) $crd) -}}
+{{- else }}
+{{- $cluster = append $cluster (merge (dict "verbs" $apply) $crd) -}}
+{{- end }}
 {{- $namespaces := dict -}}
 {{- if $install }}
 {{- /* escalate: Argo CD's ClusterRoles grant `*` on `*` (application-controller) and more; creating them
        needs `escalate` unless the creator already holds all of it. bind: its ClusterRoleBindings bind
        those ClusterRoles (and RoleBindings in the Argo CD namespace bind roles there). */ -}}
+{{- if $bundled }}
+{{- $cluster = concat $cluster (list
+  (dict "apiGroups" (list "rbac.authorization.k8s.io") "resources" (list "clusterroles" "clusterrolebindings") "verbs" (list "create"))
+  (dict "apiGroups" (list "rbac.authorization.k8s.io") "resources" (list "clusterroles") "verbs" (list "get" "patch" "escalate" "bind") "resourceNames" $argoClusterRoles)
+  (dict "apiGroups" (list "rbac.authorization.k8s.io") "resources" (list "clusterrolebindings") "verbs" (list "get" "patch") "resourceNames" $argoClusterRoles)) -}}
+{{- else }}
 {{- $cluster = append $cluster (dict "apiGroups" (list "rbac.authorization.k8s.io") "resources" (list "clusterroles") "verbs" (concat $apply (list "escalate" "bind"))) -}}
 {{- $cluster = append $cluster (dict "apiGroups" (list "rbac.authorization.k8s.io") "resources" (list "clusterrolebindings") "verbs" $apply) -}}
+{{- end }}
 {{- /* The Argo CD namespace does not exist yet when Helm creates RBAC (the Job creates it), and a Role
        cannot precede its namespace: its rules are granted cluster-wide. This adds nothing real: with
        `escalate` and `bind` on ClusterRoles the ServiceAccount can grant itself anything anyway. */ -}}

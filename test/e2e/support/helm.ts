@@ -163,9 +163,16 @@ export function grantsOf(objects: K8sObject[]): Grant[] {
 }
 
 /** apiVersion, kind and name of every object in a bundled Argo CD manifest. */
-export function manifestKinds(version: string): { apiVersion: string; kind: string; name: string }[] {
+export function manifestKinds(
+  version: string,
+): { apiVersion: string; kind: string; name: string; roleRef?: string }[] {
   const text = readFileSync(upstreamFile(`argocd/${version}` as UpstreamKey), 'utf8');
-  return parseObjects(text).map((o) => ({ apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name }));
+  return parseObjects(text).map((o) => ({
+    apiVersion: o.apiVersion,
+    kind: o.kind,
+    name: o.metadata.name,
+    ...(typeof o.roleRef === 'object' && o.roleRef ? { roleRef: (o.roleRef as { name: string }).name } : {}),
+  }));
 }
 
 /** kubectl with stdin, returning exit code, stdout and stderr (warnings go to stderr). */
