@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds (or reuses) the pinned cluster binaries: etcd, kube-apiserver,
-# kube-controller-manager, kube-scheduler, kubectl, kubelet, kube-proxy (this
+# kube-controller-manager, kube-scheduler, kubectl, kubelet, kube-proxy, kubeadm (this
 # module), kwok + kwokctl (go install) and helm (go install).
 #
 # Output: prints the bin directory on stdout. Binaries live in a cache outside
@@ -24,7 +24,7 @@ BUILD_FLAGS_VERSION=1
 key="$(tools_key "$here/go.mod" "$here/go.sum" -- "$KUBE_VERSION $KWOK_VERSION $HELM_VERSION $BUILD_FLAGS_VERSION")"
 bin="$cache_root/tools-$KUBE_VERSION-$key/bin"
 
-want=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy kwok kwokctl helm)
+want=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy kubeadm kwok kwokctl helm)
 
 # The version ldflags make /version, `kubectl version` and helm's kubeVersion
 # check see the real release instead of v0.0.0.
@@ -45,6 +45,12 @@ build_one() {
     helm)
       GOBIN="$bin/.gobin" go install -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
       mv "$bin/.gobin/helm" "$bin/helm.tmp" ;;
+    kubeadm)
+      # kubeadm's own dependencies (corefile-migration, system-validators) are not in go.sum; their sums
+      # live in kubeadm.go.sum, merged into a side modfile, so go.mod/go.sum and the cache key stay as they are.
+      side="$(mktemp -d)"; cp go.mod "$side/kubeadm.mod"; cat go.sum kubeadm.go.sum >"$side/kubeadm.sum"
+      go build -modfile="$side/kubeadm.mod" -ldflags "$ld" -o "$bin/$b.tmp" "k8s.io/kubernetes/cmd/$b"
+      rm -rf "$side" ;;
     *) go build -ldflags "$ld" -o "$bin/$b.tmp" "k8s.io/kubernetes/cmd/$b" ;;
   esac
 }
