@@ -59,7 +59,9 @@ export function privilegedAllowed(image: string): boolean {
 const live = new Set<string>();
 let handlersInstalled = false;
 function removeLabelled(id: string): void {
-  const ps = spawnSync('docker', ['ps', '-aq', '--filter', `label=${KIND_LABEL}=${id}`], { encoding: 'utf8' });
+  const ps = spawnSync('docker', ['ps', '-aq', '--filter', `label=${KIND_LABEL}=${id}`], {
+    encoding: 'utf8',
+  });
   const ids = (ps.stdout ?? '').split('\n').filter(Boolean);
   if (ids.length) spawnSync('docker', ['rm', '-f', '-v', ...ids], { stdio: 'ignore' });
   const nets = spawnSync('docker', ['network', 'ls', '-q', '--filter', `label=${KIND_LABEL}=${id}`], {
@@ -208,7 +210,10 @@ export class StartedKindCluster {
       save.on('close', (c) => (saved = c));
       imp.on('close', (c) => {
         if (c === 0 && saved === 0) resolve();
-        else reject(new Error(`loading ${image} into the kind node failed (save ${saved}, import ${c}): ${err}`));
+        else
+          reject(
+            new Error(`loading ${image} into the kind node failed (save ${saved}, import ${c}): ${err}`),
+          );
       });
     });
   }
@@ -227,7 +232,9 @@ export class StartedKindCluster {
 async function execOk(c: StartedTestContainer, cmd: string[]): Promise<string> {
   const r = await c.exec(cmd);
   if (r.exitCode !== 0) {
-    throw new Error(`${cmd.join(' ')} exited ${r.exitCode}:\n${r.output.trim().split('\n').slice(-40).join('\n')}`);
+    throw new Error(
+      `${cmd.join(' ')} exited ${r.exitCode}:\n${r.output.trim().split('\n').slice(-40).join('\n')}`,
+    );
   }
   return r.output;
 }
@@ -261,7 +268,9 @@ export class KindContainer extends GenericContainer {
       .withStartupTimeout(120_000)
       .withWaitStrategy(
         // systemd reports no status on a console that is not a terminal: ask it.
-        Wait.forSuccessfulCommand("systemctl is-system-running 2>/dev/null | grep -qE '^(running|degraded)$'"),
+        Wait.forSuccessfulCommand(
+          "systemctl is-system-running 2>/dev/null | grep -qE '^(running|degraded)$'",
+        ),
       );
     if (this.privileged) {
       this.withPrivilegedMode();
@@ -273,14 +282,20 @@ export class KindContainer extends GenericContainer {
       // `--security-opt systempaths=unconfined` is the CLI's spelling of empty masked/read-only paths.
       this.hostConfig.MaskedPaths = [];
       this.hostConfig.ReadonlyPaths = [];
+      // Privileged pods (kube-proxy) get "a *:* rwm" in their devices cgroup: the node's must allow it.
+      this.hostConfig.DeviceCgroupRules = ['a *:* rwm'];
       // kubelet reads the kernel log (OOM events); --privileged would bring every host device.
       if (existsSync('/dev/kmsg')) {
-        this.hostConfig.Devices = [{ PathOnHost: '/dev/kmsg', PathInContainer: '/dev/kmsg', CgroupPermissions: 'r' }];
+        this.hostConfig.Devices = [
+          { PathOnHost: '/dev/kmsg', PathInContainer: '/dev/kmsg', CgroupPermissions: 'r' },
+        ];
       }
     }
-    if (existsSync('/lib/modules')) this.withBindMounts([{ source: '/lib/modules', target: '/lib/modules', mode: 'ro' }]);
+    if (existsSync('/lib/modules'))
+      this.withBindMounts([{ source: '/lib/modules', target: '/lib/modules', mode: 'ro' }]);
     // What the builder has no method for: kind's private cgroup namespace and the anonymous /var volume.
-    this.hostConfig.CgroupnsMode = 'private';
+    // (dockerode's HostConfig type predates CgroupnsMode; Docker's API has it since 1.41.)
+    (this.hostConfig as { CgroupnsMode?: string }).CgroupnsMode = 'private';
     this.createOpts.Volumes = { ...(this.createOpts.Volumes ?? {}), '/var': {} };
   }
 
@@ -303,14 +318,17 @@ export class KindContainer extends GenericContainer {
       this.withNetwork(network).withNetworkAliases(NODE_NAME, `sd-kind-${this.clusterId}`);
       const t0 = Date.now();
       node = await super.start();
-      log(`node container up, systemd running in ${((Date.now() - t0) / 1000).toFixed(1)}s (privileged: ${this.privileged})`);
+      log(
+        `node container up, systemd running in ${((Date.now() - t0) / 1000).toFixed(1)}s (privileged: ${this.privileged})`,
+      );
       const ip = node.getIpAddress(network.getName());
       if (!this.privileged) {
         // Lowering an oom_score_adj needs CAP_SYS_RESOURCE, the capability this container lacks: runc would
         // fail every pod ("can't get final child's PID from pipe") writing -998. containerd's rootless switch
         // keeps pods' scores at or above its own instead.
         await execOk(node, [
-          'sh', '-c',
+          'sh',
+          '-c',
           "sed -i 's/restrict_oom_score_adj = false/restrict_oom_score_adj = true/' /etc/containerd/config.toml && systemctl restart containerd",
         ]);
       }
@@ -318,13 +336,26 @@ export class KindContainer extends GenericContainer {
       const preload = await node.exec(['test', '-f', '/kind/images/control-plane.tar']);
       if (preload.exitCode === 0) {
         const t1 = Date.now();
-        await execOk(node, ['ctr', '-n', 'k8s.io', 'images', 'import', '--digests', '/kind/images/control-plane.tar']);
+        await execOk(node, [
+          'ctr',
+          '-n',
+          'k8s.io',
+          'images',
+          'import',
+          '--digests',
+          '/kind/images/control-plane.tar',
+        ]);
         log(`control-plane images imported in ${((Date.now() - t1) / 1000).toFixed(1)}s`);
       }
       const cgroupDriver = 'systemd';
       await node.copyContentToContainer([
         {
-          content: kubeadmConfig({ version: this.opts.kubernetesVersion, ip, host: node.getHost(), cgroupDriver }),
+          content: kubeadmConfig({
+            version: this.opts.kubernetesVersion,
+            ip,
+            host: node.getHost(),
+            cgroupDriver,
+          }),
           target: '/kind/kubeadm.conf',
         },
         { content: CNI_CONFLIST, target: '/etc/cni/net.d/10-kind-ptp.conflist' },
@@ -334,10 +365,16 @@ export class KindContainer extends GenericContainer {
       await execOk(node, ['rm', '-f', '/kind/manifests/default-cni.yaml']);
       const t2 = Date.now();
       await execOk(node, [
-        'kubeadm', 'init', '--skip-phases=preflight', '--config=/kind/kubeadm.conf', '--skip-token-print', '-v=1',
+        'kubeadm',
+        'init',
+        '--skip-phases=preflight',
+        '--config=/kind/kubeadm.conf',
+        '--skip-token-print',
+        '-v=1',
       ]);
       log(`kubeadm init in ${((Date.now() - t2) / 1000).toFixed(1)}s`);
-      const k = (...a: string[]) => execOk(node!, ['kubectl', '--kubeconfig=/etc/kubernetes/admin.conf', ...a]);
+      const k = (...a: string[]) =>
+        execOk(node!, ['kubectl', '--kubeconfig=/etc/kubernetes/admin.conf', ...a]);
       await k('taint', 'nodes', '--all', 'node-role.kubernetes.io/control-plane-');
       await k('wait', '--for=condition=Ready', 'node', '--all', '--timeout=180s');
       const internal = await execOk(node, ['cat', '/etc/kubernetes/admin.conf']);
@@ -352,7 +389,9 @@ export class KindContainer extends GenericContainer {
         throw e;
       }
       if (node) {
-        const logs = await node.exec(['journalctl', '--no-pager', '-n', '60', '-u', 'kubelet', '-u', 'containerd']).catch(() => undefined);
+        const logs = await node
+          .exec(['journalctl', '--no-pager', '-n', '60', '-u', 'kubelet', '-u', 'containerd'])
+          .catch(() => undefined);
         if (logs) log(`node journal (last lines):\n${logs.output}`);
         await node.stop({ remove: true, removeVolumes: true, timeout: 2_000 }).catch(() => {});
       }

@@ -18,7 +18,17 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,15 +43,40 @@ const RECIPE = 'v1'; // bump when the recipe changes in a way the hash cannot se
 export const NODE_IMAGE_REPO = 'sd-local/kind-node';
 
 const NODE_PACKAGES = [
-  'systemd', 'systemd-sysv', 'dbus', 'conntrack', 'iptables', 'nftables', 'iproute2', 'ethtool', 'util-linux',
-  'mount', 'kmod', 'libseccomp2', 'pigz', 'bash', 'ca-certificates', 'curl', 'jq', 'procps', 'containerd', 'runc',
-  'containernetworking-plugins', 'socat', 'ebtables',
+  'systemd',
+  'systemd-sysv',
+  'dbus',
+  'conntrack',
+  'iptables',
+  'nftables',
+  'iproute2',
+  'ethtool',
+  'util-linux',
+  'mount',
+  'kmod',
+  'libseccomp2',
+  'pigz',
+  'bash',
+  'ca-certificates',
+  'curl',
+  'jq',
+  'procps',
+  'containerd',
+  'runc',
+  'containernetworking-plugins',
+  'socat',
+  'ebtables',
 ];
 
 const DOCKER_ENV = { ...process.env, DOCKER_BUILDKIT: '0', DOCKER_CLI_HINTS: 'false' };
 
 function run(cmd: string, args: string[], opts: { input?: string } = {}): string {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', env: DOCKER_ENV, input: opts.input, maxBuffer: 256 * 1024 * 1024 });
+  const r = spawnSync(cmd, args, {
+    encoding: 'utf8',
+    env: DOCKER_ENV,
+    input: opts.input,
+    maxBuffer: 256 * 1024 * 1024,
+  });
   if (r.status !== 0) {
     const out = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim().split('\n').slice(-30).join('\n');
     throw new Error(`${cmd} ${args.slice(0, 3).join(' ')} failed (exit ${r.status}):\n${out}`);
@@ -70,7 +105,9 @@ export function kindBaseFiles(): string {
 
 /** `kubeadm config images list` for the pinned version: upstream name per image. */
 export function controlPlaneImages(kubeadm: string): Record<string, string> {
-  const list = run(kubeadm, ['config', 'images', 'list', '--kubernetes-version', KUBE_VERSION]).trim().split('\n');
+  const list = run(kubeadm, ['config', 'images', 'list', '--kubernetes-version', KUBE_VERSION])
+    .trim()
+    .split('\n');
   const by = (part: string): string => {
     const ref = list.find((r) => r.split(':')[0]!.endsWith(`/${part}`));
     if (!ref) throw new Error(`kubeadm config images list has no ${part}: ${list.join(', ')}`);
@@ -160,7 +197,8 @@ RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq 
 COPY ${binary} /usr/local/bin/${binary}
 `;
   }
-  const entry = name === 'coredns' ? 'ENTRYPOINT ["/coredns"]\n' : name === 'pause' ? 'ENTRYPOINT ["/pause"]\n' : '';
+  const entry =
+    name === 'coredns' ? 'ENTRYPOINT ["/coredns"]\n' : name === 'pause' ? 'ENTRYPOINT ["/pause"]\n' : '';
   const dest = name === 'coredns' || name === 'pause' ? `/${binary}` : `/usr/local/bin/${binary}`;
   return `FROM scratch\nCOPY ${binary} ${dest}\n${PATH_ENV}\n${entry}`;
 }
@@ -183,7 +221,16 @@ function inputHash(inputs: NodeImageInputs, images: Record<string, string>): str
     h.update(readFileSync(f));
   }
   // Binaries: their cache directories are keyed by their pins; size and mtime catch a rebuilt file.
-  for (const b of ['kubeadm', 'kubelet', 'kubectl', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy', 'etcd']) {
+  for (const b of [
+    'kubeadm',
+    'kubelet',
+    'kubectl',
+    'kube-apiserver',
+    'kube-controller-manager',
+    'kube-scheduler',
+    'kube-proxy',
+    'etcd',
+  ]) {
     const s = statSync(join(inputs.tools, b));
     h.update(`${inputs.tools}/${b}:${s.size}:${s.mtimeMs}\n`);
   }
@@ -201,7 +248,11 @@ function inputHash(inputs: NodeImageInputs, images: Record<string, string>): str
 export function ensureNodeImage(log: (m: string) => void = () => {}): string {
   const t0 = Date.now();
   ensureBaseImage(log);
-  const inputs: NodeImageInputs = { tools: toolsBin(), nodeTools: nodeToolsBin(), kindFiles: kindBaseFiles() };
+  const inputs: NodeImageInputs = {
+    tools: toolsBin(),
+    nodeTools: nodeToolsBin(),
+    kindFiles: kindBaseFiles(),
+  };
   const images = controlPlaneImages(join(inputs.tools, 'kubeadm'));
   const tag = `${NODE_IMAGE_REPO}:${KUBE_VERSION}-${inputHash(inputs, images)}`;
   if (imageExists(tag)) return tag;
@@ -217,7 +268,12 @@ export function ensureNodeImage(log: (m: string) => void = () => {}): string {
   const ctx = mkdtempSync(join(tmpdir(), 'sd-kind-node-'));
   try {
     mkdirSync(join(ctx, 'images'));
-    execFileSync('docker', ['save', '-o', join(ctx, 'images', 'control-plane.tar'), ...Object.values(images)]);
+    execFileSync('docker', [
+      'save',
+      '-o',
+      join(ctx, 'images', 'control-plane.tar'),
+      ...Object.values(images),
+    ]);
     writeFileSync(join(ctx, 'images', 'images.txt'), `${Object.values(images).join('\n')}\n`);
     dockerBuild(tag, nodeDockerfile(images.pause!), {
       files: inputs.kindFiles,
@@ -233,6 +289,11 @@ export function ensureNodeImage(log: (m: string) => void = () => {}): string {
   }
   // The component tags were only a step to the archive inside the node image.
   spawnSync('docker', ['rmi', ...Object.values(images)], { stdio: 'ignore' });
+  // Older builds of the node image (other input hashes) are of no use any more: untag them.
+  const older = run('docker', ['image', 'ls', NODE_IMAGE_REPO, '--format', '{{.Repository}}:{{.Tag}}'])
+    .split('\n')
+    .filter((t) => t && t !== tag);
+  if (older.length) spawnSync('docker', ['rmi', ...older], { stdio: 'ignore' });
   log(`built ${tag} in ${((Date.now() - t0) / 1000).toFixed(0)}s`);
   return tag;
 }
