@@ -13,6 +13,8 @@ export default defineConfig({
           name: 'unit',
           sequence: { groupOrder: 0 },
           include: ['src/**/*.test.ts', 'test/unit/**/*.test.ts'],
+          // bcrypt (cost 10) runs in several runner tests; on 2 busy cores one takes over vitest's 5 s default.
+          testTimeout: 30_000,
         },
       },
       {

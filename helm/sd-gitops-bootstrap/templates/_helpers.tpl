@@ -60,8 +60,9 @@ app.kubernetes.io/part-of: sd-gitops-bootstrap
 The ServiceAccount, (Cluster)Roles and bindings are hooks of the same events as the Job, one weight
 before it (Helm creates hooks by weight, then kind: ServiceAccount, ClusterRole, ClusterRoleBinding, Role,
 RoleBinding, Job). hook-succeeded: once every hook of the event succeeded (the Job completed), Helm deletes
-them, so between runs nothing grants the release's ServiceAccount anything. A failed run leaves them (and
-the Job) for debugging; before-hook-creation replaces them on the next install or upgrade. They must be
+them, so between runs nothing grants the release's ServiceAccount anything. A failed run too: Helm (3.22,
+execHook) deletes the hook-succeeded hooks that ran before the failed Job; only the Job stays, for its logs.
+before-hook-creation replaces leftovers (e.g. of an interrupted helm) on the next install or upgrade. They must be
 post-* like the Job: Helm deletes hook-succeeded hooks at the end of their own event, so pre-* ones would
 be gone before a post-install Job starts.
 */}}
