@@ -409,6 +409,9 @@ describe.skipIf(!realNode)('a config error only the program can see', () => {
 
   beforeAll(async () => {
     await createNamespace(ns, RESTRICTED);
+    // The default scenario's Seldon namespace: its Role is a hook created before the Job, and a namespace
+    // must exist before `helm install` (README). Shared with other files, so created here, never deleted.
+    await createNamespace('seldon-system');
     // v3.6.0 matches the schema's version pattern; only the program knows it is refused (argo-cd#30763).
     const bad = valuesFile('rn-bad', { ...imageValues(), config: { argocd: { version: 'v3.6.0' } } });
     result = await install(ns, [scenario('default'), bad], ['--timeout', '5m']);
