@@ -585,10 +585,11 @@ describe('privilege that ends with the run: after helm install and helm upgrade 
     }
   }
 
-  it('helm install --wait: the hooks ran, and nothing of the RBAC is left', async () => {
+  /** `helm install|upgrade --wait`; each hook object was created and deleted in the run, and none is left. */
+  async function runAndExpectNothingLeft(verb: 'install' | 'upgrade'): Promise<void> {
     const mark = auditMark();
     await helmOk([
-      'install',
+      verb,
       release,
       CHART,
       '-n',
@@ -600,22 +601,13 @@ describe('privilege that ends with the run: after helm install and helm upgrade 
     ]);
     expect(createdAndDeleted(mark)).toEqual([]);
     await expectNothingLeft();
+  }
+
+  it('helm install --wait: the hooks ran, and nothing of the RBAC is left', async () => {
+    await runAndExpectNothingLeft('install');
   });
 
   it('helm upgrade creates them for its run and deletes them again', async () => {
-    const mark = auditMark();
-    await helmOk([
-      'upgrade',
-      release,
-      CHART,
-      '-n',
-      ns,
-      ...files.flatMap((f) => ['-f', f]),
-      '--wait',
-      '--timeout',
-      '3m',
-    ]);
-    expect(createdAndDeleted(mark)).toEqual([]);
-    await expectNothingLeft();
+    await runAndExpectNothingLeft('upgrade');
   });
 });
