@@ -42,6 +42,32 @@ spec:
       command: [sleep, '3600']
 `;
 
+async function resolveEventually(c: StartedKindCluster, name: string, timeoutMs: number): Promise<string> {
+  const end = Date.now() + timeoutMs;
+  let last = '';
+  for (;;) {
+    const r = await c.node.exec([
+      'kubectl',
+      '--kubeconfig=/etc/kubernetes/admin.conf',
+      'exec',
+      'client',
+      '--',
+      'getent',
+      'hosts',
+      name,
+    ]);
+    if (r.exitCode === 0) return r.output;
+    last = r.output;
+    if (Date.now() > end) {
+      const logs = await c
+        .kubectl('-n', 'kube-system', 'logs', '-l', 'k8s-app=kube-dns', '--tail=30')
+        .catch((e: Error) => e.message);
+      throw new Error(`${name} did not resolve in ${timeoutMs / 1000}s (${last.trim()}); CoreDNS:\n${logs}`);
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
 describe.skipIf(!image)('kind (testcontainers)', () => {
   let cluster: StartedKindCluster;
   let dir: string;
@@ -96,14 +122,9 @@ describe.skipIf(!image)('kind (testcontainers)', () => {
       'deployment/coredns',
       '--timeout=120s',
     );
-    const dns = await cluster.kubectl(
-      'exec',
-      'client',
-      '--',
-      'getent',
-      'hosts',
-      'web.default.svc.cluster.local',
-    );
+    // CoreDNS Available is not yet "resolves": kube-proxy programs the kube-dns ClusterIP and CoreDNS
+    // watches the new Service asynchronously. Ask until it answers; on failure say what CoreDNS logged.
+    const dns = await resolveEventually(cluster, 'web.default.svc.cluster.local', 60_000);
     const svcIp = (await cluster.kubectl('get', 'svc', 'web', '-o', 'jsonpath={.spec.clusterIP}')).trim();
     expect(dns).toContain(svcIp);
     const body = await cluster.kubectl(
