@@ -46,4 +46,22 @@ describe('logger', () => {
     expect(out.text()).toContain('✔ install-argocd (3.2s): 54 unchanged');
     expect(() => JSON.parse(out.text())).toThrow();
   });
+
+  it('auto: pretty on a terminal, JSON elsewhere', () => {
+    const tty = capture(true);
+    createLogger({ stream: tty.stream, format: 'auto' }).info('hello');
+    expect(() => JSON.parse(tty.text())).toThrow();
+    expect(tty.text()).toContain('hello');
+    const pipe = capture(false);
+    createLogger({ stream: pipe.stream, format: 'auto' }).info('hello');
+    expect((JSON.parse(pipe.text()) as { msg: string }).msg).toBe('hello');
+  });
+
+  it('pretty without a terminal (the chart Job): plain lines, no colour codes, no JSON', () => {
+    const out = capture(false);
+    const log = createLogger({ stream: out.stream, format: 'pretty' });
+    log.error(progressLine(false, 'check-repository', 1200, 'ssh: connect to host git.example.com port 22'));
+    expect(out.text()).toMatch(/ERROR: ✗ check-repository \(1\.2s\): ssh: connect/);
+    expect(out.text()).not.toContain('\u001b[');
+  });
 });

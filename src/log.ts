@@ -1,6 +1,7 @@
 /**
- * The logger: pino to stderr (stdout carries only the command's result). JSON in a pod (or when stderr is
- * not a terminal), pretty on a terminal; LOG_FORMAT overrides. pino-pretty runs as a plain stream in this
+ * The logger: pino to stderr (stdout carries only the command's result). `auto` (the default): pretty when
+ * stderr is a terminal, JSON otherwise; LOG_FORMAT `pretty` or `json` forces one (the chart's Job sets
+ * `pretty`, uncoloured, so `kubectl logs` reads as sentences). pino-pretty runs as a plain stream in this
  * thread, not as a transport, so no worker thread is started and nothing is lost when the process exits.
  */
 import { pino } from 'pino';
@@ -31,13 +32,14 @@ export const REDACT_PATHS = SECRET_KEYS.flatMap((key) => {
 
 export interface LoggerOptions {
   level?: LogLevel;
-  format?: 'json' | 'pretty' | undefined;
+  format?: 'json' | 'pretty' | 'auto' | undefined;
   stream?: NodeJS.WritableStream & { isTTY?: boolean };
 }
 
 export function createLogger(opts: LoggerOptions = {}): Logger {
   const stream = opts.stream ?? process.stderr;
-  const format = opts.format ?? (stream.isTTY ? 'pretty' : 'json');
+  const format =
+    opts.format === undefined || opts.format === 'auto' ? (stream.isTTY ? 'pretty' : 'json') : opts.format;
   const options: pino.LoggerOptions = {
     level: opts.level ?? 'info',
     base: undefined,

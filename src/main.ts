@@ -43,7 +43,7 @@ Options:
   --output text|json  result format on stdout (default: text)
   --help              show this help
 
-Environment: SD_BOOTSTRAP_CONFIG, LOG_LEVEL, LOG_FORMAT (json|pretty), SD_BOOTSTRAP_TIMEOUT, POD_NAMESPACE.
+Environment: SD_BOOTSTRAP_CONFIG, LOG_LEVEL, LOG_FORMAT (auto|json|pretty), SD_BOOTSTRAP_TIMEOUT, POD_NAMESPACE.
 Exit codes: 0 ready (plan, status: done), 1 not ready or a step failed, 2 bad configuration or usage.
 `;
 

@@ -25,6 +25,11 @@ describe('loadEnv', () => {
       expected: { LOG_LEVEL: 'debug', LOG_FORMAT: 'pretty' },
     },
     {
+      name: 'auto',
+      raw: { LOG_FORMAT: 'auto' },
+      expected: { LOG_FORMAT: 'auto' },
+    },
+    {
       name: 'timeout as a duration',
       raw: { SD_BOOTSTRAP_TIMEOUT: '1h30m' },
       expected: { SD_BOOTSTRAP_TIMEOUT_MS: 5_400_000 },

@@ -11,7 +11,7 @@ import type { Env } from './types.ts';
 export const DEFAULT_CONFIG_PATH = '/etc/sd-gitops-bootstrap/config.yaml';
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
-const LOG_FORMATS = ['json', 'pretty'] as const;
+const LOG_FORMATS = ['json', 'pretty', 'auto'] as const;
 
 const durationMs = makeValidator<number>((input) => {
   const ms = parseDuration(input);
@@ -33,7 +33,7 @@ const specs = {
   LOG_FORMAT: str({
     choices: LOG_FORMATS,
     default: undefined,
-    desc: 'Log format; unset: json in a pod, pretty on a terminal.',
+    desc: 'Log format: json, pretty, or auto (pretty when stderr is a terminal, else json); unset: auto.',
   }),
   SD_BOOTSTRAP_TIMEOUT: durationMs({
     default: parseDuration('15m')!,

@@ -49,7 +49,7 @@ export interface Config {
 export interface Env {
   SD_BOOTSTRAP_CONFIG: string;
   LOG_LEVEL: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
-  LOG_FORMAT: 'json' | 'pretty' | undefined;
+  LOG_FORMAT: 'json' | 'pretty' | 'auto' | undefined;
   /** Overall deadline of one run, ms (from e.g. "15m"). */
   SD_BOOTSTRAP_TIMEOUT_MS: number;
   POD_NAMESPACE: string | undefined;
