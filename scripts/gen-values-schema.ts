@@ -47,6 +47,84 @@ const quantities = (description: string): Schema => ({
   patternProperties: { '^[a-zA-Z0-9./_-]+$': quantity },
 });
 
+const nullableInt = (description: string): Schema => ({ type: ['integer', 'null'], description });
+const seccomp: Schema = obj({
+  type: { type: 'string', enum: ['RuntimeDefault', 'Localhost', 'Unconfined'] },
+  localhostProfile: { type: 'string' },
+});
+const appArmor: Schema = obj({
+  type: { type: 'string', enum: ['RuntimeDefault', 'Localhost', 'Unconfined'] },
+  localhostProfile: { type: 'string' },
+});
+const seLinux: Schema = obj({
+  user: { type: 'string' },
+  role: { type: 'string' },
+  type: { type: 'string' },
+  level: { type: 'string' },
+});
+/** Kubernetes PodSecurityContext; a key may be null (Helm then removes it from the default). */
+const podSecurityContext: Schema = obj(
+  {
+    runAsNonRoot: { type: ['boolean', 'null'] },
+    runAsUser: nullableInt('uid; null removes it (OpenShift assigns one).'),
+    runAsGroup: nullableInt('gid; null removes it.'),
+    fsGroup: nullableInt('fsGroup; null removes it.'),
+    fsGroupChangePolicy: { type: ['string', 'null'], enum: ['OnRootMismatch', 'Always', null] },
+    supplementalGroups: { type: ['array', 'null'], items: { type: 'integer' } },
+    supplementalGroupsPolicy: { type: ['string', 'null'] },
+    seccompProfile: { anyOf: [seccomp, { type: 'null' }] },
+    appArmorProfile: { anyOf: [appArmor, { type: 'null' }] },
+    seLinuxOptions: { anyOf: [seLinux, { type: 'null' }] },
+    seLinuxChangePolicy: { type: ['string', 'null'] },
+    sysctls: {
+      type: ['array', 'null'],
+      items: obj({ name: { type: 'string' }, value: { type: 'string' } }, { required: ['name', 'value'] }),
+    },
+  },
+  { description: 'Security context of the pod (Kubernetes PodSecurityContext).' },
+);
+/** Kubernetes SecurityContext of a container. */
+const containerSecurityContext: Schema = obj(
+  {
+    allowPrivilegeEscalation: { type: ['boolean', 'null'] },
+    readOnlyRootFilesystem: { type: ['boolean', 'null'] },
+    runAsNonRoot: { type: ['boolean', 'null'] },
+    runAsUser: nullableInt('uid; null removes it.'),
+    runAsGroup: nullableInt('gid; null removes it.'),
+    privileged: { type: ['boolean', 'null'] },
+    procMount: { type: ['string', 'null'] },
+    capabilities: {
+      anyOf: [
+        obj({
+          add: { type: 'array', items: { type: 'string' } },
+          drop: { type: 'array', items: { type: 'string' } },
+        }),
+        { type: 'null' },
+      ],
+    },
+    seccompProfile: { anyOf: [seccomp, { type: 'null' }] },
+    appArmorProfile: { anyOf: [appArmor, { type: 'null' }] },
+    seLinuxOptions: { anyOf: [seLinux, { type: 'null' }] },
+  },
+  { description: 'Security context of the container (Kubernetes SecurityContext).' },
+);
+/** A list of Kubernetes objects of one kind, each with a name (EnvVar, Volume, VolumeMount). */
+const namedList = (description: string, required: string[] = ['name']): Schema => ({
+  type: 'array',
+  description,
+  items: { type: 'object', required, properties: { name: { type: 'string', minLength: 1 } } },
+});
+const ports = (description: string): Schema => ({
+  type: 'array',
+  description,
+  items: { type: 'integer', minimum: 1, maximum: 65535 },
+});
+const cidrs = (description: string): Schema => ({
+  type: 'array',
+  description,
+  items: { type: 'string', pattern: '^[0-9a-fA-F:.]+/[0-9]{1,3}$' },
+});
+
 /** The program's config schema as the `config` subtree: no `$schema`, strict on every object. */
 export function configSubtree(): Schema {
   const { $schema: _, ...config } = configJsonSchema();
@@ -117,6 +195,7 @@ export function valuesSchema(): Schema {
       global: { type: 'object', description: 'Helm global values (set by a parent chart); not used.' },
       nameOverride: str('Override the chart name in object names and labels.'),
       fullnameOverride: str('Override the full name of the chart objects.'),
+      commonLabels: stringMap('Labels of every object the chart renders, and of its pods.'),
       image: obj(
         {
           repository: str('Image repository.', { minLength: 1 }),
@@ -145,6 +224,39 @@ export function valuesSchema(): Schema {
       rbac: obj(
         { create: bool('Create the ClusterRole, Roles and bindings the program needs.') },
         { description: 'RBAC for the Job.' },
+      ),
+      networkPolicy: obj(
+        {
+          enabled: bool('Render the egress-only NetworkPolicy of the chart pods.'),
+          apiServer: obj(
+            {
+              cidrs: cidrs('Address ranges of the API server; empty: any.'),
+              ports: ports('TCP ports of the API server.'),
+            },
+            { description: 'The Kubernetes API server (its endpoints, after the Service).' },
+          ),
+          git: obj(
+            {
+              cidrs: cidrs('Address ranges of the Git host; empty: any.'),
+              ports: ports('TCP ports of the Git host (and proxy).'),
+            },
+            { description: 'The Git host.' },
+          ),
+          dns: obj(
+            {
+              namespace: str('Namespace of the DNS pods.', { pattern: DNS_SUBDOMAIN }),
+              podLabels: stringMap('Labels of the DNS pods; empty: any pod there.'),
+              ports: ports('DNS ports (UDP and TCP).'),
+            },
+            { description: 'The cluster DNS.' },
+          ),
+          extraEgress: {
+            type: 'array',
+            description: 'More egress rules (NetworkPolicyEgressRule).',
+            items: { type: 'object' },
+          },
+        },
+        { description: 'Egress-only NetworkPolicy of the chart pods.' },
       ),
       job: obj(
         {
@@ -190,10 +302,18 @@ export function valuesSchema(): Schema {
             { description: 'Affinity of the pod (Kubernetes Affinity).' },
           ),
           priorityClassName: str('PriorityClass of the pod.'),
+          podSecurityContext,
+          containerSecurityContext,
+          extraEnv: namedList('More environment variables (Kubernetes EnvVar).'),
+          extraVolumes: namedList('More volumes of the pod (Kubernetes Volume).'),
+          extraVolumeMounts: namedList('More volume mounts of the container (Kubernetes VolumeMount).', [
+            'name',
+            'mountPath',
+          ]),
         },
         { description: 'The hook Job.' },
       ),
-      logFormat: str('Log format.', { enum: ['json', 'pretty'] }),
+      logFormat: str('Log format.', { enum: ['pretty', 'json', 'auto'] }),
       logLevel: str('Log level.', { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] }),
       timeout: {
         description: 'Overall deadline of one run (SD_BOOTSTRAP_TIMEOUT).',

@@ -36,6 +36,7 @@ import {
   kubectlResult,
   manifestKinds,
   mergeValues,
+  parseObjects,
   readValues,
   render,
   valuesFile,
@@ -89,6 +90,7 @@ describe('every rendered object is accepted by the API server (server-side dry-r
       'pod-security.kubernetes.io/warn': 'restricted',
     });
     const objects = await render('sdb', ns, [file]);
+    const values = mergeValues(chartValues(), readValues(file)) as { networkPolicy: { enabled: boolean } };
     expect(new Set(objects.map((o) => o.kind))).toEqual(
       new Set([
         'ServiceAccount',
@@ -98,6 +100,7 @@ describe('every rendered object is accepted by the API server (server-side dry-r
         'Role',
         'RoleBinding',
         'Job',
+        ...(values.networkPolicy.enabled ? ['NetworkPolicy'] : []),
       ]),
     );
     // Roles go to namespaces that exist before `helm install` (e.g. the Argo CD one with `skip`).
@@ -144,6 +147,196 @@ describe('values.schema.json rejects bad values before anything is installed', (
     expect(
       await kubectl(['get', 'serviceaccounts,configmaps,roles,jobs', '-n', ns, '-o', 'name']),
     ).not.toMatch(/sd-gitops-bootstrap/);
+  });
+});
+
+interface PodSpec {
+  securityContext?: Record<string, unknown>;
+  containers: {
+    name: string;
+    image: string;
+    args?: string[];
+    env: { name: string; value?: string }[];
+    securityContext?: Record<string, unknown>;
+    volumeMounts: { name: string; mountPath: string }[];
+  }[];
+  volumes: { name: string }[];
+}
+interface JobObject extends K8sObject {
+  spec: { template: { metadata: { labels: Record<string, string> }; spec: PodSpec } };
+}
+const jobOf = (objects: K8sObject[]) => objects.find((o) => o.kind === 'Job') as JobObject;
+
+describe('the usual values (cert-manager style), each defaulting to what the chart did before', () => {
+  const scenario = (name: string) => scenarios.find((s) => s.name === name)!.file;
+
+  it("helm template works without --kube-version (Helm's offline default), and so does helm lint", async () => {
+    const r = await helm(['template', 'sdb', CHART, '-n', 'seldon-system', '-f', scenario('default')]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(parseObjects(r.stdout).map((o) => o.kind)).toContain('Job');
+  });
+
+  it('a Kubernetes older than 1.29 is refused when the version is real, naming it', async () => {
+    const args = ['template', 'sdb', CHART, '-n', 'seldon-system', '-f', scenario('default')];
+    // As from a cluster: discovery always has apiregistration.k8s.io/v1, Helm's offline set never.
+    const fromCluster = await helm([
+      ...args,
+      '--kube-version',
+      'v1.28.9',
+      '--api-versions',
+      'apiregistration.k8s.io/v1',
+    ]);
+    expect(fromCluster.code).not.toBe(0);
+    expect(fromCluster.stderr).toContain('needs Kubernetes 1.29 or newer');
+    expect(fromCluster.stderr).toContain('this cluster is v1.28.9');
+    // Asked for explicitly.
+    const asked = await helm([...args, '--kube-version', '1.27.0']);
+    expect(asked.stderr).toContain('needs Kubernetes 1.29 or newer');
+    // The floor itself passes, as does the KWOK cluster (server-side dry-run below).
+    expect((await helm([...args, '--kube-version', 'v1.29.0'])).code).toBe(0);
+    expect(
+      (await helm([...args, '--kube-version', 'v1.29.0', '--api-versions', 'apiregistration.k8s.io/v1']))
+        .code,
+    ).toBe(0);
+  });
+
+  it("defaults: the restricted security contexts, the chart's env and volumes only, no NetworkPolicy", async () => {
+    const objects = await render('sdb', 'seldon-system', [scenario('default')]);
+    const pod = jobOf(objects).spec.template.spec;
+    expect(pod.securityContext).toEqual({
+      runAsNonRoot: true,
+      runAsUser: 10001,
+      runAsGroup: 10001,
+      fsGroup: 10001,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    const c = pod.containers[0]!;
+    expect(c.securityContext).toEqual({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(c.env.map((e) => e.name)).toEqual([
+      'SD_BOOTSTRAP_CONFIG',
+      'SD_BOOTSTRAP_TIMEOUT',
+      'LOG_FORMAT',
+      'LOG_LEVEL',
+      'POD_NAMESPACE',
+    ]);
+    expect(c.volumeMounts.map((m) => m.name)).toEqual(['config', 'tmp']);
+    expect(pod.volumes.map((v) => v.name)).toEqual(['config', 'tmp']);
+    expect(c.image).toBe('ghcr.io/seldonio/sd-gitops-bootstrap:0.1.0');
+    expect(objects.filter((o) => o.kind === 'NetworkPolicy')).toEqual([]);
+  });
+
+  it('openshift: null removes runAsUser, runAsGroup and fsGroup; the rest of "restricted" stays', async () => {
+    const pod = jobOf(await render('sdb', 'seldon-system', [scenario('openshift')])).spec.template.spec;
+    expect(pod.securityContext).toEqual({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(pod.containers[0]!.securityContext).toMatchObject({
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+    });
+  });
+
+  it("site policy: digest over tag, commonLabels everywhere, extraEnv/volumes after the chart's own", async () => {
+    const objects = await render('sdb', 'seldon-system', [scenario('site-policy')]);
+    const job = jobOf(objects);
+    const pod = job.spec.template.spec;
+    const c = pod.containers[0]!;
+    expect(c.image).toBe(
+      'registry.example.com/mirror/sd-gitops-bootstrap@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef',
+    );
+    const labelled = [
+      ...objects.map((o) => ({ what: `${o.kind}/${o.metadata.name}`, metadata: o.metadata })),
+      { what: 'the pod template', metadata: job.spec.template.metadata },
+    ];
+    const unlabelled = labelled
+      .filter(
+        (o) =>
+          (o.metadata as { labels?: Record<string, string> }).labels?.['example.com/team'] !== 'platform',
+      )
+      .map((o) => o.what);
+    expect(unlabelled).toEqual([]);
+    expect(c.env.at(-1)).toEqual({ name: 'NODE_OPTIONS', value: '--max-old-space-size=384' });
+    expect(c.volumeMounts.map((m) => m.name)).toEqual(['config', 'tmp', 'site-ca']);
+    expect(pod.volumes.map((v) => v.name)).toEqual(['config', 'tmp', 'site-ca']);
+  });
+
+  it("site policy: the NetworkPolicy is egress-only, selects the Job's pod, allows DNS, API server and Git", async () => {
+    const objects = await render('sdb', 'seldon-system', [scenario('site-policy')]);
+    const np = objects.find((o) => o.kind === 'NetworkPolicy') as K8sObject & {
+      spec: {
+        podSelector: { matchLabels: Record<string, string> };
+        policyTypes: string[];
+        egress: { to?: Record<string, unknown>[]; ports: { protocol: string; port: number }[] }[];
+      };
+    };
+    expect(np.spec.policyTypes).toEqual(['Egress']);
+    const podLabels = jobOf(objects).spec.template.metadata.labels;
+    for (const [k, v] of Object.entries(np.spec.podSelector.matchLabels)) expect(podLabels[k], k).toBe(v);
+    expect(np.spec.egress).toEqual([
+      {
+        to: [
+          {
+            namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } },
+            podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } },
+          },
+        ],
+        ports: [
+          { protocol: 'UDP', port: 53 },
+          { protocol: 'TCP', port: 53 },
+        ],
+      },
+      { to: [{ ipBlock: { cidr: '10.0.0.10/32' } }], ports: [{ protocol: 'TCP', port: 6443 }] },
+      {
+        to: [{ ipBlock: { cidr: '203.0.113.7/32' } }, { ipBlock: { cidr: '203.0.113.8/32' } }],
+        ports: [{ protocol: 'TCP', port: 22 }],
+      },
+      { to: [{ ipBlock: { cidr: '198.51.100.0/24' } }], ports: [{ protocol: 'TCP', port: 443 }] },
+    ]);
+    // No cidrs: the rule restricts by port alone.
+    const open = await render('sdb', 'seldon-system', [
+      scenario('default'),
+      valuesFile('np-open', { networkPolicy: { enabled: true } }),
+    ]);
+    const egress = (open.find((o) => o.kind === 'NetworkPolicy') as typeof np).spec.egress;
+    expect(egress.slice(1)).toEqual([
+      {
+        ports: [
+          { protocol: 'TCP', port: 443 },
+          { protocol: 'TCP', port: 6443 },
+        ],
+      },
+      {
+        ports: [
+          { protocol: 'TCP', port: 22 },
+          { protocol: 'TCP', port: 443 },
+        ],
+      },
+    ]);
+  });
+
+  it('the schema refuses a misspelt security context key and a bad CIDR', async () => {
+    for (const [name, bad, where] of [
+      ['sc-typo', { job: { podSecurityContext: { runAsUsr: 1 } } }, 'runAsUsr'],
+      ['np-cidr', { networkPolicy: { git: { cidrs: ['git.example.com'] } } }, '/networkPolicy/git/cidrs/0'],
+    ] as const) {
+      const r = await helm([
+        'template',
+        'sdb',
+        CHART,
+        '-n',
+        'default',
+        '-f',
+        scenario('default'),
+        '-f',
+        valuesFile(name, bad),
+      ]);
+      expect(r.code, name).not.toBe(0);
+      expect(r.stderr, name).toContain(where);
+    }
   });
 });
 
@@ -441,9 +634,11 @@ describe('the ServiceAccount and RBAC are hooks just before the Job, deleted onc
         '-1',
         'before-hook-creation,hook-succeeded',
       ]);
-    // The only release object is the config ConfigMap.
+    // The only release objects are the config ConfigMap (and the NetworkPolicy, there before the pod).
     const released = objects.filter((o) => !o.metadata.annotations?.['helm.sh/hook']);
-    expect(released.map((o) => o.kind)).toEqual(['ConfigMap']);
+    const np = (mergeValues(chartValues(), readValues(file)) as { networkPolicy: { enabled: boolean } })
+      .networkPolicy.enabled;
+    expect(released.map((o) => o.kind).sort()).toEqual(np ? ['ConfigMap', 'NetworkPolicy'] : ['ConfigMap']);
   });
 
   it('follow job.hookWeight, and keep the ServiceAccount annotations of the values', async () => {

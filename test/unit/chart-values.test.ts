@@ -12,7 +12,10 @@ import { describeConfig } from '../../src/config/schema.ts';
 
 const chart = join(import.meta.dirname, '..', '..', 'helm', 'sd-gitops-bootstrap');
 const valuesText = readFileSync(join(chart, 'values.yaml'), 'utf8');
-const values = load(valuesText) as { config: Record<string, Record<string, unknown>> };
+const values = load(valuesText) as {
+  config: Record<string, Record<string, unknown>>;
+  image: { repository: string };
+};
 const REQUIRED = { repoUrl: 'ssh://git@git.example.com/acme/gitops.git', namespaces: ['staging'] };
 
 function withRequired(config: Record<string, Record<string, unknown>>): unknown {
@@ -51,7 +54,7 @@ describe('helm/sd-gitops-bootstrap', () => {
 
   it('every ci/*-values.yaml is a complete configuration the program accepts', () => {
     const files = readdirSync(join(chart, 'ci')).filter((f) => f.endsWith('-values.yaml'));
-    expect(files.length).toBeGreaterThanOrEqual(4);
+    expect(files.length).toBeGreaterThanOrEqual(6);
     for (const file of files) {
       const ci = load(readFileSync(join(chart, 'ci', file), 'utf8')) as {
         config: Record<string, Record<string, unknown>>;
@@ -62,6 +65,30 @@ describe('helm/sd-gitops-bootstrap', () => {
       }
       expect(() => parseConfig(merged), file).not.toThrow();
     }
+  });
+});
+
+describe('helm/sd-gitops-bootstrap/Chart.yaml', () => {
+  const chartYaml = load(readFileSync(join(chart, 'Chart.yaml'), 'utf8')) as Record<string, unknown> & {
+    annotations: Record<string, string>;
+  };
+  const pkg = JSON.parse(readFileSync(join(chart, '..', '..', 'package.json'), 'utf8')) as {
+    version: string;
+  };
+
+  it("version, appVersion, package.json's version and the Artifact Hub image tag are one number", () => {
+    expect(chartYaml.version).toBe(pkg.version);
+    expect(chartYaml.appVersion).toBe(pkg.version);
+    const images = load(chartYaml.annotations['artifacthub.io/images']!) as { image: string }[];
+    expect(images.map((i) => i.image)).toEqual([`${values.image.repository}:${pkg.version}`]);
+  });
+
+  it('has what Artifact Hub and `helm show chart` readers look for', () => {
+    for (const key of ['kubeVersion', 'home', 'sources', 'icon', 'keywords', 'maintainers'])
+      expect(chartYaml[key], key).toBeTruthy();
+    for (const key of ['artifacthub.io/license', 'artifacthub.io/links', 'artifacthub.io/category'])
+      expect(chartYaml.annotations[key], key).toBeTruthy();
+    expect(chartYaml.annotations['artifacthub.io/license']).toBe('Apache-2.0');
   });
 });
 

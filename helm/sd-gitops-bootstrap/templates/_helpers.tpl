@@ -37,6 +37,9 @@ helm.sh/chart: {{ include "sd-gitops-bootstrap.chart" . }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: sd-gitops-bootstrap
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
 {{- end }}
 
 {{- define "sd-gitops-bootstrap.serviceAccountName" -}}
@@ -70,6 +73,23 @@ be gone before a post-install Job starts.
 helm.sh/hook: post-install,post-upgrade
 helm.sh/hook-weight: {{ sub (int .Values.job.hookWeight) 1 | quote }}
 helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
+{{- end }}
+
+{{/*
+The real Kubernetes floor, 1.29 (server-side apply, the Job's podFailurePolicy and the restricted Pod
+Security Standard as the chart uses them), checked here rather than in Chart.yaml's kubeVersion: Helm checks
+kubeVersion against its compiled-in default (v1.20.0 in a helm built without Helm's release ldflags, e.g.
+`go install`) whenever it renders offline, so `helm template` without `--kube-version` would always fail.
+Here a version below 1.29 is refused when it is real: discovered from a cluster (an API server always
+serves apiregistration.k8s.io/v1; Helm's offline set has no such group) or given as `--kube-version`
+(anything but Helm's placeholder v1.20.0 offline).
+*/}}
+{{- define "sd-gitops-bootstrap.checkKubeVersion" -}}
+{{- $v := .Capabilities.KubeVersion.Version }}
+{{- $fromCluster := .Capabilities.APIVersions.Has "apiregistration.k8s.io/v1" }}
+{{- if and (semverCompare "<1.29.0-0" $v) (or $fromCluster (ne $v "v1.20.0")) }}
+{{- fail (printf "sd-gitops-bootstrap needs Kubernetes 1.29 or newer (server-side apply, the Job's podFailurePolicy); this cluster is %s. Upgrade the cluster, or run the program from a laptop against a supported one (README: Compatibility)." $v) }}
+{{- end }}
 {{- end }}
 
 {{- define "sd-gitops-bootstrap.configMapName" -}}
