@@ -6,6 +6,7 @@ import { dump } from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeKube } from '../test/fakes/kube.ts';
 import { SAMPLE_INPUT } from '../test/fixtures/sample-config.ts';
+import { fakeOpensshKey } from '../test/fixtures/ssh-key.ts';
 import { ApiError } from './errors.ts';
 import type { Kube } from './kube/types.ts';
 import { parseCli, run } from './main.ts';
@@ -45,6 +46,8 @@ beforeAll(async () => {
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
+const KEY = fakeOpensshKey('main-test-key');
+
 function cluster(): FakeKube {
   return new FakeKube().seed(
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'seldon-system' } },
@@ -52,7 +55,7 @@ function cluster(): FakeKube {
       apiVersion: 'v1',
       kind: 'Secret',
       metadata: { name: 'gitops-source-creds', namespace: 'seldon-system' },
-      data: { 'ssh-privatekey': b64('KEY'), known_hosts: b64('git.example.com ssh-ed25519 AAAA\n') },
+      data: { 'ssh-privatekey': b64(KEY), known_hosts: b64('git.example.com ssh-ed25519 AAAA\n') },
     },
   );
 }
@@ -212,7 +215,7 @@ describe('run against a cluster', () => {
       .map((l) => JSON.parse(l) as { msg: string });
     expect(lines.some((l) => /^✔ install-argocd \(\d+\.\ds\): \d+ created/.test(l.msg))).toBe(true);
     // No secret value anywhere in the output.
-    expect(`${r.stdout}${r.stderr}`).not.toContain('KEY');
+    expect(`${r.stdout}${r.stderr}`).not.toContain(KEY.split('\n')[1]);
   });
 
   it('status on the converged cluster: the report, no write, exit 0', async () => {

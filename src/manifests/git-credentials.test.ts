@@ -4,6 +4,7 @@ import { fromB64 } from './common.ts';
 import {
   argocdRepositorySecret,
   type GitCredentials,
+  privateKeyProblem,
   repoHost,
   repoTransport,
   seldonGitCredsSecret,
@@ -102,5 +103,33 @@ describe('seldonGitCredsSecret', () => {
       token: 'tok3n',
       email: '',
     });
+  });
+});
+
+describe('privateKeyProblem', () => {
+  const openssh = (cipher: string, magic = 'openssh-key-v1\0') => {
+    const str = (s: string) => Buffer.concat([Buffer.from([0, 0, 0, s.length]), Buffer.from(s, 'latin1')]);
+    const raw = Buffer.concat([Buffer.from(magic, 'latin1'), str(cipher), str('bcrypt')]);
+    return `-----BEGIN OPENSSH PRIVATE KEY-----\n${raw.toString('base64')}\n-----END OPENSSH PRIVATE KEY-----\n`;
+  };
+
+  it('accepts an unencrypted OpenSSH key, and an encrypted one with a passphrase', () => {
+    expect(privateKeyProblem(openssh('none'), '')).toBeUndefined();
+    expect(privateKeyProblem(openssh('aes256-ctr'), 'pass')).toBeUndefined();
+  });
+
+  it('names what is wrong: no armour, not base64, wrong magic, encrypted without passphrase', () => {
+    expect(privateKeyProblem('ssh-ed25519 AAAA user@host', '')).toMatch(/^is not a private key file/);
+    expect(privateKeyProblem(openssh('none').replace(/\n[A-Za-z0-9+/=]+\n/, '\n%%%\n'), '')).toMatch(
+      /not base64/,
+    );
+    expect(privateKeyProblem(openssh('none', 'something-else\0'), '')).toMatch(/not an OpenSSH private key/);
+    expect(privateKeyProblem(openssh('aes256-ctr'), '')).toMatch(/passphrase-protected/);
+    expect(
+      privateKeyProblem(
+        '-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----',
+        '',
+      ),
+    ).toMatch(/passphrase-protected/);
   });
 });

@@ -98,3 +98,34 @@ export function seldonGitCredsSecret(config: Config, creds: GitCredentials): Kub
     data: Object.fromEntries(Object.entries(values).map(([k, v]) => [k, b64(v)])),
   };
 }
+
+const PEM = /^-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----\r?\n([\s\S]*?)\r?\n?-----END \1PRIVATE KEY-----\s*$/;
+const OPENSSH_MAGIC = 'openssh-key-v1\0';
+
+/**
+ * What is wrong with a private key's shape, or undefined: not PEM/OpenSSH armour, a body that is not
+ * base64, an OpenSSH key without its magic, or a passphrase-protected key with no passphrase. Pure: the
+ * passphrase itself is checked by decrypting (git.ts).
+ */
+export function privateKeyProblem(key: string, passphrase: string): string | undefined {
+  const m = PEM.exec(key.trim());
+  if (!m) return 'is not a private key file (no "-----BEGIN … PRIVATE KEY-----" … "-----END …" armour)';
+  const type = m[1]!.trim();
+  const lines = m[2]!.split(/\r?\n/).map((l) => l.trim());
+  const headers = lines.filter((l) => l.includes(':'));
+  const body = lines.filter((l) => !l.includes(':') && l !== '').join('');
+  if (body === '' || !/^[A-Za-z0-9+/]+={0,2}$/.test(body) || body.length % 4 !== 0)
+    return 'is malformed: its body is not base64 (a truncated or re-wrapped copy?)';
+  let encrypted = type === 'ENCRYPTED' || headers.some((h) => /^Proc-Type:\s*4,ENCRYPTED/i.test(h));
+  if (type === 'OPENSSH') {
+    const raw = Buffer.from(body, 'base64');
+    if (raw.subarray(0, OPENSSH_MAGIC.length).toString('latin1') !== OPENSSH_MAGIC)
+      return 'is malformed: not an OpenSSH private key inside its armour';
+    const at = OPENSSH_MAGIC.length;
+    const len = raw.length >= at + 4 ? raw.readUInt32BE(at) : -1;
+    if (len < 0 || raw.length < at + 4 + len) return 'is malformed: truncated';
+    encrypted = raw.subarray(at + 4, at + 4 + len).toString('latin1') !== 'none';
+  }
+  if (encrypted && passphrase === '') return 'is passphrase-protected but the Secret has no "passphrase" key';
+  return undefined;
+}

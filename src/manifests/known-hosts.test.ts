@@ -1,5 +1,6 @@
+import { createHmac, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { knownHostsConfigMap, knownHostsEntries, mergeKnownHosts } from './known-hosts.ts';
+import { knownHostsConfigMap, knownHostsCovers, knownHostsEntries, mergeKnownHosts } from './known-hosts.ts';
 
 const UPSTREAM = `# This file was automatically generated. DO NOT EDIT
 github.com ssh-ed25519 AAAAgithub
@@ -53,5 +54,33 @@ describe('mergeKnownHosts', () => {
       metadata: { name: 'argocd-ssh-known-hosts-cm', namespace: 'argocd' },
       data: { ssh_known_hosts: 'h k K\n' },
     });
+  });
+});
+
+describe('knownHostsCovers', () => {
+  const hashed = (name: string) => {
+    const salt = randomBytes(20);
+    return `|1|${salt.toString('base64')}|${createHmac('sha1', salt).update(name).digest('base64')}`;
+  };
+
+  it('finds plain names, [host]:port, lists, patterns and hashed names as ssh does', () => {
+    expect(knownHostsCovers(UPSTREAM, 'github.com')).toBe(true);
+    expect(knownHostsCovers(UPSTREAM, 'github.com', '22')).toBe(true);
+    expect(knownHostsCovers(UPSTREAM, 'github.com', '2222')).toBe(false);
+    expect(knownHostsCovers('[127.0.0.1]:2222 ssh-ed25519 AAAA\n', '127.0.0.1', '2222')).toBe(true);
+    expect(knownHostsCovers('a.example,git.example.com ssh-ed25519 AAAA', 'git.example.com')).toBe(true);
+    expect(knownHostsCovers('*.example.com ssh-ed25519 AAAA', 'git.example.com')).toBe(true);
+    expect(knownHostsCovers('*.example.com,!git.example.com ssh-rsa A', 'git.example.com')).toBe(false);
+    expect(knownHostsCovers(`${hashed('git.example.com')} ssh-ed25519 AAAA`, 'git.example.com')).toBe(true);
+    expect(knownHostsCovers(`${hashed('[h]:2222')} ssh-ed25519 AAAA`, 'h', 2222)).toBe(true);
+    expect(knownHostsCovers(`${hashed('other')} ssh-ed25519 AAAA`, 'git.example.com')).toBe(false);
+  });
+
+  it('does not count @revoked lines, comments or a name without a key', () => {
+    expect(knownHostsCovers('@revoked git.example.com ssh-rsa AAAA', 'git.example.com')).toBe(false);
+    expect(knownHostsCovers('@cert-authority *.example.com ssh-rsa AAAA', 'git.example.com')).toBe(true);
+    expect(knownHostsCovers('# git.example.com ssh-rsa AAAA\n', 'git.example.com')).toBe(false);
+    expect(knownHostsCovers('git.example.com', 'git.example.com')).toBe(false);
+    expect(knownHostsCovers(undefined, 'git.example.com')).toBe(false);
   });
 });

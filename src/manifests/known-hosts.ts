@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import type { KubeObject } from '../kube/types.ts';
 
 export const KNOWN_HOSTS_CONFIGMAP = 'argocd-ssh-known-hosts-cm';
@@ -46,4 +47,51 @@ export function knownHostsConfigMap(namespace: string, text: string): KubeObject
     metadata: { name: KNOWN_HOSTS_CONFIGMAP, namespace },
     data: { [KNOWN_HOSTS_KEY]: text },
   };
+}
+
+/** How ssh names a host in known_hosts: `host` on port 22, `[host]:port` otherwise. */
+export function knownHostsName(host: string, port?: string | number): string {
+  return port !== undefined && String(port) !== '22' ? `[${host}]:${port}` : host;
+}
+
+function globMatch(pattern: string, name: string): boolean {
+  const re = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
+  return new RegExp(`^${re}$`, 'i').test(name);
+}
+
+/** One host field of a known_hosts line (`a,b,!c`, `[h]:p`, `*.x`, or hashed `|1|salt|hash`) against a name. */
+function hostFieldMatches(field: string, name: string): boolean {
+  if (field.startsWith('|1|')) {
+    const [, , salt, hash] = field.split('|');
+    if (!salt || !hash) return false;
+    const mac = createHmac('sha1', Buffer.from(salt, 'base64')).update(name).digest('base64');
+    return mac === hash;
+  }
+  let matched = false;
+  for (const pattern of field.split(',')) {
+    if (pattern.startsWith('!')) {
+      if (globMatch(pattern.slice(1), name)) return false;
+    } else if (globMatch(pattern, name)) matched = true;
+  }
+  return matched;
+}
+
+/**
+ * Whether a known_hosts text has a host key for `host` (and port), as ssh would look it up: plain names,
+ * `[host]:port`, wildcard patterns, negations and hashed names (`ssh-keygen -H`); `@revoked` lines do not
+ * count, `@cert-authority` ones do.
+ */
+export function knownHostsCovers(text: string | undefined, host: string, port?: string | number): boolean {
+  const name = knownHostsName(host, port);
+  for (const line of knownHostsEntries(text)) {
+    const fields = line.split(' ');
+    if (fields[0] === '@revoked') continue;
+    const hosts = fields[0]!.startsWith('@') ? fields[1] : fields[0];
+    if (hosts && fields.length >= (fields[0]!.startsWith('@') ? 4 : 3) && hostFieldMatches(hosts, name))
+      return true;
+  }
+  return false;
 }

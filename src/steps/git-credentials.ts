@@ -3,7 +3,7 @@
  * repository Secret for exactly `git.repoUrl`, the Git server's host keys in argocd-ssh-known-hosts-cm
  * (existing entries kept), and Seldon Deploy's `git-creds` Secret, all matching the source Secret.
  */
-import { messageOf, StepError } from '../errors.ts';
+import { messageOf } from '../errors.ts';
 import { describeRef } from '../kube/objects.ts';
 import type { KubeObject } from '../kube/types.ts';
 import { argocdRepositorySecret, seldonGitCredsSecret } from '../manifests/git-credentials.ts';
@@ -16,7 +16,7 @@ import {
 } from '../manifests/known-hosts.ts';
 import type { Check } from '../report/types.ts';
 import type { Step, StepContext } from './context.ts';
-import { readGitCredentials, unencryptedPrivateKey } from './inputs.ts';
+import { readGitCredentials, requireSeldonDeployNamespace, unencryptedPrivateKey } from './inputs.ts';
 import { withOwnedFields } from './ownership.ts';
 
 const NAME = 'git-credentials';
@@ -57,14 +57,7 @@ export async function desiredCredentialObjects(ctx: StepContext): Promise<KubeOb
 }
 
 async function reconcile(ctx: StepContext): Promise<string> {
-  const { namespace } = ctx.config.seldonDeploy;
-  const ns = await ctx.kube.get({ apiVersion: 'v1', kind: 'Namespace', name: namespace });
-  if (!ns) {
-    throw new StepError(
-      NAME,
-      `namespace ${namespace} (seldonDeploy.namespace) does not exist: install Seldon Deploy first, or set seldonDeploy.namespace to where it runs`,
-    );
-  }
+  await requireSeldonDeployNamespace(ctx);
   await ctx.apply(await desiredCredentialObjects(ctx));
   const creds = await readGitCredentials(ctx);
   return creds.kind === 'ssh' ? 'SSH key and host keys' : 'HTTPS username and token';

@@ -8,7 +8,13 @@ import { messageOf, StepError } from '../errors.ts';
 import { describeRef, readSecret } from '../kube/objects.ts';
 import { type LoadedManifest, loadArgocdManifest } from '../manifests/argocd.ts';
 import { type AdminPasswordSource, ARGOCD_SECRET } from '../manifests/argocd-settings.ts';
-import { type GitCredentials, repoHost, repoTransport } from '../manifests/git-credentials.ts';
+import {
+  type GitCredentials,
+  privateKeyProblem,
+  repoHost,
+  repoTransport,
+} from '../manifests/git-credentials.ts';
+import { knownHostsCovers, knownHostsName } from '../manifests/known-hosts.ts';
 import { decidePassword, generatePassword, type PasswordDecision } from '../manifests/password.ts';
 import { VIRTUAL_SERVICE_API_VERSIONS } from '../manifests/virtualservice.ts';
 import { registerSecret } from '../report/redact.ts';
@@ -124,11 +130,31 @@ export function parseGitCredentials(
     );
   }
   if (transport === 'ssh') {
+    const passphrase = data.passphrase ?? '';
+    const keyProblem = privateKeyProblem(data['ssh-privatekey']!, passphrase);
+    if (keyProblem) {
+      throw new StepError(
+        GIT_CREDENTIALS,
+        `Secret ${secret} key "ssh-privatekey" ${keyProblem}: ${
+          /passphrase/.test(keyProblem)
+            ? 'add its passphrase to the Secret under "passphrase"'
+            : 'put the private key file itself under that key (`kubectl create secret generic … --from-file=ssh-privatekey=./deploy-key`)'
+        }`,
+      );
+    }
+    const { host, port } = repoHost(repoUrl);
+    if (!knownHostsCovers(data.known_hosts, host, port)) {
+      const keyscan = `ssh-keyscan ${port && port !== '22' ? `-p ${port} ` : ''}${host}`;
+      throw new StepError(
+        GIT_CREDENTIALS,
+        `Secret ${secret} key "known_hosts" has no host key for ${knownHostsName(host, port)} (the host of git.repoUrl): add the server's keys to it, e.g. from \`${keyscan}\``,
+      );
+    }
     return {
       kind: 'ssh',
       privateKey: data['ssh-privatekey']!,
       knownHosts: data.known_hosts!,
-      passphrase: data.passphrase ?? '',
+      passphrase,
       username: data.username || repoHost(repoUrl).user || 'git',
       email,
     };
@@ -148,6 +174,21 @@ export const readGitCredentials = perRun(async (ctx): Promise<GitCredentials> =>
   }
   for (const key of ['ssh-privatekey', 'passphrase', 'password']) registerSecret(data[key]);
   return parseGitCredentials(data, ctx.config.git.repoUrl, ref.text);
+});
+
+/**
+ * Seldon Deploy's namespace, where `git-creds` goes: it must exist (the bootstrap does not install Seldon
+ * Deploy). Checked in preflight, so a wrong name stops the run before Argo CD is installed.
+ */
+export const requireSeldonDeployNamespace = perRun(async (ctx): Promise<void> => {
+  const { namespace } = ctx.config.seldonDeploy;
+  const ns = await ctx.kube.get({ apiVersion: 'v1', kind: 'Namespace', name: namespace });
+  if (!ns) {
+    throw new StepError(
+      GIT_CREDENTIALS,
+      `namespace ${namespace} (seldonDeploy.namespace) does not exist: install Seldon Deploy first, or set seldonDeploy.namespace to where it runs`,
+    );
+  }
 });
 
 /** The SSH key without passphrase, for Argo CD and for the repository check (decrypted once per run). */

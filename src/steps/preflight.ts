@@ -19,6 +19,8 @@ import {
   credentialsSecretRef,
   readAdminPassword,
   readGitCredentials,
+  requireSeldonDeployNamespace,
+  unencryptedPrivateKey,
   virtualServicePlan,
 } from './inputs.ts';
 
@@ -280,8 +282,13 @@ async function reconcile(ctx: StepContext): Promise<string> {
   ctx.log.debug(`all ${perms.length} permissions granted`);
 
   // Inputs the later steps need, read now so a missing Secret stops the run before anything is written.
+  // Every input is checked here, against the cluster and the files, so bad input stops the run with
+  // nothing written: the Secrets and their keys, the SSH key (decrypted with its passphrase), the known
+  // hosts of the repository's host, Seldon Deploy's namespace (the manifest was read and verified above).
   await readAdminPassword(ctx);
   await readGitCredentials(ctx);
+  await unencryptedPrivateKey(ctx);
+  await requireSeldonDeployNamespace(ctx);
 
   const granted = `${perms.length} permissions granted`;
   if (ctx.mode !== 'apply') return granted;

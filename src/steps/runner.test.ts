@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { FakeKube } from '../../test/fakes/kube.ts';
 import { sampleConfig } from '../../test/fixtures/sample-config.ts';
+import { fakeOpensshKey } from '../../test/fixtures/ssh-key.ts';
 import type { Config, Env } from '../config/types.ts';
 import type { KubeObject, ObjectChange } from '../kube/types.ts';
 import { createLogger } from '../log.ts';
@@ -18,7 +19,7 @@ const ENV: Env = {
   POD_NAMESPACE: 'seldon-system',
 };
 
-const KEY = '-----BEGIN OPENSSH PRIVATE KEY-----\nAAAAfake\n-----END OPENSSH PRIVATE KEY-----\n';
+const KEY = fakeOpensshKey();
 const HOST_KEY = 'git.example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIexample';
 
 const ok = (stdout: string) => ({ exitCode: 0, stdout, stderr: '', timedOut: false });
@@ -220,6 +221,16 @@ describe('runner failures', () => {
       /Secret seldon-system\/gitops-source-creds \(git\.credentials\.secretRef\) does not exist/,
     );
     expect(result.checks[0]).toMatchObject({ id: 'step.preflight', ready: false, required: true });
+  });
+
+  it("Seldon Deploy's namespace missing stops the run in preflight, before Argo CD is installed", async () => {
+    const config = sampleConfig((c) => (c.seldonDeploy.namespace = 'seldon-absent'));
+    const { result, writes } = await runOnce(cluster(), 'apply', config);
+    expect(writes).toBe(0);
+    expect(result.failed?.step).toBe('preflight');
+    expect(result.failed?.message).toMatch(
+      /namespace seldon-absent \(seldonDeploy\.namespace\) does not exist/,
+    );
   });
 
   it('missing permissions are all listed, and nothing is written', async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FakeKube } from '../../test/fakes/kube.ts';
 import { sampleConfig } from '../../test/fixtures/sample-config.ts';
+import { fakeOpensshKey } from '../../test/fixtures/ssh-key.ts';
 import type { Env } from '../config/types.ts';
 import { StepError } from '../errors.ts';
 import type { KubeObject, ObjectChange } from '../kube/types.ts';
@@ -46,6 +47,8 @@ describe('change records', () => {
 });
 
 describe('parseGitCredentials', () => {
+  const K = fakeOpensshKey();
+  const H = 'git.example.com ssh-ed25519 AAAAhost';
   const SSH_URL = 'ssh://git@git.example.com/acme/gitops.git';
   const HTTPS_URL = 'https://git.example.com/acme/gitops.git';
 
@@ -53,11 +56,11 @@ describe('parseGitCredentials', () => {
     {
       name: 'ssh with every key',
       url: SSH_URL,
-      data: { 'ssh-privatekey': 'K', known_hosts: 'H', passphrase: 'P', username: 'bot', email: 'e@x' },
+      data: { 'ssh-privatekey': K, known_hosts: H, passphrase: 'P', username: 'bot', email: 'e@x' },
       expected: {
         kind: 'ssh',
-        privateKey: 'K',
-        knownHosts: 'H',
+        privateKey: K,
+        knownHosts: H,
         passphrase: 'P',
         username: 'bot',
         email: 'e@x',
@@ -66,11 +69,11 @@ describe('parseGitCredentials', () => {
     {
       name: 'ssh, username from the URL',
       url: 'deploy@git.example.com:acme/gitops.git',
-      data: { 'ssh-privatekey': 'K', known_hosts: 'H' },
+      data: { 'ssh-privatekey': K, known_hosts: H },
       expected: {
         kind: 'ssh',
-        privateKey: 'K',
-        knownHosts: 'H',
+        privateKey: K,
+        knownHosts: H,
         passphrase: '',
         username: 'deploy',
         email: '',
@@ -106,6 +109,39 @@ describe('parseGitCredentials', () => {
       missing: /no "username" and "password" keys: .* is an HTTPS URL/,
     },
     {
+      name: 'ssh with a key that is not a key',
+      url: SSH_URL,
+      data: { 'ssh-privatekey': 's3cr3t-key', known_hosts: H },
+      missing: /key "ssh-privatekey" is not a private key file .*--from-file=ssh-privatekey=/,
+    },
+    {
+      name: 'ssh with a truncated key body',
+      url: SSH_URL,
+      data: {
+        'ssh-privatekey':
+          '-----BEGIN OPENSSH PRIVATE KEY-----\ns3cr3t!!\n-----END OPENSSH PRIVATE KEY-----\n',
+        known_hosts: H,
+      },
+      missing: /key "ssh-privatekey" is malformed: its body is not base64/,
+    },
+    {
+      name: 'ssh with an encrypted key and no passphrase',
+      url: SSH_URL,
+      data: {
+        'ssh-privatekey':
+          '-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00\n\nczNjcjN0\n-----END RSA PRIVATE KEY-----\n',
+        known_hosts: H,
+      },
+      missing: /is passphrase-protected but the Secret has no "passphrase" key: add its passphrase/,
+    },
+    {
+      name: 'ssh with known_hosts for another host',
+      url: 'ssh://git@git.example.com:2222/acme/gitops.git',
+      data: { 'ssh-privatekey': K, known_hosts: H },
+      missing:
+        /key "known_hosts" has no host key for \[git\.example\.com\]:2222 .*ssh-keyscan -p 2222 git\.example\.com/,
+    },
+    {
       name: 'https with an empty password',
       url: HTTPS_URL,
       data: { username: 'bot', password: ' ' },
@@ -119,7 +155,7 @@ describe('parseGitCredentials', () => {
       err = e;
     }
     expect(err).toBeInstanceOf(StepError);
-    expect((err as Error).message).toMatch(/^Secret seldon-system\/src has /);
+    expect((err as Error).message).toMatch(/^Secret seldon-system\/src (has|key) /);
     expect((err as Error).message).toMatch(missing);
     expect((err as Error).message).not.toContain('s3cr3t');
   });
