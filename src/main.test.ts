@@ -262,6 +262,9 @@ describe('run against a cluster', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/^✗ NOT READY/);
     expect(await readFile(r.terminationLog, 'utf8')).toMatch(/✗ step\.preflight: preflight failed: Secret/);
+    // Preflight failed: nothing written, not even the report (it holds no Lease to write it under).
+    expect(r.kube.objects.has('/ConfigMap/seldon-system/sd-gitops-bootstrap-report')).toBe(false);
+    expect(r.stderr).toMatch(/report not written: preflight found bad input/);
   });
 
   it('another run holds the Lease: exit 1, nothing written, its report left alone', async () => {

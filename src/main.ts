@@ -251,13 +251,15 @@ async function execute(
   });
   let code = cli.command === 'status' || report.ready ? 0 : 1;
   if (cli.command === 'apply') {
-    // A run that found the Lease taken must not overwrite the report of the run holding it, and a run that
-    // lacks permissions stops before its first write — the report ConfigMap included. Both say why on
-    // stderr and in the termination message.
+    // A run that fails in preflight writes nothing, the report ConfigMap included: it holds no Lease, so
+    // writing the report would race (and overwrite) the run that does; bad input, missing permissions and
+    // a Lease held by another run all end here. Why is said on stderr, stdout and the termination message.
     if (result.failed?.error instanceof LeaseHeldError) {
       log.warn('report not written: another run holds the Lease and writes its own');
     } else if (result.failed?.error instanceof PermissionError) {
       log.warn('report not written: preflight found missing permissions, so this run writes nothing');
+    } else if (result.failed?.step === 'preflight') {
+      log.warn('report not written: preflight found bad input, so this run writes nothing');
     } else {
       const where = `ConfigMap ${ctx.runNamespace}/${config.report.configMap}`;
       try {
