@@ -9,6 +9,12 @@ export function seldonAdminPolicies(project: string): string[] {
   );
 }
 
+type ProjectSpec = {
+  sourceRepos?: string[];
+  destinations?: { namespace?: string; server?: string; name?: string }[];
+  roles?: { name?: string }[];
+};
+
 /** The AppProject every environment's Application belongs to: the repo as source, every environment as destination. */
 export function appProject(config: Config): KubeObject {
   const project = config.environments.project;
@@ -25,6 +31,38 @@ export function appProject(config: Config): KubeObject {
       })),
       clusterResourceWhitelist: [{ group: '*', kind: '*' }],
       roles: [{ name: 'seldon-admin', policies: seldonAdminPolicies(project) }],
+    },
+  };
+}
+
+/**
+ * `appProject` with what users added kept. Its lists are atomic for server-side apply (Argo CD's CRD
+ * declares no list type), so applying ours alone would drop entries added by hand: the live source
+ * repositories, destinations and roles that are not ours are kept, after ours (a re-run changes nothing).
+ * The price: a destination of an environment removed from the config stays too (it cannot be told from
+ * one a user added), which is the safe side: a step never deletes what it may not have created.
+ */
+export function appProjectKeepingOthers(config: Config, live: KubeObject | null | undefined): KubeObject {
+  const ours = appProject(config);
+  const spec = ours.spec as Required<ProjectSpec>;
+  const theirs = (live?.spec ?? {}) as ProjectSpec;
+  const key = (d: { namespace?: string; server?: string; name?: string }) =>
+    `${d.server ?? ''}|${d.name ?? ''}|${d.namespace ?? ''}`;
+  const ourDest = new Set(spec.destinations.map(key));
+  const ourRoles = new Set(spec.roles.map((r) => r.name));
+  return {
+    ...ours,
+    spec: {
+      ...spec,
+      sourceRepos: [
+        ...spec.sourceRepos,
+        ...(theirs.sourceRepos ?? []).filter((r) => !spec.sourceRepos.includes(r)),
+      ],
+      destinations: [
+        ...spec.destinations,
+        ...(theirs.destinations ?? []).filter((d) => !ourDest.has(key(d))),
+      ],
+      roles: [...spec.roles, ...(theirs.roles ?? []).filter((r) => !ourRoles.has(r.name))],
     },
   };
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { sampleConfig } from '../../test/fixtures/sample-config.ts';
 import { application } from './application.ts';
-import { appProject } from './appproject.ts';
+import { appProject, appProjectKeepingOthers } from './appproject.ts';
 import { environmentsOf } from './common.ts';
 import { namespaceFor } from './namespace.ts';
 
@@ -126,6 +126,31 @@ describe('appProject', () => {
     const project = appProject(sampleConfig((c) => (c.environments.project = 'ml')));
     const spec = project.spec as { roles: { policies: string[] }[] };
     expect(spec.roles[0]!.policies[0]).toBe('p, proj:ml:seldon-admin, applications, get, ml/*, allow');
+  });
+});
+
+describe('appProjectKeepingOthers', () => {
+  it("keeps users' repositories, destinations and roles after ours; the same live gives the same object", () => {
+    const config = sampleConfig();
+    const ours = appProject(config);
+    const live = structuredClone(ours) as typeof ours & { spec: Record<string, unknown[]> };
+    live.spec.sourceRepos!.push('https://example.com/extra.git');
+    live.spec.destinations!.push({ namespace: 'hand-added', server: 'https://kubernetes.default.svc' });
+    live.spec.roles!.push({ name: 'auditor', policies: [] });
+    const kept = appProjectKeepingOthers(config, live);
+    expect(kept.spec).toEqual(live.spec);
+    expect(appProjectKeepingOthers(config, kept)).toEqual(kept);
+    expect(appProjectKeepingOthers(config, null)).toEqual(ours);
+  });
+
+  it('puts our own entries back when a user removed or changed them', () => {
+    const config = sampleConfig();
+    const ours = appProject(config);
+    const live = structuredClone(ours) as typeof ours & { spec: Record<string, unknown[]> };
+    live.spec.roles = [{ name: 'seldon-admin', policies: ['changed'] }];
+    live.spec.destinations = [];
+    const kept = appProjectKeepingOthers(config, live);
+    expect(kept.spec).toEqual(ours.spec);
   });
 });
 

@@ -10,7 +10,7 @@ import { applicationReady, applicationStatus } from '../kube/status.ts';
 import type { KubeObject } from '../kube/types.ts';
 import { formatDuration, waitFor } from '../kube/wait.ts';
 import { application } from '../manifests/application.ts';
-import { appProject } from '../manifests/appproject.ts';
+import { appProject, appProjectKeepingOthers } from '../manifests/appproject.ts';
 import { type Environment, environmentsOf } from '../manifests/common.ts';
 import { namespaceFor } from '../manifests/namespace.ts';
 import type { Check } from '../report/types.ts';
@@ -18,11 +18,18 @@ import type { Step, StepContext } from './context.ts';
 
 const NAME = 'setup-environments';
 
-export function desiredEnvironmentObjects(ctx: StepContext): KubeObject[] {
+export async function desiredEnvironmentObjects(ctx: StepContext): Promise<KubeObject[]> {
   const envs = environmentsOf(ctx.config);
+  const project = appProject(ctx.config);
+  const live = await ctx.kube.get({
+    apiVersion: project.apiVersion,
+    kind: project.kind,
+    namespace: project.metadata.namespace,
+    name: project.metadata.name,
+  });
   return [
     ...envs.map((env) => namespaceFor(ctx.config, env)),
-    appProject(ctx.config),
+    appProjectKeepingOthers(ctx.config, live),
     ...envs.map((env) => application(ctx.config, env)),
   ];
 }
@@ -35,7 +42,7 @@ const appRef = (ctx: StepContext, env: Environment) => ({
 });
 
 async function reconcile(ctx: StepContext): Promise<string> {
-  await ctx.apply(desiredEnvironmentObjects(ctx));
+  await ctx.apply(await desiredEnvironmentObjects(ctx));
   const { waitForSync, syncTimeout } = ctx.config.environments;
   const envs = environmentsOf(ctx.config);
   const summary = `${envs.length} environments (${envs.map((e) => e.namespace).join(', ')})`;
