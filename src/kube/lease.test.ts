@@ -78,6 +78,7 @@ describe('acquireLease', () => {
       leaseTransitions: 3,
       renewTime: '2026-03-01T10:05:00.000000Z',
     });
+    expect(lease.takenOverFrom).toEqual({ holder: 'run-a', expiredAt: new Date('2026-03-01T10:01:00Z') });
     await lease.release();
   });
 

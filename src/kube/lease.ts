@@ -24,6 +24,11 @@ export interface LeaseHandle {
   readonly holder: string;
   /** True once renewal found the lease taken by someone else. */
   readonly lost: boolean;
+  /**
+   * The run that held the lease before and let it expire without releasing it (killed, or its node
+   * lost): this run took it over. Undefined when the lease was free or released.
+   */
+  readonly takenOverFrom: { holder: string; expiredAt: Date } | undefined;
   /** Stops renewing and clears `holderIdentity`. Safe to call twice. */
   release(): Promise<void>;
 }
@@ -92,6 +97,7 @@ export async function acquireLease(kube: Kube, opts: LeaseOptions): Promise<Leas
   const live = await read();
   const t = toMicroTime(now());
   let current: Lease;
+  let takenOverFrom: LeaseHandle['takenOverFrom'];
   if (live === null) {
     try {
       current = await kube.request<Lease>('POST', collection, {
@@ -123,6 +129,7 @@ export async function acquireLease(kube: Kube, opts: LeaseOptions): Promise<Leas
     const free =
       !holder || holder === opts.holder || expiry === undefined || expiry.getTime() < now().getTime();
     if (!free) throw heldBy(live);
+    if (holder && holder !== opts.holder && expiry) takenOverFrom = { holder, expiredAt: expiry };
     try {
       current = await kube.request<Lease>('PUT', path, {
         body: {
@@ -179,6 +186,7 @@ export async function acquireLease(kube: Kube, opts: LeaseOptions): Promise<Leas
 
   return {
     holder: opts.holder,
+    takenOverFrom,
     get lost() {
       return lost;
     },

@@ -1,3 +1,4 @@
+import { describeRef } from '../kube/objects.ts';
 import type { ObjectChange } from '../kube/types.ts';
 import type { ChangeCounts, Check, ReadinessReport } from './types.ts';
 
@@ -23,6 +24,20 @@ export function buildReport(input: {
     durationMs: Math.max(0, input.finishedAt.getTime() - input.startedAt.getTime()),
     argocd: { ...input.argocd },
     changes: countChanges(input.changes),
+    updated: updatedObjects(input.changes),
     checks: input.checks.map((c) => ({ id: c.id, ready: c.ready, required: c.required, message: c.message })),
   };
+}
+
+/** `Kind namespace/name (field, field)` of each updated object, once each, in the order applied. */
+export function updatedObjects(changes: readonly ObjectChange[]): string[] {
+  const out = new Map<string, Set<string>>();
+  for (const c of changes) {
+    if (c.action !== 'updated') continue;
+    const name = describeRef(c.ref);
+    const fields = out.get(name) ?? new Set<string>();
+    for (const f of c.fields ?? []) fields.add(f);
+    out.set(name, fields);
+  }
+  return [...out].map(([name, fields]) => (fields.size ? `${name} (${[...fields].join(', ')})` : name));
 }

@@ -45,6 +45,7 @@ describe('buildReport', () => {
       durationMs: 12345,
       argocd: ARGOCD,
       changes: { created: 1, updated: 1, unchanged: 2 },
+      updated: ['ConfigMap argocd/b (data.x)'],
       checks: OK,
     });
   });
@@ -69,6 +70,7 @@ describe('writers', () => {
       "✗ NOT READY: 2/3 required checks ready (12.3s)
       Argo CD v3.5.1 in namespace argocd: /argocd/
       Changes: 1 created, 1 updated, 2 unchanged
+      Updated: ConfigMap argocd/b (data.x)
 
       ✔ argocd.install                Argo CD v3.5.1 installed
       ✔ argocd.rollout.argocd-server  successfully rolled out

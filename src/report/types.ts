@@ -26,5 +26,11 @@ export interface ReadinessReport {
   durationMs: number;
   argocd: { namespace: string; version: string; url: string };
   changes: ChangeCounts;
+  /**
+   * Every object this run changed that existed before (`updated`), named, with the changed fields when
+   * known: `ConfigMap argocd/argocd-cmd-params-cm (data.server.rootpath)`. A hand-made change to a field
+   * the bootstrap owns shows up here when the run sets it back. Created objects are only counted.
+   */
+  updated: string[];
   checks: Check[];
 }

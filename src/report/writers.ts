@@ -49,6 +49,7 @@ export function formatText(report: ReadinessReport): string {
     `${report.ready ? '✔ READY' : '✗ NOT READY'}: ${readyRequired}/${required} required checks ready (${(report.durationMs / 1000).toFixed(1)}s)`,
     `Argo CD ${report.argocd.version} in namespace ${report.argocd.namespace}: ${report.argocd.url}`,
     `Changes: ${created} created, ${updated} updated, ${unchanged} unchanged`,
+    ...(report.updated?.length ? [`Updated: ${report.updated.join('; ')}`] : []),
     '',
     ...report.checks.map(
       (c) =>

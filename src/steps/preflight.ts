@@ -301,6 +301,11 @@ async function reconcile(ctx: StepContext): Promise<string> {
       ttlSeconds: Math.max(60, Math.ceil(ctx.remainingMs() / 1000) + 30),
       onLost: (reason) => ctx.log.error(`✗ lost the Lease: ${reason}`),
     });
+    const before = ctx.state.lease.takenOverFrom;
+    if (before)
+      ctx.log.warn(
+        `took over Lease ${ctx.runNamespace}/${LEASE_NAME} from ${before.holder}, which never released it (expired ${before.expiredAt.toISOString()}): that run was interrupted, this one converges what it left`,
+      );
   } catch (err) {
     if (err instanceof LeaseHeldError) throw err;
     throw new StepError(NAME, `cannot take Lease ${ctx.runNamespace}/${LEASE_NAME}: ${messageOf(err)}`, {
@@ -338,7 +343,11 @@ async function report(ctx: StepContext): Promise<Check[]> {
             id: 'preflight.lease',
             ready: true,
             required: true,
-            message: `held Lease ${ctx.runNamespace}/${LEASE_NAME} as ${lease.holder}`,
+            message:
+              `held Lease ${ctx.runNamespace}/${LEASE_NAME} as ${lease.holder}` +
+              (lease.takenOverFrom
+                ? `, taken over from ${lease.takenOverFrom.holder} (an interrupted run; its Lease expired ${lease.takenOverFrom.expiredAt.toISOString()})`
+                : ''),
           }
         : {
             id: 'preflight.lease',
