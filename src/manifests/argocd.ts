@@ -172,9 +172,11 @@ export async function loadArgocdManifest(
       try {
         text = await readFile(install.file, 'utf8');
       } catch (err) {
-        throw new StepError(STEP, `cannot read the Argo CD manifest ${install.file}: ${errorMessage(err)}`, {
-          cause: err,
-        });
+        throw new StepError(
+          STEP,
+          `cannot read the Argo CD manifest ${install.file} (argocd.install.file): ${errorMessage(err)}: point argocd.install.file at a readable install.yaml (in the pod: a mounted file)`,
+          { cause: err },
+        );
       }
       break;
     }
@@ -191,7 +193,7 @@ export async function loadArgocdManifest(
   if (expected !== undefined && digest !== expected) {
     throw new StepError(
       STEP,
-      `the Argo CD manifest ${origin} has sha256 ${digest}, expected ${expected}: refusing to install it`,
+      `the Argo CD manifest ${origin} has sha256 ${digest}, expected ${expected}${install.sha256 ? ' (argocd.install.sha256)' : ` (the pin of the bundled ${version})`}: refusing to install it; set argocd.install.sha256 to the digest of the manifest you mean to install (\`sha256sum install.yaml\`)`,
     );
   }
   return {

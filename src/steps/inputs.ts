@@ -201,9 +201,11 @@ export const unencryptedPrivateKey = perRun(async (ctx): Promise<string | undefi
       signal: ctx.signal,
     });
   } catch (err) {
-    throw new StepError(GIT_CREDENTIALS, `Secret ${credentialsSecretRef(ctx).text}: ${messageOf(err)}`, {
-      cause: err,
-    });
+    const secret = credentialsSecretRef(ctx).text;
+    const message = /passphrase is wrong/.test(messageOf(err))
+      ? `Secret ${secret} key "passphrase" does not decrypt key "ssh-privatekey" (the passphrase is wrong): put the key's passphrase under "passphrase"`
+      : `Secret ${secret} key "ssh-privatekey": ${messageOf(err)}: check the key file and its "passphrase"`;
+    throw new StepError(GIT_CREDENTIALS, message, { cause: err });
   }
 });
 
