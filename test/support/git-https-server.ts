@@ -6,11 +6,11 @@
  *
  * `host` is the address nginx listens on: pods of the real node reach the host on the node's address.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, waitForPort } from './net.ts';
+import { localServerHost, type ServerHost, waitForPort } from './net.ts';
 
 const NGINX = '/usr/sbin/nginx';
 const FCGIWRAP = '/usr/sbin/fcgiwrap';
@@ -110,20 +110,25 @@ export async function startGitHttpsServer(opts: {
   /** Directory of bare repositories (`<name>.git`). */
   reposDir: string;
   host?: string;
+  /** Where nginx and fcgiwrap run (default: this host, on `host`); its directories must be shared. */
+  on?: ServerHost;
+  /** Parent directory of the server's own files (default: the system's temp dir). */
+  parent?: string;
   username?: string;
   token?: string;
 }): Promise<GitHttpsServer> {
-  const missing = gitHttpsMissing();
+  const missing = opts.on ? undefined : gitHttpsMissing();
   if (missing) throw new Error(missing);
-  const host = opts.host ?? '127.0.0.1';
+  const on = opts.on ?? localServerHost(opts.host);
+  const host = on.advertise;
   const username = opts.username ?? 'gitops-bot';
   let token = opts.token ?? `tok-${Math.random().toString(36).slice(2)}`;
-  const root = mkdtempSync(join(tmpdir(), 'sd-git-https-'));
+  const root = mkdtempSync(join(opts.parent ?? tmpdir(), 'sd-git-https-'));
   for (const d of ['tmp', 'logs']) mkdirSync(join(root, d));
   makeCertificates(root, host);
   const htpasswd = join(root, 'htpasswd');
   writeFileSync(htpasswd, htpasswdLine(username, token));
-  const port = await freePort(host);
+  const port = await on.port();
   const socket = join(root, 'fcgiwrap.sock');
 
   const children: ChildProcess[] = [];
@@ -136,7 +141,7 @@ export async function startGitHttpsServer(opts: {
   };
   // One fcgiwrap process (no -c: no children of its own) serving the socket; git http-backend runs per
   // request as its child.
-  track(spawn(FCGIWRAP, ['-s', `unix:${socket}`], { stdio: ['ignore', 'ignore', 'pipe'] }), 'fcgiwrap');
+  track(on.spawn(FCGIWRAP, ['-s', `unix:${socket}`], { stdio: ['ignore', 'ignore', 'pipe'] }), 'fcgiwrap');
 
   const conf = `
 daemon off;
@@ -155,7 +160,7 @@ http {
   scgi_temp_path ${join(root, 'tmp', 'scgi')};
   client_max_body_size 0;
   server {
-    listen ${host.includes(':') ? `[${host}]` : host}:${port} ssl;
+    listen ${on.listen.includes(':') ? `[${on.listen}]` : on.listen}:${port} ssl;
     ssl_certificate ${join(root, 'server.crt')};
     ssl_certificate_key ${join(root, 'server.key')};
     location / {
@@ -175,12 +180,12 @@ http {
   writeFileSync(join(root, 'nginx.conf'), conf);
   // Wait for fcgiwrap's socket before nginx answers requests with it.
   for (let i = 0; i < 100 && !existsSync(socket); i++) await new Promise((r) => setTimeout(r, 50));
-  const nginx = spawn(NGINX, ['-c', join(root, 'nginx.conf'), '-p', root, '-e', 'stderr'], {
+  const nginx = on.spawn(NGINX, ['-c', join(root, 'nginx.conf'), '-p', root, '-e', 'stderr'], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   track(nginx, 'nginx');
   try {
-    await waitForPort('nginx', host, port, () =>
+    await waitForPort('nginx', on.probe, port, () =>
       children.some((c) => c.exitCode !== null) ? `nginx or fcgiwrap exited: ${stderr}` : undefined,
     );
   } catch (err) {

@@ -5,14 +5,14 @@
  * sshd runs as the current user. As root it accepts root with a key only; as anyone else it can only
  * authenticate that same user — either way the URL is `ssh://<current user>@<host>:<port>/<path>`.
  *
- * `host` (default 127.0.0.1) is the address sshd listens on: pods of the real node reach the host on the
- * node's address, not on loopback.
+ * `host` (default 127.0.0.1) is the address sshd listens on; `on` runs it elsewhere instead (a container on
+ * a kind cluster's network, test/kind/git-host.ts), where the URLs and known_hosts name the container.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { freePort, waitForPort } from './net.ts';
+import { localServerHost, type ServerHost, waitForPort } from './net.ts';
 
 const SSHD_CANDIDATES = ['/usr/sbin/sshd', '/usr/bin/sshd'];
 
@@ -70,10 +70,11 @@ function git(cwd: string, args: string[]): void {
 }
 
 export async function startGitSshServer(
-  opts: { port?: number; root?: string; host?: string } = {},
+  opts: { port?: number; root?: string; host?: string; on?: ServerHost } = {},
 ): Promise<GitSshServer> {
-  const host = opts.host ?? '127.0.0.1';
-  const sshd = sshdPath();
+  const on = opts.on ?? localServerHost(opts.host);
+  const host = on.advertise;
+  const sshd = opts.on ? '/usr/sbin/sshd' : sshdPath();
   if (!sshd) throw new Error('sshd not found: install Debian package openssh-server');
   const root = opts.root ?? mkdtempSync(join(tmpdir(), 'sd-git-ssh-'));
   mkdirSync(join(root, 'repos'), { recursive: true });
@@ -82,11 +83,11 @@ export async function startGitSshServer(
   }
   const authorized = join(root, 'authorized_keys');
   writeFileSync(authorized, readFileSync(join(root, 'user_key.pub')), { mode: 0o600 });
-  const port = opts.port ?? (await freePort(host));
+  const port = await on.port(opts.port);
   const user = userInfo().username;
   const config = [
     `Port ${port}`,
-    `ListenAddress ${host}`,
+    `ListenAddress ${on.listen}`,
     `HostKey ${join(root, 'host_key')}`,
     `AuthorizedKeysFile ${authorized}`,
     `PidFile ${join(root, 'sshd.pid')}`,
@@ -100,17 +101,19 @@ export async function startGitSshServer(
     'LogLevel ERROR',
   ].join('\n');
   writeFileSync(join(root, 'sshd_config'), `${config}\n`);
-  // sshd insists on this directory for privilege separation, even when it is not used.
-  mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
-  const child: ChildProcess = spawn(sshd, ['-D', '-e', '-f', join(root, 'sshd_config')], {
+  // sshd insists on this directory for privilege separation, even when it is not used (a container's
+  // is made by its image).
+  if (!opts.on) mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+  const child: ChildProcess = on.spawn(sshd, ['-D', '-e', '-f', join(root, 'sshd_config')], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => {
     stderr += d.toString();
   });
-  await waitForPort('sshd', host, port, () =>
-    child.exitCode !== null ? `sshd exited: ${stderr}` : undefined,
+  // A detached start (ServerHost.spawn of a persistent Git host) exits 0 at once: only a failure counts.
+  await waitForPort('sshd', on.probe, port, () =>
+    child.exitCode !== null && child.exitCode !== 0 ? `sshd exited: ${stderr}` : undefined,
   );
 
   const hostPub = readFileSync(join(root, 'host_key.pub'), 'utf8').trim().split(' ');

@@ -1,4 +1,5 @@
-/** Ports for the test servers (Git over SSH and HTTPS) that run as host processes. */
+/** Ports and hosts for the test servers (Git over SSH and HTTPS). */
+import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
 import { connect, createServer } from 'node:net';
 
 /**
@@ -51,4 +52,32 @@ export async function waitForPort(
     if (Date.now() > deadline) throw new Error(`${what} did not listen on ${host}:${port} within 10s`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/**
+ * Where a test server's processes run: on this host (the default), or in a container on a cluster's
+ * network (test/kind/git-host.ts), where clients inside the network reach it by name.
+ */
+export interface ServerHost {
+  /** The address the server binds. */
+  listen: string;
+  /** The name clients use: in URLs, certificates and known_hosts lines. */
+  advertise: string;
+  /** The address this process reaches the server at (to wait for its port). */
+  probe: string;
+  /** A port to listen on (free where the server runs). */
+  port(preferred?: number): Promise<number>;
+  /** Starts one of the server's processes. */
+  spawn(cmd: string, args: string[], opts: SpawnOptions): ChildProcess;
+}
+
+/** Processes on this host, bound to `host` (loopback unless said). */
+export function localServerHost(host = '127.0.0.1'): ServerHost {
+  return {
+    listen: host,
+    advertise: host,
+    probe: host,
+    port: (preferred) => freePort(host, preferred),
+    spawn: (cmd, args, opts) => spawn(cmd, args, opts),
+  };
 }
