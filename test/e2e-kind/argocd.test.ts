@@ -1,8 +1,9 @@
 /**
  * Issue 5: what only Argo CD itself can judge. Its v3.5.1 manifest (bundled, unchanged) runs in pods on
- * the real node with images built here (scripts/argocd-images.ts: the `argocd` binary from its Go module,
- * redis from Debian), installed and configured by the real CLI (`apply`), against a real Git server over
- * SSH (Debian's sshd) listening on the node's address, which pods reach.
+ * the kind cluster with images built here (scripts/argocd-images.ts: the `argocd` binary from its Go
+ * module, redis from Debian), installed and configured by the real CLI (`apply`, run from the project
+ * image in a container on the cluster's network), against a real Git server over SSH (Debian's sshd) in a
+ * container of its own on that network (test/kind/git-host.ts), which the CLI and the pods reach by name.
  *
  * - every Argo CD workload rolls out for real, and the report says so;
  * - login through `kubectl port-forward` with `POST /argocd/api/v1/session` over plain HTTP: the bcrypt
@@ -12,8 +13,8 @@
  * - each environment's Application syncs over SSH (repo-server clones with the known hosts and key the
  *   bootstrap stored) and its folder's ConfigMap appears; with `waitForSync: true` the report is ready only
  *   then;
- * - sync over HTTPS with a username and token (nginx + git http-backend on the node's address, a test CA
- *   that Argo CD trusts through argocd-tls-certs-cm, as a site would configure it);
+ * - sync over HTTPS with a username and token (nginx + git http-backend in the same Git container, a test
+ *   CA that Argo CD trusts through argocd-tls-certs-cm, as a site would configure it);
  * - a wrong host key, a revoked key, a wrong token: refused, and the report names the failing check.
  *
  * dex: its image cannot be built from the module proxy (test/argocd/tools/README.md). Before the first run
@@ -25,17 +26,16 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ArgocdImagesResult, buildArgocdImages } from '../../scripts/argocd-images.ts';
 import type { ReadinessReport } from '../../src/report/types.ts';
-import { nodeAddress } from '../cluster/real-node/host.ts';
 import { type ManifestDoc, manifestDocs, runnerIdentity, writeConfig } from '../e2e/support/bootstrap.ts';
 import { kubectl, kubectlJson, target, uniqueName } from '../e2e/support/target.ts';
-import { type GitHttpsServer, gitHttpsMissing, startGitHttpsServer } from '../support/git-https-server.ts';
+import { type GitHost, startGitHost } from '../kind/git-host.ts';
+import { type GitHttpsServer, startGitHttpsServer } from '../support/git-https-server.ts';
 import { type GitSshServer, startGitSshServer } from '../support/git-ssh-server.ts';
-import { holdArgocdNamespace, runCliLong, withArgocdServer } from './support/argocd.ts';
-import { eventually } from './support/node.ts';
+import { withArgocdServer } from './support/argocd.ts';
+import { eventually } from './support/cluster.ts';
+import { kind, loadAs, runCliInNetwork } from './support/kind.ts';
 
-const realNode = target().realNode;
-/** nginx + fcgiwrap for the HTTPS Git server: required in CI, else its tests skip with one line. */
-const httpsMissing = gitHttpsMissing();
+const onKind = !!target().kind;
 const id = uniqueName('a').slice(2);
 const runNs = `sda-${id}`;
 const argoNs = 'argocd';
@@ -48,12 +48,12 @@ function say(msg: string): void {
   process.stderr.write(`[argocd] ${msg}\n`);
 }
 
+let gitHost: GitHost;
 let git: GitSshServer;
 let https: GitHttpsServer;
 let repoUrl: string;
 let runner: { kubeconfig: string; username: string };
 let images: ArgocdImagesResult;
-let releaseArgocdNamespace: (() => void) | undefined;
 
 const cmYaml = (name: string) =>
   `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\ndata:\n  from: git\n`;
@@ -83,11 +83,16 @@ function config(over: { waitForSync?: boolean } = {}) {
   };
 }
 
-async function apply(configFile: string, env: Record<string, string> = {}) {
+async function apply(
+  configFile: string,
+  over: { env?: Record<string, string>; files?: Record<string, string> } = {},
+) {
   const t0 = Date.now();
-  const r = await runCliLong(['apply', '--config', configFile, '--output', 'json'], {
+  const r = await runCliInNetwork(['apply', '--config', configFile, '--output', 'json'], {
     kubeconfig: runner.kubeconfig,
-    env: { POD_NAMESPACE: runNs, ...env },
+    configFile,
+    env: { POD_NAMESPACE: runNs, ...over.env },
+    ...(over.files ? { files: over.files } : {}),
     timeoutMs: 20 * 60_000,
   });
   say(`apply: exit ${r.code} in ${((Date.now() - t0) / 1000).toFixed(0)}s`);
@@ -175,33 +180,36 @@ interface PodList {
   }[];
 }
 
-describe.skipIf(!realNode)('Argo CD v3.5.1 on the real node, installed and configured by the CLI', () => {
+describe.skipIf(!onKind)('Argo CD v3.5.1 on kind, installed and configured by the CLI', () => {
   let run1: Awaited<ReturnType<typeof apply>>;
   let configFile: string;
 
   beforeAll(async () => {
     const t0 = Date.now();
-    images = await buildArgocdImages({ registry: target().registry! });
+    images = await buildArgocdImages();
+    for (const i of images.images) await loadAs(i.local, i.upstream);
     say(
       `images in ${((Date.now() - t0) / 1000).toFixed(0)}s: ${images.images.map((i) => i.upstream).join(', ')}`,
     );
 
-    git = await startGitSshServer({ host: nodeAddress() });
+    gitHost = await startGitHost({ network: kind().network, clusterId: kind().id, log: say });
+    git = await startGitSshServer({ on: gitHost, root: join(gitHost.dir, 'ssh') });
     const files: Record<string, string> = {};
     for (const ns of envs) files[`${ns}/cm.yaml`] = cmYaml(`from-git-${ns}`);
     repoUrl = git.createRepo('gitops', files);
-    if (httpsMissing && process.env.CI === 'true') throw new Error(httpsMissing);
-    if (httpsMissing) say(`skipping the HTTPS tests: ${httpsMissing}`);
-    else https = await startGitHttpsServer({ reposDir: join(git.root, 'repos'), host: git.host });
+    https = await startGitHttpsServer({
+      reposDir: join(git.root, 'repos'),
+      on: gitHost,
+      parent: gitHost.dir,
+    });
 
-    releaseArgocdNamespace = await holdArgocdNamespace('test/e2e-real-node/argocd.test.ts', say);
     await kubectl(['create', 'namespace', runNs]);
     await kubectl(['create', 'namespace', seldonNs]);
     runner = await runnerIdentity(runNs, 'bootstrap', 'cluster-admin');
     await setSourceSecret(git.knownHosts, git.privateKey);
     await setPassword(first);
     await withoutDex();
-    if (https) await trustTestCa();
+    await trustTestCa();
 
     configFile = writeConfig(`argocd-${id}`, config());
     run1 = await apply(configFile);
@@ -221,7 +229,8 @@ describe.skipIf(!realNode)('Argo CD v3.5.1 on the real node, installed and confi
   afterAll(async () => {
     await https?.stop();
     await git?.stop();
-    if (!realNode) return;
+    await gitHost?.stop();
+    if (!onKind) return;
     // Applications first, while their controller still runs (finalizers), then the namespaces.
     await kubectl(['delete', 'applications.argoproj.io', '--all', '-n', argoNs, '--timeout=60s']).catch(
       () => {},
@@ -232,7 +241,6 @@ describe.skipIf(!realNode)('Argo CD v3.5.1 on the real node, installed and confi
       await kubectl(['delete', 'namespace', ns, '--wait=false']).catch(() => {});
     }
     await kubectl(['delete', 'clusterrolebinding', `${runNs}-bootstrap`]).catch(() => {});
-    releaseArgocdNamespace?.();
   }, 180_000);
 
   it('rolls out every Argo CD workload for real, and the report says so', async () => {
@@ -397,7 +405,7 @@ describe.skipIf(!realNode)('Argo CD v3.5.1 on the real node, installed and confi
     });
   });
 
-  describe.skipIf(!!httpsMissing)('sync over HTTPS with a username and token', () => {
+  describe('sync over HTTPS with a username and token', () => {
     const httpsConfig = () => {
       const c = config();
       return {
@@ -420,7 +428,7 @@ describe.skipIf(!realNode)('Argo CD v3.5.1 on the real node, installed and confi
         }),
       });
     // The CLI's own check trusts the test CA the way git does: GIT_SSL_CAINFO.
-    const caEnv = () => ({ GIT_SSL_CAINFO: https.caFile });
+    const caEnv = () => ({ env: { GIT_SSL_CAINFO: '/in/ca.crt' }, files: { 'ca.crt': https.caCert } });
 
     it('every Application fetches over HTTPS, reaches Synced and Healthy, and a new commit applies', async () => {
       const url = `${https.baseUrl}/gitops.git`;

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { BASE_IMAGE } from '../cluster/real-node/images.ts';
+import { BASE_IMAGE } from '../images/images.ts';
 import { KindContainer, type StartedKindCluster } from '../kind/kind-container.ts';
 import { KUBE_VERSION, toolsBin } from '../kind/node-image.ts';
 

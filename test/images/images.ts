@@ -1,11 +1,9 @@
 /**
- * Images for the real node, without any registry to pull from.
+ * Images for the tests, without any registry to pull from.
  *
  * - Docker builds them (Debian's `docker.io`, the legacy builder: it resolves `FROM` against local images
- *   and never contacts a registry) and pushes them to the local registry (Debian's `docker-registry`).
- * - containerd's `hosts.toml` makes the local registry serve docker.io, quay.io, ghcr.io, public.ecr.aws and
- *   registry.k8s.io, so a manifest naming `quay.io/argoproj/argocd:v3.5.1` runs unchanged once an image was
- *   pushed as `<registry>/argoproj/argocd:v3.5.1` (`localRef`).
+ *   and never contacts a registry); the kind tier loads them into its node (test/kind/kind-container.ts,
+ *   `loadImageInto`) under the upstream names the manifests use.
  * - Base images cannot be pulled either: `ensureBaseImage` makes a Debian bookworm root filesystem with
  *   debootstrap from the host's own Debian mirror and imports it as `sd-local/debian:bookworm`, built once
  *   and cached (keyed by what goes into it).
@@ -24,8 +22,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
-import { MIRRORED_REGISTRIES } from './layout.ts';
+import { dirname, join } from 'node:path';
 
 const DOCKER_ENV = { ...process.env, DOCKER_BUILDKIT: '0', DOCKER_CLI_HINTS: 'false' };
 
@@ -67,20 +64,18 @@ export function pushAs(registry: string, local: string, upstream: string): { ref
 }
 
 /**
- * Where an upstream image name lives in the local registry: the registry host is dropped (every mirrored
- * registry maps onto the same local one) and Docker Hub's implicit `library/` is made explicit.
+ * Where an upstream image name lives in another registry (e.g. a local one to publish to): the registry
+ * host is dropped and Docker Hub's implicit `library/` is made explicit.
  * `quay.io/argoproj/argocd:v3.5.1` → `argoproj/argocd:v3.5.1`; `redis:7` → `library/redis:7`.
  */
 export function localPath(upstream: string): string {
-  if (upstream.includes('@')) throw new Error(`${upstream}: digests cannot be mirrored; name a tag`);
+  if (upstream.includes('@'))
+    throw new Error(`${upstream}: digests cannot be copied under another name; name a tag`);
   const slash = upstream.indexOf('/');
   const first = slash < 0 ? '' : upstream.slice(0, slash);
   const hasHost = first.includes('.') || first.includes(':') || first === 'localhost';
   let path = hasHost ? upstream.slice(slash + 1) : upstream;
   const host = hasHost ? first : 'docker.io';
-  if (hasHost && !MIRRORED_REGISTRIES.includes(host)) {
-    throw new Error(`${upstream}: ${host} is not mirrored (mirrored: ${MIRRORED_REGISTRIES.join(', ')})`);
-  }
   if (host === 'docker.io' && !path.includes('/')) path = `library/${path}`;
   const lastSlash = path.lastIndexOf('/');
   if (!path.slice(lastSlash + 1).includes(':')) path = `${path}:latest`;
@@ -113,44 +108,6 @@ export function buildImage(tag: string, build: ImageBuild): void {
   } finally {
     rmSync(ctx, { recursive: true, force: true });
   }
-}
-
-/**
- * Builds an image and pushes it to the local registry where the mirror serves `upstream`; returns the
- * pushed reference and its digest (what a pod's `imageID` shows).
- */
-export function pushImage(
-  registry: string,
-  upstream: string,
-  build: ImageBuild,
-): { ref: string; digest: string } {
-  const ref = localRef(registry, upstream);
-  buildImage(ref, build);
-  return { ref, digest: pushRef(ref) };
-}
-
-/**
- * Removes Docker's tags for a registry that is gone (`down`), so tags of old registry ports do not pile up.
- * Only tags: layers shared with other images stay.
- */
-export function removeRegistryTags(registry: string): void {
-  const r = spawnSync('docker', ['images', '--format', '{{.Repository}}:{{.Tag}}'], { encoding: 'utf8' });
-  const tags = (r.stdout ?? '').split('\n').filter((t) => t.startsWith(`${registry}/`));
-  if (tags.length) spawnSync('docker', ['rmi', ...tags], { stdio: 'ignore' });
-}
-
-/** An image of one static binary (pause, CoreDNS), pushed under an upstream name. */
-export function pushBinaryImage(
-  registry: string,
-  upstream: string,
-  binary: string,
-  args: string[] = [],
-): void {
-  const name = basename(binary);
-  pushImage(registry, upstream, {
-    dockerfile: `FROM scratch\nCOPY ${name} /${name}\nENTRYPOINT ${JSON.stringify([`/${name}`, ...args])}\n`,
-    files: { [name]: { copyFrom: binary } },
-  });
 }
 
 // ---------------------------------------------------------------- Debian base image
@@ -278,19 +235,8 @@ export function ensureBaseImage(log: (m: string) => void = () => {}): string {
   return BASE_IMAGE;
 }
 
-const root = resolve(import.meta.dirname, '..', '..', '..');
-
-/** `--registry HOST:PORT` from the command line, else the registry of a running real-node cluster. */
+/** `--registry HOST:PORT` from the command line (where `npm run images` pushes), if given. */
 export function registryArg(args: readonly string[]): string | undefined {
   const i = args.indexOf('--registry');
-  return i >= 0 ? args[i + 1] : runningRegistry();
-}
-
-/** The registry of a running real-node cluster, if any. */
-export function runningRegistry(): string | undefined {
-  for (const dir of ['.e2e', '.e2e-real-node']) {
-    const f = join(root, dir, 'registry');
-    if (existsSync(f)) return readFileSync(f, 'utf8').trim();
-  }
-  return undefined;
+  return i >= 0 ? args[i + 1] : undefined;
 }

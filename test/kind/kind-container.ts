@@ -58,6 +58,11 @@ export function privilegedAllowed(image: string): boolean {
 
 const live = new Set<string>();
 let handlersInstalled = false;
+/** Removes every container and network of the kind cluster `id` (its `sd.kind.cluster` label). */
+export function removeKindCluster(id: string): void {
+  removeLabelled(id);
+}
+
 function removeLabelled(id: string): void {
   const ps = spawnSync('docker', ['ps', '-aq', '--filter', `label=${KIND_LABEL}=${id}`], {
     encoding: 'utf8',
@@ -194,28 +199,7 @@ export class StartedKindCluster {
 
   /** Like `kind load docker-image`: `docker save` piped into `ctr -n k8s.io images import`. */
   async loadImage(image: string): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      const save = spawn('docker', ['save', image], { stdio: ['ignore', 'pipe', 'pipe'] });
-      const imp = spawn(
-        'docker',
-        ['exec', '-i', this.containerId, 'ctr', '-n', 'k8s.io', 'images', 'import', '--digests', '-'],
-        { stdio: ['pipe', 'pipe', 'pipe'] },
-      );
-      let err = '';
-      save.stderr.on('data', (d: Buffer) => (err += d.toString()));
-      imp.stderr.on('data', (d: Buffer) => (err += d.toString()));
-      imp.stdout.on('data', () => {});
-      save.stdout.pipe(imp.stdin);
-      let saved: number | null = null;
-      save.on('close', (c) => (saved = c));
-      imp.on('close', (c) => {
-        if (c === 0 && saved === 0) resolve();
-        else
-          reject(
-            new Error(`loading ${image} into the kind node failed (save ${saved}, import ${c}): ${err}`),
-          );
-      });
-    });
+    await loadImageInto(this.containerId, image);
   }
 
   async stop(): Promise<void> {
@@ -227,6 +211,33 @@ export class StartedKindCluster {
       live.delete(this.id);
     }
   }
+}
+
+/**
+ * Loads a local Docker image into a kind node's containerd the way `kind load docker-image` does
+ * (`docker save` piped into `ctr -n k8s.io images import`), under every name it has in Docker.
+ */
+export function loadImageInto(containerId: string, image: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const save = spawn('docker', ['save', image], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const imp = spawn(
+      'docker',
+      ['exec', '-i', containerId, 'ctr', '-n', 'k8s.io', 'images', 'import', '--digests', '-'],
+      { stdio: ['pipe', 'pipe', 'pipe'] },
+    );
+    let err = '';
+    save.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    imp.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    imp.stdout.on('data', () => {});
+    save.stdout.pipe(imp.stdin);
+    let saved: number | null = null;
+    save.on('close', (c) => (saved = c));
+    imp.on('close', (c) => {
+      if (c === 0 && saved === 0) resolve();
+      else
+        reject(new Error(`loading ${image} into the kind node failed (save ${saved}, import ${c}): ${err}`));
+    });
+  });
 }
 
 async function execOk(c: StartedTestContainer, cmd: string[]): Promise<string> {

@@ -32,7 +32,7 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BASE_IMAGE, ensureBaseImage } from '../cluster/real-node/images.ts';
+import { BASE_IMAGE, ensureBaseImage } from '../images/images.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..', '..');

@@ -31,7 +31,7 @@ describe('documented commands', () => {
   it('node scripts/cluster.ts without a command prints its usage (npm run cluster:up / cluster:down)', () => {
     const r = run(process.execPath, ['scripts/cluster.ts']);
     expect(r.status).toBe(2);
-    expect(r.stderr).toContain('usage: node scripts/cluster.ts up [--real-node] | down');
+    expect(r.stderr).toContain('usage: node scripts/cluster.ts up [--kind] | down');
   });
 
   it.each(['gen-config-docs.ts', 'gen-values-schema.ts'])(

@@ -19,6 +19,19 @@ export interface E2eTarget {
   realNode: boolean;
   /** Real node only: host:port of the local registry the mirrored upstream registries resolve to. */
   registry?: string;
+  /** kind only (project `e2e-kind`): the node container and its Docker network. */
+  kind?: KindTarget;
+}
+
+export interface KindTarget {
+  /** Cluster id (the `sd.kind.cluster` label of its containers). */
+  id: string;
+  /** The node container's id. */
+  container: string;
+  /** The cluster's Docker network: containers on it reach the API server as `kind-control-plane:6443`. */
+  network: string;
+  /** admin.conf as seen from inside that network. */
+  internalKubeconfig: string;
 }
 
 export function target(): E2eTarget {
