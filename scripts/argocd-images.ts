@@ -1,7 +1,7 @@
 /**
- * Argo CD's images for the real-node tests, built here because nothing can be pulled: the names are the
- * ones Argo CD's own manifest uses (read from the bundled `install.yaml`), so it runs unchanged once they
- * are pushed to the local registry that mirrors quay.io, ghcr.io and public.ecr.aws.
+ * Argo CD's images for the kind tier, built here because nothing can be pulled: the names are the ones
+ * Argo CD's own manifest uses (read from the bundled `install.yaml`), so it runs unchanged once they are
+ * loaded into the kind node under those names (test/e2e-kind/support/kind.ts, `npm run images`).
  *
  * - `quay.io/argoproj/argocd:<version>`: like Argo CD's Dockerfile, on the Debian bookworm base
  *   (`sd-local/debian:bookworm`): git, git-lfs, openssh-client, gpg, tini, helm and kustomize, the
@@ -18,9 +18,8 @@
  * context, the base image's key); an existing tag skips the build. Pushing a pushed image only sends a
  * manifest.
  *
- * CLI: `node scripts/argocd-images.ts [--registry host:port] [--dex]`. Without `--registry` it uses
- * the registry of the running real-node cluster (`.e2e/registry`, else `.e2e-real-node/registry`), and
- * with none only builds.
+ * CLI: `node scripts/argocd-images.ts [--registry host:port] [--dex]`: builds, and pushes to `--registry`
+ * when given (`npm run images` also loads them into a running kind cluster).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -36,7 +35,7 @@ import {
   type ImageBuild,
   pushAs,
   registryArg,
-} from '../test/cluster/real-node/images.ts';
+} from '../test/images/images.ts';
 import { toolsBin } from './cluster.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -443,8 +442,7 @@ export async function buildArgocdImages(
 }
 
 export const USAGE = `usage: node scripts/argocd-images.ts [--registry HOST:PORT] [--dex]
-  Builds Argo CD's and redis's images (and dex's with --dex) and pushes them to --registry, else to the
-  running real-node cluster's registry; with neither, only builds.`;
+  Builds Argo CD's and redis's images (and dex's with --dex) and pushes them to --registry if given.`;
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const args = process.argv.slice(2);
@@ -456,7 +454,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   try {
     const t0 = Date.now();
     const r = await buildArgocdImages({ ...(registry ? { registry } : {}), dex: args.includes('--dex') });
-    if (!registry) log('no registry (no real-node cluster running, no --registry): built only');
+    if (!registry) log('no --registry: built only (npm run images also loads them into a kind cluster)');
     if (r.dexMissing) log(`no dex image: ${r.dexMissing}`);
     log(`done in ${((Date.now() - t0) / 1000).toFixed(0)}s`);
     process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);

@@ -6,14 +6,20 @@
  * kwokctl's `binary` runtime with every binary pointing at those local builds, and KWOK simulating nodes
  * and pod lifecycles. Nothing is downloaded: no image registry or release site is reachable here.
  *
+ * `cluster:up -- --kind` starts a kind cluster instead (one node container started through testcontainers,
+ * test/kind/kind-container.ts, from the offline node image test/kind/node-image.ts or `KIND_NODE_IMAGE`):
+ * pods really run there, and `npm run images` loads the images into it.
+ *
  * State lives in `.e2e/` (git-ignored): `kubeconfig` (admin), `cluster.json` (paths the tests read,
- * e.g. the audit log), and kwokctl's work directory. Both commands are safe to run twice.
+ * e.g. the audit log), and kwokctl's work directory, or `kind.json` for kind. Both commands are safe to
+ * run twice.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { hasRealNodeState, stopRealNodeSync, upRealNode } from '../test/cluster/real-node/cluster.ts';
+import { KindContainer, removeKindCluster } from '../test/kind/kind-container.ts';
+import { ensureNodeImage } from '../test/kind/node-image.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 // SD_E2E_STATE_DIR lets a second cluster run beside the usual one (e.g. `npm run bench` on a fresh cluster
@@ -24,6 +30,7 @@ const clusterName = process.env.SD_E2E_STATE_DIR ? `sd-${basename(stateDir).repl
 const clusterDir = join(kwokWorkdir, 'clusters', clusterName);
 const kubeconfigPath = join(stateDir, 'kubeconfig');
 const infoPath = join(stateDir, 'cluster.json');
+const kindInfoPath = join(stateDir, 'kind.json');
 
 export const KUBE_VERSION = 'v1.36.3';
 
@@ -33,9 +40,19 @@ export interface ClusterInfo {
   auditLog: string;
   binDir: string;
   kubeVersion: string;
-  mode: 'kwok' | 'real-node';
-  /** Real-node mode: host:port of the local registry (also in `.e2e/registry`). */
-  registry?: string;
+  mode: 'kwok' | 'kind';
+}
+
+/** What `up --kind` leaves in `.e2e/kind.json`. */
+export interface KindClusterInfo {
+  /** The cluster id: the `sd.kind.cluster` label of its containers. */
+  id: string;
+  container: string;
+  network: string;
+  kubeconfig: string;
+  /** admin.conf as seen from containers on the cluster's network. */
+  internalKubeconfig: string;
+  binDir: string;
 }
 
 function log(msg: string): void {
@@ -132,9 +149,9 @@ function kwokNode(name: string): string {
 export function up(): ClusterInfo {
   const t0 = Date.now();
   const bin = toolsBin();
-  if (hasRealNodeState(stateDir)) {
-    log('stopping the real-node cluster in .e2e first');
-    stopRealNodeSync(stateDir);
+  if (existsSync(kindInfoPath)) {
+    log('stopping the kind cluster in .e2e first');
+    downKind();
   }
   if (isUp(bin)) {
     log(`already running (${kubeconfigPath})`);
@@ -196,29 +213,60 @@ export function up(): ClusterInfo {
   return info;
 }
 
-/**
- * `cluster:up -- --real-node`: the same control plane with one real node instead of KWOK nodes
- * (test/cluster/real-node/cluster.ts).
- */
-export async function upRealNodeCluster(): Promise<ClusterInfo> {
+/** The kind cluster `up --kind` started, if its node container still runs. */
+export function runningKind(): KindClusterInfo | undefined {
+  if (!existsSync(kindInfoPath)) return undefined;
+  const info = JSON.parse(readFileSync(kindInfoPath, 'utf8')) as KindClusterInfo;
+  const r = spawnSync('docker', ['inspect', '--format', '{{.State.Running}}', info.container], {
+    encoding: 'utf8',
+  });
+  return r.stdout?.trim() === 'true' ? info : undefined;
+}
+
+/** `cluster:up -- --kind`: one kind node through testcontainers, left running until `cluster:down`. */
+export async function upKind(): Promise<KindClusterInfo> {
+  const t0 = Date.now();
   const bin = toolsBin();
   if (existsSync(clusterDir)) down();
-  const info = await upRealNode({
-    stateDir,
+  const running = runningKind();
+  if (running) {
+    log(`kind cluster ${running.id} already running (${running.kubeconfig})`);
+    return running;
+  }
+  if (existsSync(kindInfoPath)) downKind();
+  const image = process.env.KIND_NODE_IMAGE ?? ensureNodeImage(log);
+  const cluster = await new KindContainer({ image, kubernetesVersion: KUBE_VERSION, log }).startCluster();
+  mkdirSync(stateDir, { recursive: true });
+  writeFileSync(kubeconfigPath, cluster.kubeconfig, { mode: 0o600 });
+  const internalKubeconfig = join(stateDir, 'kubeconfig.internal');
+  writeFileSync(internalKubeconfig, cluster.internalKubeconfig, { mode: 0o600 });
+  const info: KindClusterInfo = {
+    id: cluster.id,
+    container: cluster.containerId,
+    network: cluster.network.getName(),
+    kubeconfig: kubeconfigPath,
+    internalKubeconfig,
     binDir: bin,
-    kubeVersion: KUBE_VERSION,
-    auditPolicy: AUDIT_POLICY,
-  });
+  };
+  writeFileSync(kindInfoPath, `${JSON.stringify(info, null, 2)}\n`);
+  log(`kind cluster ${cluster.id} up in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
   process.stderr.write(
-    `\nUse it:\n  export KUBECONFIG=${info.kubeconfig}\n  ${join(bin, 'kubectl')} get nodes\n` +
-      `Registry (push images as <registry>/<path>, pulled as docker.io|quay.io|ghcr.io|public.ecr.aws|` +
-      `registry.k8s.io/<path>): ${info.registry}\nAudit log: ${info.auditLog}\nStop it: npm run cluster:down\n`,
+    `\nUse it:\n  export KUBECONFIG=${kubeconfigPath}\n  ${join(bin, 'kubectl')} get nodes\n` +
+      `Images: npm run images (builds the project's and Argo CD's and loads them into the node)\n` +
+      'Stop it: npm run cluster:down\n',
   );
-  return { ...info, mode: 'real-node' };
+  return info;
+}
+
+function downKind(): void {
+  if (existsSync(kindInfoPath)) {
+    const info = JSON.parse(readFileSync(kindInfoPath, 'utf8')) as KindClusterInfo;
+    removeKindCluster(info.id);
+  }
 }
 
 export function down(): void {
-  if (hasRealNodeState(stateDir)) stopRealNodeSync(stateDir);
+  downKind();
   if (existsSync(clusterDir)) {
     const bin = toolsBin();
     kwokctl(bin, ['delete', 'cluster', '--name', clusterName], { check: false });
@@ -232,11 +280,11 @@ export function down(): void {
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const cmd = process.argv[2];
   try {
-    if (cmd === 'up' && process.argv.includes('--real-node')) await upRealNodeCluster();
+    if (cmd === 'up' && process.argv.includes('--kind')) await upKind();
     else if (cmd === 'up') up();
     else if (cmd === 'down') down();
     else {
-      process.stderr.write('usage: node scripts/cluster.ts up [--real-node] | down\n');
+      process.stderr.write('usage: node scripts/cluster.ts up [--kind] | down\n');
       process.exit(2);
     }
   } catch (err) {

@@ -3,6 +3,8 @@
  * repository from a real SSH Git server on loopback, creates the Git credentials Secret the config names,
  * and runs `sd-gitops-bootstrap apply` with examples/config.yaml (its repoUrl pointed at that server).
  * Prints the readiness report. Run it twice: the second run changes nothing.
+ *
+ * `npm run demo -- --kind`: the same on real pods, through the Helm chart (scripts/demo-kind.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -15,6 +17,11 @@ import { up } from './cluster.ts';
 import { ensureAll } from './manifests.ts';
 
 const root = join(import.meta.dirname, '..');
+if (process.argv.includes('--kind')) {
+  // Real pods: the chart's hook Job installs Argo CD, which syncs every environment (scripts/demo-kind.ts).
+  await import('./demo-kind.ts');
+  process.exit();
+}
 // The pinned upstream files (Argo CD's manifest for `install.source: bundled`, Istio's CRDs), into the
 // cache outside the repository: a fresh clone needs nothing beside it.
 await ensureAll((line) => process.stderr.write(`[manifests] ${line}\n`));

@@ -1,11 +1,12 @@
 /**
- * `npm run images`: builds and pushes every image the real-node tests need — the project's own image, from
- * the real Dockerfile, and Argo CD's (scripts/argocd-images.ts, when present) — to the local registry of
- * the running real-node cluster (`.e2e/registry`, else `.e2e-real-node/registry`, or `--registry`).
+ * `npm run images`: builds every image the kind tier needs — the project's own image, from the real
+ * Dockerfile, and Argo CD's (scripts/argocd-images.ts) — and loads them, under their upstream names, into
+ * the kind cluster `npm run cluster:up -- --kind` started (as `kind load docker-image` does), or pushes
+ * them to `--registry HOST:PORT`.
  *
  * Nothing can be pulled here, so the Dockerfile's `BASE_IMAGE` is a local stand-in for the official
  * `node:24-slim`: `sd-local/node:24-slim`, the debootstrap'd Debian bookworm base
- * (test/cluster/real-node/images.ts, `ensureBaseImage`) plus the real Node 24 binary of the `node` npm
+ * (test/images/images.ts, `ensureBaseImage`) plus the real Node 24 binary of the `node` npm
  * package (node_modules/node/bin/node) and this machine's npm — and this machine's extra CA certificates,
  * so `npm ci` inside the build reaches the npm registry the way the host does.
  *
@@ -13,8 +14,7 @@
  * Dockerfile checks their sha256.
  *
  * Cache: the image is tagged `sd-local/sd-gitops-bootstrap:<content hash>` (Dockerfile, every file of the
- * build context, the base image's id); an existing tag skips the build, so a warm run only pushes (and a
- * push of layers the registry has sends a manifest).
+ * build context, the base image's id); an existing tag skips the build, so a warm run only loads or pushes.
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -36,7 +36,8 @@ import { load } from 'js-yaml';
 import { BUNDLED_VERSIONS } from '../src/config/bundled.ts';
 import { BUNDLED_SHA256, sha256Hex } from '../src/manifests/argocd.ts';
 import { upstreamPathSync } from '../src/manifests/upstream.ts';
-import { docker, ensureBaseImage, localPath, pushAs, registryArg } from '../test/cluster/real-node/images.ts';
+import { docker, ensureBaseImage, localPath, pushAs, registryArg } from '../test/images/images.ts';
+import { runningKind } from './cluster.ts';
 import { ensureAll } from './manifests.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -282,14 +283,16 @@ export function argocdManifestImages(version = BUNDLED_VERSIONS[0]): string[] {
 
 /** What ensureImages and `--help` use of scripts/argocd-images.ts, loaded only when needed. */
 interface ArgocdImagesModule {
-  buildArgocdImages: (o: { registry?: string }) => Promise<{ dexMissing?: string }>;
+  buildArgocdImages: (o: {
+    registry?: string;
+  }) => Promise<{ dexMissing?: string; images: { local: string; upstream: string }[] }>;
   USAGE: string;
 }
 
 /**
  * scripts/argocd-images.ts, imported while this module may still be evaluating its own top-level await
  * (`npm run images`): it must not import this module back, or the two wait on each other and Node exits
- * 13 ("unsettled top-level await"). What both need lives in test/cluster/real-node/images.ts.
+ * 13 ("unsettled top-level await"). What both need lives in test/images/images.ts.
  */
 function loadArgocdImages(): Promise<ArgocdImagesModule> {
   return import('./argocd-images.ts') as Promise<ArgocdImagesModule>;
@@ -297,8 +300,8 @@ function loadArgocdImages(): Promise<ArgocdImagesModule> {
 
 export const USAGE = `usage: npm run images -- [--registry HOST:PORT] [--project-only]
   Builds the project image from the Dockerfile and, unless --project-only, Argo CD's images
-  (scripts/argocd-images.ts), and pushes them to --registry, else to the running real-node cluster's
-  registry; with neither, only builds.`;
+  (scripts/argocd-images.ts); pushes them to --registry, else loads them into the kind cluster of
+  npm run cluster:up -- --kind; with neither, only builds.`;
 
 /**
  * Builds and pushes the project image; then Argo CD's (scripts/argocd-images.ts, built by the Argo CD
@@ -306,10 +309,11 @@ export const USAGE = `usage: npm run images -- [--registry HOST:PORT] [--project
  * running Argo CD decide what that means).
  */
 export async function ensureImages(
-  opts: { registry?: string; argocd?: boolean } = {},
+  opts: { registry?: string; argocd?: boolean; kindContainer?: string } = {},
 ): Promise<ImagesResult> {
   const project = buildProjectImage();
   const result: ImagesResult = { project, argocd: { present: [], missing: argocdManifestImages() } };
+  const built: { local: string; upstream: string }[] = [project];
   if (opts.registry) result.project.pushed = pushAs(opts.registry, project.local, project.upstream);
   if (opts.argocd !== false) {
     const script = join(root, 'scripts', 'argocd-images.ts');
@@ -319,6 +323,7 @@ export async function ensureImages(
       try {
         const mod = await loadArgocdImages();
         const r = await mod.buildArgocdImages(opts.registry ? { registry: opts.registry } : {});
+        built.push(...r.images);
         if (r.dexMissing) result.argocd.why = `dex: ${r.dexMissing}`;
       } catch (err) {
         result.argocd.why = `scripts/argocd-images.ts failed: ${(err as Error).message.split('\n').slice(0, 8).join('\n')}`;
@@ -332,6 +337,20 @@ export async function ensureImages(
       ((await inRegistry(opts.registry, image)) ? present : missing).push(image);
     }
     result.argocd = { ...result.argocd, present, missing };
+  } else if (opts.kindContainer) {
+    const { loadImageInto } = await import('../test/kind/kind-container.ts');
+    for (const image of built) {
+      docker(['tag', image.local, image.upstream]);
+      await loadImageInto(opts.kindContainer, image.upstream);
+      log(`loaded ${image.upstream} into the kind node`);
+    }
+    const loaded = new Set(built.map((b) => b.upstream));
+    const all = argocdManifestImages();
+    result.argocd = {
+      ...result.argocd,
+      present: all.filter((i) => loaded.has(i)),
+      missing: all.filter((i) => !loaded.has(i)),
+    };
   }
   return result;
 }
@@ -343,14 +362,17 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     process.exit(0);
   }
   const registry = registryArg(args);
+  const kindCluster = registry ? undefined : runningKind();
   try {
     const t0 = Date.now();
     await ensureAll((line) => log(line));
     const r = await ensureImages({
       ...(registry ? { registry } : {}),
+      ...(kindCluster ? { kindContainer: kindCluster.container } : {}),
       argocd: !args.includes('--project-only'),
     });
-    if (!registry) log('no registry (no real-node cluster running, no --registry): built only');
+    if (!registry && !kindCluster)
+      log('no --registry and no kind cluster (npm run cluster:up -- --kind): built only');
     else if (r.argocd.missing.length > 0) {
       log(
         `Argo CD images missing from ${registry}: ${r.argocd.missing.join(', ')}${r.argocd.why ? ` (${r.argocd.why})` : ''}`,
