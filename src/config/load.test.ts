@@ -96,6 +96,14 @@ describe('parseConfig: valid input', () => {
         },
         "webhooks": {
           "enabled": false,
+          "insecureSkipTlsVerify": false,
+          "secretName": "sd-gitops-bootstrap-webhook",
+          "token": {
+            "secretRef": {
+              "key": "token",
+              "name": "git-webhook-token",
+            },
+          },
         },
       }
     `);
@@ -492,10 +500,61 @@ describe('parseConfig: invalid input', () => {
       message: 'gives "Seldon-staging" for namespace "staging", which is not a valid Application name',
     },
     {
-      name: 'webhooks enabled',
+      name: 'webhooks enabled without a provider',
       input: withMinimal({ webhooks: { enabled: true } }),
-      path: 'webhooks.enabled',
-      message: 'webhooks are not supported in this version; set webhooks.enabled: false',
+      path: 'webhooks.provider',
+      message: 'required when webhooks.enabled is true: one of github, gitlab, bitbucket',
+    },
+    {
+      name: 'webhooks enabled without the Argo CD URL',
+      input: withMinimal({ webhooks: { enabled: true, provider: 'github' } }),
+      path: 'webhooks.argocdUrl',
+      message: "required when webhooks.enabled is true: Argo CD's public URL plus /api/webhook",
+    },
+    {
+      name: 'an Argo CD webhook URL that is not /api/webhook',
+      input: withMinimal({
+        webhooks: { enabled: true, provider: 'github', argocdUrl: 'https://d.example.com/argocd/' },
+      }),
+      path: 'webhooks.argocdUrl',
+      message: 'must end with /api/webhook',
+    },
+    {
+      name: 'an unknown provider',
+      input: withMinimal({ webhooks: { enabled: true, provider: 'gitea' } }),
+      path: 'webhooks.provider',
+      message: 'github',
+    },
+    {
+      name: 'a GitHub repository that git.repoUrl cannot give',
+      input: withMinimal({
+        git: { repoUrl: 'ssh://git@git.example.com/srv/git/acme/gitops.git' },
+        webhooks: {
+          enabled: true,
+          provider: 'github',
+          argocdUrl: 'https://d.example.com/argocd/api/webhook',
+        },
+      }),
+      path: 'webhooks.repository',
+      message: 'cannot be derived from git.repoUrl (ssh://git@git.example.com/srv/git/acme/gitops.git gives "srv/git/acme/gitops"): set it to the github repository as "owner/name"',
+    },
+    {
+      name: 'a repository with a leading slash',
+      input: withMinimal({ webhooks: { repository: '/acme/gitops' } }),
+      path: 'webhooks.repository',
+      message: 'must be the repository as the provider names it',
+    },
+    {
+      name: 'a token key that is no Secret key',
+      input: withMinimal({ webhooks: { token: { secretRef: { key: 'a b' } } } }),
+      path: 'webhooks.token.secretRef.key',
+      message: 'must be a Secret data key',
+    },
+    {
+      name: 'insecureSkipTlsVerify as a string',
+      input: withMinimal({ webhooks: { insecureSkipTlsVerify: 'yes' } }),
+      path: 'webhooks.insecureSkipTlsVerify',
+      message: 'boolean',
     },
     {
       name: 'not a mapping at all',
@@ -522,9 +581,8 @@ describe('parseConfig: invalid input', () => {
         parseConfig(
           withMinimal({
             argocd: { namesapce: 'argocd', server: { rootPath: '/argocd/' } },
-            git: { repoUrl: 'nope' },
             environments: { namespaces: ['Staging', 'prod', 'prod'] },
-            webhooks: { enabled: true },
+            webhooks: { enabled: true, provider: 'github' },
           }),
         );
       } catch (e) {
@@ -535,23 +593,25 @@ describe('parseConfig: invalid input', () => {
     const problems = (err as ConfigError).problems;
     expect(problems.map((p) => p.path)).toEqual([
       'argocd.namesapce',
-      'git.repoUrl',
       'environments.namespaces[0]',
-      // the rules still run on the sections that are valid (webhooks) and skip the invalid ones
-      'webhooks.enabled',
+      // the rules still run on the sections that are valid (webhooks and git) and skip the invalid ones
+      'webhooks.argocdUrl',
     ]);
     expect((err as ConfigError).message).toMatch(
-      /^invalid configuration \(4 problems\):\n {2}- argocd\.namesapce: /,
+      /^invalid configuration \(3 problems\):\n {2}- argocd\.namesapce: /,
     );
   });
 
   it('reports two rule problems of different sections together', () => {
     const problems = problemsOf(
-      withMinimal({ argocd: { server: { rootPath: '/argocd/' } }, webhooks: { enabled: true } }),
+      withMinimal({
+        argocd: { server: { rootPath: '/argocd/' } },
+        webhooks: { enabled: true, argocdUrl: 'https://d.example.com/argocd/api/webhook' },
+      }),
     );
     expect(problems).toEqual([
       { path: 'argocd.server.rootPath', message: expect.stringContaining("must not end with '/'") },
-      { path: 'webhooks.enabled', message: expect.stringContaining('not supported') },
+      { path: 'webhooks.provider', message: expect.stringContaining('required when webhooks.enabled') },
     ]);
   });
 

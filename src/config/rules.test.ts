@@ -3,10 +3,11 @@ import { environmentsOf } from './environments.ts';
 import { parseConfig } from './load.ts';
 import { checkRules, RULES } from './rules.ts';
 
-const config = parseConfig({
+const input = {
   git: { repoUrl: 'ssh://git@h/r.git' },
   environments: { namespaces: ['staging', { name: 'production', restricted: false }] },
-});
+};
+const config = parseConfig(input);
 
 describe('rules', () => {
   it('are named functions, each with the sections it reads', () => {
@@ -21,8 +22,12 @@ describe('rules', () => {
   });
 
   it('run only when their sections are present', () => {
-    expect(checkRules({ webhooks: { enabled: true } })).toEqual([
-      { path: 'webhooks.enabled', message: expect.stringContaining('not supported') },
+    const webhooks = { ...config.webhooks, enabled: true };
+    // webhookSettingsComplete reads webhooks and git: without git it does not run.
+    expect(checkRules({ webhooks })).toEqual([]);
+    expect(checkRules({ webhooks, git: config.git })).toEqual([
+      { path: 'webhooks.provider', message: expect.stringContaining('required when webhooks.enabled') },
+      { path: 'webhooks.argocdUrl', message: expect.stringContaining('required when webhooks.enabled') },
     ]);
     expect(checkRules({})).toEqual([]);
   });

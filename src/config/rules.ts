@@ -9,6 +9,7 @@ import { BUNDLED_VERSIONS, DEFAULT_ARGOCD_VERSION } from './bundled.ts';
 import { environmentsOf, NAMESPACE_PLACEHOLDER } from './environments.ts';
 import { isDnsSubdomain, subdomainHint } from './schema.ts';
 import type { Config } from './types.ts';
+import { repositoryPathOf, repositorySegmentsOk, WEBHOOK_PROVIDERS } from './webhooks.ts';
 
 const SUPPORTED = 'supported versions are 2.14.x and 3.x';
 
@@ -166,14 +167,57 @@ export function rootPathNoTrailingSlash(c: Pick<Config, 'argocd'>): ConfigProble
   ];
 }
 
-export function webhooksNotSupported(c: Pick<Config, 'webhooks'>): ConfigProblem[] {
-  if (!c.webhooks.enabled) return [];
-  return [
-    {
-      path: 'webhooks.enabled',
-      message: 'webhooks are not supported in this version; set webhooks.enabled: false',
-    },
-  ];
+/**
+ * Enabled webhooks need a provider, Argo CD's public webhook URL and a repository (explicit, or derivable
+ * from git.repoUrl in the provider's form); two hooks with one URL would be one hook.
+ */
+export function webhookSettingsComplete(c: Pick<Config, 'webhooks' | 'git'>): ConfigProblem[] {
+  const w = c.webhooks;
+  if (!w.enabled) return [];
+  const problems: ConfigProblem[] = [];
+  if (!w.provider) {
+    problems.push({
+      path: 'webhooks.provider',
+      message: `required when webhooks.enabled is true: one of ${WEBHOOK_PROVIDERS.join(', ')}`,
+    });
+  }
+  if (!w.argocdUrl) {
+    problems.push({
+      path: 'webhooks.argocdUrl',
+      message:
+        "required when webhooks.enabled is true: Argo CD's public URL plus /api/webhook, e.g. https://deploy.example.com/argocd/api/webhook",
+    });
+  } else if (!/\/api\/webhook\/?$/.test(new URL(w.argocdUrl).pathname)) {
+    problems.push({
+      path: 'webhooks.argocdUrl',
+      message: `must end with /api/webhook (Argo CD's webhook endpoint), e.g. https://deploy.example.com/argocd/api/webhook; got ${w.argocdUrl}`,
+    });
+  }
+  if (w.argocdUrl && w.seldonDeployUrl && w.argocdUrl === w.seldonDeployUrl) {
+    problems.push({
+      path: 'webhooks.seldonDeployUrl',
+      message: 'must differ from webhooks.argocdUrl: Seldon Deploy listens on /api/git-webhook',
+    });
+  }
+  if (w.provider) {
+    const derived = w.repository === undefined;
+    const repository = w.repository ?? repositoryPathOf(c.git.repoUrl);
+    const form =
+      w.provider === 'gitlab'
+        ? '"group/project" or "group/subgroup/project"'
+        : w.provider === 'github'
+          ? '"owner/name"'
+          : '"workspace/repo-slug"';
+    if (!repository || !repositorySegmentsOk(w.provider, repository)) {
+      problems.push({
+        path: 'webhooks.repository',
+        message: derived
+          ? `cannot be derived from git.repoUrl (${c.git.repoUrl}${repository ? ` gives "${repository}"` : ''}): set it to the ${w.provider} repository as ${form}`
+          : `must be the ${w.provider} repository as ${form}`,
+      });
+    }
+  }
+  return problems;
 }
 
 export interface Rule {
@@ -191,7 +235,7 @@ export const RULES: readonly Rule[] = [
   { needs: ['environments'], check: uniqueNamespaces },
   { needs: ['environments'], check: applicationNameTemplate },
   { needs: ['environments'], check: applicationNames },
-  { needs: ['webhooks'], check: webhooksNotSupported },
+  { needs: ['webhooks', 'git'], check: webhookSettingsComplete },
 ];
 
 /**

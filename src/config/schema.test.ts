@@ -78,6 +78,13 @@ describe('describeConfig', () => {
       'argocd.install.sha256',
       'argocd.adminPassword.secretRef.namespace',
       'git.credentials.secretRef.namespace',
+      // Needed only with webhooks.enabled (a rule says so), or derived (apiUrl, repository).
+      'webhooks.provider',
+      'webhooks.apiUrl',
+      'webhooks.repository',
+      'webhooks.token.secretRef.namespace',
+      'webhooks.argocdUrl',
+      'webhooks.seldonDeployUrl',
     ]);
   });
 

@@ -11,6 +11,7 @@
  */
 import { z } from 'zod';
 import { DEFAULT_ARGOCD_VERSION } from './bundled.ts';
+import { WEBHOOK_PROVIDERS } from './webhooks.ts';
 import { DURATION_HINT, DURATION_PATTERN, parseDuration } from './duration.ts';
 
 // ---------------------------------------------------------------------------------------------------------
@@ -24,6 +25,8 @@ const SHA256 = /^[0-9a-fA-F]{64}$/;
 const ROOT_PATH = /^\/[^\s?#]*$/;
 const GATEWAY = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 // No look-arounds in patterns: they end up in values.schema.json, which Helm checks with Go's RE2.
+// owner/name, or GitLab's group/subgroup/…/project: segments without spaces, no leading or trailing '/'.
+const REPOSITORY = /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)+$/;
 const GIT_URL = /^(?:(?:ssh|https?):\/\/[^\s/]+\/\S+|[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:\/?[^\s/]\S*)$/;
 
 export const labelHint = (example: string): string =>
@@ -338,7 +341,69 @@ export const configSchema = z
         enabled: z
           .boolean()
           .default(false)
-          .describe('Register Git provider webhooks (not supported in this version: keep false).'),
+          .describe(
+            'Register the Argo CD (and Seldon Deploy) webhooks with the Git provider, so a push syncs at once instead of at the next poll.',
+          ),
+        provider: z
+          .enum(WEBHOOK_PROVIDERS)
+          .optional()
+          .describe('The Git provider: `github` (github.com or Enterprise Server), `gitlab` (gitlab.com or self-hosted), `bitbucket` (Bitbucket Cloud). Required when enabled.'),
+        apiUrl: z
+          .url({ protocol: /^https?$/, error: 'must be an http(s) URL, e.g. "https://github.example.com/api/v3"' })
+          .optional()
+          .describe(
+            "The provider's API. Default: https://api.github.com, https://gitlab.com/api/v4 or https://api.bitbucket.org/2.0; GitHub Enterprise Server: https://HOST/api/v3; self-hosted GitLab: https://HOST/api/v4.",
+          ),
+        repository: z
+          .string()
+          .regex(
+            REPOSITORY,
+            'must be the repository as the provider names it: "owner/name" (GitHub), "group/subgroup/project" (GitLab), "workspace/repo-slug" (Bitbucket)',
+          )
+          .optional()
+          .describe(
+            "The repository the hooks are registered on (`owner/name`, GitLab `group/…/project`, Bitbucket `workspace/slug`). Default: the path of git.repoUrl without `.git`.",
+          ),
+        token: z
+          .strictObject({
+            secretRef: z
+              .strictObject({
+                name: dnsSubdomain('git-webhook-token')
+                  .default('git-webhook-token')
+                  .describe(
+                    'Name of the Secret holding the provider API token (hook-admin scope: see README). With Bitbucket, an optional `username` key makes it Basic authentication.',
+                  ),
+                key: secretKey('token').default('token').describe('Key of the token in that Secret.'),
+                namespace: secretRefNamespace,
+              })
+              .prefault({})
+              .describe('The Secret holding the token.'),
+          })
+          .prefault({})
+          .describe('The provider API token that registers the hooks (never logged).'),
+        argocdUrl: z
+          .url({ protocol: /^https?$/, error: 'must be an http(s) URL, e.g. "https://deploy.example.com/argocd/api/webhook"' })
+          .optional()
+          .describe(
+            "Argo CD's webhook endpoint as the provider reaches it: the public URL of Argo CD plus `/api/webhook`, e.g. https://deploy.example.com/argocd/api/webhook. Required when enabled.",
+          ),
+        seldonDeployUrl: z
+          .url({ protocol: /^https?$/, error: 'must be an http(s) URL, e.g. "https://deploy.example.com/api/git-webhook"' })
+          .optional()
+          .describe(
+            "Seldon Deploy's webhook endpoint as the provider reaches it, e.g. https://deploy.example.com/api/git-webhook. Unset: only the Argo CD hook is registered.",
+          ),
+        secretName: dnsSubdomain('sd-gitops-bootstrap-webhook')
+          .default('sd-gitops-bootstrap-webhook')
+          .describe(
+            "Secret (in POD_NAMESPACE) where the generated Argo CD webhook secret and the registered hooks' ids are kept; its secret is also written to argocd-secret.",
+          ),
+        insecureSkipTlsVerify: z
+          .boolean()
+          .default(false)
+          .describe(
+            "Skip TLS certificate verification: the provider's when it delivers to the webhook URLs, and this program's when it calls apiUrl. Only for test setups; the report warns when true.",
+          ),
       })
       .prefault({})
       .describe('Git provider webhooks for Argo CD and Seldon Deploy.'),

@@ -41,7 +41,18 @@ export interface Config {
     syncTimeout: number;
   };
   seldonDeploy: { namespace: string; gitCredentialsSecret: string; sshKeyName: string };
-  webhooks: { enabled: boolean };
+  webhooks: {
+    enabled: boolean;
+    provider?: 'github' | 'gitlab' | 'bitbucket' | undefined;
+    apiUrl?: string | undefined;
+    repository?: string | undefined;
+    token: { secretRef: SecretRef & { key: string } };
+    argocdUrl?: string | undefined;
+    seldonDeployUrl?: string | undefined;
+    /** In the run's namespace: the generated Argo CD webhook secret and the registered hooks. */
+    secretName: string;
+    insecureSkipTlsVerify: boolean;
+  };
   report: { configMap: string };
 }
 
