@@ -536,7 +536,8 @@ describe('parseConfig: invalid input', () => {
         },
       }),
       path: 'webhooks.repository',
-      message: 'cannot be derived from git.repoUrl (ssh://git@git.example.com/srv/git/acme/gitops.git gives "srv/git/acme/gitops"): set it to the github repository as "owner/name"',
+      message:
+        'cannot be derived from git.repoUrl (ssh://git@git.example.com/srv/git/acme/gitops.git gives "srv/git/acme/gitops"): set it to the github repository as "owner/name"',
     },
     {
       name: 'a repository with a leading slash',

@@ -11,8 +11,8 @@
  */
 import { z } from 'zod';
 import { DEFAULT_ARGOCD_VERSION } from './bundled.ts';
-import { WEBHOOK_PROVIDERS } from './webhooks.ts';
 import { DURATION_HINT, DURATION_PATTERN, parseDuration } from './duration.ts';
+import { WEBHOOK_PROVIDERS } from './webhooks.ts';
 
 // ---------------------------------------------------------------------------------------------------------
 // Field types
@@ -347,9 +347,14 @@ export const configSchema = z
         provider: z
           .enum(WEBHOOK_PROVIDERS)
           .optional()
-          .describe('The Git provider: `github` (github.com or Enterprise Server), `gitlab` (gitlab.com or self-hosted), `bitbucket` (Bitbucket Cloud). Required when enabled.'),
+          .describe(
+            'The Git provider: `github` (github.com or Enterprise Server), `gitlab` (gitlab.com or self-hosted), `bitbucket` (Bitbucket Cloud). Required when enabled.',
+          ),
         apiUrl: z
-          .url({ protocol: /^https?$/, error: 'must be an http(s) URL, e.g. "https://github.example.com/api/v3"' })
+          .url({
+            protocol: /^https?$/,
+            error: 'must be an http(s) URL, e.g. "https://github.example.com/api/v3"',
+          })
           .optional()
           .describe(
             "The provider's API. Default: https://api.github.com, https://gitlab.com/api/v4 or https://api.bitbucket.org/2.0; GitHub Enterprise Server: https://HOST/api/v3; self-hosted GitLab: https://HOST/api/v4.",
@@ -362,7 +367,7 @@ export const configSchema = z
           )
           .optional()
           .describe(
-            "The repository the hooks are registered on (`owner/name`, GitLab `group/…/project`, Bitbucket `workspace/slug`). Default: the path of git.repoUrl without `.git`.",
+            'The repository the hooks are registered on (`owner/name`, GitLab `group/…/project`, Bitbucket `workspace/slug`). Default: the path of git.repoUrl without `.git`.',
           ),
         token: z
           .strictObject({
@@ -382,13 +387,19 @@ export const configSchema = z
           .prefault({})
           .describe('The provider API token that registers the hooks (never logged).'),
         argocdUrl: z
-          .url({ protocol: /^https?$/, error: 'must be an http(s) URL, e.g. "https://deploy.example.com/argocd/api/webhook"' })
+          .url({
+            protocol: /^https?$/,
+            error: 'must be an http(s) URL, e.g. "https://deploy.example.com/argocd/api/webhook"',
+          })
           .optional()
           .describe(
             "Argo CD's webhook endpoint as the provider reaches it: the public URL of Argo CD plus `/api/webhook`, e.g. https://deploy.example.com/argocd/api/webhook. Required when enabled.",
           ),
         seldonDeployUrl: z
-          .url({ protocol: /^https?$/, error: 'must be an http(s) URL, e.g. "https://deploy.example.com/api/git-webhook"' })
+          .url({
+            protocol: /^https?$/,
+            error: 'must be an http(s) URL, e.g. "https://deploy.example.com/api/git-webhook"',
+          })
           .optional()
           .describe(
             "Seldon Deploy's webhook endpoint as the provider reaches it, e.g. https://deploy.example.com/api/git-webhook. Unset: only the Argo CD hook is registered.",

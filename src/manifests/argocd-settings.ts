@@ -31,12 +31,16 @@ export function cmdParamsConfigMap(config: Config): KubeObject {
   };
 }
 
-/** Only `admin.password` and `admin.passwordMtime`. */
+/**
+ * Only `admin.password` and `admin.passwordMtime`, plus the webhook key the webhook step keeps there
+ * (`webhookData`, base64): one field manager owns both, so an apply without it would remove it.
+ */
 export function argocdSecretPatch(
   namespace: string,
   decision: Pick<PasswordDecision, 'hash' | 'mtime'>,
+  webhookData: Record<string, string> = {},
 ): KubeObject {
-  const data: Record<string, string> = { 'admin.password': b64(decision.hash) };
+  const data: Record<string, string> = { ...webhookData, 'admin.password': b64(decision.hash) };
   if (decision.mtime !== undefined) data['admin.passwordMtime'] = b64(decision.mtime);
   return { apiVersion: 'v1', kind: 'Secret', metadata: { name: ARGOCD_SECRET, namespace }, data };
 }
@@ -90,9 +94,13 @@ export function adminPasswordSecret(pw: AdminPasswordSource): KubeObject {
 }
 
 /** This program's Argo CD settings, as apply patches: argocd-secret, argocd-cmd-params-cm, argocd-server. */
-export function argocdConfigPatches(config: Config, decision: PasswordDecision): KubeObject[] {
+export function argocdConfigPatches(
+  config: Config,
+  decision: PasswordDecision,
+  webhookData: Record<string, string> = {},
+): KubeObject[] {
   return [
-    argocdSecretPatch(config.argocd.namespace, decision),
+    argocdSecretPatch(config.argocd.namespace, decision, webhookData),
     cmdParamsConfigMap(config),
     serverRestartPatch(config),
   ];

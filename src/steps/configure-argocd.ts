@@ -25,7 +25,12 @@ import {
 import { passwordMatches } from '../manifests/password.ts';
 import type { Check } from '../report/types.ts';
 import type { Step, StepContext } from './context.ts';
-import { adminPasswordDecision, passwordStored, readAdminPassword } from './inputs.ts';
+import {
+  adminPasswordDecision,
+  passwordStored,
+  readAdminPassword,
+  storedArgocdWebhookData,
+} from './inputs.ts';
 import { withOwnedFields } from './ownership.ts';
 
 const NAME = 'configure-argocd';
@@ -52,7 +57,11 @@ async function reconcile(ctx: StepContext): Promise<string | undefined> {
     await ctx.apply([adminPasswordSecret(pw)]);
     passwordStored(ctx, pw);
   }
-  const desired = argocdConfigPatches(ctx.config, await adminPasswordDecision(ctx));
+  const desired = argocdConfigPatches(
+    ctx.config,
+    await adminPasswordDecision(ctx),
+    await storedArgocdWebhookData(ctx),
+  );
   const patches = await Promise.all(
     desired.map(async (patch) => {
       const live = await ctx.kube.get({

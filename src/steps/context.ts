@@ -35,6 +35,11 @@ export interface RunState {
   install?: { objects: number; origin: string; sha256: string; verified: boolean };
   /** The Argo CD version argocd-server runs (from its image tag), when read. */
   argocdVersion?: string;
+  /** register-webhooks: what it found and did, or the provider's refusal (the report says it, once). */
+  webhooks?: {
+    error?: string;
+    hooks?: { role: string; url: string; id?: string | undefined; duplicates: string[] }[];
+  };
 }
 
 export interface StepContext {
@@ -54,6 +59,11 @@ export interface StepContext {
   readonly state: RunState;
   /** Server-side apply (dry-run in plan mode) of the objects, changes recorded. Not allowed in status mode. */
   apply(objs: KubeObject[]): Promise<ObjectChange[]>;
+  /**
+   * Records a change made (or, in plan, to be made) outside the cluster — a Git provider's webhook — so
+   * it shows in the progress line, the plan and the report's counts like an object's.
+   */
+  record(change: ObjectChange): void;
   now(): Date;
   /** Milliseconds left before the run's deadline. */
   remainingMs(): number;
@@ -122,6 +132,11 @@ export function createContext(opts: ContextOptions): StepContext {
     deps: opts.deps ?? {},
     now,
     remainingMs: () => Math.max(0, deadline - now().getTime()),
+    record(change: ObjectChange): void {
+      if (opts.mode === 'status') throw new Error('bug: record called in status mode');
+      changeLog.push(change);
+      recordChange(changes, change);
+    },
     async apply(objs: KubeObject[]): Promise<ObjectChange[]> {
       if (opts.mode === 'status') throw new Error('bug: apply called in status mode');
       if (objs.length === 0) return [];

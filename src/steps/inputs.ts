@@ -4,6 +4,7 @@
  * typed function of the context, computed once per run (`perRun`); none writes to the cluster. Steps import
  * these, never another step.
  */
+import { webhookSettings } from '../config/webhooks.ts';
 import { messageOf, StepError } from '../errors.ts';
 import { describeRef, readSecret } from '../kube/objects.ts';
 import { type LoadedManifest, loadArgocdManifest } from '../manifests/argocd.ts';
@@ -17,7 +18,15 @@ import {
 import { knownHostsCovers, knownHostsName } from '../manifests/known-hosts.ts';
 import { decidePassword, generatePassword, type PasswordDecision } from '../manifests/password.ts';
 import { VIRTUAL_SERVICE_API_VERSIONS } from '../manifests/virtualservice.ts';
+import {
+  argocdWebhookData,
+  type HookRecord,
+  parseRecord,
+  WEBHOOK_RECORD_KEY,
+  WEBHOOK_SECRET_KEY,
+} from '../manifests/webhooks.ts';
 import { registerSecret } from '../report/redact.ts';
+import { bareUuid, type ProviderToken, TOKEN_SCOPES } from '../webhooks/index.ts';
 import { perRun, type StepContext } from './context.ts';
 import { decryptPrivateKey } from './git.ts';
 
@@ -238,3 +247,65 @@ export async function virtualServicePlan(
     'argocd.virtualService.enabled is true but the cluster does not serve networking.istio.io VirtualService: install Istio, or set enabled to "auto" or false',
   );
 }
+
+// ------------------------------------------------------------------------------------------- Webhooks
+
+const REGISTER_WEBHOOKS = 'register-webhooks';
+
+/** The provider API token from its Secret (webhooks.token.secretRef), read once per run. */
+export const readWebhookToken = perRun(async (ctx): Promise<ProviderToken> => {
+  const s = webhookSettings(ctx.config, ctx.runNamespace);
+  if (!s) throw new Error('bug: readWebhookToken without enabled webhooks');
+  const { namespace, name, key } = s.token;
+  const where = `Secret ${namespace}/${name}`;
+  const data = await readSecret(ctx.kube, namespace, name);
+  if (!data) {
+    throw new StepError(
+      REGISTER_WEBHOOKS,
+      `${where} (webhooks.token.secretRef) does not exist: create it with the ${s.provider} API token under "${key}" (${TOKEN_SCOPES[s.provider]})`,
+    );
+  }
+  const token = data[key]?.trim();
+  if (!token) {
+    throw new StepError(
+      REGISTER_WEBHOOKS,
+      `${where} has no key "${key}" (webhooks.token.secretRef.key): put the ${s.provider} API token there`,
+    );
+  }
+  registerSecret(token);
+  const username = data.username?.trim() || undefined;
+  return { token, username, source: `${where} (key ${key})` };
+});
+
+export interface WebhookState {
+  /** The generated Argo CD webhook secret, when stored. */
+  secret?: string | undefined;
+  record?: HookRecord | undefined;
+}
+
+/** The bootstrap's webhook Secret (webhooks.secretName in the run's namespace) as it is now; never generates. */
+export async function liveWebhookState(ctx: StepContext): Promise<WebhookState> {
+  const data = await readSecret(ctx.kube, ctx.runNamespace, ctx.config.webhooks.secretName);
+  const secret = data?.[WEBHOOK_SECRET_KEY] || undefined;
+  registerSecret(secret);
+  return { secret, record: parseRecord(data?.[WEBHOOK_RECORD_KEY]) };
+}
+
+/** The same, as it was when the run first read it (what the steps before register-webhooks keep). */
+export const readWebhookState = perRun(liveWebhookState);
+
+/**
+ * The webhook key argocd-secret should keep, from what the webhook step stored on an earlier run (the
+ * secret, or Bitbucket's hook UUID): the steps that apply argocd-secret before it include it, so no apply
+ * removes it and a re-run changes nothing. `{}` with webhooks disabled or nothing stored yet.
+ */
+export const storedArgocdWebhookData = perRun(async (ctx): Promise<Record<string, string>> => {
+  const s = webhookSettings(ctx.config, ctx.runNamespace);
+  if (!s) return {};
+  const state = await readWebhookState(ctx);
+  if (s.provider === 'bitbucket') {
+    const uuid = state.record?.provider === 'bitbucket' ? state.record.hooks.argocd : undefined;
+    return uuid ? argocdWebhookData('bitbucket', bareUuid(uuid)) : {};
+  }
+  return state.secret ? argocdWebhookData(s.provider, state.secret) : {};
+});

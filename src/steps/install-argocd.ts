@@ -14,7 +14,13 @@ import { MANAGED_BY_LABELS } from '../manifests/common.ts';
 import { KNOWN_HOSTS_CONFIGMAP, KNOWN_HOSTS_KEY, mergeKnownHosts } from '../manifests/known-hosts.ts';
 import type { Check } from '../report/types.ts';
 import type { Step, StepContext } from './context.ts';
-import { adminPasswordDecision, argocdManifest, passwordStored, readAdminPassword } from './inputs.ts';
+import {
+  adminPasswordDecision,
+  argocdManifest,
+  passwordStored,
+  readAdminPassword,
+  storedArgocdWebhookData,
+} from './inputs.ts';
 
 const NAME = 'install-argocd';
 
@@ -29,7 +35,11 @@ export async function desiredInstallObjects(
   ctx: StepContext,
   manifest: LoadedManifest,
 ): Promise<KubeObject[]> {
-  const patches = argocdConfigPatches(ctx.config, await adminPasswordDecision(ctx));
+  const patches = argocdConfigPatches(
+    ctx.config,
+    await adminPasswordDecision(ctx),
+    await storedArgocdWebhookData(ctx),
+  );
   const liveKnownHosts = await ctx.kube.get<KubeObject & { data?: Record<string, string> }>({
     apiVersion: 'v1',
     kind: 'ConfigMap',

@@ -5,6 +5,7 @@
  */
 import { hostname } from 'node:os';
 import { environmentsOf } from '../config/environments.ts';
+import { webhookSettings } from '../config/webhooks.ts';
 import { ApiError, messageOf, PermissionError, StepError } from '../errors.ts';
 import { acquireLease, LeaseHeldError } from '../kube/lease.ts';
 import { groupOf } from '../kube/objects.ts';
@@ -19,6 +20,7 @@ import {
   credentialsSecretRef,
   readAdminPassword,
   readGitCredentials,
+  readWebhookToken,
   requireSeldonDeployNamespace,
   unencryptedPrivateKey,
   virtualServicePlan,
@@ -179,6 +181,19 @@ export function requiredPermissions(config: StepContext['config'], inputs: Permi
     resource: 'customresourcedefinitions',
     names: ARGO_CRDS,
   });
+  // register-webhooks: the token Secret (read), the bootstrap's webhook Secret (applied, also in plan: a
+  // dry-run), argocd-secret (above)
+  const hooks = webhookSettings(config, inputs.runNamespace);
+  if (hooks) {
+    perms.push({
+      verb: 'get',
+      group: '',
+      resource: 'secrets',
+      namespace: hooks.token.namespace,
+      names: [hooks.token.name],
+    });
+    perms.push(...applyNamed('', 'secrets', inputs.runNamespace, [hooks.secretName]));
+  }
   if (inputs.mode === 'apply') {
     // the Lease, and the report ConfigMap
     for (const verb of ['get', 'create', 'update']) {
@@ -289,6 +304,7 @@ async function reconcile(ctx: StepContext): Promise<string> {
   await readGitCredentials(ctx);
   await unencryptedPrivateKey(ctx);
   await requireSeldonDeployNamespace(ctx);
+  if (webhookSettings(ctx.config, ctx.runNamespace)) await readWebhookToken(ctx);
 
   const granted = `${perms.length} permissions granted`;
   if (ctx.mode !== 'apply') return granted;

@@ -15,6 +15,7 @@ import { exposeArgocd } from './expose-argocd.ts';
 import { gitCredentials } from './git-credentials.ts';
 import { installArgocd } from './install-argocd.ts';
 import { preflight } from './preflight.ts';
+import { registerWebhooks } from './register-webhooks.ts';
 import { setupEnvironments } from './setup-environments.ts';
 import { waitRollout } from './wait-rollout.ts';
 
@@ -27,6 +28,7 @@ export const STEPS: readonly Step[] = [
   gitCredentials,
   checkRepositoryStep,
   setupEnvironments,
+  registerWebhooks,
 ];
 
 export interface RunResult {

@@ -229,6 +229,19 @@ the rendered rules and that list are equal, rule for rule. Output (YAML):
 {{- $_ := set $namespaces $pwNs (concat (get $namespaces $pwNs | default (list)) $pwRules) -}}
 {{- $credRules := list (dict "apiGroups" (list "") "resources" (list "secrets") "verbs" (list "get") "resourceNames" (list $c.git.credentials.secretRef.name)) -}}
 {{- $_ := set $namespaces $credNs (concat (get $namespaces $credNs | default (list)) $credRules) -}}
+{{- /* Webhooks: the provider token Secret (read) and the bootstrap's webhook Secret in the release
+       namespace (applied: the generated Argo CD webhook secret and the hook ids). */ -}}
+{{- if $c.webhooks.enabled }}
+{{- $tok := $c.webhooks.token.secretRef -}}
+{{- $tokNs := default $release $tok.namespace -}}
+{{- $tokRules := list (dict "apiGroups" (list "") "resources" (list "secrets") "verbs" (list "get") "resourceNames" (list (default "git-webhook-token" $tok.name))) -}}
+{{- $_ := set $namespaces $tokNs (concat (get $namespaces $tokNs | default (list)) $tokRules) -}}
+{{- $hookRules := list
+  (dict "apiGroups" (list "") "resources" (list "secrets") "verbs" (list "create"))
+  (dict "apiGroups" (list "") "resources" (list "secrets") "verbs" (list "get" "patch") "resourceNames" (list (default "sd-gitops-bootstrap-webhook" $c.webhooks.secretName)))
+-}}
+{{- $_ := set $namespaces $release (concat (get $namespaces $release | default (list)) $hookRules) -}}
+{{- end }}
 {{- /* The release namespace: the report ConfigMap and the Lease that keeps two runs from overlapping. */ -}}
 {{- $runRules := list
   (dict "apiGroups" (list "") "resources" (list "configmaps") "verbs" $apply)

@@ -1,0 +1,90 @@
+/**
+ * Bitbucket Cloud's repository webhooks (API 2.0):
+ * https://developer.atlassian.com/cloud/bitbucket/rest/api-group-repositories/#api-repositories-workspace-repo-slug-hooks-get
+ * — list `GET /repositories/{workspace}/{repo_slug}/hooks` (a paginated `{values, next}` page,
+ * https://developer.atlassian.com/cloud/bitbucket/rest/intro/#pagination), create `POST …/hooks`, update
+ * `PUT …/hooks/{uid}`. A hook is named by its `uuid` (`{…}` in the API; Bitbucket sends it without the
+ * braces in each delivery's `X-Hook-UUID`, which is what Argo CD checks against `webhook.bitbucket.uuid`).
+ */
+import type { ProviderHttp } from './http.ts';
+import type { DesiredHook, LiveHook, ProviderClient } from './types.ts';
+
+export const BITBUCKET_EVENTS = ['repo:push'];
+const DESCRIPTION = {
+  argocd: 'Argo CD (sd-gitops-bootstrap)',
+  seldonDeploy: 'Seldon Deploy (sd-gitops-bootstrap)',
+};
+
+interface BitbucketHook {
+  uuid: string;
+  url?: string;
+  description?: string;
+  active?: boolean;
+  events?: string[];
+  skip_cert_verification?: boolean;
+}
+
+interface BitbucketPage {
+  values?: BitbucketHook[];
+  next?: string;
+}
+
+const toLive = (h: BitbucketHook): LiveHook => ({
+  id: h.uuid,
+  url: h.url ?? '',
+  raw: h as unknown as Record<string, unknown>,
+});
+
+/** `{abc-…}` → `abc-…`, as Bitbucket sends it in X-Hook-UUID. */
+export function bareUuid(uuid: string): string {
+  return uuid.replace(/^\{|\}$/g, '');
+}
+
+function body(hook: DesiredHook) {
+  return {
+    description: DESCRIPTION[hook.role],
+    url: hook.url,
+    active: true,
+    events: BITBUCKET_EVENTS,
+    skip_cert_verification: hook.insecureSsl,
+  };
+}
+
+export function bitbucketClient(http: ProviderHttp, repository: string): ProviderClient {
+  const base = `/repositories/${repository.split('/').map(encodeURIComponent).join('/')}/hooks`;
+  return {
+    get writes() {
+      return http.writes;
+    },
+    async list() {
+      const hooks: LiveHook[] = [];
+      let next: string | undefined = `${base}?pagelen=100`;
+      for (let page = 0; next && page < 100; page++) {
+        const res = await http.request('GET', next);
+        const body = (res.body as BitbucketPage | undefined) ?? {};
+        for (const h of body.values ?? []) hooks.push(toLive(h));
+        next = body.next;
+      }
+      return hooks;
+    },
+    async create(hook) {
+      return toLive((await http.request('POST', base, body(hook))).body as BitbucketHook);
+    },
+    async update(id, hook) {
+      return toLive(
+        (await http.request('PUT', `${base}/${encodeURIComponent(id)}`, body(hook))).body as BitbucketHook,
+      );
+    },
+    differences(live, hook) {
+      const h = live.raw as unknown as BitbucketHook;
+      const want = body(hook);
+      const out: string[] = [];
+      if (h.active !== true) out.push('active');
+      if ([...(h.events ?? [])].sort().join(',') !== BITBUCKET_EVENTS.join(',')) out.push('events');
+      if ((h.skip_cert_verification ?? false) !== want.skip_cert_verification)
+        out.push('skip_cert_verification');
+      if (h.description !== want.description) out.push('description');
+      return out;
+    },
+  };
+}

@@ -1,0 +1,79 @@
+/**
+ * GitHub's repository webhooks (github.com and Enterprise Server, same REST API under webhooks.apiUrl):
+ * https://docs.github.com/en/rest/repos/webhooks — list `GET /repos/{owner}/{repo}/hooks` (paginated by
+ * the Link header, https://docs.github.com/en/rest/using-the-rest-api/using-pagination-in-the-rest-api),
+ * create `POST …/hooks`, update `PATCH …/hooks/{hook_id}`. A listed hook's `config.secret` is `********`
+ * when one is set: the value is never returned.
+ */
+import type { ProviderHttp } from './http.ts';
+import { nextLink } from './link.ts';
+import type { DesiredHook, LiveHook, ProviderClient } from './types.ts';
+
+export const GITHUB_EVENTS = ['push'];
+
+interface GithubHook {
+  id: number;
+  name?: string;
+  active?: boolean;
+  events?: string[];
+  config?: { url?: string; content_type?: string; insecure_ssl?: string | number; secret?: string };
+}
+
+const toLive = (h: GithubHook): LiveHook => ({
+  id: String(h.id),
+  url: h.config?.url ?? '',
+  raw: h as unknown as Record<string, unknown>,
+});
+
+function body(hook: DesiredHook) {
+  return {
+    name: 'web',
+    active: true,
+    events: GITHUB_EVENTS,
+    config: {
+      url: hook.url,
+      content_type: 'json',
+      insecure_ssl: hook.insecureSsl ? '1' : '0',
+      ...(hook.secret !== undefined ? { secret: hook.secret } : {}),
+    },
+  };
+}
+
+export function githubClient(http: ProviderHttp, repository: string): ProviderClient {
+  const base = `/repos/${repository.split('/').map(encodeURIComponent).join('/')}/hooks`;
+  return {
+    get writes() {
+      return http.writes;
+    },
+    async list() {
+      const hooks: LiveHook[] = [];
+      let next: string | undefined = `${base}?per_page=100`;
+      for (let page = 0; next && page < 100; page++) {
+        const res = await http.request('GET', next);
+        for (const h of (res.body as GithubHook[] | undefined) ?? []) hooks.push(toLive(h));
+        next = nextLink(res.headers.get('link'));
+      }
+      return hooks;
+    },
+    async create(hook) {
+      return toLive((await http.request('POST', base, body(hook))).body as GithubHook);
+    },
+    async update(id, hook) {
+      const { name: _name, ...patch } = body(hook);
+      return toLive(
+        (await http.request('PATCH', `${base}/${encodeURIComponent(id)}`, patch)).body as GithubHook,
+      );
+    },
+    differences(live, hook) {
+      const h = live.raw as unknown as GithubHook;
+      const out: string[] = [];
+      if (h.active !== true) out.push('active');
+      if ([...(h.events ?? [])].sort().join(',') !== GITHUB_EVENTS.join(',')) out.push('events');
+      if (h.config?.content_type !== 'json') out.push('config.content_type');
+      if (String(h.config?.insecure_ssl ?? '0') !== (hook.insecureSsl ? '1' : '0'))
+        out.push('config.insecure_ssl');
+      if ((hook.secret !== undefined) !== Boolean(h.config?.secret)) out.push('config.secret');
+      return out;
+    },
+  };
+}

@@ -1,0 +1,69 @@
+/**
+ * GitLab's project webhooks (gitlab.com and self-hosted, API v4 under webhooks.apiUrl):
+ * https://docs.gitlab.com/api/project_webhooks/ — list `GET /projects/:id/hooks`, create
+ * `POST /projects/:id/hooks`, edit `PUT /projects/:id/hooks/:hook_id`; `:id` is the URL-encoded project
+ * path. Pagination (https://docs.gitlab.com/api/rest/#pagination): `X-Next-Page` (empty on the last
+ * page), and a `Link` header. The hook's `token` (what Argo CD checks in X-Gitlab-Token) is never listed.
+ */
+import type { ProviderHttp } from './http.ts';
+import { nextLink } from './link.ts';
+import type { DesiredHook, LiveHook, ProviderClient } from './types.ts';
+
+interface GitlabHook {
+  id: number;
+  url?: string;
+  push_events?: boolean;
+  enable_ssl_verification?: boolean;
+}
+
+const toLive = (h: GitlabHook): LiveHook => ({
+  id: String(h.id),
+  url: h.url ?? '',
+  raw: h as unknown as Record<string, unknown>,
+});
+
+function body(hook: DesiredHook) {
+  return {
+    url: hook.url,
+    push_events: true,
+    enable_ssl_verification: !hook.insecureSsl,
+    ...(hook.secret !== undefined ? { token: hook.secret } : {}),
+  };
+}
+
+export function gitlabClient(http: ProviderHttp, repository: string): ProviderClient {
+  const base = `/projects/${encodeURIComponent(repository)}/hooks`;
+  return {
+    get writes() {
+      return http.writes;
+    },
+    async list() {
+      const hooks: LiveHook[] = [];
+      let next: string | undefined = `${base}?per_page=100`;
+      for (let page = 0; next && page < 100; page++) {
+        const res = await http.request('GET', next);
+        for (const h of (res.body as GitlabHook[] | undefined) ?? []) hooks.push(toLive(h));
+        const nextPage = res.headers.get('x-next-page');
+        next = nextPage
+          ? `${base}?per_page=100&page=${encodeURIComponent(nextPage)}`
+          : nextLink(res.headers.get('link'));
+      }
+      return hooks;
+    },
+    async create(hook) {
+      return toLive((await http.request('POST', base, body(hook))).body as GitlabHook);
+    },
+    async update(id, hook) {
+      return toLive(
+        (await http.request('PUT', `${base}/${encodeURIComponent(id)}`, body(hook))).body as GitlabHook,
+      );
+    },
+    differences(live, hook) {
+      const h = live.raw as unknown as GitlabHook;
+      const out: string[] = [];
+      if (h.push_events !== true) out.push('push_events');
+      if ((h.enable_ssl_verification ?? true) !== !hook.insecureSsl) out.push('enable_ssl_verification');
+      return out;
+    },
+  };
+}
