@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { load } from 'js-yaml';
 import { describe, expect, it } from 'vitest';
 import { VALUES_SCHEMA, valuesSchemaText } from '../../scripts/gen-values-schema.ts';
+import { releaseVersion } from '../../scripts/release.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import { describeConfig } from '../../src/config/schema.ts';
 
@@ -81,6 +82,16 @@ describe('helm/sd-gitops-bootstrap/Chart.yaml', () => {
     expect(chartYaml.appVersion).toBe(pkg.version);
     const images = load(chartYaml.annotations['artifacthub.io/images']!) as { image: string }[];
     expect(images.map((i) => i.image)).toEqual([`${values.image.repository}:${pkg.version}`]);
+  });
+
+  it('npm run release refuses versions out of step, naming each', () => {
+    const text = readFileSync(join(chart, 'Chart.yaml'), 'utf8');
+    const pkgText = JSON.stringify(pkg);
+    expect(releaseVersion(pkgText, text)).toBe(pkg.version);
+    const bumped = JSON.stringify({ ...pkg, version: '9.9.9' });
+    expect(() => releaseVersion(bumped, text)).toThrow(
+      /version is 9\.9\.9 but Chart.yaml's version is .*, its appVersion is .*, its artifacthub.io\/images annotation does not name sd-gitops-bootstrap:9\.9\.9/,
+    );
   });
 
   it('has what Artifact Hub and `helm show chart` readers look for', () => {

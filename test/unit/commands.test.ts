@@ -42,4 +42,20 @@ describe('documented commands', () => {
       expect(r.stdout.length).toBeGreaterThan(100);
     },
   );
+
+  it('npm run release -- --help, and without --registry exit 2 with the usage', () => {
+    const help = run('npm', ['run', '--silent', 'release', '--', '--help']);
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain('usage: npm run release -- --registry HOST[:PORT]');
+    const bare = run(process.execPath, ['scripts/release.ts']);
+    expect(bare.status).toBe(2);
+    expect(bare.stdout).toContain('usage: npm run release');
+  });
+
+  const noGo = spawnSync('go', ['version']).status !== 0 && !process.env.CI;
+  it.skipIf(noGo)('npm run chart-docs -- --check passes on the committed chart README (needs Go)', () => {
+    const r = run('npm', ['run', '--silent', 'chart-docs', '--', '--check']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  });
 });
