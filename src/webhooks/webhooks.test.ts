@@ -1,9 +1,20 @@
+import { execFileSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { repositoryPathOf, repositorySegmentsOk } from '../config/webhooks.ts';
+import { startFakeProvider } from '../../test/fakes/git-providers.ts';
+import {
+  DEFAULT_API_URLS,
+  repositoryPathOf,
+  repositorySegmentsOk,
+  type WebhookSettings,
+} from '../config/webhooks.ts';
 import { bareUuid } from './bitbucket.ts';
 import { githubClient } from './github.ts';
 import { ProviderHttp, providerMessage, rateLimitWaitMs } from './http.ts';
+import { providerClient } from './index.ts';
 import { nextLink } from './link.ts';
 import { signedPushEvent, verifyPushEvent } from './sign.ts';
 import { decideHooks } from './sync.ts';
@@ -194,5 +205,67 @@ describe('ProviderHttp', () => {
       /^cannot reach the gitlab API at http:\/\/127\.0\.0\.1:1\/api\/v4/,
     );
     expect((err as Error).message).not.toContain('s3cr3t');
+  });
+});
+
+describe('TLS of the provider API', () => {
+  /** A self-signed certificate for 127.0.0.1, made now (never committed). */
+  function selfSigned(): { key: string; cert: string } {
+    const dir = mkdtempSync(join(tmpdir(), 'webhooks-tls-'));
+    try {
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'rsa:2048',
+          '-nodes',
+          '-keyout',
+          'k.pem',
+          '-out',
+          'c.pem',
+          '-days',
+          '1',
+        ].concat(['-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']),
+        { cwd: dir, stdio: 'pipe' },
+      );
+      return {
+        key: readFileSync(join(dir, 'k.pem'), 'utf8'),
+        cert: readFileSync(join(dir, 'c.pem'), 'utf8'),
+      };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('is verified by default (a sentence naming the fix); skipped only with insecureSkipTlsVerify', async () => {
+    const p = await startFakeProvider('gitlab', { tls: selfSigned() });
+    try {
+      p.addHook('https://ci.example.com/hook');
+      const settings = (insecure: boolean): WebhookSettings => ({
+        provider: 'gitlab',
+        apiUrl: p.apiUrl,
+        repository: p.repository,
+        token: { namespace: 'ns', name: 't', key: 'token' },
+        targets: [],
+        secretName: 's',
+        insecureSkipTlsVerify: insecure,
+      });
+      const token = { token: p.token, source: 'Secret ns/t (key token)' };
+      expect(p.apiUrl).toMatch(/^https:/);
+      expect(DEFAULT_API_URLS.gitlab).toMatch(/^https:/);
+      const err = await providerClient(settings(false), token)
+        .list()
+        .catch((e: unknown) => e as Error);
+      expect((err as Error).message).toMatch(
+        /^cannot reach the gitlab API at https:\/\/127\.0\.0\.1:\d+\/api\/v4 .*certificate is not trusted; .*webhooks\.insecureSkipTlsVerify: true/,
+      );
+      expect(p.requests).toEqual([]); // refused in the handshake: nothing was sent
+      const hooks = await providerClient(settings(true), token).list();
+      expect(hooks.map((h) => h.url)).toEqual(['https://ci.example.com/hook']);
+    } finally {
+      await p.close();
+    }
   });
 });

@@ -25,6 +25,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 export type FakeProviderKind = 'github' | 'gitlab' | 'bitbucket';
@@ -85,6 +86,8 @@ interface Options {
   /** Hooks per page at most (small, so the tests cross pages). Default 2. */
   pageSize?: number;
   repository?: string;
+  /** Serve HTTPS with this key and certificate (PEM), e.g. a self-signed one made at test time. */
+  tls?: { key: string; cert: string };
 }
 
 export async function startFakeProvider(kind: FakeProviderKind, opts: Options = {}): Promise<FakeProvider> {
@@ -329,21 +332,17 @@ export async function startFakeProvider(kind: FakeProviderKind, opts: Options = 
     return error(res, 404, 'Not found');
   };
 
-  const server: Server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => send(res, 500, { message: String(err) }));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  origin = `http://127.0.0.1:${port}`;
   const prefix = kind === 'github' ? '' : kind === 'gitlab' ? '/api/v4' : '/2.0';
   // The API lives under a prefix like the real ones; the handler sees paths without it.
-  server.removeAllListeners('request');
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     if (prefix && req.url?.startsWith(prefix)) req.url = req.url.slice(prefix.length) || '/';
     else if (prefix) return send(res, 404, { message: 'no such API' });
     handle(req, res).catch((err: unknown) => send(res, 500, { message: String(err) }));
-  });
-  origin = `http://127.0.0.1:${port}${prefix}`;
+  };
+  const server: Server = opts.tls ? createHttpsServer(opts.tls, onRequest) : createServer(onRequest);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  origin = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}${prefix}`;
 
   return {
     kind,
