@@ -114,10 +114,10 @@ async function configFor(p: FakeProvider, webhooks: Record<string, unknown> = {}
   return file;
 }
 
-async function cli(command: string, config: string, kube: FakeKube) {
+async function cli(command: string, config: string, kube: FakeKube, output = 'json') {
   const stdout = sink();
   const stderr = sink();
-  const code = await run([command, '--config', config, '-o', 'json'], {
+  const code = await run([command, '--config', config, '-o', output], {
     env: { LOG_LEVEL: 'debug', LOG_FORMAT: 'json', POD_NAMESPACE: 'seldon-system' },
     stdout: stdout.stream,
     stderr: stderr.stream,
@@ -126,7 +126,7 @@ async function cli(command: string, config: string, kube: FakeKube) {
     terminationLog: join(dir, 'termination-log'),
   });
   const out = stdout.text();
-  const report = command === 'plan' ? undefined : (JSON.parse(out) as ReadinessReport);
+  const report = command === 'plan' || output !== 'json' ? undefined : (JSON.parse(out) as ReadinessReport);
   return { code, stdout: out, stderr: stderr.text(), report };
 }
 
@@ -373,6 +373,20 @@ describe.each(PROVIDERS)('%s', (kind) => {
 });
 
 describe('register-webhooks', () => {
+  it('plan in text: one line per hook, with its URL; after an apply, unchanged', async () => {
+    const p = await provider('github');
+    const kube = cluster(p);
+    const config = await configFor(p);
+    const before = (await cli('plan', config, kube, 'text')).stdout.split('\n');
+    expect(before).toContain(`+ create    Webhook.github acme/gitops/argocd — ${ARGOCD_URL}`);
+    expect(before).toContain(`+ create    Webhook.github acme/gitops/seldon-deploy — ${SELDON_URL}`);
+    expect(before).toContain('+ create    Secret seldon-system/sd-gitops-bootstrap-webhook');
+    await cli('apply', config, kube);
+    const after = (await cli('plan', config, kube, 'text')).stdout.split('\n');
+    expect(after).toContain(`= unchanged Webhook.github acme/gitops/argocd — ${ARGOCD_URL}`);
+    expect(p.writes()).toHaveLength(2);
+  });
+
   it('a lost webhook Secret: a new secret, given to the hook and to argocd-secret, no new hook', async () => {
     const p = await provider('github');
     const kube = cluster(p);
