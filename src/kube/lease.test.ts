@@ -1,6 +1,8 @@
 import { describe, expect, it, vi } from 'vitest';
 import { FakeApiServer } from '../../test/fakes/kube-http.ts';
+import { KubeClient } from './client.ts';
 import { acquireLease, LeaseHeldError, toMicroTime } from './lease.ts';
+import type { Transport } from './retry.ts';
 import type { KubeObject } from './types.ts';
 
 const NS = 'seldon-system';
@@ -36,6 +38,35 @@ describe('acquireLease', () => {
     expect(leaseSpec(fake).holderIdentity).toBe('run-b');
     await next.release();
   });
+
+  it.each(['POST', 'PUT'])(
+    'a retried %s whose first attempt went through takes the lease, not "held by itself"',
+    async (method) => {
+      const fake = new FakeApiServer();
+      if (method === 'PUT') seedLease(fake, { holderIdentity: '', leaseDurationSeconds: 60 });
+      let dropped = false;
+      // The server applies the write, then the connection resets before the answer arrives.
+      const transport: Transport = async (req) => {
+        const res = await fake.transport(req);
+        if (!dropped && req.method === method && req.url.includes('/leases')) {
+          dropped = true;
+          throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+        }
+        return res;
+      };
+      const kube = new KubeClient({
+        transport,
+        server: 'https://fake.k8s.test',
+        defaultNamespace: NS,
+        retry: { baseDelayMs: 1, maxDelayMs: 5, deadlineMs: 2_000 },
+      });
+      const lease = await acquireLease(kube, { namespace: NS, name: NAME, holder: 'run-a', ttlSeconds: 60 });
+      expect(dropped).toBe(true);
+      expect(leaseSpec(fake).holderIdentity).toBe('run-a');
+      await lease.release();
+      expect(leaseSpec(fake).holderIdentity).toBeUndefined();
+    },
+  );
 
   it('refuses while another run holds an unexpired lease', async () => {
     const fake = new FakeApiServer();

@@ -119,8 +119,12 @@ export async function acquireLease(kube: Kube, opts: LeaseOptions): Promise<Leas
         },
       });
     } catch (err) {
-      if (isConflict(err)) throw heldBy(await read());
-      throw err;
+      if (!isConflict(err)) throw err;
+      // A retried request whose first attempt went through (the answer was lost to a reset) conflicts
+      // with itself: the Lease is then ours.
+      const latest = await read();
+      if (latest?.spec?.holderIdentity !== opts.holder) throw heldBy(latest);
+      current = latest;
     }
   } else {
     const spec = live.spec ?? {};
@@ -145,8 +149,12 @@ export async function acquireLease(kube: Kube, opts: LeaseOptions): Promise<Leas
         },
       });
     } catch (err) {
-      if (isConflict(err)) throw heldBy(await read());
-      throw err;
+      if (!isConflict(err)) throw err;
+      // A retried request whose first attempt went through (the answer was lost to a reset) conflicts
+      // with itself: the Lease is then ours.
+      const latest = await read();
+      if (latest?.spec?.holderIdentity !== opts.holder) throw heldBy(latest);
+      current = latest;
     }
   }
 
