@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { FakeApiServer } from '../../test/fakes/kube-http.ts';
 import { ApiError } from '../errors.ts';
 import { NOTE_NO_CRD } from './apply.ts';
-import { apiErrorFromResponse, humanizeStatusMessage } from './client.ts';
+import { apiErrorFromResponse, humanizeStatusMessage, KubeClient } from './client.ts';
 import type { KubeObject } from './types.ts';
 
 const ns = (name: string): KubeObject => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
@@ -107,6 +107,33 @@ describe('request', () => {
     await expect(kube.request('GET', '/version')).rejects.toThrow(
       'cannot reach the Kubernetes API at https://fake.k8s.test: connection refused (ECONNREFUSED)',
     );
+  });
+});
+
+describe('useSignal: the run binds the requests in flight', () => {
+  it('a stalled request (no answer, retries left) ends when the signal aborts, and no retry follows', async () => {
+    let attempts = 0;
+    const kube = new KubeClient({
+      // A stall: the connection stays open, nothing comes back; only an abort ends it.
+      transport: (req) => {
+        attempts++;
+        return new Promise((_, reject) =>
+          req.signal?.addEventListener('abort', () => reject(req.signal!.reason)),
+        );
+      },
+      server: 'https://fake.k8s.test',
+      defaultNamespace: 'default',
+      retry: { baseDelayMs: 1, deadlineMs: 600_000 },
+    });
+    const controller = new AbortController();
+    kube.useSignal(controller.signal);
+    const pending = kube.request('GET', '/api/v1/namespaces/x').catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 20));
+    controller.abort(new DOMException('deadline', 'TimeoutError'));
+    const err = await pending;
+    expect(err).toBeInstanceOf(ApiError);
+    expect((err as ApiError).path).toBe('/api/v1/namespaces/x');
+    expect(attempts).toBe(1);
   });
 });
 

@@ -57,6 +57,7 @@ export class KubeClient implements Kube {
   private readonly send: Transport;
   private readonly applyCtx: ApplyContext;
   private readonly onClose: (() => Promise<void>) | undefined;
+  private signal: AbortSignal | undefined;
 
   constructor(opts: KubeClientOptions) {
     this.server = opts.server.replace(/\/+$/, '');
@@ -85,6 +86,10 @@ export class KubeClient implements Kube {
     };
   }
 
+  useSignal(signal: AbortSignal | undefined): void {
+    this.signal = signal;
+  }
+
   async request<T = unknown>(method: Method, path: string, opts: RequestOpts = {}): Promise<T> {
     const url = new URL(this.server + path);
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
@@ -96,7 +101,7 @@ export class KubeClient implements Kube {
     }
     let res: HttpResponse;
     try {
-      res = await this.send({ method, url: url.toString(), headers, body });
+      res = await this.send({ method, url: url.toString(), headers, body, signal: this.signal });
     } catch (err) {
       // The request body is deliberately not part of the error (it may hold Secret data).
       throw new ApiError(`cannot reach the Kubernetes API at ${this.server}: ${describeNetworkError(err)}`, {

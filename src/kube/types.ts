@@ -71,6 +71,12 @@ export interface Kube {
     opts?: { body?: unknown; contentType?: string; query?: Record<string, string | undefined> },
   ): Promise<T>;
 
+  /**
+   * From now on every request (each attempt and each wait between retries) ends when `signal` aborts:
+   * the run's deadline binds the requests in flight, not only the steps between them. Undefined: none.
+   */
+  useSignal?(signal: AbortSignal | undefined): void;
+
   /** GET one object; null on 404. */
   get<T extends KubeObject = KubeObject>(ref: ObjectRef): Promise<T | null>;
   /** LIST objects of a kind (optionally in a namespace / by label selector). */

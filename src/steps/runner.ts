@@ -52,18 +52,34 @@ export function failureCheck(step: Step, err: unknown): Check {
 }
 
 /** Why the run was cut short: its deadline, or a signal. */
-function stopped(ctx: StepContext): StepError {
+function stopped(ctx: StepContext, err: unknown): StepError {
   const reason: unknown = ctx.signal.reason;
   const why =
     reason instanceof DOMException && reason.name === 'TimeoutError'
       ? `the run's deadline passed (SD_BOOTSTRAP_TIMEOUT, ${formatDuration(ctx.env.SD_BOOTSTRAP_TIMEOUT_MS)})`
       : messageOf(reason);
-  return new StepError('runner', `stopped: ${why}`);
+  // Where it was: the request the deadline cut short, when it was one.
+  const during =
+    err instanceof ApiError ? ` during ${err.method} ${err.path.split('?')[0]} at ${ctx.kube.server}` : '';
+  return new StepError('runner', `stopped: ${why}${during}`);
 }
+
+/**
+ * After the steps, the report, the Lease's release and the report's write get what is left of the
+ * deadline plus this much: enough to say what happened, never an unbounded hang on a stalled API server.
+ */
+export const REPORT_GRACE_MS = 30_000;
 
 export async function runSteps(ctx: StepContext, steps: readonly Step[] = STEPS): Promise<RunResult> {
   const checks: Check[] = [];
   let failed: RunResult['failed'];
+  // Requests in flight end with the run's deadline (or signal), not only the steps between them.
+  ctx.kube.useSignal?.(ctx.signal);
+  let grace: AbortSignal | undefined;
+  const afterSteps = () => {
+    grace ??= AbortSignal.timeout(ctx.remainingMs() + REPORT_GRACE_MS);
+    ctx.kube.useSignal?.(grace);
+  };
   try {
     if (ctx.mode !== 'status') {
       for (const step of steps) {
@@ -76,7 +92,7 @@ export async function runSteps(ctx: StepContext, steps: readonly Step[] = STEPS)
           const detail = [summary, changes].filter(Boolean).join('; ') || 'up to date';
           ctx.log.info(progressLine(true, step.name, Date.now() - started, detail));
         } catch (err) {
-          const check = failureCheck(step, ctx.signal.aborted ? stopped(ctx) : err);
+          const check = failureCheck(step, ctx.signal.aborted ? stopped(ctx, err) : err);
           failed = { step: step.name, message: check.message, error: err };
           checks.push(check);
           ctx.log.error(progressLine(false, step.name, Date.now() - started, messageOf(err)));
@@ -85,6 +101,7 @@ export async function runSteps(ctx: StepContext, steps: readonly Step[] = STEPS)
         }
       }
     }
+    afterSteps();
     if (ctx.mode !== 'plan') {
       for (const step of steps) {
         try {
@@ -100,6 +117,7 @@ export async function runSteps(ctx: StepContext, steps: readonly Step[] = STEPS)
       }
     }
   } finally {
+    afterSteps();
     await ctx.state.lease
       ?.release()
       .catch((err: unknown) => ctx.log.warn(`could not release the Lease: ${messageOf(err)}`));
