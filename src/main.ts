@@ -173,7 +173,18 @@ export async function run(argv: string[], io: RunIO): Promise<number> {
     const env = loadEnv(io.env);
     const config = await loadConfigFile(cli.config ?? env.SD_BOOTSTRAP_CONFIG);
     log = createLogger({ level: env.LOG_LEVEL, format: env.LOG_FORMAT, stream: io.stderr });
-    const kube = await (io.connect ?? connect)({ kubeconfig: cli.kubeconfig, context: cli.context });
+    const logger = log;
+    const kube = await (io.connect ?? connect)({
+      kubeconfig: cli.kubeconfig,
+      context: cli.context,
+      // Each retry said once (throttling, resets, restarts are otherwise invisible until they fail).
+      retry: {
+        onRetry: (r) =>
+          logger.warn(
+            `retrying ${r.method} ${new URL(r.url).pathname} in ${r.delayMs} ms after ${r.reason} (attempt ${r.attempt})`,
+          ),
+      },
+    });
     try {
       if (cli.namespace !== undefined) {
         if (!isDnsLabel(cli.namespace))
