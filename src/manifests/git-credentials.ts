@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Config } from '../config/types.ts';
 import type { KubeObject } from '../kube/types.ts';
 import { b64, MANAGED_BY_LABELS } from './common.ts';
@@ -128,4 +129,42 @@ export function privateKeyProblem(key: string, passphrase: string): string | und
   }
   if (encrypted && passphrase === '') return 'is passphrase-protected but the Secret has no "passphrase" key';
   return undefined;
+}
+
+/**
+ * The same unencrypted OpenSSH key text for the same key, every time. ssh-keygen writes a fresh random
+ * "checkint" pair into every private key it writes, so decrypting the same key twice gives two texts, and
+ * the repository Secret would change on every run. The pair only has to match itself: it is set from the
+ * public key. Anything else (an encrypted or non-OpenSSH key, a parse problem) comes back unchanged.
+ */
+export function stableOpensshKey(key: string): string {
+  const m = PEM.exec(key.trim());
+  if (!m || m[1]!.trim() !== 'OPENSSH') return key;
+  try {
+    const raw = Buffer.from(m[2]!.replace(/\s+/g, ''), 'base64');
+    if (raw.subarray(0, OPENSSH_MAGIC.length).toString('latin1') !== OPENSSH_MAGIC) return key;
+    let at = OPENSSH_MAGIC.length;
+    const str = () => {
+      const len = raw.readUInt32BE(at);
+      const value = raw.subarray(at + 4, at + 4 + len);
+      at += 4 + len;
+      return value;
+    };
+    if (str().toString('latin1') !== 'none') return key;
+    str(); // kdf name
+    str(); // kdf options
+    const keys = raw.readUInt32BE(at);
+    at += 4;
+    const publicKeys = Array.from({ length: keys }, str);
+    const privateStart = at + 4;
+    if (keys < 1 || privateStart + 8 > raw.length) return key;
+    const check = createHash('sha256').update(publicKeys[0]!).digest().subarray(0, 4);
+    const out = Buffer.from(raw);
+    check.copy(out, privateStart);
+    check.copy(out, privateStart + 4);
+    const body = out.toString('base64').replace(/.{1,70}/g, '$&\n');
+    return `-----BEGIN OPENSSH PRIVATE KEY-----\n${body}-----END OPENSSH PRIVATE KEY-----\n`;
+  } catch {
+    return key;
+  }
 }

@@ -175,6 +175,8 @@ describe('decryptPrivateKey (real ssh-keygen)', () => {
       });
       expect(plain).toMatch(/BEGIN OPENSSH PRIVATE KEY/);
       expect(plain).not.toBe(encrypted);
+      // The same text every time (ssh-keygen alone writes random check bytes): a re-run changes nothing.
+      expect(await decryptPrivateKey(encrypted, 'correct horse')).toBe(plain);
       expect(seenArgs.flat().join(' ')).not.toContain('correct horse');
       // The result really has no passphrase: ssh-keygen -y reads it without asking.
       const check = join(dir, 'plain');

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import type { GitCredentials } from '../manifests/git-credentials.ts';
-import { repoHost } from '../manifests/git-credentials.ts';
+import { repoHost, stableOpensshKey } from '../manifests/git-credentials.ts';
 import { redact, registerSecret } from '../report/redact.ts';
 
 export interface GitResult {
@@ -140,7 +140,8 @@ export async function decryptPrivateKey(
         : lastLine(result.stderr) || `ssh-keygen exited with ${result.exitCode}`;
       throw new Error(`cannot decrypt the SSH private key: ${redact(why)}`);
     }
-    const plain = await readFile(key, 'utf8');
+    // Deterministic: ssh-keygen's random check bytes would change the repository Secret on every run.
+    const plain = stableOpensshKey(await readFile(key, 'utf8'));
     registerSecret(plain);
     return plain;
   });
