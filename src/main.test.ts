@@ -267,14 +267,14 @@ describe('run against a cluster', () => {
     expect(r.stderr).toMatch(/report not written: preflight found bad input/);
   });
 
-  it('another run holds the Lease: exit 1, nothing written, its report left alone', async () => {
+  it("another run holds the Lease past this run's deadline: exit 1 at once, nothing written, its report left alone", async () => {
     const kube = cluster().seed({
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'Lease',
       metadata: { name: 'sd-gitops-bootstrap', namespace: 'seldon-system' },
       spec: {
         holderIdentity: 'other-pod/1',
-        leaseDurationSeconds: 600,
+        leaseDurationSeconds: 3600,
         renewTime: new Date().toISOString().replace('Z', '000Z'),
       },
     });
@@ -286,5 +286,27 @@ describe('run against a cluster', () => {
     expect(report.checks[0]).toMatchObject({ id: 'step.preflight', ready: false });
     expect(report.checks[0]!.message).toMatch(/another sd-gitops-bootstrap run \(other-pod\/1\) holds lease/);
     expect(kube.objects.has('/ConfigMap/seldon-system/sd-gitops-bootstrap-report')).toBe(false);
+  });
+
+  it('another run holds a Lease that runs out in time: waits for it, says so, then takes it over', async () => {
+    const kube = cluster().seed({
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { name: 'sd-gitops-bootstrap', namespace: 'seldon-system' },
+      spec: {
+        holderIdentity: 'killed-pod/1',
+        leaseDurationSeconds: 1,
+        renewTime: new Date().toISOString().replace('Z', '000Z'),
+      },
+    });
+    const r = await cli(['apply', '--config', configFile, '-o', 'json'], kube);
+    expect(r.code, r.stderr.slice(-1500)).toBe(0);
+    expect(r.stderr).toMatch(
+      /waiting for Lease seldon-system\/sd-gitops-bootstrap: killed-pod\/1 holds it until /,
+    );
+    const report = JSON.parse(r.stdout) as ReadinessReport;
+    expect(report.checks.find((c) => c.id === 'preflight.lease')?.message).toMatch(
+      /taken over from killed-pod\/1/,
+    );
   });
 });

@@ -7,8 +7,9 @@ import { hostname } from 'node:os';
 import { environmentsOf } from '../config/environments.ts';
 import { webhookSettings } from '../config/webhooks.ts';
 import { ApiError, messageOf, PermissionError, StepError } from '../errors.ts';
-import { acquireLease, LeaseHeldError } from '../kube/lease.ts';
+import { acquireLease, type LeaseHandle, LeaseHeldError } from '../kube/lease.ts';
 import { groupOf } from '../kube/objects.ts';
+import { sleep } from '../kube/retry.ts';
 import type { Kube } from '../kube/types.ts';
 import { ARGO_CRDS, CLUSTER_SCOPED_KINDS } from '../manifests/argocd.ts';
 import { ARGOCD_SECRET } from '../manifests/argocd-settings.ts';
@@ -310,13 +311,7 @@ async function reconcile(ctx: StepContext): Promise<string> {
   if (ctx.mode !== 'apply') return granted;
   const holder = `${process.env.HOSTNAME || hostname()}/${process.pid}`;
   try {
-    ctx.state.lease = await acquireLease(ctx.kube, {
-      namespace: ctx.runNamespace,
-      name: LEASE_NAME,
-      holder,
-      ttlSeconds: Math.max(60, Math.ceil(ctx.remainingMs() / 1000) + 30),
-      onLost: (reason) => ctx.log.error(`✗ lost the Lease: ${reason}`),
-    });
+    ctx.state.lease = await takeLease(ctx, holder);
     const before = ctx.state.lease.takenOverFrom;
     if (before)
       ctx.log.warn(
@@ -329,6 +324,44 @@ async function reconcile(ctx: StepContext): Promise<string> {
     });
   }
   return `${granted}, Lease ${ctx.runNamespace}/${LEASE_NAME} held`;
+}
+
+/**
+ * How long the Lease lasts without renewal (renewed every third of it while the run lives): a run killed
+ * without releasing it (SIGKILL, a lost node) blocks the next one for at most this long.
+ */
+export const LEASE_TTL_SECONDS = 60;
+/** A run that would have less than this left after waiting for the Lease does not wait. */
+const MIN_RUN_AFTER_WAIT_MS = 60_000;
+const LEASE_POLL_MS = 5_000;
+
+/**
+ * The Lease, waited for while another run holds it — as long as it runs out (or is released) early
+ * enough to leave this run a minute of its own deadline; otherwise LeaseHeldError at once. The holder may
+ * be a run that is still working (it releases the Lease when done) or one that was killed (its Lease
+ * then expires, at most LEASE_TTL_SECONDS after its last renewal, and is taken over).
+ */
+async function takeLease(ctx: StepContext, holder: string): Promise<LeaseHandle> {
+  let said = '';
+  for (;;) {
+    try {
+      return await acquireLease(ctx.kube, {
+        namespace: ctx.runNamespace,
+        name: LEASE_NAME,
+        holder,
+        ttlSeconds: LEASE_TTL_SECONDS,
+        onLost: (reason) => ctx.log.error(`✗ lost the Lease: ${reason}`),
+      });
+    } catch (err) {
+      if (!(err instanceof LeaseHeldError) || err.until === undefined) throw err;
+      const left = err.until.getTime() - ctx.now().getTime();
+      if (left > ctx.remainingMs() - MIN_RUN_AFTER_WAIT_MS) throw err;
+      const line = `waiting for Lease ${ctx.runNamespace}/${LEASE_NAME}: ${err.holder} holds it until ${err.until.toISOString()} (a run that ends releases it earlier)`;
+      if (line !== said) ctx.log.warn(line);
+      said = line;
+      await sleep(Math.min(LEASE_POLL_MS, Math.max(200, left + 200)), ctx.signal);
+    }
+  }
 }
 
 async function report(ctx: StepContext): Promise<Check[]> {
