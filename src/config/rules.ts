@@ -220,6 +220,17 @@ export function webhookSettingsComplete(c: Pick<Config, 'webhooks' | 'git'>): Co
   return problems;
 }
 
+/** A CA bundle is for TLS: an SSH (or plain HTTP) repository never uses it. */
+export function caBundleNeedsHttps(c: Pick<Config, 'git'>): ConfigProblem[] {
+  if (!c.git.caBundle || c.git.repoUrl.startsWith('https://')) return [];
+  return [
+    {
+      path: 'git.caBundle',
+      message: `is for an https:// repository, and git.repoUrl is ${c.git.repoUrl}: remove git.caBundle, or use the repository's https:// URL`,
+    },
+  ];
+}
+
 export interface Rule {
   /** The top-level sections the rule reads: it runs only when all of them are valid. */
   needs: readonly (keyof Config)[];
@@ -236,6 +247,7 @@ export const RULES: readonly Rule[] = [
   { needs: ['environments'], check: applicationNameTemplate },
   { needs: ['environments'], check: applicationNames },
   { needs: ['webhooks', 'git'], check: webhookSettingsComplete },
+  { needs: ['git'], check: caBundleNeedsHttps },
 ];
 
 /**

@@ -65,6 +65,8 @@ describe('describeConfig', () => {
     expect(required).toEqual([
       'git',
       'git.repoUrl',
+      'git.caBundle.secretRef.name',
+      'git.caBundle.configMapRef.name',
       'environments',
       'environments.namespaces',
       'environments.namespaces[].name',
@@ -78,6 +80,8 @@ describe('describeConfig', () => {
       'argocd.install.sha256',
       'argocd.adminPassword.secretRef.namespace',
       'git.credentials.secretRef.namespace',
+      'git.caBundle.secretRef.namespace',
+      'git.caBundle.configMapRef.namespace',
       // Needed only with webhooks.enabled (a rule says so), or derived (apiUrl, repository).
       'webhooks.provider',
       'webhooks.apiUrl',
@@ -109,7 +113,11 @@ describe('describeConfig', () => {
       git: { repoUrl: 'ssh://git@h/r.git' },
       environments: { namespaces: ['a'] },
     });
-    for (const row of rows.filter((r) => r.default !== undefined && !r.path.includes('[]'))) {
+    // Not the keys inside an optional section that is absent here (git.caBundle).
+    const inAbsentSection = (path: string) => path.startsWith('git.caBundle.');
+    for (const row of rows.filter(
+      (r) => r.default !== undefined && !r.path.includes('[]') && !inAbsentSection(r.path),
+    )) {
       const value = row.path.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], config);
       expect(value, row.path).toEqual(row.type === 'duration' ? expect.any(Number) : row.default);
     }

@@ -78,6 +78,21 @@ function duration(defaultValue: string) {
     .prefault(defaultValue);
 }
 
+/** A Secret or ConfigMap key holding CA certificates (git.caBundle). */
+const caBundleRef = (kind: 'Secret' | 'ConfigMap') =>
+  z
+    .strictObject({
+      name: dnsSubdomain('git-ca').describe(`Name of the ${kind}.`),
+      key: secretKey('ca.crt').default('ca.crt').describe(`Key of the PEM bundle in the ${kind}.`),
+      namespace: z
+        .string()
+        .max(63, labelHint('seldon-system'))
+        .regex(DNS1123_LABEL, labelHint('seldon-system'))
+        .optional()
+        .describe(`Namespace of the ${kind}. Default: the namespace the bootstrap runs in (POD_NAMESPACE).`),
+    })
+    .describe(`The ${kind} holding the CA bundle.`);
+
 const secretRefNamespace = z
   .string()
   .max(63, labelHint('seldon-system'))
@@ -263,6 +278,18 @@ export const configSchema = z
             })
             .prefault({})
             .describe('Git credentials.'),
+          caBundle: z
+            .strictObject({
+              secretRef: caBundleRef('Secret').optional(),
+              configMapRef: caBundleRef('ConfigMap').optional(),
+            })
+            .refine((v) => (v.secretRef === undefined) !== (v.configMapRef === undefined), {
+              message: 'set exactly one of secretRef or configMapRef',
+            })
+            .optional()
+            .describe(
+              "CA certificates (PEM) that sign the HTTPS Git server's certificate, for a server behind a private or corporate CA: trusted by the repository check and written for Argo CD into argocd-tls-certs-cm under the repository's host. Unset: the system CAs. One of secretRef or configMapRef.",
+            ),
           verify: z
             .boolean()
             .default(true)

@@ -10,6 +10,13 @@ export interface SecretRef {
   namespace?: string | undefined;
 }
 
+/** A Secret or ConfigMap key with PEM CA certificates. */
+export interface CaBundleRef {
+  name: string;
+  key: string;
+  namespace?: string | undefined;
+}
+
 export interface Config {
   argocd: {
     namespace: string;
@@ -28,6 +35,8 @@ export interface Config {
   git: {
     repoUrl: string;
     credentials: { secretRef: SecretRef };
+    /** Exactly one of the two refs is set. */
+    caBundle?: { secretRef?: CaBundleRef | undefined; configMapRef?: CaBundleRef | undefined } | undefined;
     verify: boolean;
   };
   environments: {

@@ -16,10 +16,11 @@ import {
   type GitErrorContext,
   type GitRunner,
   gitAuthEnv,
+  gitCaEnv,
   translateGitError,
   withTempDir,
 } from './git.ts';
-import { credentialsSecretRef, readGitCredentials, unencryptedPrivateKey } from './inputs.ts';
+import { credentialsSecretRef, readCaBundle, readGitCredentials, unencryptedPrivateKey } from './inputs.ts';
 
 const NAME = 'check-repository';
 const GIT_TIMEOUT_MS = 120_000;
@@ -81,6 +82,8 @@ export async function checkRepository(input: {
   privateKey?: string | undefined;
   repoUrl: string;
   secret: string;
+  /** PEM CA certificates the HTTPS server's certificate must chain to (git.caBundle); else the system's. */
+  caBundle?: string | undefined;
   folders: string[];
   run?: GitRunner;
   signal?: AbortSignal;
@@ -92,6 +95,7 @@ export async function checkRepository(input: {
     input.folders.map((namespace) => ({ namespace, ok: false, message: `not checked: ${why}` }));
   return withTempDir(async (dir) => {
     const env = await gitAuthEnv(input.creds, dir, input.privateKey);
+    if (input.caBundle !== undefined) Object.assign(env, await gitCaEnv(input.caBundle, dir));
     const git = async (args: string[]) => {
       const result = await run('git', args, { env, timeoutMs: GIT_TIMEOUT_MS, signal: input.signal });
       if (result.exitCode !== 0)
@@ -151,6 +155,7 @@ const runCheck = perRun(async (ctx): Promise<RepositoryCheck> => {
     privateKey: await unencryptedPrivateKey(ctx),
     repoUrl: ctx.config.git.repoUrl,
     secret: credentialsSecretRef(ctx).text,
+    caBundle: await readCaBundle(ctx),
     folders: environmentsOf(ctx.config).map((e) => e.namespace),
     ...(ctx.deps.git ? { run: ctx.deps.git } : {}),
     signal: ctx.signal,

@@ -6,7 +6,7 @@
 import { messageOf } from '../errors.ts';
 import { describeRef } from '../kube/objects.ts';
 import type { KubeObject } from '../kube/types.ts';
-import { argocdRepositorySecret, seldonGitCredsSecret } from '../manifests/git-credentials.ts';
+import { argocdRepositorySecret, repoHost, seldonGitCredsSecret } from '../manifests/git-credentials.ts';
 import {
   KNOWN_HOSTS_CONFIGMAP,
   KNOWN_HOSTS_KEY,
@@ -14,9 +14,15 @@ import {
   knownHostsEntries,
   mergeKnownHosts,
 } from '../manifests/known-hosts.ts';
+import { pemBundle, TLS_CERTS_CONFIGMAP, tlsCertsConfigMap } from '../manifests/tls-certs.ts';
 import type { Check } from '../report/types.ts';
 import type { Step, StepContext } from './context.ts';
-import { readGitCredentials, requireSeldonDeployNamespace, unencryptedPrivateKey } from './inputs.ts';
+import {
+  readCaBundle,
+  readGitCredentials,
+  requireSeldonDeployNamespace,
+  unencryptedPrivateKey,
+} from './inputs.ts';
 import { withOwnedFields } from './ownership.ts';
 
 const NAME = 'git-credentials';
@@ -53,7 +59,29 @@ export async function desiredCredentialObjects(ctx: StepContext): Promise<KubeOb
     // Argo CD's own ConfigMap: with `skip`, keep what an earlier install applied (labels).
     objects.push(ctx.config.argocd.install.source === 'skip' ? withOwnedFields(live, patch) : patch);
   }
+  const ca = await caBundleObject(ctx);
+  if (ca) objects.push(ca.patch);
   return objects;
+}
+
+/**
+ * git.caBundle for Argo CD: the bundle under the repository's host in argocd-tls-certs-cm (the other
+ * servers' keys untouched), or undefined when git.caBundle is unset.
+ */
+async function caBundleObject(ctx: StepContext): Promise<{ patch: KubeObject; host: string } | undefined> {
+  const pem = await readCaBundle(ctx);
+  if (pem === undefined) return undefined;
+  const { host } = repoHost(ctx.config.git.repoUrl);
+  const patch = tlsCertsConfigMap(ctx.config.argocd.namespace, host, pem);
+  if (ctx.config.argocd.install.source !== 'skip') return { patch, host };
+  // Argo CD's own ConfigMap: with `skip`, keep what an earlier install applied (labels).
+  const live = await ctx.kube.get<ConfigMap>({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    namespace: ctx.config.argocd.namespace,
+    name: TLS_CERTS_CONFIGMAP,
+  });
+  return { patch: withOwnedFields(live, patch), host };
 }
 
 async function reconcile(ctx: StepContext): Promise<string> {
@@ -113,6 +141,35 @@ async function report(ctx: StepContext): Promise<Check[]> {
             ready: false,
             required: true,
             message: `${where} lacks ${missing.length} host key(s) of the source Secret (${missing.map((e) => e.split(' ').slice(0, 2).join(' ')).join('; ')})`,
+          },
+    );
+  }
+  const ca = await caBundleObject(ctx).catch((err: unknown) => err as Error);
+  if (ca instanceof Error) {
+    checks.push({ id: 'git.tls-certs', ready: false, required: true, message: messageOf(ca) });
+  } else if (ca) {
+    const where = `${ctx.config.argocd.namespace}/${TLS_CERTS_CONFIGMAP}`;
+    const live = await ctx.kube.get<ConfigMap>({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      namespace: ctx.config.argocd.namespace,
+      name: TLS_CERTS_CONFIGMAP,
+    });
+    const want = (ca.patch as ConfigMap).data?.[ca.host];
+    const have = live?.data?.[ca.host];
+    checks.push(
+      have !== undefined && pemBundle(have) === want
+        ? {
+            id: 'git.tls-certs',
+            ready: true,
+            required: true,
+            message: `${where} trusts the CA bundle of git.caBundle for ${ca.host}`,
+          }
+        : {
+            id: 'git.tls-certs',
+            ready: false,
+            required: true,
+            message: `${where} ${have === undefined ? `has no entry for ${ca.host}` : `has another CA bundle for ${ca.host}`}: Argo CD would not trust the Git server`,
           },
     );
   }

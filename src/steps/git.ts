@@ -102,6 +102,13 @@ export async function gitAuthEnv(
   };
 }
 
+/** git trusts exactly these CA certificates (git.caBundle) for HTTPS, from a file in `dir`. */
+export async function gitCaEnv(caBundle: string, dir: string): Promise<Record<string, string>> {
+  const file = join(dir, 'ca-bundle.pem');
+  await writePrivate(file, ensureTrailingNewline(caBundle));
+  return { GIT_SSL_CAINFO: file };
+}
+
 function ensureTrailingNewline(text: string): string {
   return text.endsWith('\n') ? text : `${text}\n`;
 }
@@ -206,7 +213,8 @@ export function translateGitError(stderr: string, ctx: GitErrorContext, timedOut
   if (CONNECT.test(stderr)) {
     return `cannot connect to ${host}${port ? `:${port}` : ''}: ${lineMatching(stderr, CONNECT)}`;
   }
-  if (TLS.test(stderr)) return `the TLS certificate of ${host} is not trusted: ${lineMatching(stderr, TLS)}`;
+  if (TLS.test(stderr))
+    return `the TLS certificate of ${host} is not trusted: ${lineMatching(stderr, TLS)}: if a private or corporate CA signed it, name its certificates in git.caBundle (a Secret or ConfigMap)`;
   if (/spawn git ENOENT|git: not found|ENOENT/.test(stderr)) {
     return 'git is not installed (the image needs git and openssh-client)';
   }

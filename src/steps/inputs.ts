@@ -7,6 +7,7 @@
 import { webhookSettings } from '../config/webhooks.ts';
 import { messageOf, StepError } from '../errors.ts';
 import { describeRef, readSecret } from '../kube/objects.ts';
+import type { KubeObject } from '../kube/types.ts';
 import { type LoadedManifest, loadArgocdManifest } from '../manifests/argocd.ts';
 import { type AdminPasswordSource, ARGOCD_SECRET } from '../manifests/argocd-settings.ts';
 import {
@@ -17,6 +18,7 @@ import {
 } from '../manifests/git-credentials.ts';
 import { knownHostsCovers, knownHostsName } from '../manifests/known-hosts.ts';
 import { decidePassword, generatePassword, type PasswordDecision } from '../manifests/password.ts';
+import { pemBundle } from '../manifests/tls-certs.ts';
 import { VIRTUAL_SERVICE_API_VERSIONS } from '../manifests/virtualservice.ts';
 import {
   argocdWebhookData,
@@ -198,6 +200,58 @@ export const requireSeldonDeployNamespace = perRun(async (ctx): Promise<void> =>
       `namespace ${namespace} (seldonDeploy.namespace) does not exist: install Seldon Deploy first, or set seldonDeploy.namespace to where it runs`,
     );
   }
+});
+
+/** Where git.caBundle points, or undefined when it is unset. */
+export function caBundleSource(
+  ctx: StepContext,
+): { kind: 'Secret' | 'ConfigMap'; namespace: string; name: string; key: string; path: string } | undefined {
+  const ca = ctx.config.git.caBundle;
+  const ref = ca?.secretRef ?? ca?.configMapRef;
+  if (!ca || !ref) return undefined;
+  const kind = ca.secretRef ? 'Secret' : 'ConfigMap';
+  const path = `git.caBundle.${ca.secretRef ? 'secretRef' : 'configMapRef'}`;
+  return { kind, namespace: ref.namespace ?? ctx.runNamespace, name: ref.name, key: ref.key, path };
+}
+
+/** The CA bundle of git.caBundle (PEM, normalised), read once per run; undefined when unset. */
+export const readCaBundle = perRun(async (ctx): Promise<string | undefined> => {
+  const src = caBundleSource(ctx);
+  if (!src) return undefined;
+  const where = `${src.kind} ${src.namespace}/${src.name}`;
+  let data: Record<string, string> | null;
+  if (src.kind === 'Secret') data = await readSecret(ctx.kube, src.namespace, src.name);
+  else {
+    const cm = await ctx.kube.get<KubeObject & { data?: Record<string, string> }>({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      namespace: src.namespace,
+      name: src.name,
+    });
+    data = cm ? (cm.data ?? {}) : null;
+  }
+  if (!data) {
+    throw new StepError(
+      GIT_CREDENTIALS,
+      `${where} (${src.path}) does not exist: create it with the CA certificates (PEM) under key "${src.key}"`,
+    );
+  }
+  const text = data[src.key];
+  if (text === undefined) {
+    const keys = Object.keys(data).sort();
+    throw new StepError(
+      GIT_CREDENTIALS,
+      `${where} (${src.path}) has no key "${src.key}"${keys.length ? ` (it has ${keys.map((k) => `"${k}"`).join(', ')}): set ${src.path}.key` : ''}`,
+    );
+  }
+  const pem = pemBundle(text);
+  if (!pem) {
+    throw new StepError(
+      GIT_CREDENTIALS,
+      `${where} key "${src.key}" (${src.path}) holds no PEM certificate (-----BEGIN CERTIFICATE-----): put the CA certificates there`,
+    );
+  }
+  return pem;
 });
 
 /** The SSH key without passphrase, for Argo CD and for the repository check (decrypted once per run). */

@@ -11,7 +11,9 @@ import type { KubeObject } from '../kube/types.ts';
 import { ARGO_CRDS, type LoadedManifest } from '../manifests/argocd.ts';
 import { ARGOCD_SERVER, adminPasswordSecret, argocdConfigPatches } from '../manifests/argocd-settings.ts';
 import { MANAGED_BY_LABELS } from '../manifests/common.ts';
+import { repoHost } from '../manifests/git-credentials.ts';
 import { KNOWN_HOSTS_CONFIGMAP, KNOWN_HOSTS_KEY, mergeKnownHosts } from '../manifests/known-hosts.ts';
+import { TLS_CERTS_CONFIGMAP, tlsCertsConfigMap } from '../manifests/tls-certs.ts';
 import type { Check } from '../report/types.ts';
 import type { Step, StepContext } from './context.ts';
 import {
@@ -19,6 +21,7 @@ import {
   argocdManifest,
   passwordStored,
   readAdminPassword,
+  readCaBundle,
   storedArgocdWebhookData,
 } from './inputs.ts';
 
@@ -46,6 +49,10 @@ export async function desiredInstallObjects(
     namespace: ctx.config.argocd.namespace,
     name: KNOWN_HOSTS_CONFIGMAP,
   });
+  const pem = await readCaBundle(ctx);
+  const ca = pem
+    ? tlsCertsConfigMap(ctx.config.argocd.namespace, repoHost(ctx.config.git.repoUrl).host, pem)
+    : undefined;
   const objects = manifest.objects.map((obj) => {
     let merged = obj;
     for (const patch of patches) if (sameObject(obj, patch)) merged = overlay(merged, patch);
@@ -55,6 +62,9 @@ export async function desiredInstallObjects(
       if (live !== undefined)
         merged = overlay(merged, { data: { [KNOWN_HOSTS_KEY]: mergeKnownHosts(live, upstream).text } });
     }
+    // git.caBundle's entry, as git-credentials writes it: without it here each run would drop and re-add it.
+    if (ca && obj.kind === 'ConfigMap' && obj.metadata.name === TLS_CERTS_CONFIGMAP)
+      merged = overlay(merged, ca);
     return merged;
   });
   const missing = patches.filter((p) => !objects.some((o) => sameObject(o, p)));

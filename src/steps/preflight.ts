@@ -20,6 +20,7 @@ import {
   argocdManifest,
   credentialsSecretRef,
   readAdminPassword,
+  readCaBundle,
   readGitCredentials,
   readWebhookToken,
   requireSeldonDeployNamespace,
@@ -166,6 +167,18 @@ export function requiredPermissions(config: StepContext['config'], inputs: Permi
     namespace: inputs.credentialsNamespace,
     names: [config.git.credentials.secretRef.name],
   });
+  // git.caBundle: its Secret or ConfigMap, by name (argocd-tls-certs-cm is among the configmaps above).
+  const ca = config.git.caBundle;
+  const caRef = ca?.secretRef ?? ca?.configMapRef;
+  if (ca && caRef) {
+    perms.push({
+      verb: 'get',
+      group: '',
+      resource: ca.secretRef ? 'secrets' : 'configmaps',
+      namespace: caRef.namespace ?? inputs.runNamespace,
+      names: [caRef.name],
+    });
+  }
   perms.push({ verb: 'get', group: '', resource: 'namespaces', names: [config.seldonDeploy.namespace] });
   perms.push(
     ...applyNamed('', 'secrets', config.seldonDeploy.namespace, [config.seldonDeploy.gitCredentialsSecret]),
@@ -299,11 +312,12 @@ async function reconcile(ctx: StepContext): Promise<string> {
 
   // Inputs the later steps need, read now so a missing Secret stops the run before anything is written.
   // Every input is checked here, against the cluster and the files, so bad input stops the run with
-  // nothing written: the Secrets and their keys, the SSH key (decrypted with its passphrase), the known
+  // nothing written: the Secrets and their keys, the SSH key (decrypted with its passphrase), the CA bundle, the known
   // hosts of the repository's host, Seldon Deploy's namespace (the manifest was read and verified above).
   await readAdminPassword(ctx);
   await readGitCredentials(ctx);
   await unencryptedPrivateKey(ctx);
+  await readCaBundle(ctx);
   await requireSeldonDeployNamespace(ctx);
   if (webhookSettings(ctx.config, ctx.runNamespace)) await readWebhookToken(ctx);
 
