@@ -258,6 +258,20 @@ export function valuesSchema(): Schema {
         },
         { description: 'Egress-only NetworkPolicy of the chart pods.' },
       ),
+      proxy: obj(
+        {
+          httpsProxy: str('Proxy URL for HTTPS (HTTPS_PROXY); empty: none.', {
+            pattern: '^$|^https?://[^\\s]+$',
+          }),
+          httpProxy: str('Proxy URL for plain HTTP (HTTP_PROXY); empty: none.', {
+            pattern: '^$|^https?://[^\\s]+$',
+          }),
+          noProxy: str('More hosts reached without the proxy, comma-separated (NO_PROXY).', {
+            pattern: '^[^\\s]*$',
+          }),
+        },
+        { description: 'An HTTP(S) proxy for the Job (git, install.url).' },
+      ),
       job: obj(
         {
           backoffLimit: { type: 'integer', minimum: 0, description: 'Retries of a run that is not ready.' },
@@ -312,6 +326,13 @@ export function valuesSchema(): Schema {
           ]),
         },
         { description: 'The hook Job.' },
+      ),
+      test: obj(
+        {
+          enabled: bool('Render the helm test pod and its read-only RBAC.'),
+          timeout: { description: 'Deadline of the status run of the test pod.', ...durationSchema(config) },
+        },
+        { description: '`helm test`: a pod that runs status --require-ready.' },
       ),
       logFormat: str('Log format.', { enum: ['pretty', 'json', 'auto'] }),
       logLevel: str('Log level.', { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] }),

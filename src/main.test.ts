@@ -235,6 +235,25 @@ describe('run against a cluster', () => {
     expect((JSON.parse(r.stdout) as ReadinessReport).ready).toBe(false);
   });
 
+  it('status --require-ready: exit 1 on an empty cluster, naming the not-ready checks; 0 once converged', async () => {
+    const kube = cluster();
+    const empty = await cli(['status', '--config', configFile, '--require-ready'], kube);
+    expect(empty.code).toBe(1);
+    expect(empty.stdout).toMatch(/^✗ NOT READY: /);
+    expect(empty.stdout).toMatch(/^Not ready: .*argocd\.install/m);
+    await cli(['apply', '--config', configFile], kube);
+    const writes = kube.stats.writes;
+    const ready = await cli(['status', '--config', configFile, '--require-ready'], kube);
+    expect(ready.code).toBe(0);
+    expect(kube.stats.writes).toBe(writes);
+  });
+
+  it('--require-ready is refused outside status', async () => {
+    const r = await cli(['apply', '--config', configFile, '--require-ready']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--require-ready is for status');
+  });
+
   it('plan: one line per object, no writes', async () => {
     const r = await cli(['plan', '--config', configFile]);
     expect(r.code).toBe(0);

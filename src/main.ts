@@ -41,10 +41,12 @@ Options:
   --namespace NAME    namespace the bootstrap runs in: source Secrets, report, Lease (default: $POD_NAMESPACE,
                       else the kubeconfig context's namespace; outside a pod one of the three is required)
   --output text|json  result format on stdout (default: text)
+  --require-ready     status: exit 1 unless the report is ready (what \`helm test\` runs)
   --help              show this help
 
 Environment: SD_BOOTSTRAP_CONFIG, LOG_LEVEL, LOG_FORMAT (auto|json|pretty), SD_BOOTSTRAP_TIMEOUT, POD_NAMESPACE.
-Exit codes: 0 ready (plan, status: done), 1 not ready or a step failed, 2 bad configuration or usage.
+Exit codes: 0 ready (plan, status: done; status --require-ready: ready), 1 not ready or a step failed,
+2 bad configuration or usage.
 `;
 
 export interface Cli {
@@ -54,6 +56,8 @@ export interface Cli {
   context?: string | undefined;
   namespace?: string | undefined;
   output: 'text' | 'json';
+  /** status: exit 1 unless ready. */
+  requireReady?: boolean;
   help: boolean;
 }
 
@@ -77,6 +81,8 @@ export function parseCli(argv: string[]): Cli {
   if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
   const output = values.output ?? 'text';
   if (output !== 'text' && output !== 'json') throw new UsageError(`--output ${output}: use text or json`);
+  if (values['require-ready'] && command !== 'status')
+    throw new UsageError(`--require-ready is for status (apply already exits 1 unless ready)`);
   return {
     command: command as Mode,
     config: values.config,
@@ -84,6 +90,7 @@ export function parseCli(argv: string[]): Cli {
     context: values.context,
     namespace: values.namespace,
     output,
+    ...(values['require-ready'] ? { requireReady: true } : {}),
     help: false,
   };
 }
@@ -94,6 +101,7 @@ const OPTIONS = {
   context: { type: 'string' },
   namespace: { type: 'string', short: 'n' },
   output: { type: 'string', short: 'o' },
+  'require-ready': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -260,7 +268,7 @@ async function execute(
     startedAt,
     finishedAt: now(),
   });
-  let code = cli.command === 'status' || report.ready ? 0 : 1;
+  let code = (cli.command === 'status' && !cli.requireReady) || report.ready ? 0 : 1;
   if (cli.command === 'apply') {
     // A run that fails in preflight writes nothing, the report ConfigMap included: it holds no Lease, so
     // writing the report would race (and overwrite) the run that does; bad input, missing permissions and

@@ -89,8 +89,11 @@ describe('every rendered object is accepted by the API server (server-side dry-r
       'pod-security.kubernetes.io/enforce': 'restricted',
       'pod-security.kubernetes.io/warn': 'restricted',
     });
-    const objects = await render('sdb', ns, [file]);
-    const values = mergeValues(chartValues(), readValues(file)) as { networkPolicy: { enabled: boolean } };
+    const objects = await render('sdb', ns, [file], { tests: true });
+    const values = mergeValues(chartValues(), readValues(file)) as {
+      networkPolicy: { enabled: boolean };
+      test: { enabled: boolean };
+    };
     expect(new Set(objects.map((o) => o.kind))).toEqual(
       new Set([
         'ServiceAccount',
@@ -101,10 +104,17 @@ describe('every rendered object is accepted by the API server (server-side dry-r
         'RoleBinding',
         'Job',
         ...(values.networkPolicy.enabled ? ['NetworkPolicy'] : []),
+        ...(values.test.enabled ? ['Pod'] : []),
       ]),
     );
     // Roles go to namespaces that exist before `helm install` (e.g. the Argo CD one with `skip`).
     for (const o of objects) if (o.metadata.namespace) await ensureNamespace(o.metadata.namespace);
+    // A Pod (the helm test hook) is admitted only once its ServiceAccount exists, as `helm test` creates
+    // it first (a lower hook weight): create the ServiceAccounts for real.
+    const accounts = objects.filter((o) => o.kind === 'ServiceAccount');
+    await kubectl(['apply', '-f', '-'], {
+      input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: accounts }),
+    });
     const r = await kubectlResult(['apply', '--server-side', '--dry-run=server', '-f', '-'], {
       input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }),
     });
@@ -318,6 +328,21 @@ describe('the usual values (cert-manager style), each defaulting to what the cha
     ]);
   });
 
+  it('proxy values become HTTPS_PROXY/NO_PROXY (both cases), NO_PROXY always holding the API server', async () => {
+    const env = jobOf(await render('sdb', 'seldon-system', [scenario('https-git')])).spec.template.spec
+      .containers[0]!.env;
+    const value = (name: string) => env.find((e) => e.name === name)?.value;
+    expect(value('HTTPS_PROXY')).toBe('http://proxy.corp.example.com:3128');
+    expect(value('https_proxy')).toBe('http://proxy.corp.example.com:3128');
+    expect(value('HTTP_PROXY')).toBeUndefined();
+    const noProxy = '$(KUBERNETES_SERVICE_HOST),.svc,.cluster.local,localhost,127.0.0.1,.corp.example.com';
+    expect([value('NO_PROXY'), value('no_proxy')]).toEqual([noProxy, noProxy]);
+    // After POD_NAMESPACE (Kubernetes expands $(VAR) only from variables defined before, and the Service ones).
+    expect(env.findIndex((e) => e.name === 'NO_PROXY')).toBeGreaterThan(
+      env.findIndex((e) => e.name === 'POD_NAMESPACE'),
+    );
+  });
+
   it('the schema refuses a misspelt security context key and a bad CIDR', async () => {
     for (const [name, bad, where] of [
       ['sc-typo', { job: { podSecurityContext: { runAsUsr: 1 } } }, 'runAsUsr'],
@@ -337,6 +362,110 @@ describe('the usual values (cert-manager style), each defaulting to what the cha
       expect(r.code, name).not.toBe(0);
       expect(r.stderr, name).toContain(where);
     }
+  });
+});
+
+describe('helm test: a read-only pod that runs status --require-ready', () => {
+  const scenario = (name: string) => scenarios.find((s) => s.name === name)!.file;
+  const isTest = (o: K8sObject) => o.metadata.annotations?.['helm.sh/hook'] === 'test';
+
+  it.each(scenarios)(
+    "$name: the pod runs the Job's image and config, read-only, as a test hook",
+    async ({ file }) => {
+      const objects = await render('sdb', 'seldon-system', [file], { tests: true });
+      const tests = objects.filter(isTest);
+      const pod = tests.find((o) => o.kind === 'Pod') as K8sObject & {
+        spec: PodSpec & Record<string, unknown>;
+      };
+      const job = jobOf(objects).spec.template.spec;
+      const c = pod.spec.containers[0]!;
+      expect(c.image).toBe(job.containers[0]!.image);
+      expect(c.args).toEqual(['status', '--require-ready']);
+      expect(c.securityContext).toEqual(job.containers[0]!.securityContext);
+      expect(c.securityContext).toMatchObject({
+        readOnlyRootFilesystem: true,
+        allowPrivilegeEscalation: false,
+      });
+      expect(pod.spec.securityContext).toEqual(job.securityContext);
+      expect(pod.spec.restartPolicy).toBe('Never');
+      expect(pod.spec.serviceAccountName).toBe('sdb-sd-gitops-bootstrap-test');
+      // The release's config, as the Job mounts it.
+      const cmOf = (spec: PodSpec) =>
+        (spec.volumes as { name: string; configMap?: { name: string } }[]).find((v) => v.name === 'config')
+          ?.configMap?.name;
+      expect(cmOf(pod.spec)).toBe(cmOf(job));
+      // Every test object is a test hook, deleted when the test passes; the ServiceAccount and RBAC first.
+      for (const o of tests)
+        expect(o.metadata.annotations?.['helm.sh/hook-delete-policy'], `${o.kind}/${o.metadata.name}`).toBe(
+          'before-hook-creation,hook-succeeded',
+        );
+      const weight = (o: K8sObject) => Number(o.metadata.annotations?.['helm.sh/hook-weight']);
+      for (const o of tests.filter((o) => o.kind !== 'Pod')) expect(weight(o)).toBeLessThan(weight(pod));
+      expect(tests.filter((o) => o.kind === 'ServiceAccount').map((o) => o.metadata.name)).toEqual([
+        'sdb-sd-gitops-bootstrap-test',
+      ]);
+    },
+  );
+
+  it.each(scenarios)(
+    '$name: its rights are reads only, each one the run has, and every read the run needs',
+    async ({ file }) => {
+      const ns = 'seldon-system';
+      const all = await render('sdb', ns, [file], { tests: true });
+      const testGrants = grantsOf(all.filter(isTest));
+      const runGrants = grantsOf(all.filter((o) => !isTest(o)));
+      expect(testGrants.length).toBeGreaterThan(0);
+      expect(testGrants.filter((g) => g.verb !== 'get' && g.verb !== 'list').map(grantKey)).toEqual([]);
+      // Nothing the run itself is not granted, names included.
+      const inRun = (g: Grant) =>
+        runGrants.some(
+          (r) =>
+            grantKey(r) === grantKey(g) &&
+            (!r.names || (!!g.names && g.names.every((n) => r.names!.includes(n)))),
+        );
+      expect(testGrants.filter((g) => !inRun(g)).map(grantKey)).toEqual([]);
+      // Every read of the run's permission list is there too: status reads what apply wrote.
+      const values = mergeValues(chartValues(), readValues(file)) as { config: unknown };
+      const reads = requiredGrants(parseConfig(values.config), ns).filter(
+        (p) => p.verb === 'get' || p.verb === 'list',
+      );
+      // A permission by name is granted when each name is, by any rule (one without names grants all).
+      const grantsName = (g: Grant, p: Grant, n?: string) =>
+        g.verb === p.verb &&
+        g.group === p.group &&
+        g.resource === p.resource &&
+        (g.scope === '*' || g.scope === p.scope) &&
+        (!g.names || (n !== undefined && g.names.includes(n)));
+      const granted = (p: Grant) =>
+        p.names
+          ? p.names.every((n) => testGrants.some((g) => grantsName(g, p, n)))
+          : testGrants.some((g) => grantsName(g, p));
+      expect(reads.filter((p) => !granted(p)).map(grantKey)).toEqual([]);
+      // Secrets only by name.
+      expect(testGrants.filter((g) => g.resource === 'secrets' && !g.names).map(grantKey)).toEqual([]);
+    },
+  );
+
+  it('test.enabled false: no test objects; rbac.create false: the ServiceAccount only', async () => {
+    const off = await render(
+      'sdb',
+      'seldon-system',
+      [scenario('default'), valuesFile('no-test', { test: { enabled: false } })],
+      { tests: true },
+    );
+    expect(off.filter(isTest)).toEqual([]);
+    const own = await render(
+      'sdb',
+      'seldon-system',
+      [scenario('default'), valuesFile('no-rbac', { rbac: { create: false } })],
+      { tests: true },
+    );
+    expect(
+      own
+        .filter(isTest)
+        .map((o) => o.kind)
+        .sort(),
+    ).toEqual(['Pod', 'ServiceAccount']);
   });
 });
 

@@ -92,6 +92,22 @@ serves apiregistration.k8s.io/v1; Helm's offline set has no such group) or given
 {{- end }}
 {{- end }}
 
+{{/* The proxy variables of the values (nothing when no proxy is set), upper and lower case. */}}
+{{- define "sd-gitops-bootstrap.proxyEnv" -}}
+{{- $p := .Values.proxy -}}
+{{- if or $p.httpsProxy $p.httpProxy }}
+{{- $no := "$(KUBERNETES_SERVICE_HOST),.svc,.cluster.local,localhost,127.0.0.1" -}}
+{{- if $p.noProxy }}{{ $no = printf "%s,%s" $no $p.noProxy }}{{ end -}}
+{{- $env := list -}}
+{{- range $name, $value := dict "HTTPS_PROXY" $p.httpsProxy "HTTP_PROXY" $p.httpProxy "NO_PROXY" $no }}
+{{- if $value }}
+{{- $env = concat $env (list (dict "name" $name "value" $value) (dict "name" (lower $name) "value" $value)) -}}
+{{- end }}
+{{- end }}
+{{- toYaml $env }}
+{{- end }}
+{{- end }}
+
 {{- define "sd-gitops-bootstrap.configMapName" -}}
 {{- printf "%s-config" (include "sd-gitops-bootstrap.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}
@@ -229,6 +245,13 @@ the rendered rules and that list are equal, rule for rule. Output (YAML):
 {{- $_ := set $namespaces $pwNs (concat (get $namespaces $pwNs | default (list)) $pwRules) -}}
 {{- $credRules := list (dict "apiGroups" (list "") "resources" (list "secrets") "verbs" (list "get") "resourceNames" (list $c.git.credentials.secretRef.name)) -}}
 {{- $_ := set $namespaces $credNs (concat (get $namespaces $credNs | default (list)) $credRules) -}}
+{{- /* git.caBundle: its Secret or ConfigMap, read by name. */ -}}
+{{- with $c.git.caBundle }}
+{{- $ref := .secretRef | default .configMapRef -}}
+{{- $caNs := default $release $ref.namespace -}}
+{{- $caRules := list (dict "apiGroups" (list "") "resources" (list (ternary "secrets" "configmaps" (not (empty .secretRef)))) "verbs" (list "get") "resourceNames" (list $ref.name)) -}}
+{{- $_ := set $namespaces $caNs (concat (get $namespaces $caNs | default (list)) $caRules) -}}
+{{- end }}
 {{- /* Webhooks: the provider token Secret (read) and the bootstrap's webhook Secret in the release
        namespace (applied: the generated Argo CD webhook secret and the hook ids). */ -}}
 {{- if $c.webhooks.enabled }}
@@ -285,4 +308,40 @@ the rendered rules and that list are equal, rule for rule. Output (YAML):
 {{- $out = append $out $r -}}
 {{- end }}
 {{- toYaml $out }}
+{{- end }}
+
+{{/*
+The rights of the `helm test` pod: the run's rules ("sd-gitops-bootstrap.rbacRules") reduced to their
+reads (get, list), by name where the run's are. `status` only reads: the same objects the run wrote,
+the source Secrets for the repository check. Output like rbacRules (cluster, namespaces).
+*/}}
+{{- define "sd-gitops-bootstrap.testRbacRules" -}}
+{{- $rbac := include "sd-gitops-bootstrap.rbacRules" . | fromYaml -}}
+{{- $read := list "get" "list" -}}
+{{- $cluster := list -}}
+{{- range $rbac.cluster }}
+{{- $verbs := list }}{{ range .verbs }}{{ if has . $read }}{{ $verbs = append $verbs . }}{{ end }}{{ end -}}
+{{- if $verbs }}{{ $cluster = append $cluster (set (deepCopy .) "verbs" $verbs) }}{{ end -}}
+{{- end }}
+{{- $namespaces := dict -}}
+{{- range $ns, $rules := $rbac.namespaces }}
+{{- $out := list -}}
+{{- range $rules }}
+{{- $verbs := list }}{{ range .verbs }}{{ if has . $read }}{{ $verbs = append $verbs . }}{{ end }}{{ end -}}
+{{- if $verbs }}{{ $out = append $out (set (deepCopy .) "verbs" $verbs) }}{{ end -}}
+{{- end }}
+{{- if $out }}{{ $_ := set $namespaces $ns $out }}{{ end -}}
+{{- end }}
+{{- toYaml (dict "cluster" $cluster "namespaces" $namespaces) }}
+{{- end }}
+
+{{- define "sd-gitops-bootstrap.testName" -}}
+{{- printf "%s-test" (include "sd-gitops-bootstrap.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Test hooks: created by `helm test`, deleted when it passes (a failed test's pod stays for its log). */}}
+{{- define "sd-gitops-bootstrap.testHookAnnotations" -}}
+helm.sh/hook: test
+helm.sh/hook-weight: {{ .weight | quote }}
+helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
 {{- end }}

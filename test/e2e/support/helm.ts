@@ -81,9 +81,18 @@ export function parseObjects(yaml: string): K8sObject[] {
   return (loadAll(yaml) as unknown[]).filter((d): d is K8sObject => !!d && typeof d === 'object');
 }
 
-/** `helm template` of the chart with the given values files; returns the rendered objects. */
-export async function render(release: string, namespace: string, files: string[]): Promise<K8sObject[]> {
+/**
+ * `helm template` of the chart with the given values files; returns the rendered objects. Without the
+ * `helm test` hooks (`--skip-tests`) unless `opts.tests`: they are not part of an install or upgrade.
+ */
+export async function render(
+  release: string,
+  namespace: string,
+  files: string[],
+  opts: { tests?: boolean } = {},
+): Promise<K8sObject[]> {
   const args = ['template', release, CHART, '-n', namespace, '--kube-version', await serverVersion()];
+  if (!opts.tests) args.push('--skip-tests');
   for (const f of files) args.push('-f', f);
   return parseObjects(await helmOk(args));
 }
