@@ -1,7 +1,12 @@
 /**
  * The Helm chart on the KWOK cluster (a real API server with RBAC and admission; pods do not run here —
  * the hook Job really runs in test/e2e-real-node/chart.test.ts):
- * - `helm lint --strict` passes for every ci/*-values.yaml scenario;
+ * - `helm lint --strict` passes for every ci/*-values.yaml scenario, and `helm template` works without
+ *   `--kube-version` while a Kubernetes older than 1.29 is refused when the version is real;
+ * - the usual values (security contexts with null removing a key, extraEnv, extra volumes, commonLabels,
+ *   the egress-only NetworkPolicy, digest over tag, proxy variables) render as documented;
+ * - `helm test`: the test pod runs `status --require-ready` with the Job's image, config and security
+ *   contexts, under read-only rights that are a subset of the run's and cover every read it needs;
  * - every object `helm template` renders is accepted by the API server (server-side dry-run), the Job
  *   without a Pod Security "restricted" warning;
  * - values.schema.json rejects bad values before anything is installed;
