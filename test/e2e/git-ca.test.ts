@@ -3,10 +3,13 @@
  * on the KWOK cluster: without `git.caBundle` the repository check fails and says what to set; with the CA
  * in a ConfigMap named by `git.caBundle.configMapRef` the check trusts it (no `insecure` anywhere: git
  * verifies the certificate against that CA) and Argo CD gets it in argocd-tls-certs-cm under the
- * repository's host, next to another host's entry that stays; a second run changes nothing there.
+ * repository's host, next to another host's entry that stays; a second run changes nothing there. Behind
+ * an HTTPS proxy (the variables the chart's `proxy` values set) git tunnels to the server through it.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage } from 'node:http';
+import { type AddressInfo, connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -146,6 +149,38 @@ describe.skipIf(!!missing)('git.caBundle: an HTTPS Git server behind a private C
     const r = await apply('ca-again', config({ configMapRef: { name: 'corporate-ca' } }));
     expect(check(r, 'git.tls-certs')).toMatchObject({ ready: true });
     expect((await tlsCerts()).metadata.resourceVersion).toBe(before);
+  }, 600_000);
+
+  it('behind an HTTPS proxy (HTTPS_PROXY, as the chart sets it): git tunnels through it, the CA still verified', async () => {
+    // A CONNECT proxy on loopback that records where it tunnels to.
+    const tunnels: string[] = [];
+    const proxy = createServer();
+    proxy.on('connect', (req: IncomingMessage, client: Socket, head: Buffer) => {
+      tunnels.push(req.url ?? '');
+      const [host, port] = (req.url ?? '').split(':');
+      const upstream = connect(Number(port), host, () => {
+        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        upstream.write(head);
+        upstream.pipe(client);
+        client.pipe(upstream);
+      });
+      upstream.on('error', () => client.destroy());
+      client.on('error', () => upstream.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    try {
+      const file = writeConfig('ca-proxy', config({ configMapRef: { name: 'corporate-ca' } }));
+      const r = await runCli(['apply', '--config', file, '--output', 'json'], {
+        kubeconfig: target().kubeconfig,
+        env: { POD_NAMESPACE: ns, HTTPS_PROXY: proxyUrl, https_proxy: proxyUrl },
+      });
+      expect(r.report?.checks.find((c) => c.id === 'git.repo.reachable')).toMatchObject({ ready: true });
+      expect(tunnels).toContain(`127.0.0.1:${server.port}`);
+    } finally {
+      proxy.closeAllConnections();
+      await new Promise((resolve) => proxy.close(resolve));
+    }
   }, 600_000);
 
   it('a missing key is named before anything is written (exit 1, preflight)', async () => {
