@@ -20,6 +20,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KindContainer, removeKindCluster } from '../test/kind/kind-container.ts';
 import { ensureNodeImage } from '../test/kind/node-image.ts';
+import { startKindRegistry } from '../test/kind/registry.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 // SD_E2E_STATE_DIR lets a second cluster run beside the usual one (e.g. `npm run bench` on a fresh cluster
@@ -53,6 +54,8 @@ export interface KindClusterInfo {
   /** admin.conf as seen from containers on the cluster's network. */
   internalKubeconfig: string;
   binDir: string;
+  /** `localhost:<port>` of the cluster's local registry (the node pulls the mirrored registries from it). */
+  registry: string;
 }
 
 function log(msg: string): void {
@@ -236,6 +239,12 @@ export async function upKind(): Promise<KindClusterInfo> {
   if (existsSync(kindInfoPath)) downKind();
   const image = process.env.KIND_NODE_IMAGE ?? ensureNodeImage(log);
   const cluster = await new KindContainer({ image, kubernetesVersion: KUBE_VERSION, log }).startCluster();
+  const registry = await startKindRegistry({
+    network: cluster.network.getName(),
+    clusterId: cluster.id,
+    nodeContainer: cluster.containerId,
+    log,
+  });
   mkdirSync(stateDir, { recursive: true });
   writeFileSync(kubeconfigPath, cluster.kubeconfig, { mode: 0o600 });
   const internalKubeconfig = join(stateDir, 'kubeconfig.internal');
@@ -247,6 +256,7 @@ export async function upKind(): Promise<KindClusterInfo> {
     kubeconfig: kubeconfigPath,
     internalKubeconfig,
     binDir: bin,
+    registry: registry.pushTo,
   };
   writeFileSync(kindInfoPath, `${JSON.stringify(info, null, 2)}\n`);
   log(`kind cluster ${cluster.id} up in ${((Date.now() - t0) / 1000).toFixed(1)}s`);

@@ -38,7 +38,10 @@ const helm = (args: string[]) =>
   }).status ?? 1;
 
 const t0 = Date.now();
-const images = await ensureImages({ kindContainer: cluster.container, argocd: true });
+const images = await ensureImages({
+  kind: { container: cluster.container, registry: cluster.registry },
+  argocd: true,
+});
 say(`images built and loaded in ${((Date.now() - t0) / 1000).toFixed(0)}s`);
 
 // The Git host: one container per cluster, kept (Argo CD polls it); its keys too, so a re-run is a no-op.

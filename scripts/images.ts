@@ -1,8 +1,8 @@
 /**
  * `npm run images`: builds every image the kind tier needs — the project's own image, from the real
- * Dockerfile, and Argo CD's (scripts/argocd-images.ts) — and loads them, under their upstream names, into
- * the kind cluster `npm run cluster:up -- --kind` started (as `kind load docker-image` does), or pushes
- * them to `--registry HOST:PORT`.
+ * Dockerfile, and Argo CD's (scripts/argocd-images.ts) — for the kind cluster `npm run cluster:up -- --kind`
+ * started: the project image loaded into its node (as `kind load docker-image` does), Argo CD's pushed to
+ * its local registry (its manifest pulls with `Always`); or all of them pushed to `--registry HOST:PORT`.
  *
  * Nothing can be pulled here, so the Dockerfile's `BASE_IMAGE` is a local stand-in for the official
  * `node:24-slim`: `sd-local/node:24-slim`, the debootstrap'd Debian bookworm base
@@ -309,7 +309,7 @@ export const USAGE = `usage: npm run images -- [--registry HOST:PORT] [--project
  * running Argo CD decide what that means).
  */
 export async function ensureImages(
-  opts: { registry?: string; argocd?: boolean; kindContainer?: string } = {},
+  opts: { registry?: string; argocd?: boolean; kind?: { container: string; registry: string } } = {},
 ): Promise<ImagesResult> {
   const project = buildProjectImage();
   const result: ImagesResult = { project, argocd: { present: [], missing: argocdManifestImages() } };
@@ -337,19 +337,23 @@ export async function ensureImages(
       ((await inRegistry(opts.registry, image)) ? present : missing).push(image);
     }
     result.argocd = { ...result.argocd, present, missing };
-  } else if (opts.kindContainer) {
+  } else if (opts.kind) {
+    // The project image is loaded into the node (the chart's pullPolicy decides); Argo CD's manifest pulls
+    // with `imagePullPolicy: Always`, so its images go to the cluster's registry (test/kind/registry.ts).
     const { loadImageInto } = await import('../test/kind/kind-container.ts');
-    for (const image of built) {
-      docker(['tag', image.local, image.upstream]);
-      await loadImageInto(opts.kindContainer, image.upstream);
-      log(`loaded ${image.upstream} into the kind node`);
+    docker(['tag', project.local, project.upstream]);
+    await loadImageInto(opts.kind.container, project.upstream);
+    log(`loaded ${project.upstream} into the kind node`);
+    for (const image of built.slice(1)) {
+      pushAs(opts.kind.registry, image.local, image.upstream);
+      log(`pushed ${image.upstream} to the kind cluster's registry`);
     }
-    const loaded = new Set(built.map((b) => b.upstream));
+    const pushed = new Set(built.slice(1).map((b) => b.upstream));
     const all = argocdManifestImages();
     result.argocd = {
       ...result.argocd,
-      present: all.filter((i) => loaded.has(i)),
-      missing: all.filter((i) => !loaded.has(i)),
+      present: all.filter((i) => pushed.has(i)),
+      missing: all.filter((i) => !pushed.has(i)),
     };
   }
   return result;
@@ -368,7 +372,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     await ensureAll((line) => log(line));
     const r = await ensureImages({
       ...(registry ? { registry } : {}),
-      ...(kindCluster ? { kindContainer: kindCluster.container } : {}),
+      ...(kindCluster ? { kind: { container: kindCluster.container, registry: kindCluster.registry } } : {}),
       argocd: !args.includes('--project-only'),
     });
     if (!registry && !kindCluster)

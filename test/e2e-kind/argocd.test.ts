@@ -33,7 +33,7 @@ import { type GitHttpsServer, startGitHttpsServer } from '../support/git-https-s
 import { type GitSshServer, startGitSshServer } from '../support/git-ssh-server.ts';
 import { withArgocdServer } from './support/argocd.ts';
 import { eventually } from './support/cluster.ts';
-import { kind, loadAs, runCliInNetwork } from './support/kind.ts';
+import { kind, publish, runCliInNetwork } from './support/kind.ts';
 
 const onKind = !!target().kind;
 const id = uniqueName('a').slice(2);
@@ -187,7 +187,7 @@ describe.skipIf(!onKind)('Argo CD v3.5.1 on kind, installed and configured by th
   beforeAll(async () => {
     const t0 = Date.now();
     images = await buildArgocdImages();
-    for (const i of images.images) await loadAs(i.local, i.upstream);
+    for (const i of images.images) publish(i.local, i.upstream);
     say(
       `images in ${((Date.now() - t0) / 1000).toFixed(0)}s: ${images.images.map((i) => i.upstream).join(', ')}`,
     );

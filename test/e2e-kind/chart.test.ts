@@ -31,7 +31,7 @@ import { type GitHost, startGitHost } from '../kind/git-host.ts';
 import { type GitSshServer, startGitSshServer } from '../support/git-ssh-server.ts';
 import { withArgocdServer } from './support/argocd.ts';
 import { apply, eventually } from './support/cluster.ts';
-import { kind, type LoadedProjectImage, loadAs, nodeImageIds, projectImage } from './support/kind.ts';
+import { kind, type LoadedProjectImage, nodeImageIds, projectImage, publish } from './support/kind.ts';
 
 const RELEASE = 'sdb';
 const JOB = `${RELEASE}-sd-gitops-bootstrap`;
@@ -542,9 +542,9 @@ describe.skipIf(!onKind)('the default install: Argo CD from the bundled manifest
   beforeAll(async () => {
     const t0 = Date.now();
     const argo = await buildArgocdImages();
-    for (const i of argo.images) await loadAs(i.local, i.upstream);
+    for (const i of argo.images) publish(i.local, i.upstream);
     say(
-      `Argo CD images loaded in ${((Date.now() - t0) / 1000).toFixed(0)}s: ${argo.images.map((i) => i.upstream).join(', ')}`,
+      `Argo CD images pushed to the cluster's registry in ${((Date.now() - t0) / 1000).toFixed(0)}s: ${argo.images.map((i) => i.upstream).join(', ')}`,
     );
     // dex cannot be built here (test/argocd/tools/README.md): argocd-dex-server at zero replicas.
     if (argo.dexMissing) await withoutDex();
@@ -552,7 +552,8 @@ describe.skipIf(!onKind)('the default install: Argo CD from the bundled manifest
     gitHost = await startGitHost({ network: kind().network, clusterId: kind().id, log: say });
     git = await startGitSshServer({ on: gitHost, root: join(gitHost.dir, 'ssh') });
     const files: Record<string, string> = {};
-    for (const e of envs) files[`${e}/cm.yaml`] = cmYaml(`from-git-${e}`);
+    // A folder per environment, and one for the logging namespace (its Application is made too).
+    for (const e of [...envs, logsNs]) files[`${e}/cm.yaml`] = cmYaml(`from-git-${e}`);
     repoUrl = git.createRepo('gitops', files);
     say(`Git over SSH in its own container: ${repoUrl}`);
 

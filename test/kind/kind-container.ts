@@ -333,16 +333,20 @@ export class KindContainer extends GenericContainer {
         `node container up, systemd running in ${((Date.now() - t0) / 1000).toFixed(1)}s (privileged: ${this.privileged})`,
       );
       const ip = node.getIpAddress(network.getName());
+      // Registry mirrors in /etc/containerd/certs.d (read at every pull), as kind's containerdConfigPatches
+      // set for a local registry: test/kind/registry.ts writes them.
+      const patches = [
+        `printf '\\n[plugins."io.containerd.grpc.v1.cri".registry]\\n  config_path = "/etc/containerd/certs.d"\\n' >> /etc/containerd/config.toml`,
+      ];
       if (!this.privileged) {
         // Lowering an oom_score_adj needs CAP_SYS_RESOURCE, the capability this container lacks: runc would
         // fail every pod ("can't get final child's PID from pipe") writing -998. containerd's rootless switch
         // keeps pods' scores at or above its own instead.
-        await execOk(node, [
-          'sh',
-          '-c',
-          "sed -i 's/restrict_oom_score_adj = false/restrict_oom_score_adj = true/' /etc/containerd/config.toml && systemctl restart containerd",
-        ]);
+        patches.push(
+          "sed -i 's/restrict_oom_score_adj = false/restrict_oom_score_adj = true/' /etc/containerd/config.toml",
+        );
       }
+      await execOk(node, ['sh', '-c', `${patches.join(' && ')} && systemctl restart containerd`]);
       await until('containerd', 60_000, async () => (await node!.exec(['ctr', 'version'])).exitCode === 0);
       const preload = await node.exec(['test', '-f', '/kind/images/control-plane.tar']);
       if (preload.exitCode === 0) {

@@ -17,6 +17,7 @@ import { ensureAll } from '../../../scripts/manifests.ts';
 import type { E2eTarget } from '../../e2e/support/target.ts';
 import { KindContainer } from '../../kind/kind-container.ts';
 import { ensureNodeImage, KUBE_VERSION, toolsBin } from '../../kind/node-image.ts';
+import { registryMissing, startKindRegistry } from '../../kind/registry.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -67,6 +68,8 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     image = ensureNodeImage(say);
     say(`node image ${image} (${((Date.now() - t0) / 1000).toFixed(1)}s)`);
   }
+  const noRegistry = registryMissing();
+  if (noRegistry) return skip(noRegistry);
   project.provide('kindNodeImage', image);
   // The pinned upstream files (Argo CD's manifests) the suite and the image build read.
   await ensureAll();
@@ -78,6 +81,13 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     log: (m) => say(m),
   }).startCluster();
   say(`cluster ${cluster.id} ready in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+  // Argo CD's manifest pulls with `imagePullPolicy: Always`: its images come from a local registry.
+  const registry = await startKindRegistry({
+    network: cluster.network.getName(),
+    clusterId: cluster.id,
+    nodeContainer: cluster.containerId,
+    log: say,
+  });
   const dir = join(KIND_STATE_DIR, cluster.id);
   mkdirSync(dir, { recursive: true });
   const kubeconfig = join(dir, 'kubeconfig');
@@ -90,6 +100,7 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     auditLog: undefined,
     binDir: toolsBin(),
     realNode: true,
+    registry: registry.pushTo,
     kind: {
       id: cluster.id,
       container: cluster.containerId,

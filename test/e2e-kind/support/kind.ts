@@ -12,7 +12,7 @@ import { buildProjectImage, type ProjectImage } from '../../../scripts/images.ts
 import type { ReadinessReport } from '../../../src/report/types.ts';
 import type { CliResult } from '../../e2e/support/bootstrap.ts';
 import { type KindTarget, target } from '../../e2e/support/target.ts';
-import { docker } from '../../images/images.ts';
+import { docker, pushAs } from '../../images/images.ts';
 import { loadImageInto } from '../../kind/kind-container.ts';
 
 export function kind(): KindTarget {
@@ -29,6 +29,17 @@ export async function loadAs(local: string, upstream: string): Promise<string> {
   docker(['tag', local, upstream]);
   await loadImageInto(kind().container, upstream);
   return docker(['image', 'inspect', '--format', '{{.Id}}', upstream]).stdout.trim();
+}
+
+/**
+ * Makes a locally built image pullable by the node under `upstream`, whatever the pull policy: pushed to
+ * the cluster's local registry, which the node's containerd uses for that image's registry
+ * (test/kind/registry.ts). For manifests that say `imagePullPolicy: Always`, as Argo CD's does.
+ */
+export function publish(local: string, upstream: string): string {
+  const registry = target().registry;
+  if (!registry) throw new Error('the kind cluster has no local registry');
+  return pushAs(registry, local, upstream).digest;
 }
 
 export interface LoadedProjectImage extends ProjectImage {
