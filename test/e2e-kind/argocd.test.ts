@@ -483,7 +483,7 @@ describe.skipIf(!onKind)('Argo CD v3.5.1 on kind, installed and configured by th
       }
     });
 
-    // Seen on the real node: after the source changed (SSH → HTTPS), `apply` with waitForSync returned ready
+    // Seen on the real-pod tier: after the source changed (SSH → HTTPS), `apply` with waitForSync returned ready
     // within seconds, from Applications still Synced against the old source (status.sync.comparedTo). Fixed
     // in applicationStatus (src/kube/status.ts, `stale`) and unit-tested there.
 

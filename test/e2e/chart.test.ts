@@ -1,6 +1,6 @@
 /**
  * The Helm chart on the KWOK cluster (a real API server with RBAC and admission; pods do not run here —
- * the hook Job really runs in test/e2e-real-node/chart.test.ts):
+ * the hook Job really runs in test/e2e-kind/chart.test.ts):
  * - `helm lint --strict` passes for every ci/*-values.yaml scenario, and `helm template` works without
  *   `--kube-version` while a Kubernetes older than 1.29 is refused when the version is real;
  * - the usual values (security contexts with null removing a key, extraEnv, extra volumes, commonLabels,
@@ -809,7 +809,7 @@ describe('the ServiceAccount and RBAC are hooks just before the Job, deleted onc
 
 describe('privilege that ends with the run: after helm install and helm upgrade the ServiceAccount can do nothing', () => {
   // KWOK completes the hook Job's pod (without running it), so `helm install --wait` really succeeds and
-  // Helm really deletes the hook-succeeded hooks; the program's run itself is proven above and on the real node.
+  // Helm really deletes the hook-succeeded hooks; the program's run itself is proven above and on kind.
   const id = uniqueName('x').slice(2);
   const ns = `chart-priv-${id}`;
   const seldonNs = `chart-priv-seldon-${id}`;

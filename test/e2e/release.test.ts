@@ -4,7 +4,7 @@
  * by content hash) and pushed, the chart is packaged and pushed beside it, both under package.json's
  * version; then `helm install sd-gitops-bootstrap oci://localhost:PORT/…/sd-gitops-bootstrap --version X`
  * renders and installs the release on the KWOK cluster (KWOK completes the hook Job's pod without running
- * it: the program's run itself is proven in chart.test.ts and on the real node).
+ * it: the program's run itself is proven in chart.test.ts and on kind, test/e2e-kind/).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -91,7 +91,7 @@ const imageExists = (ref: string): boolean =>
 export function toolsBin(): string {
   return run(join(root, 'test/cluster/tools/build.sh'), []).trim().split('\n').pop()!;
 }
-/** CoreDNS and pause from the real-node tier's node tools. */
+/** CoreDNS, crictl and pause from the node tools (test/cluster/tools/node/build.sh). */
 export function nodeToolsBin(): string {
   return run(join(root, 'test/cluster/tools/node/build.sh'), []).trim().split('\n').pop()!;
 }

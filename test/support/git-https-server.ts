@@ -4,7 +4,8 @@
  * repository is reachable both ways). TLS with a test CA made at run time by openssl (never committed);
  * the server certificate names `host` (an IP address or a DNS name).
  *
- * `host` is the address nginx listens on: pods of the real node reach the host on the node's address.
+ * `host` is the address nginx listens on; `on` runs it elsewhere (a container on a kind cluster's network,
+ * test/kind/git-host.ts), where the URLs and the certificate name the container.
  */
 import { type ChildProcess, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -13,11 +13,11 @@ export interface E2eTarget {
   /** Where kubectl (and helm) live. */
   binDir: string;
   /**
-   * Whether pods really run (the real-node cluster: `npm run cluster:up -- --real-node`, project
-   * `e2e-real-node`); false on the KWOK cluster, where pods are simulated.
+   * Whether pods really run (a kind cluster, project `e2e-kind`); false on the KWOK cluster, where pods
+   * are simulated.
    */
   realNode: boolean;
-  /** Real node only: host:port of the local registry the mirrored upstream registries resolve to. */
+  /** kind only: host:port of the cluster's local registry, which the node pulls the mirrored registries from. */
   registry?: string;
   /** kind only (project `e2e-kind`): the node container and its Docker network. */
   kind?: KindTarget;
@@ -64,7 +64,7 @@ export interface AuditEvent {
   verb: string;
   requestURI: string;
   user: { username: string; groups?: string[] };
-  /** Client addresses (on the real node, a pod's IP for requests made from the pod). */
+  /** Client addresses (on a real node, a pod's IP for requests made from the pod). */
   sourceIPs?: string[];
   objectRef?: {
     resource?: string;
