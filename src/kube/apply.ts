@@ -7,6 +7,7 @@
 import { ApiError } from '../errors.ts';
 import { diffObjects } from './diff.ts';
 import { type Discovery, type ResourceInfo, resourcePath, splitApiVersion } from './discovery.ts';
+import { appliesNothing } from './fields.ts';
 import { describeRef, refOf } from './objects.ts';
 import { crdEstablished } from './status.ts';
 import type { ApplyOptions, Kube, KubeObject, ObjectChange, ObjectRef } from './types.ts';
@@ -66,7 +67,8 @@ function ownEntry(obj: KubeObject, fieldManager: string): string {
 
 /**
  * Server-side apply of one object (field manager `sd-gitops-bootstrap`, conflicts forced, strict field
- * validation). The live object is read first: absent → `created`. After a real apply the object is
+ * validation). The live object is read first (or given, from a LIST): absent → `created`; holding exactly
+ * what this manager would apply (`appliesNothing`) → `unchanged`, and no PATCH is sent. After a real apply the object is
  * `unchanged` iff its resourceVersion did not move. When it moved, it is still `unchanged` if neither
  * the object (status and server fields aside) nor our managedFields entry changed: the move was another
  * writer's, typically a controller updating status between our GET and PATCH.
@@ -76,6 +78,8 @@ export async function applyObject(
   ctx: ApplyContext,
   obj: KubeObject,
   opts: ApplyOptions = {},
+  /** The live object when the caller already read it (a LIST): null for absent, undefined to GET it. */
+  prefetched?: KubeObject | null,
 ): Promise<ApplyResult> {
   const fieldManager = opts.fieldManager ?? FIELD_MANAGER;
   const dryRun = opts.dryRun === true;
@@ -87,7 +91,11 @@ export async function applyObject(
   const body = prepare(obj, info);
   const ref = refOf(body);
   const path = resourcePath(info, body.metadata.namespace, body.metadata.name);
-  const live = await getOrNull(ctx, path);
+  const live = prefetched !== undefined ? prefetched : await getOrNull(ctx, path);
+  // Already as this manager applied it: the PATCH would change nothing, so it is not sent (nor dry-run).
+  if (live !== null && appliesNothing(live, body, fieldManager)) {
+    return { ref, action: 'unchanged', ...(dryRun ? { fields: [] } : {}), object: live };
+  }
 
   let result: KubeObject;
   try {
@@ -176,12 +184,92 @@ export async function applyObjects(
   const changes: ObjectChange[] = [];
   const strip = ({ object: _object, ...change }: ApplyResult): ObjectChange => change;
 
-  for (const obj of first) changes.push(strip(await applyObject(ctx, obj, opts)));
+  const firstResults: ApplyResult[] = [];
+  for (const obj of first) firstResults.push(await applyObject(ctx, obj, opts));
+  changes.push(...firstResults.map(strip));
   if (!opts.dryRun) {
-    for (const crd of first.filter((o) => o.kind === 'CustomResourceDefinition')) await waitForCrd(ctx, crd);
+    for (const [i, crd] of first.entries()) {
+      if (crd.kind !== 'CustomResourceDefinition') continue;
+      // Unchanged and already Established (as just read): only discovery is left to check.
+      const seen = firstResults[i]!;
+      await waitForCrd(ctx, crd, seen.action === 'unchanged' ? (seen.object ?? undefined) : undefined);
+    }
   }
-  for (const obj of rest) changes.push(strip(await applyObject(ctx, obj, opts)));
+  const live = await listLive(ctx, rest, opts);
+  for (const obj of rest) changes.push(strip(await applyObject(ctx, obj, opts, live.get(obj))));
   return changes;
+}
+
+/**
+ * Kinds never LISTed: each object is read by name. RBAC may grant them by name only (the chart does), and a
+ * LIST of Secrets would read every Secret of the namespace.
+ */
+const READ_BY_NAME = new Set([
+  '/Secret',
+  '/Namespace',
+  'apiextensions.k8s.io/CustomResourceDefinition',
+  'rbac.authorization.k8s.io/ClusterRole',
+  'rbac.authorization.k8s.io/ClusterRoleBinding',
+  'rbac.authorization.k8s.io/Role',
+  'rbac.authorization.k8s.io/RoleBinding',
+]);
+
+/**
+ * The live objects of `objs`, one LIST per kind and namespace where two or more objects share them
+ * (instead of a GET each): a no-op run's reads grow with the number of kinds, not of objects. A kind whose
+ * LIST is refused or not served is left to `applyObject`'s GET (absent from the map).
+ */
+async function listLive(
+  ctx: ApplyContext,
+  objs: KubeObject[],
+  opts: ApplyOptions,
+): Promise<Map<KubeObject, KubeObject | null>> {
+  const groups = new Map<string, { info: ResourceInfo; namespace: string | undefined; objs: KubeObject[] }>();
+  for (const obj of objs) {
+    const { group } = splitApiVersion(obj.apiVersion);
+    if (READ_BY_NAME.has(`${group}/${obj.kind}`)) continue;
+    const info = opts.dryRun
+      ? await ctx.discovery.resolve(obj.apiVersion, obj.kind)
+      : await ctx.discovery.require(obj);
+    if (!info) continue;
+    const namespace = info.namespaced ? obj.metadata.namespace : undefined;
+    const key = `${info.group}/${info.version}/${info.plural}/${namespace ?? ''}`;
+    const g = groups.get(key) ?? { info, namespace, objs: [] };
+    g.objs.push(obj);
+    groups.set(key, g);
+  }
+  const out = new Map<KubeObject, KubeObject | null>();
+  for (const { info, namespace, objs: members } of groups.values()) {
+    if (members.length < 2 || (info.namespaced && !namespace)) continue;
+    let items: KubeObject[];
+    try {
+      items = await listAll(ctx, resourcePath(info, namespace));
+    } catch (err) {
+      if (err instanceof ApiError && (err.status === 403 || err.status === 404 || err.status === 405))
+        continue;
+      throw err;
+    }
+    const byName = new Map(items.map((item) => [item.metadata.name, item]));
+    for (const obj of members) {
+      const item = byName.get(obj.metadata.name);
+      // Items of a list carry no apiVersion and kind: put them back.
+      out.set(obj, item ? { ...item, apiVersion: obj.apiVersion, kind: obj.kind } : null);
+    }
+  }
+  return out;
+}
+
+async function listAll(ctx: ApplyContext, path: string): Promise<KubeObject[]> {
+  const items: KubeObject[] = [];
+  let token: string | undefined;
+  do {
+    const page = await ctx.request<{ items?: KubeObject[]; metadata?: { continue?: string } }>('GET', path, {
+      query: { limit: '500', continue: token },
+    });
+    items.push(...(page.items ?? []));
+    token = page.metadata?.continue || undefined;
+  } while (token);
+  return items;
 }
 
 interface CrdSpec {
@@ -191,7 +279,7 @@ interface CrdSpec {
 }
 
 /** Until the CRD is Established and discovery lists its kind in every served version. */
-export async function waitForCrd(ctx: ApplyContext, crd: KubeObject): Promise<void> {
+export async function waitForCrd(ctx: ApplyContext, crd: KubeObject, seen?: KubeObject): Promise<void> {
   const name = crd.metadata.name;
   const spec = (crd.spec ?? {}) as CrdSpec;
   const kind = spec.names?.kind ?? '';
@@ -202,7 +290,9 @@ export async function waitForCrd(ctx: ApplyContext, crd: KubeObject): Promise<vo
   await waitFor(
     `CustomResourceDefinition ${name} to be established`,
     async () => {
-      const live = await ctx.request<KubeObject>('GET', path);
+      // The first probe may use the object the caller just read.
+      const live = seen ?? (await ctx.request<KubeObject>('GET', path));
+      seen = undefined;
       const readiness = crdEstablished(live);
       if (!readiness.done) return readiness;
       for (const apiVersion of versions) {

@@ -11,7 +11,16 @@ import { ApiError, UsageError } from '../errors.ts';
 import { type ApplyContext, applyObject, applyObjects } from './apply.ts';
 import { Discovery, resourcePath } from './discovery.ts';
 import { errorCode, type HttpResponse, type RetryOptions, type Transport, withRetry } from './retry.ts';
-import type { ApplyOptions, Kube, KubeObject, ObjectChange, ObjectRef, RequestStats } from './types.ts';
+import type {
+  ApplyOptions,
+  Kube,
+  KubeObject,
+  ObjectChange,
+  ObjectRef,
+  RequestStats,
+  ResourceRule,
+  RulesReview,
+} from './types.ts';
 
 type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 type RequestOpts = { body?: unknown; contentType?: string; query?: Record<string, string | undefined> };
@@ -184,6 +193,21 @@ export class KubeClient implements Kube {
       },
     );
     return review.status?.allowed === true;
+  }
+
+  async rules(namespace: string): Promise<RulesReview> {
+    const review = await this.request<{ status?: { resourceRules?: ResourceRule[]; incomplete?: boolean } }>(
+      'POST',
+      '/apis/authorization.k8s.io/v1/selfsubjectrulesreviews',
+      {
+        body: {
+          apiVersion: 'authorization.k8s.io/v1',
+          kind: 'SelfSubjectRulesReview',
+          spec: { namespace },
+        },
+      },
+    );
+    return { rules: review.status?.resourceRules ?? [], incomplete: review.status?.incomplete === true };
   }
 
   hasKind(apiVersion: string, kind: string): Promise<boolean> {

@@ -100,6 +100,11 @@ export interface Kube {
   delete(ref: ObjectRef): Promise<void>;
   /** SelfSubjectAccessReview. */
   can(attrs: AccessAttributes): Promise<boolean>;
+  /**
+   * SelfSubjectRulesReview: the rules that apply in `namespace` (with the cluster-wide ones). Optional: a
+   * client without it is asked permission by permission (`can`).
+   */
+  rules?(namespace: string): Promise<RulesReview>;
   /** Does the API serve this group/version + kind (discovery, cached per run)? */
   hasKind(apiVersion: string, kind: string): Promise<boolean>;
 }
@@ -112,4 +117,18 @@ export interface AccessAttributes {
   namespace?: string;
   name?: string;
   subresource?: string;
+}
+
+/** One rule of a SelfSubjectRulesReview (`status.resourceRules[]`). */
+export interface ResourceRule {
+  verbs: string[];
+  apiGroups?: string[];
+  resources?: string[];
+  resourceNames?: string[];
+}
+
+export interface RulesReview {
+  rules: ResourceRule[];
+  /** The authorizer could not list every rule (e.g. a webhook): a rule not listed may still be granted. */
+  incomplete: boolean;
 }

@@ -3,6 +3,7 @@
  * the config and the mode) is granted, and — in apply — this run holds the Lease, so two runs never overlap.
  * Missing permissions are all listed at once (`verb group/resource in namespace`).
  */
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { environmentsOf } from '../config/environments.ts';
 import { webhookSettings } from '../config/webhooks.ts';
@@ -10,7 +11,7 @@ import { ApiError, messageOf, PermissionError, StepError } from '../errors.ts';
 import { acquireLease, type LeaseHandle, LeaseHeldError } from '../kube/lease.ts';
 import { groupOf } from '../kube/objects.ts';
 import { sleep } from '../kube/retry.ts';
-import type { Kube } from '../kube/types.ts';
+import type { Kube, ResourceRule, RulesReview } from '../kube/types.ts';
 import { ARGO_CRDS, CLUSTER_SCOPED_KINDS } from '../manifests/argocd.ts';
 import { ARGOCD_SECRET } from '../manifests/argocd-settings.ts';
 import { REPOSITORY_SECRET_NAME } from '../manifests/git-credentials.ts';
@@ -122,6 +123,8 @@ export function requiredPermissions(config: StepContext['config'], inputs: Permi
     // By name where a leak or an escalation would hurt (the chart names those of the bundled manifests).
     const named = name && NAMED_KINDS.has(`${group}/${kind}`) ? [name] : undefined;
     perms.push(...(named ? applyNamed(group, resource, ns, named) : applyPerms(group, resource, ns)));
+    // The apply reads the objects of a kind in a namespace with one LIST (src/kube/apply.ts).
+    if (!named && ns) perms.push({ verb: 'list', group, resource, namespace: ns });
     // RBAC escalation prevention: granting what one does not hold needs `escalate`/`bind` (or holding it all).
     if (kind === 'ClusterRole' || kind === 'Role') {
       perms.push({ verb: 'escalate', group, resource, namespace: ns, names: named, or: [FULL_ACCESS(ns)] });
@@ -136,7 +139,12 @@ export function requiredPermissions(config: StepContext['config'], inputs: Permi
   // configure-argocd (also merged into the install)
   // Secrets only by name: argocd-secret here, the repository Secret (git-credentials).
   perms.push(...applyNamed('', 'secrets', argo, [ARGOCD_SECRET, REPOSITORY_SECRET_NAME]));
-  perms.push(...applyPerms('', 'configmaps', argo));
+  perms.push(...applyPerms('', 'configmaps', argo), {
+    verb: 'list',
+    group: '',
+    resource: 'configmaps',
+    namespace: argo,
+  });
   perms.push(...applyPerms('apps', 'deployments', argo));
   const pwName = config.argocd.adminPassword.secretRef.name;
   perms.push({
@@ -188,6 +196,8 @@ export function requiredPermissions(config: StepContext['config'], inputs: Permi
   perms.push(
     ...applyPerms('argoproj.io', 'appprojects', argo),
     ...applyPerms('argoproj.io', 'applications', argo),
+    // One LIST for every Application (the apply and the report).
+    { verb: 'list', group: 'argoproj.io', resource: 'applications', namespace: argo },
   );
   perms.push({
     verb: 'get',
@@ -227,7 +237,49 @@ export function requiredPermissions(config: StepContext['config'], inputs: Permi
   return [...byKey.values()];
 }
 
-async function allowed(kube: Kube, p: Permission, name?: string): Promise<boolean> {
+/** What a SelfSubjectRulesReview says is granted, per namespace ('' for cluster-wide rules only). */
+type Granted = (q: Permission, name: string | undefined) => boolean;
+
+const listed = (list: string[] | undefined, value: string) =>
+  list !== undefined && (list.includes('*') || list.includes(value));
+
+export function ruleGrants(rule: ResourceRule, q: Permission, name: string | undefined): boolean {
+  if (!listed(rule.verbs, q.verb) || !listed(rule.apiGroups, q.group) || !listed(rule.resources, q.resource))
+    return false;
+  if (rule.resourceNames && rule.resourceNames.length > 0) {
+    return name !== undefined && rule.resourceNames.includes(name);
+  }
+  return true;
+}
+
+/**
+ * The rules of the run's identity, fetched once: one SelfSubjectRulesReview for the cluster-wide rules (in a
+ * namespace that does not exist, so no RoleBinding adds to them) and one per namespace the permissions name,
+ * in parallel — a constant number of requests whatever the number of environments. A permission they do
+ * not grant (or an incomplete answer) is still asked with a SelfSubjectAccessReview: rules only ever say yes.
+ */
+async function rulesOf(kube: Kube, perms: Permission[]): Promise<Granted | undefined> {
+  if (!kube.rules) return undefined;
+  const namespaces = [
+    ...new Set(perms.flatMap((p) => [p, ...(p.or ?? [])]).flatMap((q) => (q.namespace ? [q.namespace] : []))),
+  ];
+  const probe = `sd-gitops-bootstrap-no-such-namespace-${randomBytes(4).toString('hex')}`;
+  let reviews: RulesReview[];
+  try {
+    reviews = await Promise.all([probe, ...namespaces].map((ns) => kube.rules!(ns)));
+  } catch {
+    return undefined; // e.g. an authorizer that does not answer rules reviews: ask one by one
+  }
+  const cluster = reviews[0]!.rules;
+  const byNamespace = new Map(namespaces.map((ns, i) => [ns, reviews[i + 1]!.rules]));
+  return (q, name) => {
+    const rules = q.namespace ? (byNamespace.get(q.namespace) ?? cluster) : cluster;
+    return rules.some((r) => ruleGrants(r, q, name));
+  };
+}
+
+async function allowed(kube: Kube, p: Permission, name?: string, granted?: Granted): Promise<boolean> {
+  if (granted && [p, ...(p.or ?? [])].some((q) => granted(q, name))) return true;
   for (const q of [p, ...(p.or ?? [])]) {
     const attrs = {
       verb: q.verb,
@@ -242,25 +294,30 @@ async function allowed(kube: Kube, p: Permission, name?: string): Promise<boolea
 }
 
 /** '' when granted; else the description, with the names refused when the permission is by name. */
-async function review(kube: Kube, p: Permission): Promise<string> {
-  if (!p.names) return (await allowed(kube, p)) ? '' : describePermission(p);
+async function review(kube: Kube, p: Permission, granted?: Granted): Promise<string> {
+  if (!p.names) return (await allowed(kube, p, undefined, granted)) ? '' : describePermission(p);
   const refused: string[] = [];
-  for (const name of p.names) if (!(await allowed(kube, p, name))) refused.push(name);
+  for (const name of p.names) if (!(await allowed(kube, p, name, granted))) refused.push(name);
   return refused.length ? `${describePermission(p)} for ${refused.join(', ')}` : '';
 }
 
-/** Reviews every permission, a few at a time; returns the missing ones. */
+/**
+ * Reviews every permission: locally against the identity's rules where the client can fetch them
+ * (`rulesOf`), otherwise — and for whatever they do not grant — by SelfSubjectAccessReview, a few at a time.
+ * Returns the missing ones.
+ */
 export async function missingPermissions(
   kube: Kube,
   perms: Permission[],
   concurrency = 8,
 ): Promise<string[]> {
+  const granted = await rulesOf(kube, perms);
   const results: string[] = new Array(perms.length);
   let next = 0;
   const worker = async () => {
     while (next < perms.length) {
       const i = next++;
-      results[i] = await review(kube, perms[i]!);
+      results[i] = await review(kube, perms[i]!, granted);
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, perms.length) }, worker));

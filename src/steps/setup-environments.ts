@@ -92,8 +92,28 @@ async function report(ctx: StepContext): Promise<Check[]> {
   const checks: Check[] = [];
   for (const env of envs) checks.push(await namespaceCheck(ctx, env));
   checks.push(await projectCheck(ctx));
-  for (const env of envs) checks.push(...(await applicationChecks(ctx, env)));
+  const apps = await listApplications(ctx, envs);
+  for (const env of envs) checks.push(...(await applicationChecks(ctx, env, apps)));
   return checks;
+}
+
+/**
+ * Every Application of Argo CD's namespace in one LIST when there are several environments, by name; undefined
+ * (each is then read alone) for one, or when the LIST fails.
+ */
+async function listApplications(
+  ctx: StepContext,
+  envs: Environment[],
+): Promise<Map<string, Obj> | undefined> {
+  if (envs.length < 2) return undefined;
+  try {
+    const items = await ctx.kube.list<Obj>('argoproj.io/v1alpha1', 'Application', {
+      namespace: ctx.config.argocd.namespace,
+    });
+    return new Map(items.map((a) => [a.metadata.name, a]));
+  } catch {
+    return undefined;
+  }
 }
 
 async function guarded(
@@ -167,13 +187,17 @@ function projectCheck(ctx: StepContext): Promise<Check> {
   });
 }
 
-async function applicationChecks(ctx: StepContext, env: Environment): Promise<Check[]> {
+async function applicationChecks(
+  ctx: StepContext,
+  env: Environment,
+  listed?: Map<string, Obj>,
+): Promise<Check[]> {
   const id = `env.application.${env.namespace}`;
   const where = `Application ${ctx.config.argocd.namespace}/${env.applicationName}`;
   const syncRequired = ctx.config.environments.waitForSync;
   let live: Obj | null;
   try {
-    live = await ctx.kube.get<Obj>(appRef(ctx, env));
+    live = listed ? (listed.get(env.applicationName) ?? null) : await ctx.kube.get<Obj>(appRef(ctx, env));
   } catch (err) {
     const message = messageOf(err);
     return [

@@ -129,6 +129,8 @@ the rendered rules and that list are equal, rule for rule. Output (YAML):
 {{- $vs := $c.argocd.virtualService.enabled -}}
 {{- $vsEnabled := or (kindIs "invalid" $vs) (eq (toString $vs) "auto") (eq (toString $vs) "true") -}}
 {{- $apply := list "get" "create" "patch" -}}
+{{- /* list too where the program reads several objects of a kind in one namespace with one LIST. */ -}}
+{{- $applyList := concat $apply (list "list") -}}
 {{- $release := .Release.Namespace -}}
 {{- $pw := $c.argocd.adminPassword -}}
 {{- $pwNs := default $release $pw.secretRef.namespace -}}
@@ -164,18 +166,19 @@ the rendered rules and that list are equal, rule for rule. Output (YAML):
 {{- $argoRules := list
   (dict "apiGroups" (list "") "resources" (list "secrets") "verbs" (list "create"))
   $argoSecretRule
-  (dict "apiGroups" (list "") "resources" (list "configmaps") "verbs" $apply)
+  (dict "apiGroups" (list "") "resources" (list "configmaps") "verbs" $applyList)
   (dict "apiGroups" (list "apps") "resources" (list "deployments") "verbs" (concat $apply (list "list")))
   (dict "apiGroups" (list "apps") "resources" (list "statefulsets") "verbs" (ternary (concat $apply (list "list")) (list "get" "list") $install))
-  (dict "apiGroups" (list "argoproj.io") "resources" (list "appprojects" "applications") "verbs" $apply)
+  (dict "apiGroups" (list "argoproj.io") "resources" (list "appprojects") "verbs" $apply)
+  (dict "apiGroups" (list "argoproj.io") "resources" (list "applications") "verbs" $applyList)
 -}}
 {{- if $vsEnabled }}
 {{- $argoRules = append $argoRules (dict "apiGroups" (list "networking.istio.io") "resources" (list "virtualservices") "verbs" $apply) -}}
 {{- end }}
 {{- if $install }}
 {{- /* The namespaced objects of Argo CD's install manifest. */ -}}
-{{- $argoRules = append $argoRules (dict "apiGroups" (list "") "resources" (list "serviceaccounts" "services") "verbs" $apply) -}}
-{{- $argoRules = append $argoRules (dict "apiGroups" (list "networking.k8s.io") "resources" (list "networkpolicies") "verbs" $apply) -}}
+{{- $argoRules = append $argoRules (dict "apiGroups" (list "") "resources" (list "serviceaccounts" "services") "verbs" $applyList) -}}
+{{- $argoRules = append $argoRules (dict "apiGroups" (list "networking.k8s.io") "resources" (list "networkpolicies") "verbs" $applyList) -}}
 {{- /* escalate: Argo CD's Roles grant what this ServiceAccount does not hold (e.g. `*` on secrets), and
        RBAC refuses to create a Role granting more than its creator has, unless it may `escalate`. bind:
        likewise for its RoleBindings, which bind those Roles. */ -}}
@@ -267,7 +270,7 @@ the rendered rules and that list are equal, rule for rule. Output (YAML):
 {{- end }}
 {{- /* The release namespace: the report ConfigMap and the Lease that keeps two runs from overlapping. */ -}}
 {{- $runRules := list
-  (dict "apiGroups" (list "") "resources" (list "configmaps") "verbs" $apply)
+  (dict "apiGroups" (list "") "resources" (list "configmaps") "verbs" $applyList)
   (dict "apiGroups" (list "coordination.k8s.io") "resources" (list "leases") "verbs" (list "get" "create" "update"))
 -}}
 {{- $_ := set $namespaces $release (concat (get $namespaces $release | default (list)) $runRules) -}}
