@@ -179,6 +179,7 @@ export function projectContext(): Record<string, string> {
     'package-lock.json',
     'tsconfig.json',
     'tsconfig.build.json',
+    'scripts/bundle.ts',
   ]) {
     files[f] = join(root, f);
   }

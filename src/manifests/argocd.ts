@@ -4,6 +4,7 @@
  * objects (`kubectl apply -n` adds it), and its ClusterRoleBindings name ServiceAccounts in `argocd`.
  */
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,9 +46,17 @@ export function sha256Hex(text: string | Uint8Array): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
-/** The package root (the folder of package.json): this file is `src/manifests/argocd.ts` or `dist/manifests/argocd.js`. */
+/**
+ * The package root: the nearest folder above this module with a package.json. The module is
+ * `src/manifests/argocd.ts`, `dist/manifests/argocd.js`, or part of the one-file bundle `dist/main.js` (the
+ * image), so the depth is not fixed.
+ */
 export function packageRoot(): string {
-  return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+  const start = dirname(fileURLToPath(import.meta.url));
+  for (let dir = start; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) return resolve(start, '..', '..');
+  }
 }
 
 /**
