@@ -170,8 +170,8 @@ function isFirstStage(obj: KubeObject): boolean {
 
 /**
  * Apply in two stages, like Flux: CustomResourceDefinitions and Namespaces first, then (for a real apply)
- * wait until every applied CRD is Established and discovery serves its kind, then everything else in the
- * given order. Stops at the first failure. In dry-run, custom resources whose CRD does not exist yet are
+ * wait until every applied CRD is Established and discovery serves its kind, then everything else; within a
+ * stage a few objects at a time, the changes in the given order. Stops at the first failure. In dry-run, custom resources whose CRD does not exist yet are
  * reported as `created` with a note instead of failing.
  */
 export async function applyObjects(
@@ -185,7 +185,7 @@ export async function applyObjects(
   const strip = ({ object: _object, ...change }: ApplyResult): ObjectChange => change;
 
   const firstResults: ApplyResult[] = [];
-  for (const obj of first) firstResults.push(await applyObject(ctx, obj, opts));
+  firstResults.push(...(await inParallel(first, (obj) => applyObject(ctx, obj, opts))));
   changes.push(...firstResults.map(strip));
   if (!opts.dryRun) {
     for (const [i, crd] of first.entries()) {
@@ -196,8 +196,35 @@ export async function applyObjects(
     }
   }
   const live = await listLive(ctx, rest, opts);
-  for (const obj of rest) changes.push(strip(await applyObject(ctx, obj, opts, live.get(obj))));
+  const results = await inParallel(rest, (obj) => applyObject(ctx, obj, opts, live.get(obj)));
+  changes.push(...results.map(strip));
   return changes;
+}
+
+/** How many applies are in flight at once (each is one or two requests). */
+const APPLY_CONCURRENCY = 8;
+
+/**
+ * `fn` over `items`, a few at a time, results in the items' order. The first failure stops new work and is
+ * thrown once the ones in flight are done.
+ */
+async function inParallel<T, R>(items: T[], fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  let failed: { err: unknown } | undefined;
+  const worker = async () => {
+    while (!failed && next < items.length) {
+      const i = next++;
+      try {
+        results[i] = await fn(items[i]!);
+      } catch (err) {
+        failed ??= { err };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(APPLY_CONCURRENCY, items.length) }, worker));
+  if (failed) throw failed.err;
+  return results;
 }
 
 /**

@@ -270,7 +270,7 @@ the rendered rules and that list are equal, rule for rule. Output (YAML):
 {{- end }}
 {{- /* The release namespace: the report ConfigMap and the Lease that keeps two runs from overlapping. */ -}}
 {{- $runRules := list
-  (dict "apiGroups" (list "") "resources" (list "configmaps") "verbs" $applyList)
+  (dict "apiGroups" (list "") "resources" (list "configmaps") "verbs" $apply)
   (dict "apiGroups" (list "coordination.k8s.io") "resources" (list "leases") "verbs" (list "get" "create" "update"))
 -}}
 {{- $_ := set $namespaces $release (concat (get $namespaces $release | default (list)) $runRules) -}}
