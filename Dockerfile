@@ -43,6 +43,8 @@ RUN set -eu; \
         GOPROXY="${GOPROXY}" SD_GITOPS_BOOTSTRAP_CACHE=/tmp/upstream NODE_USE_ENV_PROXY=1 node --input-type=module -e 'const m = await import("/src/dist/manifests/upstream.js"); const { copyFileSync } = await import("node:fs"); copyFileSync(await m.ensureUpstream(`argocd/${process.argv[1]}`, { log: console.log }), process.argv[2]);' "${version}" "${file}"; \
       fi; \
       echo "${sum}  ${file}" | sha256sum -c -; \
+      node --input-type=module -e 'const m = await import("/src/dist/manifests/argocd.js"); const { loadAll } = await import("/src/node_modules/js-yaml/dist/js-yaml.mjs"); const { readFileSync } = await import("node:fs"); await m.writeSidecar(process.argv[1], process.argv[2], loadAll(readFileSync(process.argv[1], "utf8")));' "${file}" "${sum}"; \
+      test -s "${file}.json"; \
     done; \
     rm -f /manifests/README.md
 

@@ -79,6 +79,8 @@ export interface Measure {
   rolloutSeconds?: number;
   /** Seconds of the repository check (git over SSH), bootstrap only. */
   repoCheckSeconds?: number;
+  /** Bootstrap: seconds per step, from its progress lines. */
+  steps?: Record<string, number>;
 }
 
 // ------------------------------------------------------------------------------------------- one cluster
@@ -307,7 +309,7 @@ function measured(
   c: Case,
   run: string,
   n: number,
-  fn: () => Timed & { rolloutSeconds?: number; repoCheckSeconds?: number },
+  fn: () => Timed & { rolloutSeconds?: number; repoCheckSeconds?: number; steps?: Record<string, number> },
 ): Measure {
   const before = resourceVersions(c);
   const since = readFileSync(c.auditLog).length;
@@ -322,7 +324,9 @@ function measured(
     rssMiB: t.rssMiB,
     ...(t.rolloutSeconds !== undefined && { rolloutSeconds: t.rolloutSeconds }),
     ...(t.repoCheckSeconds !== undefined && { repoCheckSeconds: t.repoCheckSeconds }),
+    ...(t.steps && { steps: t.steps }),
   };
+  if (process.env.BENCH_DEBUG && t.steps) log(`steps: ${JSON.stringify(t.steps)}`);
   log(
     `N=${n} ${run}: ${m.seconds.toFixed(2)} s, ${m.requests} requests, ${m.mutating} mutating, ${m.moved} moved, ${m.rssMiB} MiB`,
   );
@@ -365,7 +369,7 @@ function writeBootstrapConfig(c: Case, n: number): string {
   writeFileSync(
     file,
     dump({
-      argocd: { install: { source: 'file', file: c.manifest } },
+      // install.source bundled (the default, as in the image): the pinned manifest from the upstream cache.
       git: { repoUrl: c.repoUrl },
       environments: { namespaces: envNames(n), waitForSync: false },
     }),
@@ -387,7 +391,7 @@ function cli(
   c: Case,
   command: string,
   config: string,
-): Timed & { rolloutSeconds?: number; repoCheckSeconds?: number } {
+): Timed & { rolloutSeconds?: number; repoCheckSeconds?: number; steps?: Record<string, number> } {
   const t = timed(
     process.execPath,
     [entry, command, '--config', config, '--kubeconfig', c.kubeconfig, '--output', 'json'],
@@ -397,8 +401,11 @@ function cli(
   if (command !== 'plan' && JSON.parse(t.stdout).ready !== true) throw new Error(`${command}: not ready`);
   const rollout = stepSeconds(t.stderr, 'wait-rollout');
   const repo = stepSeconds(t.stderr, 'check-repository');
+  const steps: Record<string, number> = {};
+  for (const m of t.stderr.matchAll(/[✔✗] ([a-z-]+) \((\d+(?:\.\d+)?)s\)/g)) steps[m[1]!] = Number(m[2]);
   return {
     ...t,
+    steps,
     ...(command === 'apply' && rollout !== undefined && { rolloutSeconds: rollout }),
     ...(repo !== undefined && { repoCheckSeconds: repo }),
   };

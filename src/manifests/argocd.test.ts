@@ -160,4 +160,28 @@ describe('loadArgocdManifest sources', () => {
     const argocd = sampleConfig().argocd;
     await expect(loadArgocdManifest(argocd, { root })).rejects.toThrow(/expected 795a3a97/);
   });
+
+  it('bundled: the parsed documents are kept as JSON beside the YAML, used only with its sha256', async () => {
+    const root = join(dir, 'pkg-sidecar');
+    const path = join(root, 'manifests', 'argocd', 'v3.5.1');
+    await import('node:fs/promises').then((fs) => fs.mkdir(path, { recursive: true }));
+    await writeFile(join(path, 'install.yaml'), SMALL);
+    const argocd = sampleConfig(
+      (c) => (c.argocd.install = { source: 'bundled', sha256: sha256Hex(SMALL) }),
+    ).argocd;
+    const first = await loadArgocdManifest(argocd, { root });
+    const sidecar = JSON.parse(await readFile(join(path, 'install.yaml.json'), 'utf8'));
+    expect(sidecar.sha256).toBe(first.sha256);
+    expect(sidecar.documents.filter(Boolean)).toHaveLength(first.objects.length);
+    // A second load reads the JSON: a marker put into it shows up in the objects.
+    sidecar.documents[0].metadata.labels = { 'from-sidecar': 'yes' };
+    await writeFile(join(path, 'install.yaml.json'), JSON.stringify(sidecar));
+    const second = await loadArgocdManifest(argocd, { root });
+    expect(second.objects[0]!.metadata.labels?.['from-sidecar']).toBe('yes');
+    // With another digest it is ignored (and rewritten from the YAML).
+    await writeFile(join(path, 'install.yaml.json'), JSON.stringify({ ...sidecar, sha256: 'x' }));
+    const third = await loadArgocdManifest(argocd, { root });
+    expect(third.objects[0]!.metadata.labels?.['from-sidecar']).toBeUndefined();
+    expect(third.objects).toEqual(first.objects);
+  });
 });

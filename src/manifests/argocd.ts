@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadAll } from 'js-yaml';
@@ -80,8 +80,12 @@ export function bundledManifestPaths(
  * `metadata.namespace`, and ServiceAccount subjects of (Cluster)RoleBindings in `argocd` move to `namespace`.
  */
 export function parseInstallManifest(text: string, namespace: string): KubeObject[] {
+  return placeDocuments(loadAll(text), namespace);
+}
+
+function placeDocuments(docs: unknown[], namespace: string): KubeObject[] {
   const objects: KubeObject[] = [];
-  loadAll(text).forEach((doc, index) => {
+  docs.forEach((doc, index) => {
     if (doc === null || doc === undefined) return;
     if (!isObject(doc) || typeof doc.apiVersion !== 'string' || typeof doc.kind !== 'string') {
       throw new StepError(STEP, `document ${index + 1} of the install manifest is not a Kubernetes object`);
@@ -205,12 +209,48 @@ export async function loadArgocdManifest(
       `the Argo CD manifest ${origin} has sha256 ${digest}, expected ${expected}${install.sha256 ? ' (argocd.install.sha256)' : ` (the pin of the bundled ${version})`}: refusing to install it; set argocd.install.sha256 to the digest of the manifest you mean to install (\`sha256sum install.yaml\`)`,
     );
   }
+  let docs = install.source === 'bundled' ? await readSidecar(origin, digest) : undefined;
+  if (!docs) {
+    docs = loadAll(text);
+    if (install.source === 'bundled') await writeSidecar(origin, digest, docs);
+  }
   return {
-    objects: parseInstallManifest(text, argocd.namespace),
+    objects: placeDocuments(docs, argocd.namespace),
     sha256: digest,
     origin,
     verified: expected !== undefined,
   };
+}
+
+/**
+ * A bundled manifest's documents as JSON beside it (`install.yaml.json`, with the YAML's sha256): parsing
+ * 1.8 MB of YAML costs ~0.3 s and ~40 MiB of heap that Node keeps for the rest of the run; JSON.parse of
+ * the same documents costs ~15 ms and next to nothing. Written by the first run that can (and by the
+ * image build), used only when its sha256 is the verified YAML's.
+ */
+export const sidecarPath = (yamlPath: string) => `${yamlPath}.json`;
+
+async function readSidecar(yamlPath: string, sha256: string): Promise<unknown[] | undefined> {
+  try {
+    const parsed = JSON.parse(await readFile(sidecarPath(yamlPath), 'utf8')) as {
+      sha256?: string;
+      documents?: unknown[];
+    };
+    return parsed.sha256 === sha256 && Array.isArray(parsed.documents) ? parsed.documents : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Best effort (a read-only file system, a shared cache): without it the YAML is parsed again next time. */
+export async function writeSidecar(yamlPath: string, sha256: string, documents: unknown[]): Promise<void> {
+  const tmp = `${sidecarPath(yamlPath)}.${process.pid}.tmp`;
+  try {
+    await writeFile(tmp, JSON.stringify({ sha256, documents }));
+    await rename(tmp, sidecarPath(yamlPath));
+  } catch {
+    await rm(tmp, { force: true }).catch(() => {});
+  }
 }
 
 async function readFirst(paths: string[]): Promise<{ text: string; path: string } | undefined> {
