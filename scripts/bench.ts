@@ -602,7 +602,14 @@ function targets(rows: Measure[]): string[] {
   return lines;
 }
 
-function markdown(rows: Measure[], command: string, machineText: string, repetitions: number): string {
+function markdown(
+  rows: Measure[],
+  command: string,
+  machineText: string,
+  repetitions: number,
+  partial = false,
+): string {
+  const done = [...new Set(rows.map((r) => r.n))].join(', ');
   return [
     '# Benchmarks',
     '',
@@ -621,6 +628,7 @@ function markdown(rows: Measure[], command: string, machineText: string, repetit
     '',
     `Machine: ${machineText}.`,
     '',
+    ...(partial ? [`**Partial run**: the command was stopped after the cases of N = ${done}.`, ''] : []),
     `No-op apply: the median of ${repetitions} runs (spread: min–max); its counts are the median (mutating, moved: the maximum).`,
     '"apply +1 environment", "plan" and "status" run with N + 1 environments after the no-op runs.',
     'Every N has one more environment: the logging namespace (seldon-logs), on both sides.',
@@ -655,12 +663,16 @@ if (args.from) {
     machine: string;
     command: string;
     reps?: number;
+    partial?: boolean;
     rows: Measure[];
   };
   const savedReps = saved.reps ?? Math.max(1, ...saved.rows.map((r) => r.reps ?? 1));
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, 'benchmarks.svg'), plot(saved.rows));
-  writeFileSync(join(outDir, 'benchmarks.md'), markdown(saved.rows, saved.command, saved.machine, savedReps));
+  writeFileSync(
+    join(outDir, 'benchmarks.md'),
+    markdown(saved.rows, saved.command, saved.machine, savedReps, saved.partial === true),
+  );
   log(`rendered ${join(outDir, 'benchmarks.md')} from ${args.from}`);
   process.exit(0);
 }
@@ -672,6 +684,7 @@ try {
       const c = await freshCase(n);
       try {
         rows.push(baseline(n, c));
+        write(rows, true); // what is measured so far, in case a long run is cut short
       } finally {
         await c.git.stop();
       }
@@ -680,6 +693,7 @@ try {
       const c = await freshCase(n);
       try {
         rows.push(...bootstrap(n, c));
+        write(rows, true);
       } finally {
         await c.git.stop();
       }
@@ -688,11 +702,15 @@ try {
 } finally {
   down();
 }
-mkdirSync(outDir, { recursive: true });
-writeFileSync(
-  join(outDir, 'benchmarks.json'),
-  `${JSON.stringify({ machine: machine(), command, reps, rows }, null, 2)}\n`,
-);
-writeFileSync(join(outDir, 'benchmarks.svg'), plot(rows));
-writeFileSync(join(outDir, 'benchmarks.md'), markdown(rows, command, machine(), reps));
-log(`wrote ${join(outDir, 'benchmarks.md')}`);
+write(rows, false);
+
+function write(measured: Measure[], partial: boolean): void {
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(
+    join(outDir, 'benchmarks.json'),
+    `${JSON.stringify({ machine: machine(), command, reps, partial, rows: measured }, null, 2)}\n`,
+  );
+  writeFileSync(join(outDir, 'benchmarks.svg'), plot(measured));
+  writeFileSync(join(outDir, 'benchmarks.md'), markdown(measured, command, machine(), reps, partial));
+  log(`wrote ${join(outDir, 'benchmarks.md')}${partial ? ' (so far)' : ''}`);
+}

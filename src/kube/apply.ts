@@ -208,7 +208,11 @@ const APPLY_CONCURRENCY = 8;
  * `fn` over `items`, a few at a time, results in the items' order. The first failure stops new work and is
  * thrown once the ones in flight are done.
  */
-async function inParallel<T, R>(items: T[], fn: (item: T) => Promise<R>): Promise<R[]> {
+export async function inParallel<T, R>(
+  items: T[],
+  fn: (item: T) => Promise<R>,
+  limit = APPLY_CONCURRENCY,
+): Promise<R[]> {
   const results: R[] = new Array(items.length);
   let next = 0;
   let failed: { err: unknown } | undefined;
@@ -222,7 +226,7 @@ async function inParallel<T, R>(items: T[], fn: (item: T) => Promise<R>): Promis
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(APPLY_CONCURRENCY, items.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   if (failed) throw failed.err;
   return results;
 }

@@ -5,6 +5,7 @@
  */
 
 import { messageOf } from '../errors.ts';
+import { inParallel } from '../kube/apply.ts';
 import { includesDesired } from '../kube/objects.ts';
 import { applicationReady, applicationStatus } from '../kube/status.ts';
 import type { KubeObject } from '../kube/types.ts';
@@ -90,7 +91,8 @@ type Obj = KubeObject & { spec?: Record<string, unknown> };
 async function report(ctx: StepContext): Promise<Check[]> {
   const envs = environmentsOf(ctx.config);
   const checks: Check[] = [];
-  for (const env of envs) checks.push(await namespaceCheck(ctx, env));
+  // One GET per namespace (RBAC grants them by name only), a few at a time.
+  checks.push(...(await inParallel(envs, (env) => namespaceCheck(ctx, env))));
   checks.push(await projectCheck(ctx));
   const apps = await listApplications(ctx, envs);
   for (const env of envs) checks.push(...(await applicationChecks(ctx, env, apps)));
