@@ -342,9 +342,14 @@ the source Secrets for the repository check. Output like rbacRules (cluster, nam
 {{- printf "%s-test" (include "sd-gitops-bootstrap.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
-{{/* Test hooks: created by `helm test`, deleted when it passes (a failed test's pod stays for its log). */}}
+{{/*
+Test hooks, created by `helm test`. The ServiceAccount and RBAC: deleted when the test passes. The pod
+(`"pod" true`): kept until the next `helm test` replaces it, passed or failed, so that `kubectl logs`
+shows what a passed test checked (`helm test --logs` cannot: Helm 3 asks every test hook's name for a
+log and fails on the RBAC hooks, seen on the kind tier: test/e2e-kind/helm-test.test.ts).
+*/}}
 {{- define "sd-gitops-bootstrap.testHookAnnotations" -}}
 helm.sh/hook: test
 helm.sh/hook-weight: {{ .weight | quote }}
-helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
+helm.sh/hook-delete-policy: {{ ternary "before-hook-creation" "before-hook-creation,hook-succeeded" (default false .pod) }}
 {{- end }}

@@ -1,0 +1,175 @@
+/**
+ * The chart on kind, shared by the tier's chart files (chart.test.ts, helm-test.test.ts, webhooks.test.ts):
+ * the release name, namespaces, the report, `helm upgrade --install --wait`, an Argo CD stand-in for
+ * `install.source: skip`, argocd-dex-server at zero replicas for the default install.
+ */
+import { readFileSync } from 'node:fs';
+import type { ReadinessReport } from '../../../src/report/types.ts';
+import { upstreamFile } from '../../e2e/support/bootstrap.ts';
+import { CHART, helm, parseObjects } from '../../e2e/support/helm.ts';
+import { kubectl, kubectlJson } from '../../e2e/support/target.ts';
+import { apply } from './cluster.ts';
+import type { LoadedProjectImage } from './kind.ts';
+
+export const RELEASE = 'sdb';
+export const JOB = `${RELEASE}-sd-gitops-bootstrap`;
+
+/** Values that make the chart run exactly the image built and loaded for this run, never pulling. */
+export const imageValues = (image: LoadedProjectImage) => ({
+  image: {
+    repository: image.upstream.replace(/:[^:/]+$/, ''),
+    tag: image.upstream.replace(/^.*:/, ''),
+    pullPolicy: 'Never',
+  },
+});
+
+export async function createNamespace(name: string, labels: Record<string, string> = {}): Promise<void> {
+  await apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } });
+}
+
+export const RESTRICTED = {
+  'pod-security.kubernetes.io/enforce': 'restricted',
+  'pod-security.kubernetes.io/enforce-version': 'latest',
+};
+
+export async function report(
+  namespace: string,
+  configMap = 'sd-gitops-bootstrap-report',
+): Promise<ReadinessReport> {
+  const cm = await kubectlJson<{ data: Record<string, string> }>([
+    'get',
+    'configmap',
+    configMap,
+    '-n',
+    namespace,
+  ]);
+  return JSON.parse(cm.data['report.json']!) as ReadinessReport;
+}
+
+export const notReady = (r: ReadinessReport) =>
+  r.checks.filter((c) => c.required && !c.ready).map((c) => `${c.id}: ${c.message}`);
+
+/** `helm upgrade --install --wait`, timed; on failure the error carries the Job's log. */
+export async function install(namespace: string, files: string[], extra: string[] = []) {
+  const t0 = Date.now();
+  const args = [
+    'upgrade',
+    '--install',
+    RELEASE,
+    CHART,
+    '-n',
+    namespace,
+    '--wait',
+    '--timeout',
+    '15m',
+    ...extra,
+  ];
+  for (const f of files) args.push('-f', f);
+  const r = await helm(args);
+  const seconds = (Date.now() - t0) / 1000;
+  if (r.code !== 0) {
+    const logs = await kubectl(['logs', '-n', namespace, `job/${JOB}`, '--tail=40']).catch(
+      (e: Error) => e.message,
+    );
+    return { ...r, seconds, logs };
+  }
+  return { ...r, seconds, logs: '' };
+}
+
+/**
+ * An Argo CD "managed elsewhere" for `install.source: skip`: Argo CD's own CRDs, the ConfigMaps and Secret
+ * the bootstrap configures, and its workloads (labelled as Argo CD's are) running the pause image, so
+ * they really roll out on the node.
+ */
+export async function argocdStandIn(namespace: string): Promise<void> {
+  const crds = parseObjects(readFileSync(upstreamFile('argocd/v3.5.1'), 'utf8')).filter(
+    (o) => o.kind === 'CustomResourceDefinition',
+  );
+  await kubectl(['apply', '--server-side', '--field-manager=argocd-standin', '-f', '-'], {
+    input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: crds }),
+  });
+  // Established a moment after creation (a `kubectl wait` issued at once can find no conditions yet).
+  for (let i = 0; ; i++) {
+    const list = await kubectlJson<{
+      items: { status?: { conditions?: { type: string; status: string }[] } }[];
+    }>(['get', ...crds.map((c) => `crd/${c.metadata.name}`)]);
+    const established = list.items.filter((c) =>
+      c.status?.conditions?.some((x) => x.type === 'Established' && x.status === 'True'),
+    ).length;
+    if (established === crds.length) break;
+    if (i > 60) throw new Error(`${crds.length - established} of Argo CD's CRDs not established after 60s`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  const labels = (name: string) => ({
+    'app.kubernetes.io/name': name,
+    'app.kubernetes.io/part-of': 'argocd',
+  });
+  const pod = (name: string) => ({
+    metadata: { labels: labels(name) },
+    spec: {
+      terminationGracePeriodSeconds: 1,
+      securityContext: { runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: 'RuntimeDefault' } },
+      containers: [
+        {
+          name,
+          image: 'registry.k8s.io/pause:3.10.2',
+          securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+        },
+      ],
+    },
+  });
+  const workload = (kind: 'Deployment' | 'StatefulSet', name: string) => ({
+    apiVersion: 'apps/v1',
+    kind,
+    metadata: { name, namespace, labels: labels(name) },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: { 'app.kubernetes.io/name': name } },
+      ...(kind === 'StatefulSet' ? { serviceName: name } : {}),
+      template: pod(name),
+    },
+  });
+  const cm = (name: string) => ({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name, namespace, labels: labels(name) },
+  });
+  await createNamespace(namespace);
+  await kubectl(['apply', '--server-side', '--field-manager=argocd-standin', '-f', '-'], {
+    input: JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'List',
+      items: [
+        cm('argocd-cm'),
+        cm('argocd-cmd-params-cm'),
+        cm('argocd-ssh-known-hosts-cm'),
+        {
+          apiVersion: 'v1',
+          kind: 'Secret',
+          metadata: { name: 'argocd-secret', namespace, labels: labels('argocd-secret') },
+        },
+        workload('Deployment', 'argocd-server'),
+        workload('Deployment', 'argocd-repo-server'),
+        workload('StatefulSet', 'argocd-application-controller'),
+      ],
+    }),
+  });
+}
+
+/**
+ * argocd-dex-server at zero replicas under a field manager of its own, as an installation without SSO
+ * may: the manifest sets no `replicas`, so the bootstrap's server-side apply leaves it at 0.
+ */
+export async function withoutDex(): Promise<void> {
+  const dex = parseObjects(readFileSync(upstreamFile('argocd/v3.5.1'), 'utf8')).find(
+    (o) => o.kind === 'Deployment' && o.metadata.name === 'argocd-dex-server',
+  )!;
+  await createNamespace('argocd');
+  await kubectl(['apply', '--server-side', '--field-manager=sd-e2e-without-sso', '-f', '-'], {
+    input: JSON.stringify({
+      ...dex,
+      metadata: { ...dex.metadata, namespace: 'argocd' },
+      spec: { ...(dex.spec as object), replicas: 0 },
+    }),
+  });
+}
