@@ -22,6 +22,7 @@ import {
   passwordStored,
   readAdminPassword,
   readCaBundle,
+  readGitCredentials,
   storedArgocdWebhookData,
 } from './inputs.ts';
 
@@ -49,6 +50,8 @@ export async function desiredInstallObjects(
     namespace: ctx.config.argocd.namespace,
     name: KNOWN_HOSTS_CONFIGMAP,
   });
+  const creds = await readGitCredentials(ctx);
+  const knownHosts = creds.kind === 'ssh' ? creds.knownHosts : undefined;
   const pem = await readCaBundle(ctx);
   const ca = pem
     ? tlsCertsConfigMap(ctx.config.argocd.namespace, repoHost(ctx.config.git.repoUrl).host, pem)
@@ -59,8 +62,13 @@ export async function desiredInstallObjects(
     if (obj.kind === 'ConfigMap' && obj.metadata.name === KNOWN_HOSTS_CONFIGMAP) {
       const live = liveKnownHosts?.data?.[KNOWN_HOSTS_KEY];
       const upstream = (obj.data as Record<string, string> | undefined)?.[KNOWN_HOSTS_KEY];
-      if (live !== undefined)
-        merged = overlay(merged, { data: { [KNOWN_HOSTS_KEY]: mergeKnownHosts(live, upstream).text } });
+      let text = live !== undefined ? mergeKnownHosts(live, upstream).text : upstream;
+      // The Git server's host keys in the same apply that creates repo-server: it mounts this ConfigMap at
+      // its start, and a later write reaches its volume only at the kubelet's next sync, then Argo CD's next
+      // refresh (a first sync took 200 s). git-credentials then finds them there and changes nothing.
+      if (knownHosts !== undefined) text = mergeKnownHosts(text, knownHosts).text;
+      if (text !== undefined && text !== upstream)
+        merged = overlay(merged, { data: { [KNOWN_HOSTS_KEY]: text } });
     }
     // git.caBundle's entry, as git-credentials writes it: without it here each run would drop and re-add it.
     if (ca && obj.kind === 'ConfigMap' && obj.metadata.name === TLS_CERTS_CONFIGMAP)

@@ -289,7 +289,7 @@ describe('permissions', () => {
 });
 
 describe('install objects', () => {
-  it('merges the settings into the manifest objects and keeps live known hosts', async () => {
+  it("merges the settings into the manifest objects, keeps live known hosts, adds the Git server's", async () => {
     const env: Env = {
       SD_BOOTSTRAP_CONFIG: '',
       LOG_LEVEL: 'silent',
@@ -309,6 +309,15 @@ describe('install objects', () => {
         kind: 'ConfigMap',
         metadata: { name: 'argocd-ssh-known-hosts-cm', namespace: 'argocd' },
         data: { ssh_known_hosts: 'mine.example.com ssh-rsa AAAAmine\n' },
+      },
+      {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'gitops-source-creds', namespace: 'seldon-system' },
+        data: {
+          'ssh-privatekey': b64(fakeOpensshKey()),
+          known_hosts: b64('git.example.com ssh-ed25519 AAAAhost\n'),
+        },
       },
     );
     const ctx = createContext({
@@ -374,8 +383,9 @@ describe('install objects', () => {
       labels: { a: 'b' },
       annotations: { 'sd-gitops-bootstrap/server-config-hash': expect.stringMatching(/^[0-9a-f]{16}$/) },
     });
+    // The Git server's key is there from the first apply: repo-server mounts the ConfigMap at its start.
     expect(byName('argocd-ssh-known-hosts-cm').data.ssh_known_hosts).toBe(
-      'mine.example.com ssh-rsa AAAAmine\ngithub.com ssh-ed25519 AAAAgh\n',
+      'mine.example.com ssh-rsa AAAAmine\ngithub.com ssh-ed25519 AAAAgh\ngit.example.com ssh-ed25519 AAAAhost\n',
     );
     expect(objs).toHaveLength(5);
     expect(imageVersion(byName('argocd-server'))).toBe('v3.5.1');
