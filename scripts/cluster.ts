@@ -105,9 +105,18 @@ function isUp(bin: string): boolean {
 }
 
 /**
+ * The namespace whose ServiceAccounts are audited with bodies (RequestResponse): the reliability suite
+ * (test/e2e/reliability.test.ts) runs the bootstrap as one of them and scans every non-Secret request and
+ * response for secret values. Secrets themselves stay at Metadata (their bodies are the secrets), and
+ * CRDs too (megabytes per run, never a secret).
+ */
+export const BODY_AUDITED_NAMESPACE = 'sd-reliability';
+
+/**
  * Audit policy: request metadata (user, verb, resource, status, never bodies) for every request, so tests
  * and benchmarks can count requests and writes per user. Watches and the control plane's own reads are
- * left out: they are noise and would make the file grow without bound.
+ * left out: they are noise and would make the file grow without bound. ServiceAccounts of
+ * BODY_AUDITED_NAMESPACE get bodies too.
  */
 export const AUDIT_POLICY = `apiVersion: audit.k8s.io/v1
 kind: Policy
@@ -120,6 +129,13 @@ rules:
     verbs: [get, list]
   - level: None
     nonResourceURLs: ['/healthz*', '/readyz*', '/livez*', '/metrics']
+  - level: Metadata
+    userGroups: ['system:serviceaccounts:${BODY_AUDITED_NAMESPACE}']
+    resources:
+      - { group: '', resources: [secrets] }
+      - { group: apiextensions.k8s.io, resources: [customresourcedefinitions] }
+  - level: RequestResponse
+    userGroups: ['system:serviceaccounts:${BODY_AUDITED_NAMESPACE}']
   - level: Metadata
 `;
 
