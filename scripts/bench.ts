@@ -624,11 +624,17 @@ function markdown(
     '(for the baseline, its largest `kubectl` process). The rollout wait (`kubectl rollout status` / the',
     'wait-rollout step; pods are simulated, so it is short on both sides) and the repository check (git over',
     'SSH to a local server) are shown apart; both are included in the wall time. Wall times depend on the',
-    'machine and its load; the counts do not.',
+    'machine and its load (on a machine shared with other builds the same case varies up to 3× between',
+    'runs: compare within an N, and trust the counts); the counts do not.',
     '',
     `Machine: ${machineText}.`,
     '',
-    ...(partial ? [`**Partial run**: the command was stopped after the cases of N = ${done}.`, ''] : []),
+    ...(partial
+      ? [
+          `**Partial run**: the command was stopped after the cases of N = ${done}; the sizes after those are not measured here.`,
+          '',
+        ]
+      : []),
     `No-op apply: the median of ${repetitions} runs (spread: min–max); its counts are the median (mutating, moved: the maximum).`,
     '"apply +1 environment", "plan" and "status" run with N + 1 environments after the no-op runs.',
     'Every N has one more environment: the logging namespace (seldon-logs), on both sides.',
@@ -648,7 +654,7 @@ function markdown(
     ...targets(rows),
     '',
     'Not measured here: the image (its own layers, `docker history`: see README), the preflight (a constant',
-    'number of SelfSubjectRulesReviews: src/steps/steps.test.ts), and the first sync on real pods (the',
+    'number of SelfSubjectRulesReviews: src/steps/preflight.test.ts), and the first sync on real pods (the',
     'real-pod tier).',
     '',
   ].join('\n');
