@@ -245,7 +245,9 @@ interface AuditEvent {
 }
 
 function auditSince(c: Case, since: number): { requests: number; mutating: number } {
-  const raw = readFileSync(c.auditLog).subarray(since).toString('utf8');
+  const file = readFileSync(c.auditLog);
+  // kube-apiserver rotates its audit log at 100 MB: an offset past the end means a new file, all of it newer.
+  const raw = file.subarray(since > file.length ? 0 : since).toString('utf8');
   const events = raw
     .slice(0, raw.lastIndexOf('\n') + 1)
     .split('\n')
