@@ -16,6 +16,7 @@ import { type ConnectOptions, connect } from './kube/client.ts';
 import { LeaseHeldError } from './kube/lease.ts';
 import type { Kube } from './kube/types.ts';
 import { createLogger, type Logger } from './log.ts';
+import { seldonDeployHandoff } from './manifests/seldon-deploy.ts';
 import { argocdUrl } from './manifests/virtualservice.ts';
 import { buildReport } from './report/build.ts';
 import { formatPlan, planJson } from './report/plan.ts';
@@ -265,6 +266,7 @@ async function execute(
       version: ctx.state.argocdVersion ?? config.argocd.version,
       url: argocdUrl(config),
     },
+    seldonDeploy: seldonDeployHandoff(config, argocdUrl(config)),
     startedAt,
     finishedAt: now(),
   });

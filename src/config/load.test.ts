@@ -42,6 +42,7 @@ describe('parseConfig: valid input', () => {
               "name": "argocd-admin-password",
             },
           },
+          "allowDowngrade": false,
           "install": {
             "source": "bundled",
           },
@@ -62,6 +63,7 @@ describe('parseConfig: valid input', () => {
         },
         "environments": {
           "applicationName": "seldon-gitops-{namespace}",
+          "deleteRemovedResources": false,
           "logging": {
             "enabled": true,
             "namespace": "seldon-logs",

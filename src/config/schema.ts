@@ -242,6 +242,12 @@ export const configSchema = z
         rolloutTimeout: duration('10m').describe(
           'How long to wait for every Argo CD Deployment and StatefulSet to roll out ("10m", "90s", "1h30m" or seconds).',
         ),
+        allowDowngrade: z
+          .boolean()
+          .default(false)
+          .describe(
+            'Allow installing an Argo CD version of a lower major version than the one installed (refused by default: Argo CD migrates its state forward only).',
+          ),
       })
       .prefault({})
       .describe('Argo CD installation and settings.'),
@@ -342,6 +348,12 @@ export const configSchema = z
           syncTimeout: duration('5m').describe(
             'How long to wait for the Applications to sync when waitForSync is true ("5m", "90s" or seconds).',
           ),
+          deleteRemovedResources: z
+            .boolean()
+            .default(false)
+            .describe(
+              "When an environment leaves this list: also delete what its Application deployed (Argo CD's resources-finalizer). false: only the Application goes; the namespace and its workloads stay, without the GitOps labels and git-repo annotation.",
+            ),
         },
         {
           error: (iss) =>

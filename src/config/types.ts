@@ -31,6 +31,8 @@ export interface Config {
     virtualService: { enabled: 'auto' | boolean; gateway: string; hosts: string[] };
     /** Milliseconds (normalised). YAML accepts "10m", "90s", "1h30m" or a number of seconds in YAML. */
     rolloutTimeout: number;
+    /** Allow a lower major version than the one installed. */
+    allowDowngrade: boolean;
   };
   git: {
     repoUrl: string;
@@ -48,6 +50,8 @@ export interface Config {
     waitForSync: boolean;
     /** Milliseconds (normalised), same formats as rolloutTimeout. */
     syncTimeout: number;
+    /** When an environment leaves the list, also delete what its Application deployed. */
+    deleteRemovedResources: boolean;
   };
   seldonDeploy: { namespace: string; gitCredentialsSecret: string; sshKeyName: string };
   webhooks: {

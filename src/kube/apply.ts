@@ -18,6 +18,9 @@ export const FIELD_MANAGER = 'sd-gitops-bootstrap';
 /** `application/apply-patch+yaml`: the body is JSON, which is valid YAML. */
 export const APPLY_PATCH_CONTENT_TYPE = 'application/apply-patch+yaml';
 
+/** KEP-3659's member label (src/manifests/inventory.ts builds the parent). */
+export const PART_OF = 'applyset.kubernetes.io/part-of';
+
 export const NOTE_NO_CRD = 'its CRD does not exist yet; cannot dry-run';
 
 export interface ApplyContext {
@@ -88,13 +91,22 @@ export async function applyObject(
     ? await ctx.discovery.resolve(obj.apiVersion, obj.kind)
     : await ctx.discovery.require(obj);
   if (!info) return { ref: refOf(obj), action: 'created', note: NOTE_NO_CRD, object: null };
-  const body = prepare(obj, info);
-  const ref = refOf(body);
-  const path = resourcePath(info, body.metadata.namespace, body.metadata.name);
+  const prepared = prepare(obj, info);
+  const ref = refOf(prepared);
+  const path = resourcePath(info, prepared.metadata.namespace, prepared.metadata.name);
   const live = prefetched !== undefined ? prefetched : await getOrNull(ctx, path);
+  const member =
+    opts.partOf !== undefined && (live === null || live.metadata.labels?.[PART_OF] === opts.partOf);
+  const body = member
+    ? {
+        ...prepared,
+        metadata: { ...prepared.metadata, labels: { ...prepared.metadata.labels, [PART_OF]: opts.partOf! } },
+      }
+    : prepared;
+  const tag = member ? { member: true } : {};
   // Already as this manager applied it: the PATCH would change nothing, so it is not sent (nor dry-run).
   if (live !== null && appliesNothing(live, body, fieldManager)) {
-    return { ref, action: 'unchanged', ...(dryRun ? { fields: [] } : {}), object: live };
+    return { ref, action: 'unchanged', ...(dryRun ? { fields: [] } : {}), ...tag, object: live };
   }
 
   let result: KubeObject;
@@ -125,21 +137,23 @@ export async function applyObject(
     throw err;
   }
 
-  if (live === null) return { ref, action: 'created', object: result };
+  if (live === null) return { ref, action: 'created', ...tag, object: result };
   if (dryRun) {
     const fields = redactFields(ref, diffObjects(live, result));
-    return { ref, action: fields.length > 0 ? 'updated' : 'unchanged', fields, object: result };
+    return { ref, action: fields.length > 0 ? 'updated' : 'unchanged', fields, ...tag, object: result };
   }
   if (result.metadata.resourceVersion === live.metadata.resourceVersion) {
-    return { ref, action: 'unchanged', fields: [], object: result };
+    return { ref, action: 'unchanged', fields: [], ...tag, object: result };
   }
   const fields = redactFields(ref, diffObjects(live, result));
   const ownershipMoved = ownEntry(live, fieldManager) !== ownEntry(result, fieldManager);
-  if (fields.length === 0 && !ownershipMoved) return { ref, action: 'unchanged', fields: [], object: result };
+  if (fields.length === 0 && !ownershipMoved)
+    return { ref, action: 'unchanged', fields: [], ...tag, object: result };
   return {
     ref,
     action: 'updated',
     fields: fields.length > 0 ? fields : ['metadata.managedFields'],
+    ...tag,
     object: result,
   };
 }

@@ -168,12 +168,25 @@ export class KubeClient implements Kube {
     return applyObjects(this.applyCtx, objs, opts);
   }
 
-  async delete(ref: ObjectRef): Promise<void> {
+  async delete(ref: ObjectRef, opts: { dryRun?: boolean; uid?: string } = {}): Promise<void> {
     const info = await this.discovery.resolve(ref.apiVersion, ref.kind);
     if (!info) return;
     try {
       await this.request('DELETE', resourcePath(info, ref.namespace ?? this.defaultNamespace, ref.name), {
-        query: { propagationPolicy: 'Background' },
+        // The API server reads DeleteOptions from the body when there is one, else from the query: never both.
+        // dryRun stays in the query too, where the audit log shows it.
+        query: { dryRun: opts.dryRun ? 'All' : undefined },
+        ...(opts.uid
+          ? {
+              body: {
+                apiVersion: 'v1',
+                kind: 'DeleteOptions',
+                propagationPolicy: 'Background',
+                preconditions: { uid: opts.uid },
+                ...(opts.dryRun ? { dryRun: ['All'] } : {}),
+              },
+            }
+          : { query: { propagationPolicy: 'Background', dryRun: opts.dryRun ? 'All' : undefined } }),
       });
     } catch (err) {
       if (!(err instanceof ApiError && err.status === 404)) throw err;

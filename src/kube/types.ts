@@ -25,7 +25,7 @@ export interface ObjectRef {
   namespace?: string | undefined;
 }
 
-export type ChangeAction = 'created' | 'updated' | 'unchanged';
+export type ChangeAction = 'created' | 'updated' | 'unchanged' | 'deleted';
 
 /** What one apply (or dry-run apply) did to one object. */
 export interface ObjectChange {
@@ -33,8 +33,12 @@ export interface ObjectChange {
   action: ChangeAction;
   /** Dot paths of changed fields (only for `updated`; in plan mode always computed). */
   fields?: string[];
-  /** Plan only: why the object could not be dry-run (e.g. its CRD does not exist yet). */
+  /** Why the object could not be dry-run (e.g. its CRD does not exist yet), or what a removal means. */
   note?: string;
+  /** The apply labelled it a member of the inventory (`ApplyOptions.partOf`): created now, or already one. */
+  member?: boolean;
+  /** Part of removing what left the config (a deletion, or a namespace given back): shown first by plan. */
+  removal?: boolean;
 }
 
 export interface ApplyOptions {
@@ -47,6 +51,11 @@ export interface ApplyOptions {
    * distinct manager per place, or each apply undoes the other.
    */
   fieldManager?: string;
+  /**
+   * The inventory's ApplySet id: the object gets the `applyset.kubernetes.io/part-of` label when this apply
+   * creates it, or when it already carries it — never when it existed without it (it is not ours to delete).
+   */
+  partOf?: string;
 }
 
 export interface RequestStats {
@@ -96,8 +105,11 @@ export interface Kube {
    * In dry-run, custom resources whose CRD does not exist yet are reported with a note, not failed.
    */
   applyAll(objs: KubeObject[], opts?: ApplyOptions): Promise<ObjectChange[]>;
-  /** Delete (used by tests and lease release only). 404 is fine. */
-  delete(ref: ObjectRef): Promise<void>;
+  /**
+   * Delete (background propagation). 404 is fine. `uid`: only that incarnation (a precondition, 409 when it was
+   * replaced); `dryRun`: server-side dry-run.
+   */
+  delete(ref: ObjectRef, opts?: { dryRun?: boolean; uid?: string }): Promise<void>;
   /** SelfSubjectAccessReview. */
   can(attrs: AccessAttributes): Promise<boolean>;
   /**

@@ -39,10 +39,14 @@ export function appProject(config: Config): KubeObject {
  * `appProject` with what users added kept. Its lists are atomic for server-side apply (Argo CD's CRD
  * declares no list type), so applying ours alone would drop entries added by hand: the live source
  * repositories, destinations and roles that are not ours are kept, after ours (a re-run changes nothing).
- * The price: a destination of an environment removed from the config stays too (it cannot be told from
- * one a user added), which is the safe side: a step never deletes what it may not have created.
+ * The destinations of environments removed from the config (`removed`, from the inventory: they were ours)
+ * go; any other destination not in the config is kept, as one a user may have added.
  */
-export function appProjectKeepingOthers(config: Config, live: KubeObject | null | undefined): KubeObject {
+export function appProjectKeepingOthers(
+  config: Config,
+  live: KubeObject | null | undefined,
+  removed: readonly string[] = [],
+): KubeObject {
   const ours = appProject(config);
   const spec = ours.spec as Required<ProjectSpec>;
   const theirs = (live?.spec ?? {}) as ProjectSpec;
@@ -60,7 +64,11 @@ export function appProjectKeepingOthers(config: Config, live: KubeObject | null 
       ],
       destinations: [
         ...spec.destinations,
-        ...(theirs.destinations ?? []).filter((d) => !ourDest.has(key(d))),
+        ...(theirs.destinations ?? []).filter(
+          (d) =>
+            !ourDest.has(key(d)) &&
+            !(d.server === IN_CLUSTER_SERVER && d.namespace !== undefined && removed.includes(d.namespace)),
+        ),
       ],
       roles: [...spec.roles, ...(theirs.roles ?? []).filter((r) => !ourRoles.has(r.name))],
     },

@@ -105,3 +105,8 @@ export function argocdConfigPatches(
     serverRestartPatch(config),
   ];
 }
+
+/** The objects argocdConfigPatches patches (no password needed to name them). */
+export function argocdConfigTargets(config: Config): KubeObject[] {
+  return argocdConfigPatches(config, { hash: '', mtime: undefined } as unknown as PasswordDecision);
+}

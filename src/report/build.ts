@@ -3,7 +3,7 @@ import type { ObjectChange } from '../kube/types.ts';
 import type { ChangeCounts, Check, ReadinessReport } from './types.ts';
 
 export function countChanges(changes: readonly ObjectChange[]): ChangeCounts {
-  const counts: ChangeCounts = { created: 0, updated: 0, unchanged: 0 };
+  const counts: ChangeCounts = { created: 0, updated: 0, unchanged: 0, deleted: 0 };
   for (const change of changes) counts[change.action]++;
   return counts;
 }
@@ -13,6 +13,7 @@ export function buildReport(input: {
   checks: readonly Check[];
   changes: readonly ObjectChange[];
   argocd: ReadinessReport['argocd'];
+  seldonDeploy?: ReadinessReport['seldonDeploy'];
   startedAt: Date;
   finishedAt: Date;
 }): ReadinessReport {
@@ -25,6 +26,8 @@ export function buildReport(input: {
     argocd: { ...input.argocd },
     changes: countChanges(input.changes),
     updated: updatedObjects(input.changes),
+    ...(input.seldonDeploy ? { seldonDeploy: input.seldonDeploy } : {}),
+    ...removedOf(input.changes),
     checks: input.checks.map((c) => ({ id: c.id, ready: c.ready, required: c.required, message: c.message })),
   };
 }
@@ -40,4 +43,12 @@ export function updatedObjects(changes: readonly ObjectChange[]): string[] {
     out.set(name, fields);
   }
   return [...out].map(([name, fields]) => (fields.size ? `${name} (${[...fields].join(', ')})` : name));
+}
+
+/** The removals of a run, one sentence each (absent when there were none). */
+function removedOf(changes: readonly ObjectChange[]): { removed?: string[] } {
+  const removed = changes
+    .filter((c) => c.removal && c.action !== 'unchanged')
+    .map((c) => `${describeRef(c.ref)}: ${c.action}${c.note ? ` (${c.note})` : ''}`);
+  return removed.length > 0 ? { removed } : {};
 }

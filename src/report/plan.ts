@@ -3,19 +3,36 @@ import { describeRef } from '../kube/objects.ts';
 import type { ObjectChange } from '../kube/types.ts';
 import { countChanges } from './build.ts';
 
-const SYMBOL = { created: '+', updated: '~', unchanged: '=' } as const;
-const VERB = { created: 'create', updated: 'update', unchanged: 'unchanged' } as const;
+const SYMBOL = { created: '+', updated: '~', unchanged: '=', deleted: '-' } as const;
+const VERB = { created: 'create', updated: 'update', unchanged: 'unchanged', deleted: 'delete' } as const;
 
-/** `+ create`, `~ update (fields…)`, `= unchanged`, one line per object, then a summary line. */
+function planLine(change: ObjectChange): string {
+  const fields = change.action === 'updated' && change.fields?.length ? ` (${change.fields.join(', ')})` : '';
+  const note = change.note ? ` — ${change.note}` : '';
+  return `${SYMBOL[change.action]} ${VERB[change.action].padEnd(9)} ${describeRef(change.ref, { group: true })}${fields}${note}`;
+}
+
+/**
+ * Removals first, under their own heading (what leaves the config is what a reader must not miss), then
+ * `+ create`, `~ update (fields…)`, `= unchanged`, one line per object, then a summary line.
+ */
 export function formatPlan(changes: readonly ObjectChange[]): string {
-  const lines = changes.map((change) => {
-    const fields =
-      change.action === 'updated' && change.fields?.length ? ` (${change.fields.join(', ')})` : '';
-    const note = change.note ? ` — ${change.note}` : '';
-    return `${SYMBOL[change.action]} ${VERB[change.action].padEnd(9)} ${describeRef(change.ref, { group: true })}${fields}${note}`;
-  });
-  const { created, updated, unchanged } = countChanges(changes);
-  lines.push('', `Plan: ${created} to create, ${updated} to update, ${unchanged} unchanged.`);
+  const removals = changes.filter((c) => c.removal || c.action === 'deleted');
+  const rest = changes.filter((c) => !(c.removal || c.action === 'deleted'));
+  const lines: string[] = [];
+  if (removals.length > 0) {
+    lines.push(
+      `Removals (no longer in the configuration): ${removals.length}`,
+      ...removals.map(planLine),
+      '',
+    );
+  }
+  lines.push(...rest.map(planLine));
+  const { created, updated, unchanged, deleted } = countChanges(changes);
+  lines.push(
+    '',
+    `Plan: ${deleted > 0 ? `${deleted} to delete, ` : ''}${created} to create, ${updated} to update, ${unchanged} unchanged.`,
+  );
   return `${lines.join('\n')}\n`;
 }
 
@@ -23,11 +40,16 @@ export function formatPlan(changes: readonly ObjectChange[]): string {
 export interface PlanDocument {
   kind: 'Plan';
   version: 1;
-  summary: { created: number; updated: number; unchanged: number };
+  summary: { created: number; updated: number; unchanged: number; deleted: number };
   changes: readonly ObjectChange[];
 }
 
 export function planJson(changes: readonly ObjectChange[]): string {
-  const doc: PlanDocument = { kind: 'Plan', version: 1, summary: countChanges(changes), changes };
+  // Removals first, as in the text.
+  const ordered = [
+    ...changes.filter((c) => c.removal || c.action === 'deleted'),
+    ...changes.filter((c) => !(c.removal || c.action === 'deleted')),
+  ];
+  const doc: PlanDocument = { kind: 'Plan', version: 1, summary: countChanges(changes), changes: ordered };
   return `${JSON.stringify(doc, null, 2)}\n`;
 }

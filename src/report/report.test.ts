@@ -44,7 +44,7 @@ describe('buildReport', () => {
       generatedAt: '2025-01-01T00:00:12.345Z',
       durationMs: 12345,
       argocd: ARGOCD,
-      changes: { created: 1, updated: 1, unchanged: 2 },
+      changes: { created: 1, updated: 1, unchanged: 2, deleted: 0 },
       updated: ['ConfigMap argocd/b (data.x)'],
       checks: OK,
     });

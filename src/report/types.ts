@@ -15,6 +15,8 @@ export interface ChangeCounts {
   created: number;
   updated: number;
   unchanged: number;
+  /** Objects of the inventory deleted because they left the config (or the manifest). */
+  deleted: number;
 }
 
 export interface ReadinessReport {
@@ -32,5 +34,9 @@ export interface ReadinessReport {
    * the bootstrap owns shows up here when the run sets it back. Created objects are only counted.
    */
   updated: string[];
+  /** Seldon Deploy's chart values that use this setup (`gitops:`), and its credentials Secret. */
+  seldonDeploy?: { values: string; secret: { namespace: string; name: string } };
+  /** What this run removed because it left the config: `Application argocd/x: no longer an environment…`. */
+  removed?: string[];
   checks: Check[];
 }

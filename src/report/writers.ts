@@ -44,12 +44,13 @@ function counts(report: ReadinessReport): { required: number; readyRequired: num
 export function formatText(report: ReadinessReport): string {
   const { required, readyRequired } = counts(report);
   const width = Math.max(0, ...report.checks.map((c) => c.id.length));
-  const { created, updated, unchanged } = report.changes;
+  const { created, updated, unchanged, deleted } = report.changes;
   const lines = [
     `${report.ready ? '✔ READY' : '✗ NOT READY'}: ${readyRequired}/${required} required checks ready (${(report.durationMs / 1000).toFixed(1)}s)`,
     `Argo CD ${report.argocd.version} in namespace ${report.argocd.namespace}: ${report.argocd.url}`,
-    `Changes: ${created} created, ${updated} updated, ${unchanged} unchanged`,
+    `Changes: ${created} created, ${updated} updated, ${unchanged} unchanged${deleted ? `, ${deleted} deleted` : ''}`,
     ...(report.updated?.length ? [`Updated: ${report.updated.join('; ')}`] : []),
+    ...(report.removed?.length ? ['Removed:', ...report.removed.map((r) => `  - ${r}`)] : []),
     '',
     ...report.checks.map(
       (c) =>
@@ -59,6 +60,17 @@ export function formatText(report: ReadinessReport): string {
   const failing = report.checks.filter((c) => c.required && !c.ready);
   if (failing.length > 0) {
     lines.push('', `Not ready: ${failing.map((c) => c.id).join(', ')}`);
+  }
+  if (report.seldonDeploy) {
+    lines.push(
+      '',
+      "Seldon Deploy: put this into its Helm chart's values (helm upgrade seldon-deploy … -f gitops-values.yaml):",
+      '',
+      ...report.seldonDeploy.values
+        .trimEnd()
+        .split('\n')
+        .map((l) => `  ${l}`),
+    );
   }
   return `${lines.join('\n')}\n`;
 }

@@ -54,7 +54,7 @@ async function reconcile(ctx: StepContext): Promise<string | undefined> {
   }
   const pw = await readAdminPassword(ctx);
   if (!pw.stored) {
-    await ctx.apply([adminPasswordSecret(pw)]);
+    await ctx.apply([adminPasswordSecret(pw)], { set: 'credentials' });
     passwordStored(ctx, pw);
   }
   const desired = argocdConfigPatches(

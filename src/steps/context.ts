@@ -5,14 +5,33 @@
  */
 import type { Config, Env } from '../config/types.ts';
 import type { LeaseHandle } from '../kube/lease.ts';
-import { overlay, refKey } from '../kube/objects.ts';
-import type { Kube, KubeObject, ObjectChange } from '../kube/types.ts';
+import { describeRef, overlay, refKey } from '../kube/objects.ts';
+import type { Kube, KubeObject, ObjectChange, ObjectRef } from '../kube/types.ts';
 import type { Logger } from '../log.ts';
+import { type InventorySet, isMember } from '../manifests/inventory.ts';
 import type { Check } from '../report/types.ts';
 import type { GitRunner } from './git.ts';
+import { InventoryKeeper } from './inventory.ts';
 
-/** `apply` converges, `plan` dry-runs every write, `status` only reports. */
-export type Mode = 'apply' | 'plan' | 'status';
+/** `apply` converges, `plan` dry-runs every write, `status` only reports, `uninstall` removes the inventory. */
+export type Mode = 'apply' | 'plan' | 'status' | 'uninstall';
+
+export interface ApplyStepOptions {
+  /**
+   * The inventory set the objects this apply creates belong to (src/manifests/inventory.ts; default
+   * `settings`); false: never members (environment namespaces: released, never deleted).
+   */
+  set?: InventorySet | false;
+  /** Marks the changes as part of a removal (plan shows them first), with this note. */
+  removal?: string;
+}
+
+export interface RemoveOptions {
+  /** What the removal means, for plan and the report (`no longer an environment`). */
+  note: string;
+  /** Put this finalizer on the object first (Argo CD's resources-finalizer: delete what it deployed too). */
+  finalizer?: string;
+}
 
 export interface Step {
   /** verb-noun, as in the progress lines: `install-argocd`. */
@@ -57,8 +76,19 @@ export interface StepContext {
   /** Changes in the order they were applied, duplicates included (progress lines). */
   readonly changeLog: readonly ObjectChange[];
   readonly state: RunState;
-  /** Server-side apply (dry-run in plan mode) of the objects, changes recorded. Not allowed in status mode. */
-  apply(objs: KubeObject[]): Promise<ObjectChange[]>;
+  /**
+   * Server-side apply (dry-run in plan mode) of the objects, changes recorded, created objects recorded in
+   * the inventory. Not allowed in status mode.
+   */
+  apply(objs: KubeObject[], opts?: ApplyStepOptions): Promise<ObjectChange[]>;
+  /**
+   * Deletes an inventory member (dry-run in plan mode), only if the live object still carries our part-of
+   * label; records a `deleted` change and drops it from the inventory. Returns whether it was (or would be)
+   * deleted.
+   */
+  remove(ref: ObjectRef, opts: RemoveOptions): Promise<boolean>;
+  /** What the bootstrap created (the ApplySet), as found and as updated by this run. */
+  readonly inventory: InventoryKeeper;
   /**
    * Records a change made (or, in plan, to be made) outside the cluster — a Git provider's webhook — so
    * it shows in the progress line, the plan and the report's counts like an object's.
@@ -70,6 +100,9 @@ export interface StepContext {
   readonly deps: StepDeps;
 }
 
+/** The field manager that puts a finalizer on an object about to be deleted (never fights the main one). */
+export const REMOVAL_FIELD_MANAGER = 'sd-gitops-bootstrap-removal';
+
 /** Seams for tests; production defaults in `createContext`. */
 export interface StepDeps {
   /** Package root for bundled manifests. */
@@ -80,7 +113,7 @@ export interface StepDeps {
   pollIntervalMs?: number;
 }
 
-const RANK = { unchanged: 0, updated: 1, created: 2 } as const;
+const RANK = { unchanged: 0, updated: 1, created: 2, deleted: 3 } as const;
 
 /** Merges an object applied twice in one run (e.g. by install and again by configure) into one change. */
 export function recordChange(changes: ObjectChange[], change: ObjectChange): void {
@@ -96,6 +129,7 @@ export function recordChange(changes: ObjectChange[], change: ObjectChange): voi
     ...strongest,
     ...(fields.length > 0 && strongest.action === 'updated' ? { fields } : {}),
     ...((prev.note ?? change.note) ? { note: prev.note ?? change.note } : {}),
+    ...(prev.removal || change.removal ? { removal: true } : {}),
   };
 }
 
@@ -118,13 +152,21 @@ export function createContext(opts: ContextOptions): StepContext {
   const deadline = now().getTime() + opts.env.SD_BOOTSTRAP_TIMEOUT_MS;
   const deadlineSignal = AbortSignal.timeout(Math.max(1, opts.env.SD_BOOTSTRAP_TIMEOUT_MS));
   const signal = opts.signal ? AbortSignal.any([opts.signal, deadlineSignal]) : deadlineSignal;
+  const runNamespace = opts.env.POD_NAMESPACE ?? opts.kube.defaultNamespace;
+  const writes = opts.mode === 'apply' || opts.mode === 'uninstall';
+  const inventory = new InventoryKeeper(opts.kube, runNamespace, writes);
+  const record = (change: ObjectChange) => {
+    changeLog.push(change);
+    recordChange(changes, change);
+  };
   return {
     mode: opts.mode,
     config: opts.config,
     env: opts.env,
     kube: opts.kube,
     log: opts.log,
-    runNamespace: opts.env.POD_NAMESPACE ?? opts.kube.defaultNamespace,
+    runNamespace,
+    inventory,
     signal,
     changes,
     changeLog,
@@ -134,12 +176,12 @@ export function createContext(opts: ContextOptions): StepContext {
     remainingMs: () => Math.max(0, deadline - now().getTime()),
     record(change: ObjectChange): void {
       if (opts.mode === 'status') throw new Error('bug: record called in status mode');
-      changeLog.push(change);
-      recordChange(changes, change);
+      record(change);
     },
-    async apply(objs: KubeObject[]): Promise<ObjectChange[]> {
+    async apply(objs: KubeObject[], applyOpts: ApplyStepOptions = {}): Promise<ObjectChange[]> {
       if (opts.mode === 'status') throw new Error('bug: apply called in status mode');
       if (objs.length === 0) return [];
+      const set = applyOpts.set === undefined ? 'settings' : applyOpts.set;
       // One field manager: an object applied again in the same run (known hosts by install, then by
       // git-credentials) is sent with everything applied before, or the second apply would remove the
       // fields of the first and every run would flip them back and forth.
@@ -155,12 +197,45 @@ export function createContext(opts: ContextOptions): StepContext {
         applied.set(key, full);
         return full;
       });
-      const result = await opts.kube.applyAll(merged, { dryRun: opts.mode === 'plan' });
-      for (const change of result) {
-        changeLog.push(change);
-        recordChange(changes, change);
-      }
+      await inventory.previous();
+      const result = (
+        await opts.kube.applyAll(merged, {
+          dryRun: opts.mode === 'plan',
+          ...(set ? { partOf: inventory.id } : {}),
+        })
+      ).map((c) => (applyOpts.removal ? { ...c, removal: true, note: applyOpts.removal } : c));
+      for (const change of result) record(change);
+      if (set && writes) await inventory.noteApplied(result, set);
       return result;
+    },
+    async remove(ref: ObjectRef, removeOpts: RemoveOptions): Promise<boolean> {
+      if (opts.mode === 'status') throw new Error('bug: remove called in status mode');
+      const dryRun = opts.mode === 'plan';
+      const live = await opts.kube.get(ref);
+      if (!live || !isMember(live, inventory.id)) {
+        if (live)
+          opts.log.warn(`${describeRef(ref)} no longer carries this inventory's label: left in place`);
+        if (writes) await inventory.noteRemoved([ref]);
+        return false;
+      }
+      if (
+        removeOpts.finalizer &&
+        !((live.metadata.finalizers as string[] | undefined) ?? []).includes(removeOpts.finalizer)
+      ) {
+        await opts.kube.apply(
+          {
+            apiVersion: ref.apiVersion,
+            kind: ref.kind,
+            metadata: { name: ref.name, namespace: ref.namespace, finalizers: [removeOpts.finalizer] },
+          },
+          { dryRun, fieldManager: REMOVAL_FIELD_MANAGER },
+        );
+      }
+      const uid = live.metadata.uid as string | undefined;
+      await opts.kube.delete(ref, { dryRun, ...(uid ? { uid } : {}) });
+      record({ ref, action: 'deleted', removal: true, note: removeOpts.note });
+      if (writes) await inventory.noteRemoved([ref]);
+      return true;
     },
   };
 }
@@ -183,16 +258,18 @@ export function perRun<T>(fn: (ctx: StepContext) => Promise<T>): (ctx: StepConte
 
 /** `3 created, 1 updated, 50 unchanged` (plan: `3 to create, …`), or `` when nothing was applied. */
 export function describeChanges(changes: readonly ObjectChange[], mode: Mode): string {
-  const n = { created: 0, updated: 0, unchanged: 0 };
+  const n = { created: 0, updated: 0, unchanged: 0, deleted: 0 };
   for (const c of changes) n[c.action]++;
   const parts =
     mode === 'plan'
       ? [
+          [n.deleted, 'to delete'],
           [n.created, 'to create'],
           [n.updated, 'to update'],
           [n.unchanged, 'unchanged'],
         ]
       : [
+          [n.deleted, 'deleted'],
           [n.created, 'created'],
           [n.updated, 'updated'],
           [n.unchanged, 'unchanged'],

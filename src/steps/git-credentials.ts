@@ -86,7 +86,7 @@ async function caBundleObject(ctx: StepContext): Promise<{ patch: KubeObject; ho
 
 async function reconcile(ctx: StepContext): Promise<string> {
   await requireSeldonDeployNamespace(ctx);
-  await ctx.apply(await desiredCredentialObjects(ctx));
+  await ctx.apply(await desiredCredentialObjects(ctx), { set: 'credentials' });
   const creds = await readGitCredentials(ctx);
   return creds.kind === 'ssh' ? 'SSH key and host keys' : 'HTTPS username and token';
 }

@@ -4,18 +4,27 @@
  * typed function of the context, computed once per run (`perRun`); none writes to the cluster. Steps import
  * these, never another step.
  */
+
+import { environmentsOf } from '../config/environments.ts';
 import { webhookSettings } from '../config/webhooks.ts';
 import { messageOf, StepError } from '../errors.ts';
-import { describeRef, readSecret } from '../kube/objects.ts';
+import { describeRef, readSecret, refKey, refOf } from '../kube/objects.ts';
 import type { KubeObject } from '../kube/types.ts';
+import { application } from '../manifests/application.ts';
+import { appProject } from '../manifests/appproject.ts';
 import { type LoadedManifest, loadArgocdManifest } from '../manifests/argocd.ts';
-import { type AdminPasswordSource, ARGOCD_SECRET } from '../manifests/argocd-settings.ts';
+import {
+  type AdminPasswordSource,
+  ARGOCD_SECRET,
+  argocdConfigTargets,
+} from '../manifests/argocd-settings.ts';
 import {
   type GitCredentials,
   privateKeyProblem,
   repoHost,
   repoTransport,
 } from '../manifests/git-credentials.ts';
+import type { InventoryMember } from '../manifests/inventory.ts';
 import { knownHostsCovers, knownHostsName } from '../manifests/known-hosts.ts';
 import { decidePassword, generatePassword, type PasswordDecision } from '../manifests/password.ts';
 import { pemBundle } from '../manifests/tls-certs.ts';
@@ -363,3 +372,47 @@ export const storedArgocdWebhookData = perRun(async (ctx): Promise<Record<string
   }
   return state.secret ? argocdWebhookData(s.provider, state.secret) : {};
 });
+
+// -------------------------------------------------------------------------------------------- removals
+
+/**
+ * Members of the previous Argo CD manifest that this run's no longer has — except CRDs (deleting one deletes
+ * every object of its kind, the Applications included: only uninstall removes them) and Namespaces. Namespaced
+ * objects first. None with `install.source: skip` (Argo CD handed over: nothing is pruned).
+ */
+export async function droppedManifestMembers(ctx: StepContext): Promise<InventoryMember[]> {
+  const { config } = ctx;
+  if (config.argocd.install.source === 'skip') return [];
+  const manifest = await argocdManifest(ctx);
+  const wanted = new Set([...manifest.objects, ...argocdConfigTargets(config)].map((o) => refKey(refOf(o))));
+  return (await ctx.inventory.members('argocd'))
+    .filter((m) => !wanted.has(refKey(m)) && m.kind !== 'CustomResourceDefinition' && m.kind !== 'Namespace')
+    .sort((a, b) => Number(!a.namespace) - Number(!b.namespace));
+}
+
+/**
+ * What left the environments since the inventory was written: the Applications (and an AppProject renamed
+ * away) this program created, and the namespaces of the environments that are gone.
+ */
+export async function removedEnvironments(
+  ctx: StepContext,
+): Promise<{ members: InventoryMember[]; namespaces: string[] }> {
+  const envs = environmentsOf(ctx.config);
+  const desired = new Set(
+    [appProject(ctx.config), ...envs.map((e) => application(ctx.config, e))].map((o) => refKey(refOf(o))),
+  );
+  const current = new Set(envs.map((e) => e.namespace));
+  const previous = await ctx.inventory.previous();
+  return {
+    members: previous.members.filter((m) => m.set === 'environments' && !desired.has(refKey(m))),
+    namespaces: previous.environments.map((e) => e.namespace).filter((ns) => !current.has(ns)),
+  };
+}
+
+/** Everything this run deletes or gives back, for the preflight's permissions. */
+export async function plannedRemovals(
+  ctx: StepContext,
+): Promise<{ delete: InventoryMember[]; release: string[] }> {
+  const envs = await removedEnvironments(ctx);
+  return { delete: [...(await droppedManifestMembers(ctx)), ...envs.members], release: envs.namespaces };
+}

@@ -4,8 +4,8 @@
  * manifest says, plus this program's settings (configure-argocd.ts) merged into the objects they belong to.
  */
 
-import { messageOf } from '../errors.ts';
-import { overlay } from '../kube/objects.ts';
+import { messageOf, StepError } from '../errors.ts';
+import { describeRef, overlay } from '../kube/objects.ts';
 import { crdEstablished } from '../kube/status.ts';
 import type { KubeObject } from '../kube/types.ts';
 import { ARGO_CRDS, type LoadedManifest } from '../manifests/argocd.ts';
@@ -19,6 +19,7 @@ import type { Step, StepContext } from './context.ts';
 import {
   adminPasswordDecision,
   argocdManifest,
+  droppedManifestMembers,
   passwordStored,
   readAdminPassword,
   readCaBundle,
@@ -86,11 +87,59 @@ export async function desiredInstallObjects(
   return [namespace, ...objects, ...missing];
 }
 
+const major = (version: string) => Number(/^v?(\d+)\./.exec(version)?.[1] ?? Number.NaN);
+
+/**
+ * The version installed now: as the inventory recorded it, else argocd-server's image tag. A lower major
+ * version is refused unless `argocd.allowDowngrade`: Argo CD migrates its stored state and CRDs forward only.
+ */
+async function refuseDowngrade(ctx: StepContext): Promise<void> {
+  const { version, namespace, allowDowngrade } = ctx.config.argocd;
+  const recorded = (await ctx.inventory.previous()).argocd;
+  let installed = recorded?.installed && recorded.namespace === namespace ? recorded.version : undefined;
+  if (installed === undefined) {
+    const server = await ctx.kube.get({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      namespace,
+      name: ARGOCD_SERVER,
+    });
+    installed = server ? imageVersion(server) : undefined;
+  }
+  if (installed === undefined || !(major(version) < major(installed))) return;
+  if (allowDowngrade) {
+    ctx.log.warn(`downgrading Argo CD from ${installed} to ${version} (argocd.allowDowngrade: true)`);
+    return;
+  }
+  throw new StepError(
+    NAME,
+    `argocd.version ${version} would downgrade Argo CD ${installed} in ${namespace} across a major version, which Argo CD does not support (its CRDs and stored state migrate forward only): keep argocd.version ${installed} or later, or set argocd.allowDowngrade: true to force it`,
+  );
+}
+
+/** Members of the previous manifest that this one no longer has are deleted (see droppedManifestMembers). */
+async function pruneDropped(ctx: StepContext, version: string): Promise<number> {
+  const stale = await droppedManifestMembers(ctx);
+  let removed = 0;
+  for (const m of stale) {
+    if (await ctx.remove(m, { note: `not in the Argo CD ${version} manifest` })) removed++;
+    else ctx.log.debug(`${describeRef(m)}: already gone or not ours`);
+  }
+  return removed;
+}
+
 async function reconcile(ctx: StepContext): Promise<string | undefined> {
   const { install, version, namespace } = ctx.config.argocd;
   if (install.source === 'skip') {
+    // Argo CD is handed over: what this program installed is no longer its to prune or uninstall.
+    if (ctx.mode === 'apply') {
+      await ctx.inventory.forget('argocd');
+      const recorded = (await ctx.inventory.previous()).argocd;
+      await ctx.inventory.setArgocd({ namespace, version: recorded?.version ?? version, installed: false });
+    }
     return 'skipped: Argo CD is managed elsewhere (argocd.install.source: skip)';
   }
+  await refuseDowngrade(ctx);
   const manifest = await argocdManifest(ctx);
   ctx.log.info(
     `installing Argo CD ${version} into ${namespace} (${manifest.objects.length} objects from ${manifest.origin}, sha256 ${manifest.verified ? 'verified' : 'not pinned'})`,
@@ -98,17 +147,20 @@ async function reconcile(ctx: StepContext): Promise<string | undefined> {
   const pw = await readAdminPassword(ctx);
   if (!pw.stored) {
     // Before its hash goes into argocd-secret: the password never exists only as a hash.
-    await ctx.apply([adminPasswordSecret(pw)]);
+    await ctx.apply([adminPasswordSecret(pw)], { set: 'credentials' });
     passwordStored(ctx, pw);
   }
   const objects = await desiredInstallObjects(ctx, manifest);
-  await ctx.apply(objects);
+  await ctx.apply(objects, { set: 'argocd' });
+  const pruned = await pruneDropped(ctx, version);
+  if (ctx.mode === 'apply') await ctx.inventory.setArgocd({ namespace, version, installed: true });
   ctx.state.install = {
     objects: manifest.objects.length,
     origin: manifest.origin,
     sha256: manifest.sha256,
     verified: manifest.verified,
   };
+  return pruned > 0 ? `${pruned} objects of the previous manifest deleted` : undefined;
 }
 
 /** The image tag of argocd-server's first container: the version actually running. */

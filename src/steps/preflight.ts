@@ -15,11 +15,13 @@ import type { Kube, ResourceRule, RulesReview } from '../kube/types.ts';
 import { ARGO_CRDS, CLUSTER_SCOPED_KINDS } from '../manifests/argocd.ts';
 import { ARGOCD_SECRET } from '../manifests/argocd-settings.ts';
 import { REPOSITORY_SECRET_NAME } from '../manifests/git-credentials.ts';
+import { INVENTORY_CONFIGMAP } from '../manifests/inventory.ts';
 import type { Check } from '../report/types.ts';
 import type { Step, StepContext } from './context.ts';
 import {
   argocdManifest,
   credentialsSecretRef,
+  plannedRemovals,
   readAdminPassword,
   readCaBundle,
   readGitCredentials,
@@ -109,6 +111,14 @@ export interface PermissionInputs {
   /** The admin password Secret must be created (generated). */
   createAdminPasswordSecret: boolean;
   credentialsNamespace: string;
+  /**
+   * What this run removes (from the inventory): members to delete and environment namespaces to give back.
+   * Absent: nothing (e.g. a first install, or the chart's rendering without a cluster).
+   */
+  removals?: {
+    delete: { apiVersion: string; kind: string; namespace?: string; name: string }[];
+    release: string[];
+  };
 }
 
 /** Every permission the run uses, deduplicated. Pure: the inputs say what the config implies. */
@@ -205,6 +215,28 @@ export function requiredPermissions(config: StepContext['config'], inputs: Permi
     resource: 'customresourcedefinitions',
     names: ARGO_CRDS,
   });
+  // the inventory (read in every mode; written in apply with the report ConfigMap below)
+  perms.push({
+    verb: 'get',
+    group: '',
+    resource: 'configmaps',
+    namespace: inputs.runNamespace,
+    names: [INVENTORY_CONFIGMAP],
+  });
+  // removals: by name, only what the inventory says this run removes
+  for (const d of inputs.removals?.delete ?? []) {
+    const group = groupOf(d.apiVersion);
+    const resource = resourceOf(d.kind);
+    const ns = CLUSTER_SCOPED_KINDS.has(d.kind) ? undefined : d.namespace;
+    for (const verb of ['get', 'delete'])
+      perms.push({ verb, group, resource, namespace: ns, names: [d.name] });
+  }
+  if (inputs.removals?.release.length) {
+    perms.push(
+      { verb: 'get', group: '', resource: 'namespaces', names: inputs.removals.release },
+      { verb: 'patch', group: '', resource: 'namespaces', names: inputs.removals.release },
+    );
+  }
   // register-webhooks: the token Secret (read), the bootstrap's webhook Secret (applied, also in plan: a
   // dry-run), argocd-secret (above)
   const hooks = webhookSettings(config, inputs.runNamespace);
@@ -341,9 +373,11 @@ async function gatherInputs(ctx: StepContext): Promise<PermissionInputs> {
   const adminSecret = await ctx.kube
     .get({ apiVersion: 'v1', kind: 'Secret', namespace: adminNs, name: pw.secretRef.name })
     .catch(() => null);
+  const removals = await plannedRemovals(ctx);
   return {
     mode: ctx.mode === 'apply' ? 'apply' : 'plan',
     runNamespace: ctx.runNamespace,
+    ...(removals.delete.length + removals.release.length > 0 ? { removals } : {}),
     manifestKinds,
     virtualServiceApiVersion: vs.create ? vs.apiVersion : undefined,
     adminPasswordNamespace: adminNs,

@@ -6,7 +6,10 @@ import type { Config, Env } from '../config/types.ts';
 import type { KubeObject, ObjectChange } from '../kube/types.ts';
 import { createLogger } from '../log.ts';
 import { b64, fromB64 } from '../manifests/common.ts';
+import { applysetId, parseInventory } from '../manifests/inventory.ts';
 import { passwordMatches } from '../manifests/password.ts';
+import { buildReport } from '../report/build.ts';
+import { formatPlan } from '../report/plan.ts';
 import { createContext, type Mode, type StepContext } from './context.ts';
 import type { GitRunner } from './git.ts';
 import { runSteps } from './runner.ts';
@@ -318,5 +321,133 @@ describe('runner failures', () => {
     ).toEqual(['argocd-cmd-params-cm', 'argocd-server']);
     const again = await runOnce(kube, 'apply', skip);
     expect(again.ctx.changes.every((c) => c.action === 'unchanged')).toBe(true);
+  });
+});
+
+describe('inventory (ApplySet) and removals', () => {
+  const INVENTORY = '/ConfigMap/seldon-system/sd-gitops-bootstrap-inventory';
+  const inventoryOf = (kube: FakeKube) =>
+    parseInventory(kube.objects.get(INVENTORY) ?? null) as ReturnType<typeof parseInventory>;
+  const labels = (kube: FakeKube, key: string) => kube.objects.get(key)?.metadata.labels ?? {};
+  const ID = applysetId('seldon-system');
+
+  it('records what the run created, labelled part-of; an object that existed before is not a member', async () => {
+    const kube = cluster();
+    kube.seed({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'staging', labels: { team: 'a' } } });
+    await runOnce(kube, 'apply');
+    const parent = kube.objects.get(INVENTORY)!;
+    expect(parent.metadata.labels?.['applyset.kubernetes.io/id']).toBe(ID);
+    expect(parent.metadata.annotations?.['applyset.kubernetes.io/contains-group-kinds']).toContain(
+      'Application.argoproj.io',
+    );
+    const members = inventoryOf(kube).members;
+    const has = (kind: string, name: string) => members.some((m) => m.kind === kind && m.name === name);
+    expect(has('Deployment', 'argocd-server')).toBe(true);
+    expect(has('Application', 'seldon-gitops-staging')).toBe(true);
+    expect(has('Secret', 'git-creds')).toBe(true);
+    // Namespaces of environments are never members (given back, never deleted); nor is Seldon Deploy's.
+    expect(has('Namespace', 'staging')).toBe(false);
+    expect(has('Namespace', 'seldon-system')).toBe(false);
+    expect(labels(kube, 'apps/Deployment/argocd/argocd-server')['applyset.kubernetes.io/part-of']).toBe(ID);
+    expect(labels(kube, '/Namespace//staging')['applyset.kubernetes.io/part-of']).toBeUndefined();
+    expect(
+      inventoryOf(kube)
+        .environments.map((e) => e.namespace)
+        .sort(),
+    ).toEqual(['production', 'seldon-logs', 'staging']);
+    expect(inventoryOf(kube).argocd).toEqual({ namespace: 'argocd', version: 'v3.5.1', installed: true });
+  });
+
+  it('an environment taken out: Application deleted, destination gone, namespace given back; plan shows it first', async () => {
+    const kube = cluster();
+    await runOnce(kube, 'apply');
+    kube.seed({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'workload', namespace: 'production' },
+    });
+    const without = sampleConfig(
+      (c) => (c.environments.namespaces = [{ name: 'staging', restricted: false }]),
+    );
+
+    const plan = await runOnce(kube, 'plan', without);
+    expect(plan.writes).toBe(0);
+    const text = formatPlan(plan.ctx.changes);
+    expect(text.split('\n')[0]).toBe('Removals (no longer in the configuration): 2');
+    expect(text.split('\n')[1]).toMatch(
+      /^- delete +Application\.argoproj\.io argocd\/seldon-gitops-production/,
+    );
+    expect(text.split('\n')[2]).toMatch(/^~ update +Namespace production .*no longer an environment/);
+
+    const { ctx, result } = await runOnce(kube, 'apply', without);
+    expect(result.failed).toBeUndefined();
+    expect(kube.objects.has('argoproj.io/Application/argocd/seldon-gitops-production')).toBe(false);
+    const project = kube.objects.get('argoproj.io/AppProject/argocd/seldon') as KubeObject & {
+      spec: { destinations: { namespace: string }[] };
+    };
+    expect(project.spec.destinations.map((d) => d.namespace)).toEqual(['staging', 'seldon-logs']);
+    const ns = kube.objects.get('/Namespace//production')!;
+    expect(ns.metadata.labels?.['seldon.gitops']).toBeUndefined();
+    expect(ns.metadata.annotations?.['git-repo']).toBeUndefined();
+    expect(kube.objects.has('/ConfigMap/production/workload')).toBe(true);
+    expect(inventoryOf(kube).members.some((m) => m.name === 'seldon-gitops-production')).toBe(false);
+    const report = buildReport({
+      checks: result.checks,
+      changes: ctx.changes,
+      argocd: { namespace: 'argocd', version: 'v3.5.1', url: '/argocd/' },
+      startedAt: new Date(0),
+      finishedAt: new Date(1),
+    });
+    expect(report.changes.deleted).toBe(1);
+    expect(report.removed).toEqual([
+      'Application argocd/seldon-gitops-production: deleted (no longer an environment; what it deployed stays)',
+      'Namespace production: updated (no longer an environment: GitOps labels and git-repo annotation removed)',
+    ]);
+    const again = await runOnce(kube, 'apply', without);
+    expect(again.writes).toBe(2); // the Lease only
+  });
+
+  it('deleteRemovedResources puts the resources-finalizer on the Application before deleting it', async () => {
+    const kube = cluster();
+    await runOnce(kube, 'apply');
+    const applies: KubeObject[] = [];
+    const apply = kube.apply.bind(kube);
+    kube.apply = async (obj, opts) => {
+      if (opts?.fieldManager === 'sd-gitops-bootstrap-removal') applies.push(obj);
+      return apply(obj, opts);
+    };
+    const config = sampleConfig((c) => {
+      c.environments.namespaces = [{ name: 'staging', restricted: false }];
+      c.environments.deleteRemovedResources = true;
+    });
+    await runOnce(kube, 'apply', config);
+    expect(applies.map((o) => [o.metadata.name, o.metadata.finalizers])).toEqual([
+      ['seldon-gitops-production', ['resources-finalizer.argocd.argoproj.io']],
+    ]);
+  });
+
+  it('never deletes an object that lost its part-of label (a user re-created it)', async () => {
+    const kube = cluster();
+    await runOnce(kube, 'apply');
+    const app = kube.objects.get('argoproj.io/Application/argocd/seldon-gitops-production')!;
+    delete app.metadata.labels!['applyset.kubernetes.io/part-of'];
+    const without = sampleConfig(
+      (c) => (c.environments.namespaces = [{ name: 'staging', restricted: false }]),
+    );
+    await runOnce(kube, 'apply', without);
+    expect(kube.objects.has('argoproj.io/Application/argocd/seldon-gitops-production')).toBe(true);
+    expect(inventoryOf(kube).members.some((m) => m.name === 'seldon-gitops-production')).toBe(false);
+  });
+
+  it('refuses a downgrade across a major version unless argocd.allowDowngrade', async () => {
+    const kube = cluster();
+    await runOnce(kube, 'apply');
+    const down = sampleConfig((c) => (c.argocd.version = 'v2.14.21'));
+    const { result, writes } = await runOnce(kube, 'apply', down);
+    expect(result.failed?.step).toBe('install-argocd');
+    expect(result.failed?.message).toMatch(
+      /argocd\.version v2\.14\.21 would downgrade Argo CD v3\.5\.1 in argocd across a major version.*set argocd\.allowDowngrade: true/,
+    );
+    expect(writes).toBe(2); // the Lease only
   });
 });

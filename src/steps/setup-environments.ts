@@ -6,7 +6,7 @@
 
 import { messageOf } from '../errors.ts';
 import { inParallel } from '../kube/apply.ts';
-import { includesDesired } from '../kube/objects.ts';
+import { describeRef, includesDesired } from '../kube/objects.ts';
 import { applicationReady, applicationStatus } from '../kube/status.ts';
 import type { KubeObject } from '../kube/types.ts';
 import { formatDuration, waitFor } from '../kube/wait.ts';
@@ -16,6 +16,7 @@ import { type Environment, environmentsOf } from '../manifests/common.ts';
 import { namespaceFor } from '../manifests/namespace.ts';
 import type { Check } from '../report/types.ts';
 import type { Step, StepContext } from './context.ts';
+import { removedEnvironments } from './inputs.ts';
 
 const NAME = 'setup-environments';
 
@@ -30,9 +31,55 @@ export async function desiredEnvironmentObjects(ctx: StepContext): Promise<KubeO
   });
   return [
     ...envs.map((env) => namespaceFor(ctx.config, env)),
-    appProjectKeepingOthers(ctx.config, live),
+    appProjectKeepingOthers(ctx.config, live, (await removedEnvironments(ctx)).namespaces),
     ...envs.map((env) => application(ctx.config, env)),
   ];
+}
+
+/** Argo CD's finalizer that makes deleting an Application delete what it deployed. */
+export const RESOURCES_FINALIZER = 'resources-finalizer.argocd.argoproj.io';
+
+/**
+ * Removes what left the config: its Applications go first (with Argo CD's resources-finalizer when
+ * `deleteRemovedResources`, so Argo CD deletes what they deployed; otherwise the workloads stay), then the
+ * AppProject (re-applied by the caller) loses their destinations, and each namespace is given back: an apply
+ * with no fields releases every label and annotation this program set, and nothing else.
+ */
+async function removeEnvironments(ctx: StepContext): Promise<string[]> {
+  const { members, namespaces } = await removedEnvironments(ctx);
+  const { deleteRemovedResources } = ctx.config.environments;
+  const removed: string[] = [];
+  const apps = members.filter((m) => m.kind === 'Application');
+  for (const m of apps) {
+    const note = deleteRemovedResources
+      ? 'no longer an environment; Argo CD deletes what it deployed (environments.deleteRemovedResources)'
+      : 'no longer an environment; what it deployed stays';
+    if (await ctx.remove(m, { note, ...(deleteRemovedResources ? { finalizer: RESOURCES_FINALIZER } : {}) }))
+      removed.push(describeRef(m));
+  }
+  return [...removed, ...namespaces.map((ns) => `namespace ${ns} released`)];
+}
+
+async function releaseNamespaces(ctx: StepContext): Promise<void> {
+  const { namespaces } = await removedEnvironments(ctx);
+  const exist = (
+    await Promise.all(
+      namespaces.map(async (name) =>
+        (await ctx.kube.get({ apiVersion: 'v1', kind: 'Namespace', name })) ? [name] : [],
+      ),
+    )
+  ).flat();
+  await ctx.apply(
+    exist.map((name) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } })),
+    { set: false, removal: 'no longer an environment: GitOps labels and git-repo annotation removed' },
+  );
+}
+
+async function pruneEnvironmentMembers(ctx: StepContext): Promise<void> {
+  // An AppProject renamed away: after the Applications, never before.
+  const { members } = await removedEnvironments(ctx);
+  for (const m of members.filter((x) => x.kind !== 'Application'))
+    await ctx.remove(m, { note: "no longer the environments' project" });
 }
 
 const appRef = (ctx: StepContext, env: Environment) => ({
@@ -43,10 +90,28 @@ const appRef = (ctx: StepContext, env: Environment) => ({
 });
 
 async function reconcile(ctx: StepContext): Promise<string> {
-  await ctx.apply(await desiredEnvironmentObjects(ctx));
-  const { waitForSync, syncTimeout } = ctx.config.environments;
+  const removed = await removeEnvironments(ctx);
+  const desired = await desiredEnvironmentObjects(ctx);
   const envs = environmentsOf(ctx.config);
-  const summary = `${envs.length} environments (${envs.map((e) => e.namespace).join(', ')})`;
+  await ctx.apply(
+    desired.filter((o) => o.kind === 'Namespace'),
+    { set: false },
+  );
+  await ctx.apply(
+    desired.filter((o) => o.kind !== 'Namespace'),
+    { set: 'environments' },
+  );
+  await pruneEnvironmentMembers(ctx);
+  await releaseNamespaces(ctx);
+  if (ctx.mode === 'apply')
+    await ctx.inventory.setEnvironments(
+      envs.map((e) => ({ namespace: e.namespace, application: e.applicationName })),
+    );
+  const { waitForSync, syncTimeout } = ctx.config.environments;
+  const summary = [
+    `${envs.length} environments (${envs.map((e) => e.namespace).join(', ')})`,
+    ...(removed.length > 0 ? [`removed: ${removed.join(', ')}`] : []),
+  ].join('; ');
   if (!waitForSync || ctx.mode !== 'apply') return summary;
   ctx.log.info(
     `waiting for ${envs.length} Applications to be Synced and Healthy (timeout ${formatDuration(syncTimeout)})…`,

@@ -210,23 +210,31 @@ export class FakeKube implements Kube {
     }
     const key = keyOf(ref);
     const live = this.objects.get(key);
-    const next = (live ? merge(live, obj) : structuredClone(obj)) as KubeObject;
+    const partOf = 'applyset.kubernetes.io/part-of';
+    const member = opts.partOf !== undefined && (!live || live.metadata.labels?.[partOf] === opts.partOf);
+    if (member) {
+      obj = structuredClone(obj);
+      obj.metadata.labels = { ...obj.metadata.labels, [partOf]: opts.partOf! };
+    }
+    const tag = member ? { member: true } : {};
+    // A deep copy: removing fields below must never touch the stored object (a dry-run would change it).
+    const next = structuredClone(live ? merge(live, obj) : obj) as KubeObject;
     const paths = leafPaths(obj).filter((p) => !IDENTITY.has(p.join('.')));
     const now = new Set(paths.map((p) => JSON.stringify(p)));
     for (const old of this.owned.get(key) ?? [])
       if (!now.has(old)) removePath(next, JSON.parse(old) as string[]);
     if (live && isDeepStrictEqual(comparable(live), comparable(next))) {
       if (!opts.dryRun) this.owned.set(key, now);
-      return { ref, action: 'unchanged', object: structuredClone(live) };
+      return { ref, action: 'unchanged', ...tag, object: structuredClone(live) };
     }
     const action = live ? 'updated' : 'created';
-    if (opts.dryRun) return { ref, action, ...(live ? { fields: ['(fake)'] } : {}), object: next };
+    if (opts.dryRun) return { ref, action, ...(live ? { fields: ['(fake)'] } : {}), ...tag, object: next };
     this.stats.writes++;
     this.owned.set(key, now);
     next.metadata.managedFields = [
       { manager: 'sd-gitops-bootstrap', operation: 'Apply', fieldsV1: fieldsV1(paths) },
     ];
-    return { ref, action, object: structuredClone(this.store(next)) };
+    return { ref, action, ...tag, object: structuredClone(this.store(next)) };
   }
 
   async applyAll(objs: KubeObject[], opts: ApplyOptions = {}): Promise<ObjectChange[]> {
@@ -241,9 +249,17 @@ export class FakeKube implements Kube {
     return out;
   }
 
-  async delete(ref: ObjectRef): Promise<void> {
+  async delete(ref: ObjectRef, opts: { dryRun?: boolean; uid?: string } = {}): Promise<void> {
     this.stats.requests++;
-    if (this.objects.delete(keyOf(ref))) this.stats.writes++;
+    if (opts.dryRun) return;
+    const live = this.objects.get(keyOf(ref));
+    if (live && opts.uid !== undefined && live.metadata.uid !== opts.uid) {
+      throw new ApiError('precondition failed: uid', { status: 409, method: 'DELETE', path: '' });
+    }
+    if (this.objects.delete(keyOf(ref))) {
+      this.stats.writes++;
+      this.owned.delete(keyOf(ref));
+    }
   }
 
   async can(attrs: { verb: string; group: string; resource: string; namespace?: string }): Promise<boolean> {

@@ -148,6 +148,24 @@ the rendered rules and that list are equal, rule for rule. Output (YAML):
 {{- if kindIs "string" . }}{{ $nsNames = append $nsNames . }}{{ else }}{{ $nsNames = append $nsNames .name }}{{ end -}}
 {{- end }}
 {{- if $c.environments.logging.enabled }}{{ $nsNames = append $nsNames $c.environments.logging.namespace }}{{ end -}}
+{{- /* Environments taken out of the config since the last run: the inventory (an ApplySet parent the program
+       writes in the release namespace) says which. Their namespaces are given back (get + patch by name) and
+       their Applications deleted (by name). `lookup` sees the cluster on install and upgrade only; `helm
+       template` renders without it, as for a first install. */ -}}
+{{- $appTemplate := default "seldon-gitops-{namespace}" $c.environments.applicationName -}}
+{{- $apps := list -}}
+{{- range $nsNames }}{{ $apps = append $apps (replace "{namespace}" . $appTemplate) }}{{ end -}}
+{{- $removedApps := list -}}
+{{- $removedProjects := list -}}
+{{- $inventory := lookup "v1" "ConfigMap" .Release.Namespace "sd-gitops-bootstrap-inventory" -}}
+{{- if and $inventory $inventory.data (hasKey $inventory.data "inventory.json") }}
+{{- $doc := index $inventory.data "inventory.json" | fromJson -}}
+{{- range $doc.environments }}{{ if not (has .namespace $nsNames) }}{{ $nsNames = append $nsNames .namespace }}{{ end }}{{ end -}}
+{{- range $doc.members }}
+{{- if and (eq .set "environments") (eq .kind "Application") (eq .namespace $argo) (not (has .name $apps)) }}{{ $removedApps = append $removedApps .name }}{{ end -}}
+{{- if and (eq .set "environments") (eq .kind "AppProject") (eq .namespace $argo) (ne .name (default "seldon" $c.environments.project)) }}{{ $removedProjects = append $removedProjects .name }}{{ end -}}
+{{- end }}
+{{- end }}
 {{- if $install }}{{ $nsNames = append $nsNames $argo }}{{ end -}}
 {{- $nsNames = uniq $nsNames -}}
 
@@ -172,6 +190,12 @@ the rendered rules and that list are equal, rule for rule. Output (YAML):
   (dict "apiGroups" (list "argoproj.io") "resources" (list "appprojects") "verbs" $apply)
   (dict "apiGroups" (list "argoproj.io") "resources" (list "applications") "verbs" $applyList)
 -}}
+{{- if $removedApps }}
+{{- $argoRules = append $argoRules (dict "apiGroups" (list "argoproj.io") "resources" (list "applications") "verbs" (list "get" "delete") "resourceNames" $removedApps) -}}
+{{- end }}
+{{- if $removedProjects }}
+{{- $argoRules = append $argoRules (dict "apiGroups" (list "argoproj.io") "resources" (list "appprojects") "verbs" (list "get" "delete") "resourceNames" $removedProjects) -}}
+{{- end }}
 {{- if $vsEnabled }}
 {{- $argoRules = append $argoRules (dict "apiGroups" (list "networking.istio.io") "resources" (list "virtualservices") "verbs" $apply) -}}
 {{- end }}
@@ -352,4 +376,14 @@ log and fails on the RBAC hooks, seen on the kind tier: test/e2e-kind/helm-test.
 helm.sh/hook: test
 helm.sh/hook-weight: {{ .weight | quote }}
 helm.sh/hook-delete-policy: {{ ternary "before-hook-creation" "before-hook-creation,hook-succeeded" (default false .pod) }}
+{{- end }}
+
+{{/* Argo CD's URL as the program's report has it (src/manifests/virtualservice.ts, argocdUrl): the first
+host without a wildcard, else the path alone. */}}
+{{- define "sd-gitops-bootstrap.argocdUrl" -}}
+{{- $c := .Values.config -}}
+{{- $root := printf "%s/" (trimSuffix "/" (default "/argocd" $c.argocd.server.rootPath)) -}}
+{{- $host := "" -}}
+{{- range $c.argocd.virtualService.hosts }}{{ if and (not $host) (not (contains "*" .)) }}{{ $host = . }}{{ end }}{{ end -}}
+{{- if $host }}{{ printf "http://%s%s" $host $root }}{{ else }}{{ $root }}{{ end -}}
 {{- end }}
