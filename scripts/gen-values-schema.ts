@@ -272,6 +272,10 @@ export function valuesSchema(): Schema {
         },
         { description: 'An HTTP(S) proxy for the Job (git, install.url).' },
       ),
+      uninstall: obj(
+        { enabled: bool('Run `sd-gitops-bootstrap uninstall` as a pre-delete hook of `helm uninstall`.') },
+        { description: 'Cleaning up on helm uninstall.' },
+      ),
       job: obj(
         {
           backoffLimit: { type: 'integer', minimum: 0, description: 'Retries of a run that is not ready.' },

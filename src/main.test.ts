@@ -121,7 +121,14 @@ describe('run: usage and configuration errors exit 2 before any API call', () =>
   it('--help prints usage on stdout and exits 0', async () => {
     const r = await cli(['--help']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^Usage: sd-gitops-bootstrap <apply\|plan\|status>/);
+    expect(r.stdout).toMatch(/^Usage: sd-gitops-bootstrap <apply\|plan\|status\|uninstall>/);
+  });
+
+  it('uninstall needs --yes, and --yes only goes with uninstall (exit 2, nothing asked of the cluster)', async () => {
+    const r = await cli(['uninstall']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^uninstall deletes what the inventory lists .*: add --yes to go ahead/);
+    expect((await cli(['apply', '--yes'])).stderr).toMatch(/--yes is only for uninstall/);
   });
 });
 

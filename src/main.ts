@@ -24,9 +24,10 @@ import { redact } from './report/redact.ts';
 import type { ReadinessReport } from './report/types.ts';
 import { configMapFor, formatText, TERMINATION_LOG, writeTerminationLog } from './report/writers.ts';
 import { createContext, type Mode, type StepDeps } from './steps/context.ts';
-import { runSteps } from './steps/runner.ts';
+import { LEASE_NAME } from './steps/preflight.ts';
+import { runSteps, STEPS, UNINSTALL_STEPS } from './steps/runner.ts';
 
-export const USAGE = `Usage: sd-gitops-bootstrap <apply|plan|status> [options]
+export const USAGE = `Usage: sd-gitops-bootstrap <apply|plan|status|uninstall> [options]
 
 Installs and configures Argo CD and the GitOps environments of Seldon Deploy, and reports readiness.
 
@@ -34,6 +35,8 @@ Commands:
   apply    converge the cluster, write the readiness report (exit 0 ready, 1 not ready)
   plan     print what apply would create / update / leave unchanged (server-side dry-run; no writes)
   status   print the readiness report of the cluster as it is (no writes)
+  uninstall  delete what the inventory says this program created (Applications without what they deployed,
+           unless environments.deleteRemovedResources), give back the namespaces it labelled; needs --yes
 
 Options:
   --config FILE       config file (default: $SD_BOOTSTRAP_CONFIG or /etc/sd-gitops-bootstrap/config.yaml)
@@ -43,6 +46,7 @@ Options:
                       else the kubeconfig context's namespace; outside a pod one of the three is required)
   --output text|json  result format on stdout (default: text)
   --require-ready     status: exit 1 unless the report is ready (what \`helm test\` runs)
+  --yes               uninstall: really delete (nothing else asks)
   --help              show this help
 
 Environment: SD_BOOTSTRAP_CONFIG, LOG_LEVEL, LOG_FORMAT (auto|json|pretty), SD_BOOTSTRAP_TIMEOUT, POD_NAMESPACE.
@@ -60,9 +64,10 @@ export interface Cli {
   /** status: exit 1 unless ready. */
   requireReady?: boolean;
   help: boolean;
+  yes?: boolean;
 }
 
-const COMMANDS: readonly Mode[] = ['apply', 'plan', 'status'];
+const COMMANDS: readonly Mode[] = ['apply', 'plan', 'status', 'uninstall'];
 
 export function parseCli(argv: string[]): Cli {
   let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>>;
@@ -76,9 +81,14 @@ export function parseCli(argv: string[]): Cli {
   const { values, positionals } = parsed;
   if (values.help) return { command: 'status', output: 'text', help: true };
   const [command, ...extra] = positionals;
-  if (command === undefined) throw new UsageError('missing command: apply, plan or status');
+  if (command === undefined) throw new UsageError('missing command: apply, plan, status or uninstall');
   if (!COMMANDS.includes(command as Mode))
-    throw new UsageError(`unknown command "${command}": use apply, plan or status`);
+    throw new UsageError(`unknown command "${command}": use apply, plan, status or uninstall`);
+  if (command === 'uninstall' && !values.yes)
+    throw new UsageError(
+      'uninstall deletes what the inventory lists (Argo CD too, when this program installed it): add --yes to go ahead',
+    );
+  if (values.yes && command !== 'uninstall') throw new UsageError('--yes is only for uninstall');
   if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
   const output = values.output ?? 'text';
   if (output !== 'text' && output !== 'json') throw new UsageError(`--output ${output}: use text or json`);
@@ -93,6 +103,7 @@ export function parseCli(argv: string[]): Cli {
     output,
     ...(values['require-ready'] ? { requireReady: true } : {}),
     help: false,
+    ...(values.yes ? { yes: true } : {}),
   };
 }
 
@@ -103,6 +114,7 @@ const OPTIONS = {
   namespace: { type: 'string', short: 'n' },
   output: { type: 'string', short: 'o' },
   'require-ready': { type: 'boolean' },
+  yes: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -251,7 +263,7 @@ async function execute(
   log.info(
     `${cli.command}: cluster ${kube.server}, Argo CD in ${config.argocd.namespace}, report in ${ctx.runNamespace}`,
   );
-  const result = await runSteps(ctx);
+  const result = await runSteps(ctx, cli.command === 'uninstall' ? UNINSTALL_STEPS : STEPS);
 
   if (cli.command === 'plan') {
     io.stdout.write(cli.output === 'json' ? planJson(ctx.changes) : formatPlan(ctx.changes));
@@ -271,6 +283,20 @@ async function execute(
     finishedAt: now(),
   });
   let code = (cli.command === 'status' && !cli.requireReady) || report.ready ? 0 : 1;
+  if (cli.command === 'uninstall') {
+    // Nothing of the run stays: the report ConfigMap and the inventory went with the rest; the Lease
+    // (released by the runner) goes last.
+    if (!result.failed)
+      await kube
+        .delete({
+          apiVersion: 'coordination.k8s.io/v1',
+          kind: 'Lease',
+          namespace: ctx.runNamespace,
+          name: LEASE_NAME,
+        })
+        .catch((err: unknown) => log.warn(`could not delete the Lease: ${messageOf(err)}`));
+    await writeTerminationLog(report, io.terminationLog ?? TERMINATION_LOG).catch(() => {});
+  }
   if (cli.command === 'apply') {
     // A run that fails in preflight writes nothing, the report ConfigMap included: it holds no Lease, so
     // writing the report would race (and overwrite) the run that does; bad input, missing permissions and

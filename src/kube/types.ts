@@ -56,6 +56,8 @@ export interface ApplyOptions {
    * creates it, or when it already carries it — never when it existed without it (it is not ours to delete).
    */
   partOf?: string;
+  /** With `partOf`: only keep the label where the object already carries it (never label a new object). */
+  partOfKeepOnly?: boolean;
 }
 
 export interface RequestStats {

@@ -2,6 +2,9 @@ import type { Config } from '../config/types.ts';
 import type { KubeObject } from '../kube/types.ts';
 import { type Environment, IN_CLUSTER_SERVER, MANAGED_BY_LABELS } from './common.ts';
 
+/** Argo CD's finalizer that makes deleting an Application delete what it deployed. */
+export const RESOURCES_FINALIZER = 'resources-finalizer.argocd.argoproj.io';
+
 /**
  * One environment's Argo CD Application: the folder named like the namespace, recursively, synced
  * automatically. `repoURL` is `git.repoUrl` verbatim: Argo CD matches credentials to it by exact URL.

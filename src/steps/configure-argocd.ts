@@ -73,7 +73,8 @@ async function reconcile(ctx: StepContext): Promise<string | undefined> {
       return withOwnedFields(live, patch);
     }),
   );
-  await ctx.apply(patches);
+  // Argo CD is managed elsewhere: its objects are never members of the inventory.
+  await ctx.apply(patches, { set: false });
   return undefined;
 }
 

@@ -201,7 +201,10 @@ export function createContext(opts: ContextOptions): StepContext {
       const result = (
         await opts.kube.applyAll(merged, {
           dryRun: opts.mode === 'plan',
-          ...(set ? { partOf: inventory.id } : {}),
+          // Not a set: the label is kept where an earlier apply put it (one field manager: leaving it out
+          // would remove it), never added.
+          partOf: inventory.id,
+          ...(set ? {} : { partOfKeepOnly: true }),
         })
       ).map((c) => (applyOpts.removal ? { ...c, removal: true, note: applyOpts.removal } : c));
       for (const change of result) record(change);

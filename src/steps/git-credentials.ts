@@ -86,7 +86,15 @@ async function caBundleObject(ctx: StepContext): Promise<{ patch: KubeObject; ho
 
 async function reconcile(ctx: StepContext): Promise<string> {
   await requireSeldonDeployNamespace(ctx);
-  await ctx.apply(await desiredCredentialObjects(ctx), { set: 'credentials' });
+  const objects = await desiredCredentialObjects(ctx);
+  const knownHosts = (o: KubeObject) => o.kind === 'ConfigMap' && o.metadata.name === KNOWN_HOSTS_CONFIGMAP;
+  await ctx.apply(
+    objects.filter((o) => !knownHosts(o)),
+    { set: 'credentials' },
+  );
+  // Argo CD's own ConfigMap: a member only when the install created it, never through this step (with
+  // `skip`, Argo CD and its objects are someone else's).
+  await ctx.apply(objects.filter(knownHosts), { set: false });
   const creds = await readGitCredentials(ctx);
   return creds.kind === 'ssh' ? 'SSH key and host keys' : 'HTTPS username and token';
 }

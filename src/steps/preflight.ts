@@ -15,7 +15,7 @@ import type { Kube, ResourceRule, RulesReview } from '../kube/types.ts';
 import { ARGO_CRDS, CLUSTER_SCOPED_KINDS } from '../manifests/argocd.ts';
 import { ARGOCD_SECRET } from '../manifests/argocd-settings.ts';
 import { REPOSITORY_SECRET_NAME } from '../manifests/git-credentials.ts';
-import { INVENTORY_CONFIGMAP } from '../manifests/inventory.ts';
+import { INVENTORY_CONFIGMAP, type Inventory } from '../manifests/inventory.ts';
 import type { Check } from '../report/types.ts';
 import type { Step, StepContext } from './context.ts';
 import {
@@ -257,7 +257,11 @@ export function requiredPermissions(config: StepContext['config'], inputs: Permi
     }
     perms.push(...applyPerms('', 'configmaps', inputs.runNamespace));
   }
-  // One permission per description; names united (any name wins).
+  return dedupe(perms);
+}
+
+/** One permission per description; names united (any name wins). */
+function dedupe(perms: Permission[]): Permission[] {
   const byKey = new Map<string, Permission>();
   for (const p of perms) {
     const key = describePermission(p);
@@ -386,6 +390,39 @@ async function gatherInputs(ctx: StepContext): Promise<PermissionInputs> {
   };
 }
 
+/**
+ * What `uninstall` uses: reading and deleting each inventory member by name (patching an Application for
+ * the resources-finalizer), giving back the environment namespaces (and Argo CD's, when it existed before),
+ * the inventory, the report ConfigMap and the Lease in the run's namespace.
+ */
+export function uninstallPermissions(
+  config: StepContext['config'],
+  runNamespace: string,
+  inventory: Inventory,
+): Permission[] {
+  const perms: Permission[] = [];
+  const installed = inventory.argocd?.installed === true;
+  for (const m of inventory.members.filter((x) => installed || x.set !== 'argocd')) {
+    const group = groupOf(m.apiVersion);
+    const resource = resourceOf(m.kind);
+    const ns = CLUSTER_SCOPED_KINDS.has(m.kind) ? undefined : m.namespace;
+    for (const verb of ['get', 'delete'])
+      perms.push({ verb, group, resource, namespace: ns, names: [m.name] });
+    if (m.kind === 'Application' && config.environments.deleteRemovedResources)
+      perms.push({ verb: 'patch', group, resource, namespace: ns, names: [m.name] });
+  }
+  const release = inventory.environments.map((e) => e.namespace);
+  if (installed && inventory.argocd) release.push(inventory.argocd.namespace);
+  if (release.length > 0)
+    for (const verb of ['get', 'patch'])
+      perms.push({ verb, group: '', resource: 'namespaces', names: release });
+  for (const verb of ['get', 'create', 'patch', 'delete'])
+    perms.push({ verb, group: '', resource: 'configmaps', namespace: runNamespace });
+  for (const verb of ['get', 'create', 'update', 'delete'])
+    perms.push({ verb, group: 'coordination.k8s.io', resource: 'leases', namespace: runNamespace });
+  return dedupe(perms);
+}
+
 async function reconcile(ctx: StepContext): Promise<string> {
   try {
     await ctx.kube.can({ verb: 'get', group: '', resource: 'namespaces' });
@@ -395,25 +432,30 @@ async function reconcile(ctx: StepContext): Promise<string> {
       cause: err,
     });
   }
-  const perms = requiredPermissions(ctx.config, await gatherInputs(ctx));
+  const perms =
+    ctx.mode === 'uninstall'
+      ? uninstallPermissions(ctx.config, ctx.runNamespace, await ctx.inventory.previous())
+      : requiredPermissions(ctx.config, await gatherInputs(ctx));
   const missing = await missingPermissions(ctx.kube, perms);
   ctx.state.permissions = { reviewed: perms.length, missing };
   if (missing.length > 0) throw new PermissionError(missing);
   ctx.log.debug(`all ${perms.length} permissions granted`);
 
-  // Inputs the later steps need, read now so a missing Secret stops the run before anything is written.
-  // Every input is checked here, against the cluster and the files, so bad input stops the run with
-  // nothing written: the Secrets and their keys, the SSH key (decrypted with its passphrase), the CA bundle, the known
-  // hosts of the repository's host, Seldon Deploy's namespace (the manifest was read and verified above).
-  await readAdminPassword(ctx);
-  await readGitCredentials(ctx);
-  await unencryptedPrivateKey(ctx);
-  await readCaBundle(ctx);
-  await requireSeldonDeployNamespace(ctx);
-  if (webhookSettings(ctx.config, ctx.runNamespace)) await readWebhookToken(ctx);
+  if (ctx.mode !== 'uninstall') {
+    // Inputs the later steps need, read now so a missing Secret stops the run before anything is written.
+    // Every input is checked here, against the cluster and the files, so bad input stops the run with
+    // nothing written: the Secrets and their keys, the SSH key (decrypted with its passphrase), the CA bundle, the known
+    // hosts of the repository's host, Seldon Deploy's namespace (the manifest was read and verified above).
+    await readAdminPassword(ctx);
+    await readGitCredentials(ctx);
+    await unencryptedPrivateKey(ctx);
+    await readCaBundle(ctx);
+    await requireSeldonDeployNamespace(ctx);
+    if (webhookSettings(ctx.config, ctx.runNamespace)) await readWebhookToken(ctx);
+  }
 
   const granted = `${perms.length} permissions granted`;
-  if (ctx.mode !== 'apply') return granted;
+  if (ctx.mode !== 'apply' && ctx.mode !== 'uninstall') return granted;
   const holder = `${process.env.HOSTNAME || hostname()}/${process.pid}`;
   try {
     ctx.state.lease = await takeLease(ctx, holder);
@@ -489,7 +531,7 @@ async function report(ctx: StepContext): Promise<Check[]> {
           },
     );
   }
-  if (ctx.mode === 'apply' && perms && perms.missing.length === 0) {
+  if ((ctx.mode === 'apply' || ctx.mode === 'uninstall') && perms && perms.missing.length === 0) {
     const lease = ctx.state.lease;
     checks.push(
       lease

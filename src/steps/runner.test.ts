@@ -12,7 +12,7 @@ import { buildReport } from '../report/build.ts';
 import { formatPlan } from '../report/plan.ts';
 import { createContext, type Mode, type StepContext } from './context.ts';
 import type { GitRunner } from './git.ts';
-import { runSteps } from './runner.ts';
+import { runSteps, UNINSTALL_STEPS } from './runner.ts';
 
 const ENV: Env = {
   SD_BOOTSTRAP_CONFIG: '/dev/null',
@@ -449,5 +449,48 @@ describe('inventory (ApplySet) and removals', () => {
       /argocd\.version v2\.14\.21 would downgrade Argo CD v3\.5\.1 in argocd across a major version.*set argocd\.allowDowngrade: true/,
     );
     expect(writes).toBe(2); // the Lease only
+  });
+});
+
+describe('uninstall', () => {
+  it('deletes every inventory member, gives the namespaces back, leaves what existed before', async () => {
+    const kube = cluster();
+    kube.seed({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'staging', labels: { team: 'a' } } });
+    kube.seed({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'mine', namespace: 'staging' } });
+    const before = new Set(kube.objects.keys());
+    await runOnce(kube, 'apply');
+    const ctx = context(kube, 'uninstall');
+    const result = await runSteps(ctx, UNINSTALL_STEPS);
+    expect(result.failed).toBeUndefined();
+    expect(failing(result.checks)).toEqual([]);
+    const left = [...kube.objects.keys()].filter((k) => !before.has(k));
+    // Environment namespaces are given back, never deleted; the Lease is deleted by main after the run.
+    expect(left.sort()).toEqual(
+      [
+        '/Namespace//production',
+        '/Namespace//seldon-logs',
+        'coordination.k8s.io/Lease/seldon-system/sd-gitops-bootstrap',
+      ].sort(),
+    );
+    expect(kube.objects.get('/Namespace//staging')?.metadata.labels).toEqual({ team: 'a' });
+    expect(kube.objects.get('/Namespace//production')?.metadata.labels ?? {}).toEqual({});
+    expect(kube.objects.has('/ConfigMap/staging/mine')).toBe(true);
+    expect(kube.objects.has('/ConfigMap/seldon-system/sd-gitops-bootstrap-inventory')).toBe(false);
+    // Applications first, CRDs and the Argo CD namespace last.
+    const order = ctx.changeLog.filter((c) => c.action === 'deleted').map((c) => c.ref.kind);
+    expect(order[0]).toBe('Application');
+    expect(order.at(-1)).toBe('Namespace');
+    expect(order.indexOf('CustomResourceDefinition')).toBeGreaterThan(order.indexOf('Deployment'));
+  });
+
+  it('with install.source skip, Argo CD stays', async () => {
+    const kube = cluster();
+    await runOnce(kube, 'apply');
+    const skip = sampleConfig((c) => (c.argocd.install = { source: 'skip' }));
+    await runOnce(kube, 'apply', skip);
+    const result = await runSteps(context(kube, 'uninstall', skip), UNINSTALL_STEPS);
+    expect(result.failed).toBeUndefined();
+    expect(kube.objects.has('apps/Deployment/argocd/argocd-server')).toBe(true);
+    expect(kube.objects.has('argoproj.io/Application/argocd/seldon-gitops-staging')).toBe(false);
   });
 });

@@ -16,6 +16,7 @@ import { gitCredentials } from './git-credentials.ts';
 import { installArgocd } from './install-argocd.ts';
 import { preflight } from './preflight.ts';
 import { registerWebhooks } from './register-webhooks.ts';
+import { removeInventory } from './remove-inventory.ts';
 import { setupEnvironments } from './setup-environments.ts';
 import { waitRollout } from './wait-rollout.ts';
 
@@ -30,6 +31,9 @@ export const STEPS: readonly Step[] = [
   setupEnvironments,
   registerWebhooks,
 ];
+
+/** `uninstall`: the preflight (its permissions from the inventory), then removing the inventory. */
+export const UNINSTALL_STEPS: readonly Step[] = [preflight, removeInventory];
 
 export interface RunResult {
   checks: Check[];

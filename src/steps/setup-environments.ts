@@ -10,7 +10,7 @@ import { describeRef, includesDesired } from '../kube/objects.ts';
 import { applicationReady, applicationStatus } from '../kube/status.ts';
 import type { KubeObject } from '../kube/types.ts';
 import { formatDuration, waitFor } from '../kube/wait.ts';
-import { application } from '../manifests/application.ts';
+import { application, RESOURCES_FINALIZER } from '../manifests/application.ts';
 import { appProject, appProjectKeepingOthers } from '../manifests/appproject.ts';
 import { type Environment, environmentsOf } from '../manifests/common.ts';
 import { namespaceFor } from '../manifests/namespace.ts';
@@ -35,9 +35,6 @@ export async function desiredEnvironmentObjects(ctx: StepContext): Promise<KubeO
     ...envs.map((env) => application(ctx.config, env)),
   ];
 }
-
-/** Argo CD's finalizer that makes deleting an Application delete what it deployed. */
-export const RESOURCES_FINALIZER = 'resources-finalizer.argocd.argoproj.io';
 
 /**
  * Removes what left the config: its Applications go first (with Argo CD's resources-finalizer when

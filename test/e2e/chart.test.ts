@@ -607,7 +607,7 @@ describe("the program under the chart's ServiceAccount, with nothing but the cha
    */
   async function createRunHooks(files: string[]): Promise<void> {
     await deleteObjects(hookObjects);
-    hookObjects = (await render(release, ns, files)).filter(
+    hookObjects = (await render(release, ns, files, { lookup: true })).filter(
       (o) => o.metadata.annotations?.['helm.sh/hook'] && o.kind !== 'Job',
     );
     await kubectl(['create', '-f', '-'], {

@@ -211,7 +211,9 @@ export class FakeKube implements Kube {
     const key = keyOf(ref);
     const live = this.objects.get(key);
     const partOf = 'applyset.kubernetes.io/part-of';
-    const member = opts.partOf !== undefined && (!live || live.metadata.labels?.[partOf] === opts.partOf);
+    const member =
+      opts.partOf !== undefined &&
+      ((!live && !opts.partOfKeepOnly) || live?.metadata.labels?.[partOf] === opts.partOf);
     if (member) {
       obj = structuredClone(obj);
       obj.metadata.labels = { ...obj.metadata.labels, [partOf]: opts.partOf! };

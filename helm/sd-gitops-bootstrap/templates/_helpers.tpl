@@ -387,3 +387,72 @@ host without a wildcard, else the path alone. */}}
 {{- range $c.argocd.virtualService.hosts }}{{ if and (not $host) (not (contains "*" .)) }}{{ $host = . }}{{ end }}{{ end -}}
 {{- if $host }}{{ printf "http://%s%s" $host $root }}{{ else }}{{ $root }}{{ end -}}
 {{- end }}
+
+{{/*
+The uninstall hooks (uninstall.enabled): pre-delete, so `helm uninstall` runs `sd-gitops-bootstrap uninstall`
+before it removes the release; the ServiceAccount and RBAC are hooks one weight before the Job, deleted when
+it succeeded (like the install hooks). A failed uninstall Job fails `helm uninstall` and keeps the release,
+so it can be run again once the cause is fixed (or skipped with `helm uninstall --no-hooks`).
+*/}}
+{{- define "sd-gitops-bootstrap.uninstallHookAnnotations" -}}
+helm.sh/hook: pre-delete
+helm.sh/hook-weight: {{ sub (int .Values.job.hookWeight) 1 | quote }}
+helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
+{{- end }}
+
+{{- define "sd-gitops-bootstrap.uninstallName" -}}
+{{- printf "%s-uninstall" (include "sd-gitops-bootstrap.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "sd-gitops-bootstrap.uninstallClusterName" -}}
+{{- printf "%s-uninstall" (include "sd-gitops-bootstrap.clusterName" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The rights of `uninstall`, from those of apply ("sd-gitops-bootstrap.rbacRules"): whatever apply may read or
+patch, uninstall may read, patch and delete — by the same names where apply's are by name — except namespaces,
+of which only Argo CD's (when the Job installs it) may be deleted: the environments' are given back, never
+deleted. The program's preflight asks for less (each inventory member by name) and lists what is missing.
+Plus the inventory, report and Lease in the release namespace.
+*/}}
+{{- define "sd-gitops-bootstrap.uninstallRules" -}}
+{{- $rbac := include "sd-gitops-bootstrap.rbacRules" . | fromYaml -}}
+{{- $c := .Values.config -}}
+{{- $argo := default "argocd" $c.argocd.namespace -}}
+{{- $install := ne (default "bundled" $c.argocd.install.source) "skip" -}}
+{{- $cluster := list -}}
+{{- range $rbac.cluster }}
+{{- $r := include "sd-gitops-bootstrap.uninstallRule" . | fromYaml -}}
+{{- if $r.verbs }}{{ $cluster = append $cluster $r }}{{ end -}}
+{{- end }}
+{{- if $install }}
+{{- $cluster = append $cluster (dict "apiGroups" (list "") "resources" (list "namespaces") "verbs" (list "delete") "resourceNames" (list $argo)) -}}
+{{- end }}
+{{- $namespaces := dict -}}
+{{- range $ns, $rules := $rbac.namespaces }}
+{{- $out := list -}}
+{{- range $rules }}
+{{- $r := include "sd-gitops-bootstrap.uninstallRule" . | fromYaml -}}
+{{- if $r.verbs }}{{ $out = append $out $r }}{{ end -}}
+{{- end }}
+{{- $_ := set $namespaces $ns $out -}}
+{{- end }}
+{{- $release := .Release.Namespace -}}
+{{- $runRules := list
+  (dict "apiGroups" (list "") "resources" (list "configmaps") "verbs" (list "get" "create" "patch" "delete"))
+  (dict "apiGroups" (list "coordination.k8s.io") "resources" (list "leases") "verbs" (list "get" "create" "update" "delete"))
+-}}
+{{- $_ := set $namespaces $release (concat (get $namespaces $release | default (list)) $runRules) -}}
+{{- toYaml (dict "cluster" $cluster "namespaces" $namespaces) }}
+{{- end }}
+
+{{/* One apply rule as an uninstall rule: get and patch kept, delete added where apply may patch (what apply
+only reads, such as your Git credentials Secret, stays read-only); create, list, escalate, bind dropped. */}}
+{{- define "sd-gitops-bootstrap.uninstallRule" -}}
+{{- $verbs := list -}}
+{{- range .verbs }}{{ if has . (list "get" "patch") }}{{ $verbs = append $verbs . }}{{ end }}{{ end -}}
+{{- if and (has "patch" $verbs) (not (has "namespaces" .resources)) }}{{ $verbs = append $verbs "delete" }}{{ end -}}
+{{- $r := dict "apiGroups" .apiGroups "resources" .resources "verbs" $verbs -}}
+{{- if .resourceNames }}{{ $_ := set $r "resourceNames" .resourceNames }}{{ end -}}
+{{- toYaml $r }}
+{{- end }}

@@ -84,15 +84,18 @@ export function parseObjects(yaml: string): K8sObject[] {
 /**
  * `helm template` of the chart with the given values files; returns the rendered objects. Without the
  * `helm test` hooks (`--skip-tests`) unless `opts.tests`: they are not part of an install or upgrade.
+ * `lookup`: render as `helm install`/`upgrade` would, reading the cluster (`--dry-run=server`: the
+ * chart's RBAC reads the inventory to grant the removals of the run).
  */
 export async function render(
   release: string,
   namespace: string,
   files: string[],
-  opts: { tests?: boolean } = {},
+  opts: { tests?: boolean; lookup?: boolean } = {},
 ): Promise<K8sObject[]> {
   const args = ['template', release, CHART, '-n', namespace, '--kube-version', await serverVersion()];
   if (!opts.tests) args.push('--skip-tests');
+  if (opts.lookup) args.push('--dry-run=server');
   for (const f of files) args.push('-f', f);
   return parseObjects(await helmOk(args));
 }

@@ -1,0 +1,121 @@
+/**
+ * `uninstall`: removes what the inventory says this program created, and gives back what it only configured.
+ * Reconciled means: no member of the inventory is left — Applications first (without what they deployed,
+ * unless `environments.deleteRemovedResources`: then with Argo CD's resources-finalizer, and waited for while
+ * Argo CD still runs), then the AppProject, the credentials Secrets and, when this program installed it, Argo CD
+ * (its namespaced objects, then its cluster-wide roles, its CRDs, its namespace); the environment namespaces
+ * (never deleted) lose the labels and annotation this program set; last the report ConfigMap and the inventory.
+ * What the inventory does not list is never deleted.
+ */
+import { StepError } from '../errors.ts';
+import type { KubeObject } from '../kube/types.ts';
+import { waitFor } from '../kube/wait.ts';
+import { RESOURCES_FINALIZER } from '../manifests/application.ts';
+import type { InventoryMember } from '../manifests/inventory.ts';
+import type { Check } from '../report/types.ts';
+import type { Step, StepContext } from './context.ts';
+
+const NAME = 'remove-inventory';
+
+/** Deletion order: what depends on Argo CD before Argo CD; namespaced before cluster-wide; CRDs, namespaces last. */
+export function removalRank(m: InventoryMember): number {
+  if (m.kind === 'Application') return 0;
+  if (m.kind === 'AppProject') return 1;
+  if (m.kind === 'Namespace') return 6;
+  if (m.kind === 'CustomResourceDefinition') return 5;
+  if (m.set !== 'argocd') return 2;
+  return m.namespace ? 3 : 4;
+}
+
+async function reconcile(ctx: StepContext): Promise<string> {
+  const inventory = await ctx.inventory.previous();
+  const installed = inventory.argocd?.installed === true;
+  const members = inventory.members
+    .filter((m) => installed || m.set !== 'argocd')
+    .sort((a, b) => removalRank(a) - removalRank(b));
+  const cascade = ctx.config.environments.deleteRemovedResources;
+  const apps = members.filter((m) => m.kind === 'Application');
+  for (const m of apps) {
+    await ctx.remove(m, {
+      note: cascade ? 'uninstall; Argo CD deletes what it deployed' : 'uninstall; what it deployed stays',
+      ...(cascade ? { finalizer: RESOURCES_FINALIZER } : {}),
+    });
+  }
+  // Argo CD must still run while an Application waits on a finalizer (its own or one a user put there).
+  if (apps.length > 0 && ctx.mode === 'uninstall') {
+    await waitFor(
+      `${apps.length} Applications to be deleted`,
+      async () => {
+        const left = (await Promise.all(apps.map((a) => ctx.kube.get(a)))).filter(
+          (a): a is KubeObject => a !== null,
+        );
+        return left.length === 0
+          ? { done: true, state: 'deleted', value: undefined }
+          : {
+              done: false,
+              state: `waiting on finalizers: ${left.map((a) => `${a.metadata.name} (${(a.metadata.finalizers as string[] | undefined)?.join(', ')})`).join('; ')}`,
+            };
+      },
+      {
+        timeoutMs: Math.min(ctx.config.environments.syncTimeout, ctx.remainingMs()),
+        intervalMs: ctx.deps.pollIntervalMs ?? 2000,
+        signal: ctx.signal,
+      },
+    ).catch((err: unknown) => {
+      throw new StepError(
+        NAME,
+        `Applications still there after ${ctx.config.environments.syncTimeout / 1000}s: Argo CD has not finished their finalizers (${err instanceof Error ? err.message : String(err)}); Argo CD is left installed so it can — run uninstall again`,
+        { cause: err },
+      );
+    });
+  }
+  let deleted = apps.length;
+  for (const m of members.filter((x) => x.kind !== 'Application')) {
+    if (await ctx.remove(m, { note: 'uninstall' })) deleted++;
+  }
+  // Namespaces this program labelled but did not create: the environments, and Argo CD's when it existed before.
+  const given = inventory.environments.map((e) => e.namespace);
+  const argoNs = inventory.argocd?.namespace;
+  if (installed && argoNs && !members.some((m) => m.kind === 'Namespace' && m.name === argoNs))
+    given.push(argoNs);
+  const exist: string[] = [];
+  for (const name of [...new Set(given)])
+    if (await ctx.kube.get({ apiVersion: 'v1', kind: 'Namespace', name })) exist.push(name);
+  await ctx.apply(
+    exist.map((name) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } })),
+    { set: false, removal: 'uninstall: labels and annotations of sd-gitops-bootstrap removed' },
+  );
+  // The run's own bookkeeping: the report, then the inventory itself (the Lease goes after the run).
+  const report = {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    namespace: ctx.runNamespace,
+    name: ctx.config.report.configMap,
+  };
+  if (await ctx.kube.get(report)) {
+    if (ctx.mode === 'uninstall') await ctx.kube.delete(report);
+  }
+  if (ctx.mode === 'uninstall') await ctx.inventory.drop();
+  return `${deleted} objects deleted, ${exist.length} namespaces given back`;
+}
+
+async function report(ctx: StepContext): Promise<Check[]> {
+  const left = await ctx.inventory.members();
+  const installed = (await ctx.inventory.previous()).argocd?.installed === true;
+  const remaining = left.filter((m) => installed || m.set !== 'argocd');
+  return [
+    remaining.length === 0
+      ? { id: 'uninstall', ready: true, required: true, message: 'nothing of the inventory is left' }
+      : {
+          id: 'uninstall',
+          ready: false,
+          required: true,
+          message: `${remaining.length} objects of the inventory are left: ${remaining
+            .slice(0, 5)
+            .map((m) => `${m.kind} ${m.namespace ? `${m.namespace}/` : ''}${m.name}`)
+            .join(', ')}${remaining.length > 5 ? ', …' : ''}`,
+        },
+  ];
+}
+
+export const removeInventory: Step = { name: NAME, reconcile, report };

@@ -1,0 +1,210 @@
+/**
+ * `helm uninstall` with `uninstall.enabled` on the KWOK tier: pods do not run here, so — as
+ * test/e2e/chart.test.ts does for the install hooks — the test plays Helm: it creates the chart's hooks (the
+ * apply ServiceAccount and RBAC, later the pre-delete ones), and runs the CLI exactly as each Job would, under
+ * that hook's ServiceAccount with nothing but the chart's RBAC. Afterwards the cluster is as before the install:
+ * the same namespaces (but the environment one the bootstrap created, given back), CRDs, ClusterRoles and
+ * objects in the namespaces the user owns; the user's own objects untouched.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, writeConfig } from './support/bootstrap.ts';
+import { CHART, helm, helmOk, type K8sObject, render, valuesFile } from './support/helm.ts';
+import { kubectl, kubectlJson, serviceAccountKubeconfig, uniqueName } from './support/target.ts';
+
+const id = uniqueName('u').slice(2);
+const ns = `un-${id}`; // the release namespace
+const argoNs = `un-argocd-${id}`; // created by the bootstrap
+const seldonNs = `un-seldon-${id}`;
+const envOwn = `un-own-${id}`; // the user's namespace, made an environment
+const envNew = `un-new-${id}`; // created by the bootstrap
+const release = 'sdb';
+let keyDir: string;
+let values: string;
+
+const cleanup: string[] = [];
+
+type Item = { kind: string; metadata: { name: string; namespace?: string } };
+
+/** What "the state of the cluster" means here: names of everything that matters, cluster-wide and in the user's namespaces. */
+async function snapshot(): Promise<string[]> {
+  const out: string[] = [];
+  const cluster = await kubectlJson<{ items: Item[] }>([
+    'get',
+    'namespaces,customresourcedefinitions,clusterroles,clusterrolebindings',
+  ]);
+  for (const o of cluster.items) out.push(`${o.kind}/${o.metadata.name}`);
+  for (const n of [ns, seldonNs, envOwn]) {
+    const items = await kubectlJson<{ items: Item[] }>([
+      'get',
+      'configmaps,secrets,serviceaccounts,roles,rolebindings,leases',
+      '-n',
+      n,
+    ]);
+    for (const o of items.items) out.push(`${o.kind}/${n}/${o.metadata.name}`);
+  }
+  return out
+    .filter((k) => !k.startsWith(`Namespace/${envNew}`)) // given back, by design: see below
+    .filter((k) => !/\/kube-root-ca\.crt$/.test(k))
+    .sort();
+}
+
+async function createHooks(event: 'post-install' | 'pre-delete'): Promise<K8sObject[]> {
+  const objects = (await render(release, ns, [values], { lookup: true })).filter(
+    (o) => o.metadata.annotations?.['helm.sh/hook']?.includes(event) && o.kind !== 'Job',
+  );
+  await kubectl(['create', '-f', '-'], {
+    input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }),
+  });
+  return objects;
+}
+
+async function deleteObjects(objects: K8sObject[]) {
+  for (const o of objects)
+    await kubectl([
+      'delete',
+      '--ignore-not-found',
+      ...(o.metadata.namespace ? ['-n', o.metadata.namespace] : []),
+      `${o.kind.toLowerCase()}/${o.metadata.name}`,
+    ]);
+}
+
+async function runAs(serviceAccount: string, args: string[]) {
+  const kubeconfig = await serviceAccountKubeconfig(
+    ns,
+    serviceAccount,
+    join(keyDir, `${serviceAccount}.kubeconfig`),
+  );
+  const cm = await kubectlJson<{ data: Record<string, string> }>([
+    'get',
+    'configmap',
+    `${release}-sd-gitops-bootstrap-config`,
+    '-n',
+    ns,
+  ]);
+  const configFile = writeConfig(`uninstall-${args[0]}`, cm.data['config.yaml']!);
+  return runCli([...args, '--config', configFile, '--output', 'json'], {
+    kubeconfig,
+    env: { POD_NAMESPACE: ns },
+  });
+}
+
+beforeAll(async () => {
+  for (const n of [ns, seldonNs, envOwn]) await kubectl(['create', 'namespace', n]);
+  cleanup.push(ns, seldonNs, envOwn, envNew, argoNs);
+  await kubectl(['label', 'namespace', envOwn, 'team=ml']);
+  await kubectl(['create', 'configmap', 'users-own', '-n', envOwn, '--from-literal=k=v']);
+  keyDir = mkdtempSync(join(tmpdir(), 'sd-uninstall-key-'));
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(keyDir, 'key')]);
+  const hostKey = readFileSync(join(keyDir, 'key.pub'), 'utf8').split(' ').slice(0, 2).join(' ');
+  await kubectl(['apply', '-f', '-'], {
+    input: JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'gitops-source-creds', namespace: ns },
+      type: 'kubernetes.io/ssh-auth',
+      stringData: {
+        'ssh-privatekey': readFileSync(join(keyDir, 'key'), 'utf8'),
+        known_hosts: `git.example.com ${hostKey}\n`,
+      },
+    }),
+  });
+  values = valuesFile('uninstall', {
+    uninstall: { enabled: true },
+    config: {
+      argocd: { namespace: argoNs, rolloutTimeout: '4m', virtualService: { enabled: false } },
+      git: { repoUrl: 'ssh://git@git.example.com/acme/gitops.git', verify: false },
+      environments: {
+        namespaces: [envOwn, envNew],
+        logging: { enabled: false },
+        waitForSync: false,
+      },
+      seldonDeploy: { namespace: seldonNs },
+    },
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await helm(['uninstall', release, '-n', ns, '--no-hooks']);
+  for (const n of cleanup) await kubectl(['delete', 'namespace', n, '--wait=false', '--ignore-not-found']);
+});
+
+describe('helm uninstall with uninstall.enabled', () => {
+  it('renders a pre-delete Job running `uninstall --yes` and its own short-lived RBAC hooks', async () => {
+    const objects = (await render(release, ns, [values])).filter(
+      (o) => o.metadata.annotations?.['helm.sh/hook'] === 'pre-delete',
+    );
+    expect(objects.map((o) => o.kind).sort()).toEqual(
+      [
+        'ClusterRole',
+        'ClusterRoleBinding',
+        'Job',
+        'Role',
+        'RoleBinding',
+        'Role',
+        'RoleBinding',
+        'ServiceAccount',
+      ].sort(),
+    );
+    for (const o of objects)
+      expect(o.metadata.annotations?.['helm.sh/hook-delete-policy']).toBe(
+        o.kind === 'Job' ? 'before-hook-creation' : 'before-hook-creation,hook-succeeded',
+      );
+    const job = objects.find((o) => o.kind === 'Job') as K8sObject & {
+      spec: { template: { spec: { containers: { args: string[] }[]; serviceAccountName: string } } };
+    };
+    expect(job.spec.template.spec.containers[0]!.args).toEqual(['uninstall', '--yes']);
+    expect(job.spec.template.spec.serviceAccountName).toBe(`${release}-sd-gitops-bootstrap-uninstall`);
+  });
+
+  it('removes what the install created and nothing else: the cluster is as before', async () => {
+    const before = await snapshot();
+    const applyHooks = await createHooks('post-install');
+    await helmOk(['install', release, CHART, '-n', ns, '-f', values, '--no-hooks']);
+    const applied = await runAs(`${release}-sd-gitops-bootstrap`, ['apply']);
+    expect(applied.code, applied.stderr.slice(-3000)).toBe(0);
+    await deleteObjects(applyHooks); // hook-succeeded
+    expect(await kubectl(['get', 'deployment', 'argocd-server', '-n', argoNs, '-o', 'name'])).toContain(
+      'argocd-server',
+    );
+
+    const uninstallHooks = await createHooks('pre-delete');
+    const res = await runAs(`${release}-sd-gitops-bootstrap-uninstall`, ['uninstall', '--yes']);
+    expect(res.code, `${res.stdout}\n${res.stderr.slice(-3000)}`).toBe(0);
+    expect(res.report?.ready).toBe(true);
+    expect(
+      res.report?.removed?.some((r) =>
+        r.startsWith(`Application ${argoNs}/seldon-gitops-${envOwn}: deleted`),
+      ),
+    ).toBe(true);
+    await deleteObjects(uninstallHooks);
+    await helmOk(['uninstall', release, '-n', ns, '--no-hooks']);
+
+    // Argo CD's namespace goes (the namespace controller empties it first).
+    await kubectl(['wait', '--for=delete', `namespace/${argoNs}`, '--timeout=120s']).catch(() => {});
+    const after = await snapshot();
+    expect(after.filter((k) => !before.includes(k))).toEqual([]);
+    expect(before.filter((k) => !after.includes(k))).toEqual([]);
+
+    // The user's namespace and object: untouched, but for the labels the bootstrap set.
+    const own = await kubectlJson<{
+      metadata: { labels: Record<string, string>; annotations?: Record<string, string> };
+    }>(['get', 'namespace', envOwn]);
+    expect(own.metadata.labels.team).toBe('ml');
+    expect(own.metadata.labels['seldon.gitops']).toBeUndefined();
+    expect(own.metadata.annotations?.['git-repo']).toBeUndefined();
+    expect(await kubectl(['get', 'configmap', 'users-own', '-n', envOwn, '-o', 'name'])).toContain(
+      'users-own',
+    );
+    // The environment namespace the bootstrap created is given back, not deleted (it may hold workloads).
+    const created = await kubectlJson<{ metadata: { labels: Record<string, string> } }>([
+      'get',
+      'namespace',
+      envNew,
+    ]);
+    expect(created.metadata.labels['seldon.gitops']).toBeUndefined();
+  });
+});
