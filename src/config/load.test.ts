@@ -43,6 +43,7 @@ describe('parseConfig: valid input', () => {
             },
           },
           "allowDowngrade": false,
+          "components": {},
           "install": {
             "source": "bundled",
           },
@@ -51,6 +52,29 @@ describe('parseConfig: valid input', () => {
           "server": {
             "insecure": true,
             "rootPath": "/argocd",
+          },
+          "settings": {
+            "cm": {},
+            "cmdParams": {},
+            "rbac": {},
+          },
+          "sso": {
+            "clientSecret": {
+              "secretRef": {
+                "key": "clientSecret",
+                "name": "argocd-oidc",
+              },
+            },
+            "disableAdmin": false,
+            "enabled": false,
+            "groups": {},
+            "name": "SSO",
+            "scopes": [
+              "openid",
+              "profile",
+              "email",
+              "groups",
+            ],
           },
           "version": "v3.5.1",
           "virtualService": {

@@ -238,7 +238,59 @@ export interface Rule {
 }
 
 /** Every cross-field rule, in the order their problems are reported. */
+/** Keys the bootstrap writes from other config keys cannot also be extra keys. */
+const OWNED_KEYS: Record<'cm' | 'cmdParams' | 'rbac', Record<string, string>> = {
+  cm: { 'oidc.config': 'argocd.sso', 'admin.enabled': 'argocd.sso.disableAdmin' },
+  cmdParams: { 'server.insecure': 'argocd.server.insecure', 'server.rootpath': 'argocd.server.rootPath' },
+  rbac: {},
+};
+
+/** argocd.settings keys that another key writes; argocd.sso complete when enabled. */
+export function argocdSettings(c: Pick<Config, 'argocd'>): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  for (const [map, owned] of Object.entries(OWNED_KEYS) as [
+    keyof typeof OWNED_KEYS,
+    Record<string, string>,
+  ][]) {
+    for (const key of Object.keys(c.argocd.settings[map])) {
+      const by = owned[key];
+      if (by)
+        problems.push({
+          path: `argocd.settings.${map}.${key}`,
+          message: `written by ${by}: set it there instead`,
+        });
+    }
+  }
+  const components = Object.keys(c.argocd.components);
+  if (components.length > 0 && c.argocd.install.source === 'skip')
+    problems.push({
+      path: 'argocd.components',
+      message: `only when the bootstrap installs Argo CD (install.source is "skip": ${components.join(', ')} are someone else's): remove it, or shape them where Argo CD is managed`,
+    });
+  const sso = c.argocd.sso;
+  if (sso.enabled) {
+    if (!sso.issuer)
+      problems.push({
+        path: 'argocd.sso.issuer',
+        message: "required when argocd.sso.enabled: the provider's https issuer URL",
+      });
+    if (!sso.clientID)
+      problems.push({
+        path: 'argocd.sso.clientID',
+        message: 'required when argocd.sso.enabled: the OIDC client ID registered for Argo CD',
+      });
+  } else if (sso.disableAdmin) {
+    problems.push({
+      path: 'argocd.sso.disableAdmin',
+      message:
+        'would lock everyone out without SSO: set argocd.sso.enabled: true (and check SSO works) first',
+    });
+  }
+  return problems;
+}
+
 export const RULES: readonly Rule[] = [
+  { needs: ['argocd'], check: argocdSettings },
   { needs: ['argocd'], check: installSource },
   { needs: ['argocd'], check: supportedVersion },
   { needs: ['argocd'], check: bundledVersion },

@@ -11,6 +11,7 @@
  */
 import { z } from 'zod';
 import { DEFAULT_ARGOCD_VERSION } from './bundled.ts';
+import { ARGOCD_COMPONENTS } from './components.ts';
 import { DURATION_HINT, DURATION_PATTERN, parseDuration } from './duration.ts';
 import { WEBHOOK_PROVIDERS } from './webhooks.ts';
 
@@ -92,6 +93,67 @@ const caBundleRef = (kind: 'Secret' | 'ConfigMap') =>
         .describe(`Namespace of the ${kind}. Default: the namespace the bootstrap runs in (POD_NAMESPACE).`),
     })
     .describe(`The ${kind} holding the CA bundle.`);
+
+const quantity = z.union([
+  z.string().regex(/^[0-9.]+[a-zA-Z]*$/, 'must be a quantity, e.g. "500m" or "1Gi"'),
+  z.number(),
+]);
+
+/** One Argo CD workload's settings. */
+function componentSettings(name: string) {
+  return z
+    .strictObject({
+      replicas: z.number().int().min(0).optional().describe('Replicas (`spec.replicas`).'),
+      resources: z
+        .strictObject({
+          requests: z
+            .record(z.string(), quantity)
+            .optional()
+            .describe('Resource requests, e.g. {cpu: 250m, memory: 256Mi}.'),
+          limits: z.record(z.string(), quantity).optional().describe('Resource limits.'),
+        })
+        .optional()
+        .describe("Resources of the component's container (replace the manifest's)."),
+      nodeSelector: z
+        .record(z.string(), z.string())
+        .optional()
+        .describe("Node selector of its pods (added to the manifest's)."),
+      tolerations: z
+        .array(
+          z.strictObject({
+            key: z.string().optional(),
+            operator: z.enum(['Exists', 'Equal']).optional(),
+            value: z.string().optional(),
+            effect: z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']).optional(),
+            tolerationSeconds: z.number().int().optional(),
+          }),
+        )
+        .optional()
+        .describe("Tolerations of its pods (added to the manifest's)."),
+      extraArgs: z.array(z.string()).optional().describe("Arguments appended to its container's args."),
+      env: z
+        .array(
+          z.strictObject({
+            name: z.string().regex(/^[-._a-zA-Z][-._a-zA-Z0-9]*$/, 'must be an environment variable name'),
+            value: z.string(),
+          }),
+        )
+        .optional()
+        .describe('Environment variables of its container (replacing any of the same name).'),
+    })
+    .describe(`Settings of ${name}.`);
+}
+
+/** Extra string keys of one of Argo CD's ConfigMaps. */
+function settingsMap(configMap: string, example: string) {
+  return z
+    .record(
+      z.string().regex(/^[-._a-zA-Z0-9]+$/, 'must be a ConfigMap key'),
+      z.string({ error: 'must be a string (quote numbers and booleans)' }),
+    )
+    .default(() => ({}))
+    .describe(`Extra keys of ${configMap} (${example}).`);
+}
 
 const secretRefNamespace = z
   .string()
@@ -242,6 +304,90 @@ export const configSchema = z
         rolloutTimeout: duration('10m').describe(
           'How long to wait for every Argo CD Deployment and StatefulSet to roll out ("10m", "90s", "1h30m" or seconds).',
         ),
+        settings: z
+          .strictObject({
+            cm: settingsMap(
+              'argocd-cm',
+              'e.g. `resource.customizations.ignoreDifferences.all`, `timeout.reconciliation`',
+            ),
+            cmdParams: settingsMap(
+              'argocd-cmd-params-cm',
+              'e.g. `controller.status.processors`; not `server.insecure`/`server.rootpath` (argocd.server)',
+            ),
+            rbac: settingsMap('argocd-rbac-cm', 'e.g. `policy.default: role:readonly`, `policy.csv`'),
+          })
+          .prefault({})
+          .describe(
+            "Extra keys of Argo CD's ConfigMaps, applied with the install (same server-side apply, same field manager). Only these keys are the bootstrap's: other keys, and edits to them, stay.",
+          ),
+        components: z
+          .partialRecord(z.enum(ARGOCD_COMPONENTS), componentSettings('the component'))
+          .default(() => ({}))
+          .describe(
+            "Argo CD's workloads shaped to the site, by name (argocd-server, argocd-repo-server, argocd-application-controller, argocd-applicationset-controller, argocd-dex-server, argocd-redis, argocd-notifications-controller): replicas, resources, nodeSelector, tolerations, extraArgs, env — changed in the install manifest before it is applied. Only when the bootstrap installs Argo CD.",
+          ),
+        sso: z
+          .strictObject({
+            enabled: z
+              .boolean()
+              .default(false)
+              .describe('Log in to Argo CD through an OpenID Connect provider.'),
+            name: z.string().min(1).default('SSO').describe('Name of the provider on the login button.'),
+            issuer: z
+              .url({
+                protocol: /^https$/,
+                error: 'must be an https URL, e.g. "https://sso.example.com/realms/acme"',
+              })
+              .optional()
+              .describe(
+                "The provider's issuer URL (its /.well-known/openid-configuration is read by Argo CD).",
+              ),
+            clientID: z.string().min(1).optional().describe('The OIDC client ID registered for Argo CD.'),
+            clientSecret: z
+              .strictObject({
+                secretRef: z
+                  .strictObject({
+                    name: dnsSubdomain('argocd-oidc')
+                      .default('argocd-oidc')
+                      .describe(
+                        'Secret in the Argo CD namespace holding the client secret (labelled app.kubernetes.io/part-of=argocd by the bootstrap, as Argo CD requires).',
+                      ),
+                    key: secretKey('clientSecret')
+                      .default('clientSecret')
+                      .describe('Key of the client secret.'),
+                  })
+                  .prefault({})
+                  .describe(
+                    'Where the client secret is; written into oidc.config as `$<name>:<key>`, never as a value.',
+                  ),
+              })
+              .prefault({})
+              .describe('The OIDC client secret, by reference.'),
+            scopes: z
+              .array(z.string().regex(/^\S+$/, 'must be a scope name, e.g. "groups"'))
+              .default(() => ['openid', 'profile', 'email', 'groups'])
+              .describe('Scopes requested from the provider (`requestedScopes`).'),
+            groups: z
+              .record(
+                z.string().min(1),
+                z
+                  .string()
+                  .regex(
+                    /^role:[A-Za-z0-9_.-]+$/,
+                    'must be an Argo CD role, e.g. "role:admin" or "role:readonly"',
+                  ),
+              )
+              .default(() => ({}))
+              .describe(
+                'Group (from the `groups` claim) → Argo CD role, written as `g, <group>, <role>` lines of argocd-rbac-cm policy.csv (after any of argocd.settings.rbac).',
+              ),
+            disableAdmin: z
+              .boolean()
+              .default(false)
+              .describe('Disable the local admin user (`admin.enabled: "false"`) — once SSO works.'),
+          })
+          .prefault({})
+          .describe('Single sign-on through OpenID Connect: argocd-cm `oidc.config` and argocd-rbac-cm.'),
         allowDowngrade: z
           .boolean()
           .default(false)

@@ -4,6 +4,8 @@
  * The schema with descriptions and defaults lives in src/config/schema.ts (single source of truth);
  * this type must equal `z.output<typeof configSchema>` (a type test enforces it).
  */
+import type { ARGOCD_COMPONENTS } from './components.ts';
+
 export interface SecretRef {
   name: string;
   /** Defaults to the run's namespace (POD_NAMESPACE) when absent. */
@@ -31,6 +33,50 @@ export interface Config {
     virtualService: { enabled: 'auto' | boolean; gateway: string; hosts: string[] };
     /** Milliseconds (normalised). YAML accepts "10m", "90s", "1h30m" or a number of seconds in YAML. */
     rolloutTimeout: number;
+    /** Argo CD's workloads shaped to the site, by name. */
+    components: Partial<
+      Record<
+        (typeof ARGOCD_COMPONENTS)[number],
+        {
+          replicas?: number | undefined;
+          resources?:
+            | {
+                requests?: Record<string, string | number> | undefined;
+                limits?: Record<string, string | number> | undefined;
+              }
+            | undefined;
+          nodeSelector?: Record<string, string> | undefined;
+          tolerations?:
+            | {
+                key?: string | undefined;
+                operator?: 'Exists' | 'Equal' | undefined;
+                value?: string | undefined;
+                effect?: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute' | undefined;
+                tolerationSeconds?: number | undefined;
+              }[]
+            | undefined;
+          extraArgs?: string[] | undefined;
+          env?: { name: string; value: string }[] | undefined;
+        }
+      >
+    >;
+    /** Extra keys of Argo CD's ConfigMaps. */
+    settings: {
+      cm: Record<string, string>;
+      cmdParams: Record<string, string>;
+      rbac: Record<string, string>;
+    };
+    sso: {
+      enabled: boolean;
+      name: string;
+      issuer?: string | undefined;
+      clientID?: string | undefined;
+      clientSecret: { secretRef: { name: string; key: string } };
+      scopes: string[];
+      /** Group → Argo CD role. */
+      groups: Record<string, string>;
+      disableAdmin: boolean;
+    };
     /** Allow a lower major version than the one installed. */
     allowDowngrade: boolean;
   };

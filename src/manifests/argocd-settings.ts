@@ -27,8 +27,76 @@ export function cmdParamsConfigMap(config: Config): KubeObject {
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: { name: CMD_PARAMS_CONFIGMAP, namespace: config.argocd.namespace },
-    data: serverParams(config),
+    data: { ...config.argocd.settings.cmdParams, ...serverParams(config) },
   };
+}
+
+export const ARGOCD_CM = 'argocd-cm';
+export const RBAC_CONFIGMAP = 'argocd-rbac-cm';
+/** Argo CD reads `$<secret>:<key>` references only from Secrets with this label. */
+export const ARGOCD_PART_OF_LABEL = { 'app.kubernetes.io/part-of': 'argocd' } as const;
+
+/**
+ * argocd-cm `oidc.config` (Argo CD's own OIDC client, no Dex): the client secret is a `$<secret>:<key>`
+ * reference Argo CD resolves itself, so its value never passes through the bootstrap.
+ */
+export function oidcConfig(config: Config): string {
+  const sso = config.argocd.sso;
+  const { name, key } = sso.clientSecret.secretRef;
+  return [
+    `name: ${JSON.stringify(sso.name)}`,
+    `issuer: ${JSON.stringify(sso.issuer ?? '')}`,
+    `clientID: ${JSON.stringify(sso.clientID ?? '')}`,
+    `clientSecret: ${JSON.stringify(`$${name}:${key}`)}`,
+    `requestedScopes: ${JSON.stringify(sso.scopes)}`,
+    '',
+  ].join('\n');
+}
+
+/** The argocd-cm keys of the config (extra keys, SSO), or none. */
+export function argocdCmData(config: Config): Record<string, string> {
+  const data: Record<string, string> = { ...config.argocd.settings.cm };
+  const sso = config.argocd.sso;
+  if (sso.enabled) {
+    data['oidc.config'] = oidcConfig(config);
+    if (sso.disableAdmin) data['admin.enabled'] = 'false';
+  }
+  return data;
+}
+
+/** The argocd-rbac-cm keys: extra keys, with the SSO group mapping appended to `policy.csv`. */
+export function rbacCmData(config: Config): Record<string, string> {
+  const data: Record<string, string> = { ...config.argocd.settings.rbac };
+  const sso = config.argocd.sso;
+  const lines = Object.entries(sso.enabled ? sso.groups : {}).map(([group, role]) => `g, ${group}, ${role}`);
+  if (lines.length > 0) {
+    const own = data['policy.csv'] !== undefined ? data['policy.csv'].replace(/\n*$/, '\n') : '';
+    data['policy.csv'] = `${own}${lines.join('\n')}\n`;
+  }
+  return data;
+}
+
+function configMapPatch(config: Config, name: string, data: Record<string, string>): KubeObject[] {
+  if (Object.keys(data).length === 0) return [];
+  return [
+    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: config.argocd.namespace }, data },
+  ];
+}
+
+/** The SSO client secret's Secret, as Argo CD requires it (labelled), or none. Only the label is applied. */
+export function ssoSecretLabelPatch(config: Config): KubeObject[] {
+  if (!config.argocd.sso.enabled) return [];
+  return [
+    {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: {
+        name: config.argocd.sso.clientSecret.secretRef.name,
+        namespace: config.argocd.namespace,
+        labels: { ...ARGOCD_PART_OF_LABEL },
+      },
+    },
+  ];
 }
 
 /**
@@ -48,8 +116,16 @@ export function argocdSecretPatch(
 /** A short digest of the server settings argocd-server reads only at start. */
 export function serverConfigHash(config: Config): string {
   const params = serverParams(config);
+  // The extra keys only when there are some: the hash of a config without them stays what it was.
+  const extra = Object.entries(config.argocd.settings.cmdParams).sort(([a], [b]) => a.localeCompare(b));
   return createHash('sha256')
-    .update(JSON.stringify([params['server.insecure'], params['server.rootpath']]))
+    .update(
+      JSON.stringify([
+        params['server.insecure'],
+        params['server.rootpath'],
+        ...(extra.length ? [extra] : []),
+      ]),
+    )
     .digest('hex')
     .slice(0, 16);
 }
@@ -93,7 +169,10 @@ export function adminPasswordSecret(pw: AdminPasswordSource): KubeObject {
   };
 }
 
-/** This program's Argo CD settings, as apply patches: argocd-secret, argocd-cmd-params-cm, argocd-server. */
+/**
+ * This program's Argo CD settings, as apply patches: argocd-secret, argocd-cmd-params-cm, argocd-server, and
+ * argocd-cm / argocd-rbac-cm when the config has keys for them (extra keys, SSO).
+ */
 export function argocdConfigPatches(
   config: Config,
   decision: PasswordDecision,
@@ -103,6 +182,8 @@ export function argocdConfigPatches(
     argocdSecretPatch(config.argocd.namespace, decision, webhookData),
     cmdParamsConfigMap(config),
     serverRestartPatch(config),
+    ...configMapPatch(config, ARGOCD_CM, argocdCmData(config)),
+    ...configMapPatch(config, RBAC_CONFIGMAP, rbacCmData(config)),
   ];
 }
 

@@ -13,14 +13,18 @@ import { messageOf, StepError } from '../errors.ts';
 import { describeRef, readSecret } from '../kube/objects.ts';
 import type { KubeObject } from '../kube/types.ts';
 import {
+  ARGOCD_CM,
   ARGOCD_SECRET,
   ARGOCD_SERVER,
   adminPasswordSecret,
+  argocdCmData,
   argocdConfigPatches,
   CMD_PARAMS_CONFIGMAP,
+  RBAC_CONFIGMAP,
   SERVER_CONFIG_HASH_ANNOTATION,
   serverConfigHash,
   serverParams,
+  ssoSecretLabelPatch,
 } from '../manifests/argocd-settings.ts';
 import { passwordMatches } from '../manifests/password.ts';
 import type { Check } from '../report/types.ts';
@@ -35,10 +39,30 @@ import { withOwnedFields } from './ownership.ts';
 
 const NAME = 'configure-argocd';
 
+/**
+ * The SSO client secret's Secret gets the label Argo CD requires of a `$<secret>:<key>` reference (only the
+ * label: the Secret is the user's). A Secret not there yet is not an error here: the `argocd.sso` check says
+ * what to create, and the next run labels it.
+ */
+async function labelSsoSecret(ctx: StepContext): Promise<string | undefined> {
+  const [patch] = ssoSecretLabelPatch(ctx.config);
+  if (!patch) return undefined;
+  const ref = {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    namespace: patch.metadata.namespace,
+    name: patch.metadata.name,
+  };
+  if (!(await ctx.kube.get(ref))) return `SSO client secret ${describeRef(ref)} not there yet`;
+  await ctx.apply([patch], { set: false });
+  return undefined;
+}
+
 async function reconcile(ctx: StepContext): Promise<string | undefined> {
   const { namespace, install } = ctx.config.argocd;
+  const sso = await labelSsoSecret(ctx);
   if (install.source !== 'skip') {
-    return 'applied with the install manifest';
+    return ['applied with the install manifest', sso].filter(Boolean).join('; ');
   }
   const server = await ctx.kube.get({
     apiVersion: 'apps/v1',
@@ -79,7 +103,68 @@ async function reconcile(ctx: StepContext): Promise<string | undefined> {
 }
 
 async function report(ctx: StepContext): Promise<Check[]> {
-  return [await passwordCheck(ctx), await serverConfigCheck(ctx)];
+  return [
+    await passwordCheck(ctx),
+    await serverConfigCheck(ctx),
+    ...(ctx.config.argocd.sso.enabled ? [await ssoCheck(ctx)] : []),
+  ];
+}
+
+type DataObject = KubeObject & { data?: Record<string, string> };
+
+/** SSO as written: oidc.config, the group lines, admin disabled if asked, the client secret there and labelled. */
+async function ssoCheck(ctx: StepContext): Promise<Check> {
+  const check = { id: 'argocd.sso', required: true };
+  const { namespace, sso } = ctx.config.argocd;
+  try {
+    const get = (name: string, kind = 'ConfigMap') =>
+      ctx.kube.get<DataObject>({ apiVersion: 'v1', kind, namespace, name });
+    const cm = await get(ARGOCD_CM);
+    const want = argocdCmData(ctx.config);
+    const wrongCm = Object.keys(want).filter((k) => cm?.data?.[k] !== want[k]);
+    if (wrongCm.length > 0)
+      return { ...check, ready: false, message: `${ARGOCD_CM} lacks ${wrongCm.join(', ')} as configured` };
+    const rbac = await get(RBAC_CONFIGMAP);
+    const policy = rbac?.data?.['policy.csv'] ?? '';
+    const missing = Object.entries(sso.groups).filter(
+      ([g, r]) => !policy.split('\n').includes(`g, ${g}, ${r}`),
+    );
+    if (missing.length > 0)
+      return {
+        ...check,
+        ready: false,
+        message: `${RBAC_CONFIGMAP} policy.csv lacks ${missing.map(([g, r]) => `g, ${g}, ${r}`).join('; ')}`,
+      };
+    const { name, key } = sso.clientSecret.secretRef;
+    const secret = await get(name, 'Secret');
+    const where = `Secret ${namespace}/${name}`;
+    if (!secret)
+      return {
+        ...check,
+        ready: false,
+        message: `${where} (argocd.sso.clientSecret.secretRef) does not exist: create it with the OIDC client secret under "${key}"; the next run labels it for Argo CD`,
+      };
+    if (!secret.data?.[key])
+      return {
+        ...check,
+        ready: false,
+        message: `${where} has no key "${key}": put the OIDC client secret there`,
+      };
+    if (secret.metadata.labels?.['app.kubernetes.io/part-of'] !== 'argocd')
+      return {
+        ...check,
+        ready: false,
+        message: `${where} lacks the label app.kubernetes.io/part-of=argocd (run apply)`,
+      };
+    const groups = Object.keys(sso.groups).length;
+    return {
+      ...check,
+      ready: true,
+      message: `OIDC ${sso.issuer} (client ${sso.clientID}, secret ${where} key ${key}), ${groups} group mappings${sso.disableAdmin ? ', local admin disabled' : ''}`,
+    };
+  } catch (err) {
+    return { ...check, ready: false, message: messageOf(err) };
+  }
 }
 
 async function passwordCheck(ctx: StepContext): Promise<Check> {

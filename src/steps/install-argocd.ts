@@ -9,6 +9,7 @@ import { describeRef, overlay } from '../kube/objects.ts';
 import { crdEstablished } from '../kube/status.ts';
 import type { KubeObject } from '../kube/types.ts';
 import { ARGO_CRDS, type LoadedManifest } from '../manifests/argocd.ts';
+import { shapeWorkload, unknownComponents } from '../manifests/argocd-components.ts';
 import { ARGOCD_SERVER, adminPasswordSecret, argocdConfigPatches } from '../manifests/argocd-settings.ts';
 import { MANAGED_BY_LABELS } from '../manifests/common.ts';
 import { repoHost } from '../manifests/git-credentials.ts';
@@ -57,8 +58,14 @@ export async function desiredInstallObjects(
   const ca = pem
     ? tlsCertsConfigMap(ctx.config.argocd.namespace, repoHost(ctx.config.git.repoUrl).host, pem)
     : undefined;
+  const unknown = unknownComponents(manifest.objects, ctx.config);
+  if (unknown.length > 0)
+    throw new StepError(
+      NAME,
+      `argocd.components: ${unknown.join(', ')} not in the Argo CD ${ctx.config.argocd.version} manifest (no such Deployment or StatefulSet): remove ${unknown.length > 1 ? 'them' : 'it'}`,
+    );
   const objects = manifest.objects.map((obj) => {
-    let merged = obj;
+    let merged = shapeWorkload(obj, ctx.config);
     for (const patch of patches) if (sameObject(obj, patch)) merged = overlay(merged, patch);
     if (obj.kind === 'ConfigMap' && obj.metadata.name === KNOWN_HOSTS_CONFIGMAP) {
       const live = liveKnownHosts?.data?.[KNOWN_HOSTS_KEY];

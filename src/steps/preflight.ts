@@ -149,6 +149,9 @@ export function requiredPermissions(config: StepContext['config'], inputs: Permi
   // configure-argocd (also merged into the install)
   // Secrets only by name: argocd-secret here, the repository Secret (git-credentials).
   perms.push(...applyNamed('', 'secrets', argo, [ARGOCD_SECRET, REPOSITORY_SECRET_NAME]));
+  // configure-argocd: the SSO client secret's Secret, labelled for Argo CD (only the label)
+  if (config.argocd.sso.enabled)
+    perms.push(...applyNamed('', 'secrets', argo, [config.argocd.sso.clientSecret.secretRef.name]));
   perms.push(...applyPerms('', 'configmaps', argo), {
     verb: 'list',
     group: '',

@@ -39,12 +39,25 @@ function oldManifestWithExtra(): string {
   return writeConfig('argocd-v2-extra', `${text}\n---\n${dump(extra)}`);
 }
 
-function config(over: { version?: string; file?: string; envs?: string[]; deleteResources?: boolean } = {}) {
+function config(
+  over: {
+    version?: string;
+    file?: string;
+    envs?: string[];
+    deleteResources?: boolean;
+    settings?: unknown;
+    sso?: unknown;
+    components?: unknown;
+  } = {},
+) {
   const version = over.version ?? 'v3.5.1';
   return {
     argocd: {
       namespace: argoNs,
       version,
+      ...(over.settings ? { settings: over.settings } : {}),
+      ...(over.sso ? { sso: over.sso } : {}),
+      ...(over.components ? { components: over.components } : {}),
       install: { source: 'file', file: over.file ?? upstreamFile(`argocd/${version}` as 'argocd/v3.5.1') },
       virtualService: { enabled: false },
       rolloutTimeout: '2m',
@@ -316,5 +329,123 @@ describe('an environment taken out of the config', () => {
       '-p',
       '{"metadata":{"finalizers":null}}',
     ]);
+  });
+});
+
+describe('Argo CD shaped to the site, and SSO', () => {
+  const settings = {
+    cm: { 'timeout.reconciliation': '300s' },
+    cmdParams: { 'controller.status.processors': '50' },
+    rbac: { 'policy.default': 'role:readonly' },
+  };
+  const sso = {
+    enabled: true,
+    issuer: 'https://sso.example.com/realms/acme',
+    clientID: 'argocd',
+    clientSecret: { secretRef: { name: 'argocd-oidc', key: 'clientSecret' } },
+    groups: { 'platform-admins': 'role:admin', 'ml-team': 'role:readonly' },
+    disableAdmin: true,
+  };
+  const components = {
+    'argocd-repo-server': {
+      replicas: 2,
+      resources: { requests: { cpu: '250m', memory: '256Mi' } },
+      extraArgs: ['--parallelismlimit', '4'],
+    },
+  };
+  const data = async (name: string) =>
+    (await kubectlJson<{ data?: Record<string, string> }>(['get', 'configmap', name, '-n', argoNs])).data ??
+    {};
+
+  it('plan shows the keys; apply writes them, oidc.config by reference, the group lines, the label', async () => {
+    await kubectl([
+      'create',
+      'secret',
+      'generic',
+      'argocd-oidc',
+      '-n',
+      argoNs,
+      '--from-literal=clientSecret=s3cr3t-value',
+    ]);
+    const cfg = config({ envs: [envA], settings, sso, components });
+    const plan = await run('plan', cfg, 'sso-plan', 'text');
+    expect(plan.code, plan.stderr.slice(-2000)).toBe(0);
+    const cmLine = plan.stdout.split('\n').find((l) => /ConfigMap \S+\/argocd-cm /.test(l)) ?? '';
+    expect(cmLine).toMatch(/^~ update/);
+    for (const key of ['admin.enabled', 'oidc.config', 'timeout.reconciliation'])
+      expect(cmLine).toContain(`data.${key}`);
+    expect(plan.stdout).toMatch(/~ update +ConfigMap \S+\/argocd-rbac-cm .*data\.policy\.csv/);
+
+    const res = await run('apply', cfg, 'sso');
+    expect(failed(res.report), res.stderr.slice(-3000)).toEqual([]);
+    expect(res.report?.checks.find((c) => c.id === 'argocd.sso')?.ready).toBe(true);
+    const cm = await data('argocd-cm');
+    expect(cm['timeout.reconciliation']).toBe('300s');
+    expect(cm['admin.enabled']).toBe('false');
+    expect(cm['oidc.config']).toContain('issuer: "https://sso.example.com/realms/acme"');
+    expect(cm['oidc.config']).toContain('clientSecret: "$argocd-oidc:clientSecret"');
+    expect((await data('argocd-cmd-params-cm'))['controller.status.processors']).toBe('50');
+    expect(await data('argocd-rbac-cm')).toMatchObject({
+      'policy.default': 'role:readonly',
+      'policy.csv': 'g, platform-admins, role:admin\ng, ml-team, role:readonly\n',
+    });
+    const repo = await kubectlJson<{
+      spec: {
+        replicas: number;
+        template: { spec: { containers: { name: string; resources?: unknown; args?: string[] }[] } };
+      };
+    }>(['get', 'deployment', 'argocd-repo-server', '-n', argoNs]);
+    expect(repo.spec.replicas).toBe(2);
+    const main = repo.spec.template.spec.containers.find((c) => c.name === 'argocd-repo-server')!;
+    expect(main.resources).toEqual({ requests: { cpu: '250m', memory: '256Mi' } });
+    expect(main.args?.slice(-2)).toEqual(['--parallelismlimit', '4']);
+    const secret = await kubectlJson<Meta>(['get', 'secret', 'argocd-oidc', '-n', argoNs]);
+    expect(secret.metadata.labels?.['app.kubernetes.io/part-of']).toBe('argocd');
+    // The secret value never appears in what the run printed.
+    expect(`${res.stdout}${res.stderr}`).not.toContain('s3cr3t-value');
+    // The user's Secret is not the bootstrap's to delete.
+    expect((await inventory()).members.some((m) => m.name === 'argocd-oidc')).toBe(false);
+  });
+
+  it("keeps a user's own key, moves nothing on a re-run, and removes a key taken out of the config", async () => {
+    await kubectl([
+      'patch',
+      'configmap',
+      'argocd-cm',
+      '-n',
+      argoNs,
+      '--type=merge',
+      '-p',
+      '{"data":{"users.anonymous.enabled":"false"}}',
+    ]);
+    const cfg = config({ envs: [envA], settings, sso, components });
+    const rv = async () =>
+      (await kubectlJson<Meta>(['get', 'configmap', 'argocd-cm', '-n', argoNs])).metadata.resourceVersion;
+    const before = await rv();
+    const again = await run('apply', cfg, 'sso-again');
+    expect(again.report?.changes).toMatchObject({ created: 0, updated: 0, deleted: 0 });
+    expect(await rv()).toBe(before);
+    expect((await data('argocd-cm'))['users.anonymous.enabled']).toBe('false');
+
+    const fewer = config({
+      envs: [envA],
+      settings: { ...settings, cm: {} },
+      sso: { ...sso, disableAdmin: false },
+    });
+    expect((await run('apply', fewer, 'sso-fewer')).code).toBe(0);
+    const cm = await data('argocd-cm');
+    expect(cm['timeout.reconciliation']).toBeUndefined();
+    expect(cm['admin.enabled']).toBeUndefined();
+    expect(cm['users.anonymous.enabled']).toBe('false');
+    expect(cm['oidc.config']).toContain('clientID: "argocd"');
+    // The component settings taken out: the manifest's values come back.
+    const repo = await kubectlJson<{ spec: { replicas: number } }>([
+      'get',
+      'deployment',
+      'argocd-repo-server',
+      '-n',
+      argoNs,
+    ]);
+    expect(repo.spec.replicas).toBe(1);
   });
 });

@@ -179,6 +179,8 @@ the rendered rules and that list are equal, rule for rule. Output (YAML):
 {{- $argoRoles := concat $argoClusterRoles (list "argocd-dex-server" "argocd-notifications-controller" "argocd-redis") -}}
 {{- $argoSecrets := list "argocd-secret" "sd-gitops-bootstrap-repo" -}}
 {{- if eq $source "bundled" }}{{ $argoSecrets = append $argoSecrets "argocd-notifications-secret" }}{{ end -}}
+{{- /* argocd.sso: the client secret's Secret, labelled for Argo CD (only the label is applied). */ -}}
+{{- if and $c.argocd.sso $c.argocd.sso.enabled }}{{ $argoSecrets = append $argoSecrets (default "argocd-oidc" (($c.argocd.sso.clientSecret).secretRef).name) }}{{ end -}}
 {{- $argoSecretRule := dict "apiGroups" (list "") "resources" (list "secrets") "verbs" (list "get" "patch") "resourceNames" $argoSecrets -}}
 {{- if and $install (ne $source "bundled") }}{{ $argoSecretRule = dict "apiGroups" (list "") "resources" (list "secrets") "verbs" (list "get" "patch") }}{{ end -}}
 {{- $argoRules := list
