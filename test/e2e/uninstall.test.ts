@@ -161,6 +161,18 @@ describe('helm uninstall with uninstall.enabled', () => {
     };
     expect(job.spec.template.spec.containers[0]!.args).toEqual(['uninstall', '--yes']);
     expect(job.spec.template.spec.serviceAccountName).toBe(`${release}-sd-gitops-bootstrap-uninstall`);
+    // The same pod as the install Job's (uninstall-job.yaml is job.yaml with another ServiceAccount and args).
+    const install = (await render(release, ns, [values])).find(
+      (o) => o.kind === 'Job' && o.metadata.annotations?.['helm.sh/hook'] === 'post-install,post-upgrade',
+    ) as typeof job;
+    const comparable = (j: typeof job) => {
+      const spec = structuredClone(j.spec.template.spec) as Record<string, unknown> &
+        typeof j.spec.template.spec;
+      delete (spec as Record<string, unknown>).serviceAccountName;
+      for (const c of spec.containers) delete (c as Record<string, unknown>).args;
+      return spec;
+    };
+    expect(comparable(job)).toEqual(comparable(install));
   });
 
   it('removes what the install created and nothing else: the cluster is as before', async () => {
