@@ -272,6 +272,13 @@ export function valuesSchema(): Schema {
         },
         { description: 'An HTTP(S) proxy for the Job (git, install.url).' },
       ),
+      schedule: obj(
+        {
+          enabled: bool('Run the bootstrap on a schedule too (a CronJob with standing RBAC).'),
+          cron: str('The CronJob schedule (cron syntax).', { minLength: 1 }),
+        },
+        { description: 'Drift repaired between upgrades.' },
+      ),
       uninstall: obj(
         { enabled: bool('Run `sd-gitops-bootstrap uninstall` as a pre-delete hook of `helm uninstall`.') },
         { description: 'Cleaning up on helm uninstall.' },

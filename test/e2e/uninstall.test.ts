@@ -223,3 +223,46 @@ describe('helm uninstall with uninstall.enabled', () => {
     expect(created.metadata.labels['seldon.gitops']).toBeUndefined();
   });
 });
+
+describe('schedule.enabled: the same run as a CronJob, with standing RBAC', () => {
+  it('renders a Forbid CronJob with the hook Job’s pod and the same rules, as ordinary release objects', async () => {
+    const scheduled = valuesFile('scheduled', { schedule: { enabled: true, cron: '*/30 * * * *' } });
+    const objects = await render(release, ns, [values, scheduled]);
+    type PodJob = K8sObject & {
+      spec: { template: { spec: { serviceAccountName: string; containers: { args: string[] }[] } } };
+    };
+    const cron = objects.find((o) => o.kind === 'CronJob') as K8sObject & {
+      spec: { schedule: string; concurrencyPolicy: string; jobTemplate: PodJob };
+    };
+    expect(cron.spec).toMatchObject({ schedule: '*/30 * * * *', concurrencyPolicy: 'Forbid' });
+    expect(cron.metadata.annotations?.['helm.sh/hook']).toBeUndefined();
+    const job = objects.find(
+      (o) => o.kind === 'Job' && o.metadata.annotations?.['helm.sh/hook'] === 'post-install,post-upgrade',
+    ) as PodJob;
+    const pod = (j: PodJob) => {
+      const spec = structuredClone(j.spec.template.spec) as Record<string, unknown>;
+      delete spec.serviceAccountName;
+      return spec;
+    };
+    expect(pod(cron.spec.jobTemplate)).toEqual(pod(job));
+    expect(cron.spec.jobTemplate.spec.template.spec.serviceAccountName).toBe(
+      `${release}-sd-gitops-bootstrap-scheduled`,
+    );
+    const standing = objects.filter((o) => o.metadata.name.endsWith('-scheduled') && o.kind !== 'CronJob');
+    expect(standing.map((o) => o.kind).sort()).toEqual(
+      expect.arrayContaining(['ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'ServiceAccount']),
+    );
+    for (const o of standing) expect(o.metadata.annotations?.['helm.sh/hook']).toBeUndefined();
+    const hookRole = objects.find(
+      (o) =>
+        o.kind === 'ClusterRole' && o.metadata.annotations?.['helm.sh/hook'] === 'post-install,post-upgrade',
+    ) as K8sObject & { rules: unknown[] };
+    const standingRole = standing.find((o) => o.kind === 'ClusterRole') as K8sObject & { rules: unknown[] };
+    expect(standingRole.rules).toEqual(hookRole.rules);
+    // The API server accepts them (server-side dry-run).
+    const r = await kubectl(['apply', '--server-side', '--dry-run=server', '-f', '-'], {
+      input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [cron, ...standing] }),
+    });
+    expect(r.trim().split('\n').length).toBe(standing.length + 1);
+  });
+});

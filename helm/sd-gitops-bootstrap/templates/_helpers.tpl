@@ -458,3 +458,12 @@ only reads, such as your Git credentials Secret, stays read-only); create, list,
 {{- if .resourceNames }}{{ $_ := set $r "resourceNames" .resourceNames }}{{ end -}}
 {{- toYaml $r }}
 {{- end }}
+
+{{/* schedule.enabled: the CronJob's names (its ServiceAccount and RBAC are standing objects). */}}
+{{- define "sd-gitops-bootstrap.scheduledName" -}}
+{{- printf "%s-scheduled" (include "sd-gitops-bootstrap.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "sd-gitops-bootstrap.scheduledClusterName" -}}
+{{- printf "%s-scheduled" (include "sd-gitops-bootstrap.clusterName" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
