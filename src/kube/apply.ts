@@ -96,7 +96,8 @@ export async function applyObject(
   const path = resourcePath(info, prepared.metadata.namespace, prepared.metadata.name);
   const live = prefetched !== undefined ? prefetched : await getOrNull(ctx, path);
   const member =
-    opts.partOf !== undefined && (live === null || live.metadata.labels?.[PART_OF] === opts.partOf);
+    opts.partOf !== undefined &&
+    ((live === null && !opts.partOfKeepOnly) || live?.metadata.labels?.[PART_OF] === opts.partOf);
   const body = member
     ? {
         ...prepared,

@@ -350,6 +350,8 @@ describe('inventory (ApplySet) and removals', () => {
     expect(has('Namespace', 'seldon-system')).toBe(false);
     expect(labels(kube, 'apps/Deployment/argocd/argocd-server')['applyset.kubernetes.io/part-of']).toBe(ID);
     expect(labels(kube, '/Namespace//staging')['applyset.kubernetes.io/part-of']).toBeUndefined();
+    // Nor labelled when the run created it: it is given back, never deleted.
+    expect(labels(kube, '/Namespace//production')['applyset.kubernetes.io/part-of']).toBeUndefined();
     expect(
       inventoryOf(kube)
         .environments.map((e) => e.namespace)
