@@ -26,6 +26,9 @@ const envs = [`staging-${id}`, `production-${id}`];
 const logsNs = `seldon-logs-${id}`;
 const seldonNs = `seldon-${id}`;
 const argoNs = 'argocd';
+// Its own AppProject: other files configure `seldon` in the same Argo CD namespace, and the bootstrap keeps
+// the repositories and destinations it finds there (users' own), so a shared one would hold theirs too.
+const project = `seldon-${id}`;
 const password = `pw-${id}-first`;
 
 let git: GitSshServer;
@@ -48,7 +51,7 @@ function baseConfig(over: { namespaces?: string[]; rootPath?: string } = {}) {
     },
     git: { repoUrl, credentials: { secretRef: { name: 'gitops-source-creds' } }, verify: true },
     environments: {
-      project: 'seldon',
+      project,
       namespaces: (over.namespaces ?? envs).map((name) => ({ name, restricted: false })),
       logging: { enabled: true, namespace: logsNs },
       waitForSync: false,
@@ -216,7 +219,7 @@ describe('apply on a fresh cluster', () => {
         destinations: { namespace: string; server: string }[];
         roles: { name: string }[];
       };
-    }>(['get', 'appproject', 'seldon', '-n', argoNs]);
+    }>(['get', 'appproject', project, '-n', argoNs]);
     expect(proj.spec.sourceRepos).toEqual([repoUrl]);
     expect(proj.spec.destinations.map((d) => d.namespace).sort()).toEqual([...envs, logsNs].sort());
     expect(proj.spec.destinations.every((d) => d.server === 'https://kubernetes.default.svc')).toBe(true);
@@ -230,7 +233,7 @@ describe('apply on a fresh cluster', () => {
         argoNs,
       ]);
       expect(app.spec).toMatchObject({
-        project: 'seldon',
+        project,
         destination: { namespace: ns, server: 'https://kubernetes.default.svc' },
         source: { repoURL: repoUrl, path: ns, directory: { recurse: true } },
         syncPolicy: { automated: {} },
@@ -391,7 +394,7 @@ describe('apply on a fresh cluster', () => {
         [
           `created Namespace/${extra}`,
           `created Application/seldon-gitops-${extra}`,
-          'updated AppProject/seldon',
+          `updated AppProject/${project}`,
           'updated ConfigMap/argocd-cmd-params-cm',
           'updated VirtualService/argocd-server',
           'updated Deployment/argocd-server', // restart annotation: rootpath changed
