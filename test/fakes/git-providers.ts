@@ -88,6 +88,11 @@ interface Options {
   repository?: string;
   /** Serve HTTPS with this key and certificate (PEM), e.g. a self-signed one made at test time. */
   tls?: { key: string; cert: string };
+  /**
+   * Where to listen and the host name clients use (default 127.0.0.1, a free port): the kind tier runs
+   * the stand-in in a container on the cluster's network (test/kind/provider-host.ts).
+   */
+  listen?: { host: string; port: number; advertise: string };
 }
 
 export async function startFakeProvider(kind: FakeProviderKind, opts: Options = {}): Promise<FakeProvider> {
@@ -340,9 +345,10 @@ export async function startFakeProvider(kind: FakeProviderKind, opts: Options = 
     handle(req, res).catch((err: unknown) => send(res, 500, { message: String(err) }));
   };
   const server: Server = opts.tls ? createHttpsServer(opts.tls, onRequest) : createServer(onRequest);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const at = opts.listen ?? { host: '127.0.0.1', port: 0, advertise: '127.0.0.1' };
+  await new Promise<void>((resolve) => server.listen(at.port, at.host, resolve));
   const port = (server.address() as AddressInfo).port;
-  origin = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}${prefix}`;
+  origin = `${opts.tls ? 'https' : 'http'}://${at.advertise}:${port}${prefix}`;
 
   return {
     kind,
