@@ -57,15 +57,11 @@ export function bitbucketClient(http: ProviderHttp, repository: string): Provide
       return http.writes;
     },
     async list() {
-      const hooks: LiveHook[] = [];
-      let next: string | undefined = `${base}?pagelen=100`;
-      for (let page = 0; next && page < 100; page++) {
-        const res = await http.request('GET', next);
+      const hooks = await http.listPages(`${base}?pagelen=100`, (res) => {
         const body = (res.body as BitbucketPage | undefined) ?? {};
-        for (const h of body.values ?? []) hooks.push(toLive(h));
-        next = body.next;
-      }
-      return hooks;
+        return { items: body.values ?? [], next: body.next };
+      });
+      return hooks.map(toLive);
     },
     async create(hook) {
       return toLive((await http.request('POST', base, body(hook))).body as BitbucketHook);

@@ -46,14 +46,11 @@ export function githubClient(http: ProviderHttp, repository: string): ProviderCl
       return http.writes;
     },
     async list() {
-      const hooks: LiveHook[] = [];
-      let next: string | undefined = `${base}?per_page=100`;
-      for (let page = 0; next && page < 100; page++) {
-        const res = await http.request('GET', next);
-        for (const h of (res.body as GithubHook[] | undefined) ?? []) hooks.push(toLive(h));
-        next = nextLink(res.headers.get('link'));
-      }
-      return hooks;
+      const hooks = await http.listPages(`${base}?per_page=100`, (res) => ({
+        items: (res.body as GithubHook[] | undefined) ?? [],
+        next: nextLink(res.headers.get('link')),
+      }));
+      return hooks.map(toLive);
     },
     async create(hook) {
       return toLive((await http.request('POST', base, body(hook))).body as GithubHook);

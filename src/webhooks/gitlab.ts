@@ -38,17 +38,16 @@ export function gitlabClient(http: ProviderHttp, repository: string): ProviderCl
       return http.writes;
     },
     async list() {
-      const hooks: LiveHook[] = [];
-      let next: string | undefined = `${base}?per_page=100`;
-      for (let page = 0; next && page < 100; page++) {
-        const res = await http.request('GET', next);
-        for (const h of (res.body as GitlabHook[] | undefined) ?? []) hooks.push(toLive(h));
+      const hooks = await http.listPages(`${base}?per_page=100`, (res) => {
         const nextPage = res.headers.get('x-next-page');
-        next = nextPage
-          ? `${base}?per_page=100&page=${encodeURIComponent(nextPage)}`
-          : nextLink(res.headers.get('link'));
-      }
-      return hooks;
+        return {
+          items: (res.body as GitlabHook[] | undefined) ?? [],
+          next: nextPage
+            ? `${base}?per_page=100&page=${encodeURIComponent(nextPage)}`
+            : nextLink(res.headers.get('link')),
+        };
+      });
+      return hooks.map(toLive);
     },
     async create(hook) {
       return toLive((await http.request('POST', base, body(hook))).body as GitlabHook);

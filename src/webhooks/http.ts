@@ -132,6 +132,24 @@ export class ProviderHttp {
     return `${this.opts.apiUrl}${path}`;
   }
 
+  /**
+   * Every page of a list, from `first` on: `page` says what one response holds and where the next page is
+   * (each provider paginates its own way). At most 100 pages: a server that always says "next" ends there.
+   */
+  async listPages<T>(
+    first: string,
+    page: (res: ProviderResponse) => { items: T[]; next?: string | undefined },
+  ): Promise<T[]> {
+    const items: T[] = [];
+    let next: string | undefined = first;
+    for (let n = 0; next && n < 100; n++) {
+      const got = page(await this.request('GET', next));
+      items.push(...got.items);
+      next = got.next;
+    }
+    return items;
+  }
+
   async request(method: string, path: string, body?: unknown): Promise<ProviderResponse> {
     const { opts } = this;
     const url = this.url(path);
