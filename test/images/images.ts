@@ -92,6 +92,8 @@ export interface ImageBuild {
   dockerfile: string;
   /** Extra files of the build context: name → contents, or `{ copyFrom: path }` for a file on disk. */
   files?: Record<string, string | { copyFrom: string }>;
+  /** `host`: RUN steps reach the Debian mirror the way the host does (apt-get in the build). */
+  network?: 'host';
 }
 
 /** Builds an image with Docker under `tag` (no pull, no registry involved). */
@@ -104,10 +106,36 @@ export function buildImage(tag: string, build: ImageBuild): void {
       if (typeof content === 'string') writeFileSync(join(ctx, name), content);
       else copyFileSync(content.copyFrom, join(ctx, name));
     }
-    docker(['build', '--quiet', '--tag', tag, ctx]);
+    const network = build.network ? ['--network', build.network] : [];
+    docker(['build', '--quiet', ...network, '--tag', tag, ctx]);
   } finally {
     rmSync(ctx, { recursive: true, force: true });
   }
+}
+
+/**
+ * `sd-local/<name>:<hash>` of an image on the Debian base: built once, reused while the base, the
+ * Dockerfile and every file of the context stay the same.
+ */
+export function ensureBaseDerivedImage(
+  name: string,
+  build: ImageBuild,
+  log: (m: string) => void = () => {},
+): string {
+  ensureBaseImage(log);
+  const h = createHash('sha256').update(
+    docker(['image', 'inspect', '--format', '{{.Id}}', BASE_IMAGE]).stdout.trim(),
+  );
+  h.update(build.dockerfile);
+  for (const [file, content] of Object.entries(build.files ?? {}).sort(([a], [b]) => a.localeCompare(b))) {
+    h.update(`\0${file}\0`);
+    h.update(typeof content === 'string' ? content : readFileSync(content.copyFrom));
+  }
+  const tag = `sd-local/${name}:${h.digest('hex').slice(0, 16)}`;
+  if (docker(['image', 'inspect', tag], { allowFail: true }).status === 0) return tag;
+  log(`building ${tag}`);
+  buildImage(tag, build);
+  return tag;
 }
 
 // ---------------------------------------------------------------- Debian base image

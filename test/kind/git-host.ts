@@ -10,12 +10,11 @@
  * same path, so the tests create repositories and commits from the host with plain `git`.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GenericContainer, type StartedTestContainer } from 'testcontainers';
-import { BASE_IMAGE, docker, ensureBaseImage } from '../images/images.ts';
+import { BASE_IMAGE, ensureBaseDerivedImage } from '../images/images.ts';
 import type { ServerHost } from '../support/net.ts';
 import { KIND_LABEL } from './kind-container.ts';
 
@@ -24,21 +23,20 @@ const PACKAGES = ['git', 'openssh-server', 'nginx-light', 'fcgiwrap'];
 
 /** `sd-local/git-server:<hash of the recipe and the base>`, built once (about a minute) and reused. */
 export function ensureGitServerImage(log: (m: string) => void = () => {}): string {
-  ensureBaseImage(log);
-  const baseId = docker(['image', 'inspect', '--format', '{{.Id}}', BASE_IMAGE]).stdout.trim();
-  const dockerfile = `FROM ${BASE_IMAGE}
+  return ensureBaseDerivedImage(
+    'git-server',
+    {
+      dockerfile: `FROM ${BASE_IMAGE}
 RUN apt-get update -qq \\
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${PACKAGES.join(' ')} \\
  && apt-get clean && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb \\
  && rm -f /etc/ssh/ssh_host_*
 CMD ["sh", "-c", "mkdir -p /run/sshd && exec sleep infinity"]
-`;
-  const tag = `sd-local/git-server:${createHash('sha256').update(baseId).update(dockerfile).digest('hex').slice(0, 16)}`;
-  if (docker(['image', 'inspect', tag], { allowFail: true }).status === 0) return tag;
-  log(`building ${tag} (Debian's git, sshd, nginx, fcgiwrap)`);
-  // Host network: the RUN step reaches the Debian mirror the way the host does.
-  docker(['build', '--quiet', '--network', 'host', '--tag', tag, '-'], { input: dockerfile });
-  return tag;
+`,
+      network: 'host',
+    },
+    log,
+  );
 }
 
 export interface GitHost extends ServerHost {

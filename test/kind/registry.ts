@@ -11,10 +11,9 @@
  * the debootstrap base; images are pushed from the host to its mapped port (`localhost:<port>`, which Docker
  * treats as an insecure registry by default).
  */
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { GenericContainer, type StartedTestContainer } from 'testcontainers';
-import { BASE_IMAGE, buildImage, docker, ensureBaseImage, localPath, pushAs } from '../images/images.ts';
+import { BASE_IMAGE, docker, ensureBaseDerivedImage, localPath, pushAs } from '../images/images.ts';
 import { KIND_LABEL } from './kind-container.ts';
 
 export const REGISTRY_NAME = 'registry.sd-e2e.internal';
@@ -47,20 +46,18 @@ export function registryMissing(): string | undefined {
 export function ensureRegistryImage(log: (m: string) => void = () => {}): string {
   const missing = registryMissing();
   if (missing) throw new Error(missing);
-  ensureBaseImage(log);
-  const baseId = docker(['image', 'inspect', '--format', '{{.Id}}', BASE_IMAGE]).stdout.trim();
-  const dockerfile = `FROM ${BASE_IMAGE}
+  return ensureBaseDerivedImage(
+    'registry',
+    {
+      dockerfile: `FROM ${BASE_IMAGE}
 COPY docker-registry /usr/bin/docker-registry
 COPY config.yml /etc/docker/registry/config.yml
 ENTRYPOINT ["/usr/bin/docker-registry", "serve", "/etc/docker/registry/config.yml"]
-`;
-  const h = createHash('sha256').update(baseId).update(dockerfile).update(CONFIG);
-  h.update(readFileSync(BINARY));
-  const tag = `sd-local/registry:${h.digest('hex').slice(0, 16)}`;
-  if (docker(['image', 'inspect', tag], { allowFail: true }).status === 0) return tag;
-  log(`building ${tag} (Debian's docker-registry)`);
-  buildImage(tag, { dockerfile, files: { 'docker-registry': { copyFrom: BINARY }, 'config.yml': CONFIG } });
-  return tag;
+`,
+      files: { 'docker-registry': { copyFrom: BINARY }, 'config.yml': CONFIG },
+    },
+    log,
+  );
 }
 
 /** hosts.toml for one mirrored registry: its pulls go to the local registry, nowhere else. */
