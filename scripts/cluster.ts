@@ -278,7 +278,7 @@ export async function upKind(): Promise<KindClusterInfo> {
   log(`kind cluster ${cluster.id} up in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
   process.stderr.write(
     `\nUse it:\n  export KUBECONFIG=${kubeconfigPath}\n  ${join(bin, 'kubectl')} get nodes\n` +
-      `Images: npm run images (builds the project's and Argo CD's and loads them into the node)\n` +
+      `Images: npm run images (builds the project's and Argo CD's: the first loaded into the node, Argo CD's\n  pushed to the cluster's registry)\n` +
       'Stop it: npm run cluster:down\n',
   );
   return info;

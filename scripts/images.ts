@@ -380,7 +380,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
       log('no --registry and no kind cluster (npm run cluster:up -- --kind): built only');
     else if (r.argocd.missing.length > 0) {
       log(
-        `Argo CD images missing from ${registry}: ${r.argocd.missing.join(', ')}${r.argocd.why ? ` (${r.argocd.why})` : ''}`,
+        `Argo CD images missing from ${registry ?? `the kind cluster ${kindCluster?.id}`}: ${r.argocd.missing.join(', ')}${r.argocd.why ? ` (${r.argocd.why})` : ''}`,
       );
     }
     log(`done in ${((Date.now() - t0) / 1000).toFixed(0)}s`);
