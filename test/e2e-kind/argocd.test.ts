@@ -26,12 +26,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ArgocdImagesResult, buildArgocdImages } from '../../scripts/argocd-images.ts';
 import type { ReadinessReport } from '../../src/report/types.ts';
-import { type ManifestDoc, manifestDocs, runnerIdentity, writeConfig } from '../e2e/support/bootstrap.ts';
+import { runnerIdentity, writeConfig } from '../e2e/support/bootstrap.ts';
 import { kubectl, kubectlJson, target, uniqueName } from '../e2e/support/target.ts';
 import { type GitHost, startGitHost } from '../kind/git-host.ts';
 import { type GitHttpsServer, startGitHttpsServer } from '../support/git-https-server.ts';
 import { type GitSshServer, startGitSshServer } from '../support/git-ssh-server.ts';
 import { withArgocdServer } from './support/argocd.ts';
+import { withoutDex } from './support/chart.ts';
 import { eventually } from './support/cluster.ts';
 import { kind, publish, runCliInNetwork } from './support/kind.ts';
 
@@ -150,22 +151,6 @@ async function trustTestCa(): Promise<void> {
       metadata: { name: 'argocd-tls-certs-cm', namespace: argoNs },
       data: { [https.host]: https.caCert },
     }),
-  });
-}
-
-/** argocd-dex-server at zero replicas under the test's own field manager (no dex image: see above). */
-async function withoutDex(): Promise<void> {
-  const dex = manifestDocs('v3.5.1').find(
-    (d: ManifestDoc) => d.kind === 'Deployment' && d.metadata.name === 'argocd-dex-server',
-  )!;
-  await kubectl(['create', 'namespace', argoNs]).catch(() => {});
-  const doc = {
-    ...dex,
-    metadata: { ...dex.metadata, namespace: argoNs },
-    spec: { ...(dex.spec as object), replicas: 0 },
-  };
-  await kubectl(['apply', '--server-side', '--field-manager=sd-e2e-without-sso', '-f', '-'], {
-    input: JSON.stringify(doc),
   });
 }
 

@@ -37,6 +37,7 @@ import {
   notReady,
   RELEASE,
   RESTRICTED,
+  removeDefaultInstall,
   report,
   withoutDex,
 } from './support/chart.ts';
@@ -425,16 +426,9 @@ describe.skipIf(!onKind)('the default install: Argo CD from the bundled manifest
   }, 30 * 60_000);
 
   afterAll(async () => {
-    await helm(['uninstall', RELEASE, '-n', ns]).catch(() => {});
-    await kubectl(['delete', 'applications.argoproj.io', '--all', '-n', 'argocd', '--timeout=60s']).catch(
-      () => {},
-    );
-    for (const n of [ns, seldonNs, logsNs, ...envs])
-      await kubectl(['delete', 'namespace', n, '--wait=false']).catch(() => {});
     await git?.stop();
     await gitHost?.stop();
-    // Gone, not terminating, when the next file installs Argo CD there again.
-    await kubectl(['delete', 'namespace', 'argocd', '--timeout=300s']).catch(() => {});
+    await removeDefaultInstall(ns, [seldonNs, logsNs, ...envs]);
   }, 600_000);
 
   it('helm install --wait succeeds; Argo CD really rolls out; the report says ready', async () => {

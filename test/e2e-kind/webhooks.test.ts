@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildArgocdImages } from '../../scripts/argocd-images.ts';
 import { signedPushEvent } from '../../src/webhooks/sign.ts';
-import { ciScenarios, helm, valuesFile } from '../e2e/support/helm.ts';
+import { ciScenarios, valuesFile } from '../e2e/support/helm.ts';
 import { kubectl, kubectlJson, target, uniqueName } from '../e2e/support/target.ts';
 import { type GitHost, startGitHost } from '../kind/git-host.ts';
 import { type ProviderHost, startProviderHost } from '../kind/provider-host.ts';
@@ -31,8 +31,8 @@ import {
   imageValues,
   install,
   notReady,
-  RELEASE,
   RESTRICTED,
+  removeDefaultInstall,
   report,
   withoutDex,
 } from './support/chart.ts';
@@ -183,17 +183,10 @@ describe.skipIf(!onKind)('webhooks: a signed push event makes real Argo CD sync 
   }, 30 * 60_000);
 
   afterAll(async () => {
-    await helm(['uninstall', RELEASE, '-n', ns]).catch(() => {});
-    await kubectl(['delete', 'applications.argoproj.io', '--all', '-n', 'argocd', '--timeout=60s']).catch(
-      () => {},
-    );
-    for (const n of [ns, seldonNs, env])
-      await kubectl(['delete', 'namespace', n, '--wait=false']).catch(() => {});
     await provider?.stop();
     await git?.stop();
     await gitHost?.stop();
-    // Gone, not terminating, when the next file installs Argo CD there again.
-    await kubectl(['delete', 'namespace', 'argocd', '--timeout=300s']).catch(() => {});
+    await removeDefaultInstall(ns, [seldonNs, env]);
   }, 600_000);
 
   it('the Job registered the Argo CD hook and wrote its secret to argocd-secret', async () => {

@@ -173,3 +173,18 @@ export async function withoutDex(): Promise<void> {
     }),
   });
 }
+
+/**
+ * Undoes a default install in the shared cluster: the release, the Applications (while their controller
+ * still runs: finalizers), the test's namespaces, then Argo CD's namespace, waited for so that the next
+ * file installing Argo CD there does not find it terminating.
+ */
+export async function removeDefaultInstall(releaseNamespace: string, namespaces: string[]): Promise<void> {
+  await helm(['uninstall', RELEASE, '-n', releaseNamespace]).catch(() => {});
+  await kubectl(['delete', 'applications.argoproj.io', '--all', '-n', 'argocd', '--timeout=60s']).catch(
+    () => {},
+  );
+  for (const n of [releaseNamespace, ...namespaces])
+    await kubectl(['delete', 'namespace', n, '--wait=false']).catch(() => {});
+  await kubectl(['delete', 'namespace', 'argocd', '--timeout=300s']).catch(() => {});
+}
