@@ -14,7 +14,7 @@
  * Teardown: `stop()` removes the container (with its `/var` volume) and the network; every container and
  * network carries the label `sd.kind.cluster=<id>`, and a SIGINT/SIGTERM handler removes them on interrupt.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import {
@@ -230,12 +230,15 @@ export function loadImageInto(containerId: string, image: string): Promise<void>
     imp.stderr.on('data', (d: Buffer) => (err += d.toString()));
     imp.stdout.on('data', () => {});
     save.stdout.pipe(imp.stdin);
-    let saved: number | null = null;
-    save.on('close', (c) => (saved = c));
-    imp.on('close', (c) => {
-      if (c === 0 && saved === 0) resolve();
+    // Both must have ended: the import can see the end of its input and exit before `docker save` reports
+    // its own exit (seen: "save null, import 0").
+    const exited = (p: ChildProcess) => new Promise<number | null>((r) => p.on('close', (c) => r(c)));
+    void Promise.all([exited(save), exited(imp)]).then(([saved, imported]) => {
+      if (imported === 0 && saved === 0) resolve();
       else
-        reject(new Error(`loading ${image} into the kind node failed (save ${saved}, import ${c}): ${err}`));
+        reject(
+          new Error(`loading ${image} into the kind node failed (save ${saved}, import ${imported}): ${err}`),
+        );
     });
   });
 }
@@ -392,6 +395,24 @@ export class KindContainer extends GenericContainer {
         execOk(node!, ['kubectl', '--kubeconfig=/etc/kubernetes/admin.conf', ...a]);
       await k('taint', 'nodes', '--all', 'node-role.kubernetes.io/control-plane-');
       await k('wait', '--for=condition=Ready', 'node', '--all', '--timeout=180s');
+      // Pods need their namespace's ServiceAccount, which the controller manager makes a moment after
+      // start: until then a pod in `default` is refused ("serviceaccount default not found").
+      await until(
+        'the default ServiceAccount',
+        60_000,
+        async () =>
+          (
+            await node!.exec([
+              'kubectl',
+              '--kubeconfig=/etc/kubernetes/admin.conf',
+              'get',
+              'serviceaccount',
+              'default',
+              '-n',
+              'default',
+            ])
+          ).exitCode === 0,
+      );
       const internal = await execOk(node, ['cat', '/etc/kubernetes/admin.conf']);
       const external = internal.replace(
         /server: https:\/\/[^\s]+/,
