@@ -25,12 +25,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ArgocdImagesResult, buildArgocdImages } from '../../scripts/argocd-images.ts';
-import type { ReadinessReport } from '../../src/report/types.ts';
 import { runnerIdentity, writeConfig } from '../e2e/support/bootstrap.ts';
 import { kubectl, kubectlJson, target, uniqueName } from '../e2e/support/target.ts';
 import { type GitHost, startGitHost } from '../kind/git-host.ts';
 import { type GitHttpsServer, startGitHttpsServer } from '../support/git-https-server.ts';
 import { type GitSshServer, startGitSshServer } from '../support/git-ssh-server.ts';
+import { notReady } from '../support/report.ts';
 import { withArgocdServer } from './support/argocd.ts';
 import { withoutDex } from './support/chart.ts';
 import { eventually } from './support/cluster.ts';
@@ -99,9 +99,6 @@ async function apply(
   say(`apply: exit ${r.code} in ${((Date.now() - t0) / 1000).toFixed(0)}s`);
   return r;
 }
-
-const notReady = (r: ReadinessReport | undefined) =>
-  (r?.checks ?? []).filter((c) => c.required && !c.ready).map((c) => `${c.id}: ${c.message}`);
 
 async function setSourceSecret(knownHosts: string, privateKey: string) {
   await kubectl(['apply', '-f', '-'], {

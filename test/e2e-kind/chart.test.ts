@@ -17,9 +17,6 @@
  *   upgrade adding an environment converges, login under /argocd, the admin password rotated by changing
  *   its Secret and upgrading.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildArgocdImages } from '../../scripts/argocd-images.ts';
@@ -27,6 +24,7 @@ import { ciScenarios, helm, helmOk, valuesFile } from '../e2e/support/helm.ts';
 import { kubectl, kubectlJson, target, uniqueName } from '../e2e/support/target.ts';
 import { type GitHost, startGitHost } from '../kind/git-host.ts';
 import { type GitSshServer, startGitSshServer } from '../support/git-ssh-server.ts';
+import { unusedSourceSecret } from '../support/ssh-keys.ts';
 import { withArgocdServer } from './support/argocd.ts';
 import {
   argocdStandIn,
@@ -68,19 +66,7 @@ beforeAll(async () => {
 
 /** A Git credentials source Secret with a fresh SSH key (the repository is never contacted: verify false). */
 async function gitSourceSecret(namespace: string): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'sd-chart-rn-'));
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'key')]);
-  const hostKey = readFileSync(join(dir, 'key.pub'), 'utf8').split(' ').slice(0, 2).join(' ');
-  await apply({
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name: 'gitops-source-creds', namespace },
-    type: 'kubernetes.io/ssh-auth',
-    stringData: {
-      'ssh-privatekey': readFileSync(join(dir, 'key'), 'utf8'),
-      known_hosts: `git.example.com ${hostKey}\n`,
-    },
-  });
+  await apply(unusedSourceSecret(namespace, 'sd-chart-rn-').secret);
 }
 
 interface Job {

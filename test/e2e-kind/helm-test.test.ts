@@ -17,15 +17,13 @@
  * - after the repository became unreachable (the source Secret's known_hosts now holds another host key)
  *   `helm test` exits non-zero and the log names `git.repo.reachable`; the failed pod stays for its log.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ciScenarios, helm, valuesFile } from '../e2e/support/helm.ts';
 import { kubectl, kubectlJson, target, uniqueName } from '../e2e/support/target.ts';
 import { type GitHost, startGitHost } from '../kind/git-host.ts';
 import { type GitSshServer, startGitSshServer } from '../support/git-ssh-server.ts';
+import { newSshKey } from '../support/ssh-keys.ts';
 import {
   argocdStandIn,
   createNamespace,
@@ -155,9 +153,7 @@ describe.skipIf(!onKind)('helm test: the status pod against the cluster and the 
 
   it('helm test fails once the repository is unreachable, naming git.repo.reachable', async () => {
     // Another host key for the same host: ssh refuses the server, as after a re-keyed or spoofed host.
-    const dir = mkdtempSync(join(tmpdir(), 'sd-helm-test-'));
-    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'key')]);
-    const other = readFileSync(join(dir, 'key.pub'), 'utf8').split(' ').slice(0, 2).join(' ');
+    const other = newSshKey('sd-helm-test-').publicKey;
     const hostPattern = git.knownHosts.split(' ')[0]!;
     await sourceSecret(`${hostPattern} ${other}\n`);
 

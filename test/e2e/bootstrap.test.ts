@@ -9,6 +9,7 @@ import bcrypt from 'bcryptjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ReadinessReport } from '../../src/report/types.ts';
 import { type GitSshServer, startGitSshServer } from '../support/git-ssh-server.ts';
+import { notReady } from '../support/report.ts';
 import { manifestDocs, runCli, runnerIdentity, upstreamFile, writeConfig } from './support/bootstrap.ts';
 import {
   auditEvents,
@@ -66,10 +67,6 @@ async function apply(configFile: string, extra: string[] = []) {
     kubeconfig: runner.kubeconfig,
     env: { POD_NAMESPACE: runNs },
   });
-}
-
-function failedChecks(r: ReadinessReport | undefined) {
-  return (r?.checks ?? []).filter((c) => c.required && !c.ready).map((c) => `${c.id}: ${c.message}`);
 }
 
 async function setSourceSecret(knownHosts: string, privateKey: string) {
@@ -164,7 +161,7 @@ describe('apply on a fresh cluster', () => {
   }, 600_000);
 
   it('exits 0 with a ready report', () => {
-    expect(failedChecks(first.report), first.stderr.slice(-3000)).toEqual([]);
+    expect(notReady(first.report), first.stderr.slice(-3000)).toEqual([]);
     expect(first.code).toBe(0);
     expect(first.report?.ready).toBe(true);
     // Every object of the manifest plus the environments is accounted for (created on a fresh cluster;
@@ -609,7 +606,7 @@ describe('Argo CD in a non-default namespace', () => {
     const cfg = baseConfig();
     cfg.argocd.namespace = altNs;
     const res = await apply(writeConfig('alt-ns', cfg));
-    expect(failedChecks(res.report), res.stderr.slice(-2000)).toEqual([]);
+    expect(notReady(res.report), res.stderr.slice(-2000)).toEqual([]);
     expect(res.code).toBe(0);
     expect(res.report?.argocd.namespace).toBe(altNs);
     const crb = await kubectlJson<{ subjects: { namespace: string }[] }>([
@@ -635,7 +632,7 @@ describe('the older Argo CD line (v2.14.21)', () => {
     cfg.argocd.install.file = upstreamFile('argocd/v2.14.21');
     const file = writeConfig('v2', cfg);
     const res = await apply(file);
-    expect(failedChecks(res.report), res.stderr.slice(-2000)).toEqual([]);
+    expect(notReady(res.report), res.stderr.slice(-2000)).toEqual([]);
     expect(res.code).toBe(0);
     expect(res.report?.argocd.version).toBe('v2.14.21');
     const params = await kubectlJson<{ data: Record<string, string> }>([

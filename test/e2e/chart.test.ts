@@ -18,15 +18,14 @@
  *   nothing a ServiceAccount without bindings cannot (`kubectl auth can-i`), and the audit log shows each
  *   hook object created and deleted once per run.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { load } from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.ts';
 import type { Config } from '../../src/config/types.ts';
 import { type Permission, requiredPermissions } from '../../src/steps/preflight.ts';
+import { notReady } from '../support/report.ts';
+import { unusedSourceSecret } from '../support/ssh-keys.ts';
 import { runCli, writeConfig } from './support/bootstrap.ts';
 import {
   CHART,
@@ -657,22 +656,9 @@ describe("the program under the chart's ServiceAccount, with nothing but the cha
     await ensureNamespace(ns);
     await ensureNamespace(seldonNs);
     createdNamespaces.push(envNs, logsNs);
-    const dir = mkdtempSync(join(tmpdir(), 'sd-chart-key-'));
-    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'key')]);
-    const hostKey = readFileSync(join(dir, 'key.pub'), 'utf8').split(' ').slice(0, 2).join(' ');
-    await kubectl(['apply', '-f', '-'], {
-      input: JSON.stringify({
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name: 'gitops-source-creds', namespace: ns },
-        type: 'kubernetes.io/ssh-auth',
-        stringData: {
-          'ssh-privatekey': readFileSync(join(dir, 'key'), 'utf8'),
-          known_hosts: `git.example.com ${hostKey}\n`,
-        },
-      }),
-    });
-    keyDir = dir;
+    const source = unusedSourceSecret(ns, 'sd-chart-key-');
+    await kubectl(['apply', '-f', '-'], { input: JSON.stringify(source.secret) });
+    keyDir = source.keyDir;
   }, 120_000);
 
   afterAll(async () => {
@@ -683,20 +669,14 @@ describe("the program under the chart's ServiceAccount, with nothing but the cha
 
   it('installs Argo CD (bundled v3.5.1) and reports ready', async () => {
     const r = await runAsJob('default');
-    const failed = (r.report?.checks ?? [])
-      .filter((c) => c.required && !c.ready)
-      .map((c) => `${c.id}: ${c.message}`);
-    expect(failed, r.stderr.slice(-3000)).toEqual([]);
+    expect(notReady(r.report), r.stderr.slice(-3000)).toEqual([]);
     expect(r.code).toBe(0);
     expect(r.report!.checks.find((c) => c.id === 'preflight.permissions')?.ready).toBe(true);
   }, 600_000);
 
   it('after helm upgrade to install.source skip: the smaller RBAC is enough, and ready', async () => {
     const r = await runAsJob('skip');
-    const failed = (r.report?.checks ?? [])
-      .filter((c) => c.required && !c.ready)
-      .map((c) => `${c.id}: ${c.message}`);
-    expect(failed, r.stderr.slice(-3000)).toEqual([]);
+    expect(notReady(r.report), r.stderr.slice(-3000)).toEqual([]);
     expect(r.code).toBe(0);
     // The upgrade really took the install rights away.
     const cr = await kubectlJson<{ rules: { resources: string[]; verbs: string[] }[] }>([

@@ -9,8 +9,8 @@ import { readFileSync } from 'node:fs';
 import { dump } from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applysetId, parseInventory } from '../../src/manifests/inventory.ts';
-import type { ReadinessReport } from '../../src/report/types.ts';
 import { type GitSshServer, startGitSshServer } from '../support/git-ssh-server.ts';
+import { notReady } from '../support/report.ts';
 import { runCli, runnerIdentity, upstreamFile, writeConfig } from './support/bootstrap.ts';
 import { auditEvents, auditMark, kubectl, kubectlJson, uniqueName, writes } from './support/target.ts';
 
@@ -80,9 +80,6 @@ async function run(command: 'apply' | 'plan', cfg: unknown, name: string, output
   });
 }
 
-const failed = (r: ReadinessReport | undefined) =>
-  (r?.checks ?? []).filter((c) => c.required && !c.ready).map((c) => `${c.id}: ${c.message}`);
-
 async function inventory() {
   const cm = await kubectlJson<{ data: Record<string, string> }>([
     'get',
@@ -139,7 +136,7 @@ afterAll(async () => {
 describe('inventory, Argo CD upgrade and downgrade', () => {
   it('a first install (v2.14.21 + one extra object) records what it created as an ApplySet', async () => {
     const res = await run('apply', config({ version: 'v2.14.21', file: oldManifestWithExtra() }), 'v2');
-    expect(failed(res.report), res.stderr.slice(-3000)).toEqual([]);
+    expect(notReady(res.report), res.stderr.slice(-3000)).toEqual([]);
     const inv = await inventory();
     expect(inv.argocd).toEqual({ namespace: argoNs, version: 'v2.14.21', installed: true });
     const names = inv.members.map((m) => `${m.kind}/${m.name}`);
@@ -200,7 +197,7 @@ describe('inventory, Argo CD upgrade and downgrade', () => {
     expect(await exists(['configmap', 'argocd-dropped-cm', '-n', argoNs])).toBe(true);
 
     const res = await run('apply', config(), 'v3');
-    expect(failed(res.report), res.stderr.slice(-3000)).toEqual([]);
+    expect(notReady(res.report), res.stderr.slice(-3000)).toEqual([]);
     expect(res.report?.changes.deleted).toBe(1);
     expect(res.report?.removed).toEqual([
       `ConfigMap ${argoNs}/argocd-dropped-cm: deleted (not in the Argo CD v3.5.1 manifest)`,
@@ -286,7 +283,7 @@ describe('an environment taken out of the config', () => {
     expect(await exists(['application', `seldon-gitops-${envB}`, '-n', argoNs])).toBe(true);
 
     const res = await run('apply', only, 'remove');
-    expect(failed(res.report), res.stderr.slice(-3000)).toEqual([]);
+    expect(notReady(res.report), res.stderr.slice(-3000)).toEqual([]);
     expect(res.report?.removed).toEqual([
       `Application ${argoNs}/seldon-gitops-${envB}: deleted (no longer an environment; what it deployed stays)`,
       `Namespace ${envB}: updated (no longer an environment: GitOps labels and git-repo annotation removed)`,
@@ -377,7 +374,7 @@ describe('Argo CD shaped to the site, and SSO', () => {
     expect(plan.stdout).toMatch(/~ update +ConfigMap \S+\/argocd-rbac-cm .*data\.policy\.csv/);
 
     const res = await run('apply', cfg, 'sso');
-    expect(failed(res.report), res.stderr.slice(-3000)).toEqual([]);
+    expect(notReady(res.report), res.stderr.slice(-3000)).toEqual([]);
     expect(res.report?.checks.find((c) => c.id === 'argocd.sso')?.ready).toBe(true);
     const cm = await data('argocd-cm');
     expect(cm['timeout.reconciliation']).toBe('300s');

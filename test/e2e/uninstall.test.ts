@@ -6,11 +6,9 @@
  * the same namespaces (but the environment one the bootstrap created, given back), CRDs, ClusterRoles and
  * objects in the namespaces the user owns; the user's own objects untouched.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { unusedSourceSecret } from '../support/ssh-keys.ts';
 import { runCli, writeConfig } from './support/bootstrap.ts';
 import { CHART, helm, helmOk, type K8sObject, render, valuesFile } from './support/helm.ts';
 import { kubectl, kubectlJson, serviceAccountKubeconfig, uniqueName } from './support/target.ts';
@@ -100,21 +98,9 @@ beforeAll(async () => {
   cleanup.push(ns, seldonNs, envOwn, envNew, argoNs);
   await kubectl(['label', 'namespace', envOwn, 'team=ml']);
   await kubectl(['create', 'configmap', 'users-own', '-n', envOwn, '--from-literal=k=v']);
-  keyDir = mkdtempSync(join(tmpdir(), 'sd-uninstall-key-'));
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(keyDir, 'key')]);
-  const hostKey = readFileSync(join(keyDir, 'key.pub'), 'utf8').split(' ').slice(0, 2).join(' ');
-  await kubectl(['apply', '-f', '-'], {
-    input: JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: 'gitops-source-creds', namespace: ns },
-      type: 'kubernetes.io/ssh-auth',
-      stringData: {
-        'ssh-privatekey': readFileSync(join(keyDir, 'key'), 'utf8'),
-        known_hosts: `git.example.com ${hostKey}\n`,
-      },
-    }),
-  });
+  const source = unusedSourceSecret(ns, 'sd-uninstall-key-');
+  keyDir = source.keyDir;
+  await kubectl(['apply', '-f', '-'], { input: JSON.stringify(source.secret) });
   values = valuesFile('uninstall', {
     uninstall: { enabled: true },
     config: {

@@ -4,8 +4,8 @@
  * Argo CD v3.5.1 from the manifest file (KWOK rolls it out); HTTPS Git credentials, no repository check.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ReadinessReport } from '../../src/report/types.ts';
 import { type FakeProvider, startFakeProvider } from '../fakes/git-providers.ts';
+import { notReady } from '../support/report.ts';
 import { runCli, runnerIdentity, upstreamFile, writeConfig } from './support/bootstrap.ts';
 import { auditEvents, auditMark, kubectl, kubectlJson, uniqueName, writes } from './support/target.ts';
 
@@ -56,9 +56,6 @@ async function cli(command: 'apply' | 'plan', file: string) {
     env: { POD_NAMESPACE: runNs },
   });
 }
-
-const failed = (r: ReadinessReport | undefined) =>
-  (r?.checks ?? []).filter((c) => c.required && !c.ready).map((c) => `${c.id}: ${c.message}`);
 
 async function secretData(ns: string, name: string): Promise<Record<string, string>> {
   const s = await kubectlJson<{ data?: Record<string, string> }>(['get', 'secret', name, '-n', ns]);
@@ -136,7 +133,7 @@ describe('webhooks against the real API server', () => {
 
   it('apply: one hook per URL, the secret in the bootstrap Secret, the hook and argocd-secret', async () => {
     const r = await cli('apply', file);
-    expect(failed(r.report), r.stderr.slice(-3000)).toEqual([]);
+    expect(notReady(r.report), r.stderr.slice(-3000)).toEqual([]);
     expect(r.code).toBe(0);
     expect(github.hooksFor(ARGOCD_URL)).toHaveLength(1);
     expect(github.hooksFor(SELDON_URL)).toHaveLength(1);

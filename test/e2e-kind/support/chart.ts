@@ -46,8 +46,7 @@ export async function report(
   return JSON.parse(cm.data['report.json']!) as ReadinessReport;
 }
 
-export const notReady = (r: ReadinessReport) =>
-  r.checks.filter((c) => c.required && !c.ready).map((c) => `${c.id}: ${c.message}`);
+export { notReady } from '../../support/report.ts';
 
 /** `helm upgrade --install --wait`, timed; on failure the error carries the Job's log. */
 export async function install(namespace: string, files: string[], extra: string[] = []) {
