@@ -5,14 +5,14 @@ import { Writable } from 'node:stream';
 import { dump } from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeKube } from '../test/fakes/kube.ts';
+import { sampleRepositoryGit } from '../test/fixtures/git-runner.ts';
 import { SAMPLE_INPUT } from '../test/fixtures/sample-config.ts';
 import { fakeOpensshKey } from '../test/fixtures/ssh-key.ts';
 import { ApiError } from './errors.ts';
-import type { Kube } from './kube/types.ts';
+import type { Kube, KubeObject } from './kube/types.ts';
 import { parseCli, run } from './main.ts';
 import { b64 } from './manifests/common.ts';
 import type { ReadinessReport } from './report/types.ts';
-import type { GitRunner } from './steps/git.ts';
 
 function sink() {
   const chunks: string[] = [];
@@ -25,17 +25,21 @@ function sink() {
   return { stream, text: () => chunks.join('') };
 }
 
-const git: GitRunner = async (_c, args) => ({
-  exitCode: 0,
-  stdout:
-    args[0] === 'ls-remote'
-      ? 'ref: refs/heads/main\tHEAD\nabc\tHEAD\n'
-      : args.includes('ls-tree')
-        ? '100644 blob a\tstaging/a.yaml\n100644 blob b\tproduction/b.yaml\n100644 blob c\tseldon-logs/c.yaml\n'
-        : '',
-  stderr: '',
-  timedOut: false,
-});
+/** The run's Lease as another run holds it, renewed just now for `seconds`. */
+function heldLease(holderIdentity: string, seconds: number): KubeObject {
+  return {
+    apiVersion: 'coordination.k8s.io/v1',
+    kind: 'Lease',
+    metadata: { name: 'sd-gitops-bootstrap', namespace: 'seldon-system' },
+    spec: {
+      holderIdentity,
+      leaseDurationSeconds: seconds,
+      renewTime: new Date().toISOString().replace('Z', '000Z'),
+    },
+  };
+}
+
+const git = sampleRepositoryGit;
 
 let dir: string;
 let configFile: string;
@@ -294,16 +298,7 @@ describe('run against a cluster', () => {
   });
 
   it("another run holds the Lease past this run's deadline: exit 1 at once, nothing written, its report left alone", async () => {
-    const kube = cluster().seed({
-      apiVersion: 'coordination.k8s.io/v1',
-      kind: 'Lease',
-      metadata: { name: 'sd-gitops-bootstrap', namespace: 'seldon-system' },
-      spec: {
-        holderIdentity: 'other-pod/1',
-        leaseDurationSeconds: 3600,
-        renewTime: new Date().toISOString().replace('Z', '000Z'),
-      },
-    });
+    const kube = cluster().seed(heldLease('other-pod/1', 3600));
     const writes = kube.stats.writes;
     const r = await cli(['apply', '--config', configFile, '-o', 'json'], kube);
     expect(r.code).toBe(1);
@@ -315,16 +310,7 @@ describe('run against a cluster', () => {
   });
 
   it('another run holds a Lease that runs out in time: waits for it, says so, then takes it over', async () => {
-    const kube = cluster().seed({
-      apiVersion: 'coordination.k8s.io/v1',
-      kind: 'Lease',
-      metadata: { name: 'sd-gitops-bootstrap', namespace: 'seldon-system' },
-      spec: {
-        holderIdentity: 'killed-pod/1',
-        leaseDurationSeconds: 1,
-        renewTime: new Date().toISOString().replace('Z', '000Z'),
-      },
-    });
+    const kube = cluster().seed(heldLease('killed-pod/1', 1));
     const r = await cli(['apply', '--config', configFile, '-o', 'json'], kube);
     expect(r.code, r.stderr.slice(-1500)).toBe(0);
     expect(r.stderr).toMatch(

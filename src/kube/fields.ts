@@ -126,14 +126,6 @@ function ownedIs(live: unknown, fields: unknown, desired: unknown): boolean {
   return Object.keys(want).every((k) => ownedKeys.has(k));
 }
 
-interface OwnerEntry {
-  manager?: string;
-  operation?: string;
-  subresource?: string;
-  apiVersion?: string;
-  fieldsV1?: FieldsV1;
-}
-
 /**
  * True when a server-side apply of `body` by `manager` would change nothing in `live`: the manager's Apply
  * entry (same apiVersion) owns exactly the fields of `body`, and `live` holds `body`'s values in them. Then

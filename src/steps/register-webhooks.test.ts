@@ -14,25 +14,15 @@ import {
   startFakeProvider,
 } from '../../test/fakes/git-providers.ts';
 import { FakeKube } from '../../test/fakes/kube.ts';
+import { sampleRepositoryGit } from '../../test/fixtures/git-runner.ts';
 import { SAMPLE_INPUT } from '../../test/fixtures/sample-config.ts';
 import { fakeOpensshKey } from '../../test/fixtures/ssh-key.ts';
 import type { Kube, KubeObject } from '../kube/types.ts';
 import { run } from '../main.ts';
 import { b64, fromB64 } from '../manifests/common.ts';
 import type { ReadinessReport } from '../report/types.ts';
-import type { GitRunner } from './git.ts';
 
-const git: GitRunner = async (_c, args) => ({
-  exitCode: 0,
-  stdout:
-    args[0] === 'ls-remote'
-      ? 'ref: refs/heads/main\tHEAD\nabc\tHEAD\n'
-      : args.includes('ls-tree')
-        ? '100644 blob a\tstaging/a.yaml\n100644 blob b\tproduction/b.yaml\n100644 blob c\tseldon-logs/c.yaml\n'
-        : '',
-  stderr: '',
-  timedOut: false,
-});
+const git = sampleRepositoryGit;
 
 const ARGOCD_URL = 'https://deploy.example.com/argocd/api/webhook';
 const SELDON_URL = 'https://deploy.example.com/api/git-webhook';
