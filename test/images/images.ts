@@ -12,6 +12,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   copyFileSync,
+  cpSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -19,6 +20,7 @@ import {
   readFileSync,
   renameSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
@@ -47,6 +49,10 @@ export function docker(
   }
   return result;
 }
+
+/** True when the local Docker has an image by this reference. */
+export const imageExists = (ref: string): boolean =>
+  docker(['image', 'inspect', ref], { allowFail: true }).status === 0;
 
 /** Pushes `ref`; returns its digest (what a pod's `imageID` shows). */
 export function pushRef(ref: string): string {
@@ -90,7 +96,7 @@ export function localRef(registry: string, upstream: string): string {
 export interface ImageBuild {
   /** Dockerfile text. */
   dockerfile: string;
-  /** Extra files of the build context: name → contents, or `{ copyFrom: path }` for a file on disk. */
+  /** Extra files of the build context: name → contents, or `{ copyFrom: path }` for a file or folder on disk. */
   files?: Record<string, string | { copyFrom: string }>;
   /** `host`: RUN steps reach the Debian mirror the way the host does (apt-get in the build). */
   network?: 'host';
@@ -104,6 +110,8 @@ export function buildImage(tag: string, build: ImageBuild): void {
     for (const [name, content] of Object.entries(build.files ?? {})) {
       mkdirSync(dirname(join(ctx, name)), { recursive: true });
       if (typeof content === 'string') writeFileSync(join(ctx, name), content);
+      else if (statSync(content.copyFrom).isDirectory())
+        cpSync(content.copyFrom, join(ctx, name), { recursive: true });
       else copyFileSync(content.copyFrom, join(ctx, name));
     }
     const network = build.network ? ['--network', build.network] : [];
@@ -132,7 +140,7 @@ export function ensureBaseDerivedImage(
     h.update(typeof content === 'string' ? content : readFileSync(content.copyFrom));
   }
   const tag = `sd-local/${name}:${h.digest('hex').slice(0, 16)}`;
-  if (docker(['image', 'inspect', tag], { allowFail: true }).status === 0) return tag;
+  if (imageExists(tag)) return tag;
   log(`building ${tag}`);
   buildImage(tag, build);
   return tag;

@@ -16,23 +16,13 @@
  * Cache: the image is tagged `sd-local/kind-node:<kube version>-<hash of every input>`; an existing tag is
  * reused (a warm run takes about a second).
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import {
-  copyFileSync,
-  cpSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BASE_IMAGE, ensureBaseImage } from '../images/images.ts';
+import { BASE_IMAGE, buildImage, docker, ensureBaseImage, imageExists } from '../images/images.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..', '..');
@@ -68,12 +58,9 @@ const NODE_PACKAGES = [
   'ebtables',
 ];
 
-const DOCKER_ENV = { ...process.env, DOCKER_BUILDKIT: '0', DOCKER_CLI_HINTS: 'false' };
-
 function run(cmd: string, args: string[], opts: { input?: string } = {}): string {
   const r = spawnSync(cmd, args, {
     encoding: 'utf8',
-    env: DOCKER_ENV,
     input: opts.input,
     maxBuffer: 256 * 1024 * 1024,
   });
@@ -83,9 +70,6 @@ function run(cmd: string, args: string[], opts: { input?: string } = {}): string
   }
   return r.stdout;
 }
-
-const imageExists = (ref: string): boolean =>
-  spawnSync('docker', ['image', 'inspect', ref], { stdio: 'ignore' }).status === 0;
 
 /** The pinned Kubernetes binaries (builds only what is missing: kubeadm on a cache made before it was added). */
 export function toolsBin(): string {
@@ -130,20 +114,10 @@ function walk(dir: string): string[] {
   );
 }
 
+/** Builds `tag` from a Dockerfile and files on disk (name in the context → path), RUN steps on the host network. */
 function dockerBuild(tag: string, dockerfile: string, files: Record<string, string>): void {
-  const ctx = mkdtempSync(join(tmpdir(), 'sd-kind-'));
-  try {
-    writeFileSync(join(ctx, 'Dockerfile'), dockerfile);
-    for (const [name, from] of Object.entries(files)) {
-      mkdirSync(dirname(join(ctx, name)), { recursive: true });
-      if (statSync(from).isDirectory()) cpSync(from, join(ctx, name), { recursive: true });
-      else copyFileSync(from, join(ctx, name));
-    }
-    // Host network: the RUN steps reach the Debian mirror the way the host does.
-    run('docker', ['build', '--quiet', '--network', 'host', '--tag', tag, ctx]);
-  } finally {
-    rmSync(ctx, { recursive: true, force: true });
-  }
+  const context = Object.fromEntries(Object.entries(files).map(([name, from]) => [name, { copyFrom: from }]));
+  buildImage(tag, { dockerfile, files: context, network: 'host' });
 }
 
 const PATH_ENV = 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -211,7 +185,7 @@ export interface NodeImageInputs {
 
 function inputHash(inputs: NodeImageInputs, images: Record<string, string>): string {
   const h = createHash('sha256');
-  const baseId = run('docker', ['image', 'inspect', '--format', '{{.Id}}', BASE_IMAGE]).trim();
+  const baseId = docker(['image', 'inspect', '--format', '{{.Id}}', BASE_IMAGE]).stdout.trim();
   h.update(JSON.stringify({ RECIPE, KUBE_VERSION, KIND_VERSION, NODE_PACKAGES, baseId, images }));
   h.update(nodeDockerfile(images.pause!));
   for (const name of Object.keys(images)) h.update(componentDockerfile(name, name));
@@ -268,12 +242,7 @@ export function ensureNodeImage(log: (m: string) => void = () => {}): string {
   const ctx = mkdtempSync(join(tmpdir(), 'sd-kind-node-'));
   try {
     mkdirSync(join(ctx, 'images'));
-    execFileSync('docker', [
-      'save',
-      '-o',
-      join(ctx, 'images', 'control-plane.tar'),
-      ...Object.values(images),
-    ]);
+    docker(['save', '-o', join(ctx, 'images', 'control-plane.tar'), ...Object.values(images)]);
     writeFileSync(join(ctx, 'images', 'images.txt'), `${Object.values(images).join('\n')}\n`);
     dockerBuild(tag, nodeDockerfile(images.pause!), {
       files: inputs.kindFiles,
@@ -288,12 +257,12 @@ export function ensureNodeImage(log: (m: string) => void = () => {}): string {
     rmSync(ctx, { recursive: true, force: true });
   }
   // The component tags were only a step to the archive inside the node image.
-  spawnSync('docker', ['rmi', ...Object.values(images)], { stdio: 'ignore' });
+  docker(['rmi', ...Object.values(images)], { allowFail: true });
   // Older builds of the node image (other input hashes) are of no use any more: untag them.
-  const older = run('docker', ['image', 'ls', NODE_IMAGE_REPO, '--format', '{{.Repository}}:{{.Tag}}'])
-    .split('\n')
+  const older = docker(['image', 'ls', NODE_IMAGE_REPO, '--format', '{{.Repository}}:{{.Tag}}'])
+    .stdout.split('\n')
     .filter((t) => t && t !== tag);
-  if (older.length) spawnSync('docker', ['rmi', ...older], { stdio: 'ignore' });
+  if (older.length) docker(['rmi', ...older], { allowFail: true });
   log(`built ${tag} in ${((Date.now() - t0) / 1000).toFixed(0)}s`);
   return tag;
 }
