@@ -13,12 +13,5 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 TOXIPROXY_VERSION=v2.5.0
 BUILD_FLAGS_VERSION=1
-key="$(tools_key -- "$TOXIPROXY_VERSION $BUILD_FLAGS_VERSION")"
-bin="$(tools_cache_root)/toxiproxy-$TOXIPROXY_VERSION-$key/bin"
-
-# Builds "$bin/$b.tmp" (called by tools_build_missing, in $here).
-build_one() {
-  GOBIN="$bin/.gobin" go install -ldflags "-s -w" "github.com/Shopify/toxiproxy/v2/cmd/server@$TOXIPROXY_VERSION"
-  mv "$bin/.gobin/server" "$bin/$b.tmp"
-}
-tools_build_missing toxiproxy "$bin" "$here" toxiproxy-server
+tools_go_install toxiproxy "$TOXIPROXY_VERSION" "$BUILD_FLAGS_VERSION" \
+  github.com/Shopify/toxiproxy/v2/cmd/server server toxiproxy-server

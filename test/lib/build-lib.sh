@@ -1,4 +1,4 @@
-# Shared by the tool builds (test/cluster/tools/build.sh, test/argocd/tools/build.sh): where the cache
+# Shared by the tool builds (test/cluster/tools, test/argocd/tools, test/chart/tools, test/faults): where the cache
 # lives, how a cache key is computed, the Go build environment and the build-what-is-missing loop.
 # Pins and build cases stay in each script. Source it; it defines functions and sets nothing else
 # until they are called.
@@ -49,4 +49,21 @@ tools_build_missing() {
   rm -rf "$bin/.gobin"
   echo "[$tag] built ${#missing[@]} binaries in $(( $(date +%s) - start ))s into $bin" >&2
   echo "$bin"
+}
+
+# tools_go_install NAME VERSION FLAGS_VERSION PACKAGE BUILT_AS AS [LDFLAGS]: one binary by `go install
+# PACKAGE@VERSION` from the module proxy (checked against the checksum database, as every
+# `go install module@version` is), cached in NAME-VERSION-<key of VERSION and FLAGS_VERSION>/bin under
+# the name AS (Go writes it as BUILT_AS, the package's last path element). Prints the bin directory.
+# LDFLAGS default to `-s -w`; bump FLAGS_VERSION when they change.
+tools_go_install() {
+  local name="$1" version="$2" flags_version="$3" package="$4" built_as="$5" as="$6" ldflags="${7:--s -w}"
+  local key
+  key="$(tools_key -- "$version $flags_version")"
+  # shellcheck disable=SC2317  # called by tools_build_missing
+  build_one() {
+    GOBIN="$bin/.gobin" go install -ldflags "$ldflags" "$package@$version"
+    mv "$bin/.gobin/$built_as" "$bin/$b.tmp"
+  }
+  tools_build_missing "$name" "$(tools_cache_root)/$name-$version-$key/bin" "$(pwd)" "$as"
 }

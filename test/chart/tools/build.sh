@@ -15,13 +15,5 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 HELM_DOCS_VERSION=v1.14.2
 BUILD_FLAGS_VERSION=1
 
-key="$(tools_key -- "$HELM_DOCS_VERSION $BUILD_FLAGS_VERSION")"
-bin="$(tools_cache_root)/helm-docs-$HELM_DOCS_VERSION-$key/bin"
-
-# Builds "$bin/$b.tmp" (called by tools_build_missing, in $here).
-build_one() {
-  GOBIN="$bin/.gobin" go install -ldflags "-s -w -X main.version=${HELM_DOCS_VERSION#v}" \
-    "github.com/norwoodj/helm-docs/cmd/helm-docs@$HELM_DOCS_VERSION"
-  mv "$bin/.gobin/helm-docs" "$bin/$b.tmp"
-}
-tools_build_missing helm-docs "$bin" "$here" helm-docs
+tools_go_install helm-docs "$HELM_DOCS_VERSION" "$BUILD_FLAGS_VERSION" \
+  github.com/norwoodj/helm-docs/cmd/helm-docs helm-docs helm-docs "-s -w -X main.version=${HELM_DOCS_VERSION#v}"
