@@ -31,6 +31,7 @@ import {
   CHART,
   chartValues,
   ciScenarios,
+  deleteObjects,
   type Grant,
   grantKey,
   grantsOf,
@@ -78,6 +79,18 @@ afterAll(async () => {
   for (const ns of createdNamespaces.filter((n) => !SHARED_NAMESPACES.has(n)))
     await kubectl(['delete', 'namespace', ns, '--wait=false']).catch(() => {});
 });
+
+/** The config file exactly as the chart renders it for the Job to mount (its config ConfigMap). */
+async function renderedConfig(release: string, namespace: string): Promise<string> {
+  const cm = await kubectlJson<{ data: Record<string, string> }>([
+    'get',
+    'configmap',
+    `${release}-sd-gitops-bootstrap-config`,
+    '-n',
+    namespace,
+  ]);
+  return cm.data['config.yaml']!;
+}
 
 describe('helm lint', () => {
   it.each(scenarios)('$name', async ({ file }) => {
@@ -589,15 +602,6 @@ describe("the program under the chart's ServiceAccount, with nothing but the cha
 
   /** The ServiceAccount and RBAC hooks Helm created last (the Job's run-time rights). */
   let hookObjects: K8sObject[] = [];
-  const deleteObjects = async (objects: K8sObject[]) => {
-    for (const o of objects)
-      await kubectl([
-        'delete',
-        '--ignore-not-found',
-        ...(o.metadata.namespace ? ['-n', o.metadata.namespace] : []),
-        `${o.kind.toLowerCase()}/${o.metadata.name}`,
-      ]);
-  };
 
   /**
    * What Helm does with the chart's hooks just before the Job (which never really runs here): delete the
@@ -636,14 +640,7 @@ describe("the program under the chart's ServiceAccount, with nothing but the cha
       '--wait',
     ]);
     // The config file exactly as the Job mounts it.
-    const cm = await kubectlJson<{ data: Record<string, string> }>([
-      'get',
-      'configmap',
-      `${release}-sd-gitops-bootstrap-config`,
-      '-n',
-      ns,
-    ]);
-    const configFile = writeConfig(`chart-${scenario}`, cm.data['config.yaml']!);
+    const configFile = writeConfig(`chart-${scenario}`, await renderedConfig(release, ns));
     const r = await runCli(['apply', '--config', configFile, '--output', 'json'], {
       kubeconfig,
       env: { POD_NAMESPACE: ns },
@@ -716,14 +713,8 @@ describe("the program under the chart's ServiceAccount, with nothing but the cha
   });
 
   it('loads the rendered config.yaml exactly as the program parses it', async () => {
-    const cm = await kubectlJson<{ data: Record<string, string> }>([
-      'get',
-      'configmap',
-      `${release}-sd-gitops-bootstrap-config`,
-      '-n',
-      ns,
-    ]);
-    expect(() => parseConfig(load(cm.data['config.yaml']!))).not.toThrow();
+    const text = await renderedConfig(release, ns);
+    expect(() => parseConfig(load(text))).not.toThrow();
   });
 });
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unusedSourceSecret } from '../support/ssh-keys.ts';
 import { runCli, writeConfig } from './support/bootstrap.ts';
-import { CHART, helm, helmOk, type K8sObject, render, valuesFile } from './support/helm.ts';
+import { CHART, deleteObjects, helm, helmOk, type K8sObject, render, valuesFile } from './support/helm.ts';
 import { kubectl, kubectlJson, serviceAccountKubeconfig, uniqueName } from './support/target.ts';
 
 const id = uniqueName('u').slice(2);
@@ -61,16 +61,6 @@ async function createHooks(event: 'post-install' | 'pre-delete'): Promise<K8sObj
     input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }),
   });
   return objects;
-}
-
-async function deleteObjects(objects: K8sObject[]) {
-  for (const o of objects)
-    await kubectl([
-      'delete',
-      '--ignore-not-found',
-      ...(o.metadata.namespace ? ['-n', o.metadata.namespace] : []),
-      `${o.kind.toLowerCase()}/${o.metadata.name}`,
-    ]);
 }
 
 async function runAs(serviceAccount: string, args: string[]) {

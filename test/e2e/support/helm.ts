@@ -206,3 +206,14 @@ export async function kubectlResult(args: string[], opts: { input?: string } = {
     };
   }
 }
+
+/** Deletes these objects if they exist (e.g. hook objects a test's `helm install --no-hooks` stands in for). */
+export async function deleteObjects(objects: K8sObject[]): Promise<void> {
+  for (const o of objects)
+    await kubectl([
+      'delete',
+      '--ignore-not-found',
+      ...(o.metadata.namespace ? ['-n', o.metadata.namespace] : []),
+      `${o.kind.toLowerCase()}/${o.metadata.name}`,
+    ]);
+}
