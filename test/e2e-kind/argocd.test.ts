@@ -26,7 +26,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ArgocdImagesResult, buildArgocdImages } from '../../scripts/argocd-images.ts';
 import { runnerIdentity, writeConfig } from '../e2e/support/bootstrap.ts';
-import { kubectl, kubectlJson, target, uniqueName } from '../e2e/support/target.ts';
+import { dataOf, kubectl, kubectlJson, target, uniqueName } from '../e2e/support/target.ts';
 import { type GitHost, startGitHost } from '../kind/git-host.ts';
 import { type GitHttpsServer, startGitHttpsServer } from '../support/git-https-server.ts';
 import { type GitSshServer, startGitSshServer } from '../support/git-ssh-server.ts';
@@ -124,14 +124,8 @@ async function setPassword(value: string) {
 }
 
 async function argocdSecret(): Promise<Record<string, string>> {
-  const s = await kubectlJson<{ data: Record<string, string> }>([
-    'get',
-    'secret',
-    'argocd-secret',
-    '-n',
-    argoNs,
-  ]);
-  return Object.fromEntries(Object.entries(s.data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]));
+  const s = await dataOf('secret', 'argocd-secret', argoNs);
+  return Object.fromEntries(Object.entries(s).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]));
 }
 
 /**
@@ -287,14 +281,8 @@ describe.skipIf(!onKind)('Argo CD v3.5.1 on kind, installed and configured by th
       ]);
       expect(app.status.sync?.status, ns).toBe('Synced');
       expect(app.status.health?.status, ns).toBe('Healthy');
-      const cm = await kubectlJson<{ data: Record<string, string> }>([
-        'get',
-        'configmap',
-        `from-git-${ns}`,
-        '-n',
-        ns,
-      ]);
-      expect(cm.data).toEqual({ from: 'git' });
+      const cm = await dataOf('configmap', `from-git-${ns}`, ns);
+      expect(cm).toEqual({ from: 'git' });
       // waitForSync: the report was ready only with the sync done.
       expect(run1.report!.checks.find((c) => c.id === `env.application.${ns}.sync`)).toMatchObject({
         ready: true,
@@ -454,14 +442,8 @@ describe.skipIf(!onKind)('Argo CD v3.5.1 on kind, installed and configured by th
           2000,
         );
         expect(app.spec.source.repoURL).toBe(url);
-        const cm = await kubectlJson<{ data: Record<string, string> }>([
-          'get',
-          'configmap',
-          `over-https-${ns}`,
-          '-n',
-          ns,
-        ]);
-        expect(cm.data).toEqual({ from: 'git' });
+        const cm = await dataOf('configmap', `over-https-${ns}`, ns);
+        expect(cm).toEqual({ from: 'git' });
       }
     });
 

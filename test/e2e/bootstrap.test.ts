@@ -14,6 +14,7 @@ import { manifestDocs, runCli, runnerIdentity, upstreamFile, writeConfig } from 
 import {
   auditEvents,
   auditMark,
+  dataOf,
   kubectl,
   kubectlJson,
   target,
@@ -183,16 +184,10 @@ describe('apply on a fresh cluster', () => {
   });
 
   it('writes the report ConfigMap in POD_NAMESPACE and never a secret value in output', async () => {
-    const cm = await kubectlJson<{ data: Record<string, string> }>([
-      'get',
-      'configmap',
-      'sd-gitops-bootstrap-report',
-      '-n',
-      runNs,
-    ]);
-    const stored = JSON.parse(cm.data['report.json']!) as ReadinessReport;
+    const cm = await dataOf('configmap', 'sd-gitops-bootstrap-report', runNs);
+    const stored = JSON.parse(cm['report.json']!) as ReadinessReport;
     expect(stored.ready).toBe(true);
-    for (const text of [first.stdout, first.stderr, cm.data['report.json']!]) {
+    for (const text of [first.stdout, first.stderr, cm['report.json']!]) {
       expect(text).not.toContain(password);
       expect(text).not.toContain(git.privateKey.split('\n')[1]!);
     }
@@ -239,25 +234,13 @@ describe('apply on a fresh cluster', () => {
   });
 
   it('configures Argo CD: bcrypt admin password, insecure + rootpath, VirtualService', async () => {
-    const secret = await kubectlJson<{ data: Record<string, string> }>([
-      'get',
-      'secret',
-      'argocd-secret',
-      '-n',
-      argoNs,
-    ]);
-    const hash = Buffer.from(secret.data['admin.password']!, 'base64').toString();
+    const secret = await dataOf('secret', 'argocd-secret', argoNs);
+    const hash = Buffer.from(secret['admin.password']!, 'base64').toString();
     expect(await bcrypt.compare(password, hash)).toBe(true);
     expect(hash).toMatch(/^\$2[aby]\$10\$/);
-    expect(secret.data['admin.passwordMtime']).toBeDefined();
-    const params = await kubectlJson<{ data: Record<string, string> }>([
-      'get',
-      'configmap',
-      'argocd-cmd-params-cm',
-      '-n',
-      argoNs,
-    ]);
-    expect(params.data).toMatchObject({ 'server.insecure': 'true', 'server.rootpath': '/argocd' });
+    expect(secret['admin.passwordMtime']).toBeDefined();
+    const params = await dataOf('configmap', 'argocd-cmd-params-cm', argoNs);
+    expect(params).toMatchObject({ 'server.insecure': 'true', 'server.rootpath': '/argocd' });
     const vs = await kubectlJson<{ spec: Record<string, unknown> }>([
       'get',
       'virtualservice',
@@ -290,30 +273,12 @@ describe('apply on a fresh cluster', () => {
     const d = repoSecrets.items[0]!.data;
     expect(Buffer.from(d.url!, 'base64').toString()).toBe(repoUrl);
     expect(Buffer.from(d.sshPrivateKey!, 'base64').toString()).toBe(git.privateKey);
-    const kh = await kubectlJson<{ data: Record<string, string> }>([
-      'get',
-      'configmap',
-      'argocd-ssh-known-hosts-cm',
-      '-n',
-      argoNs,
-    ]);
-    expect(kh.data.ssh_known_hosts).toContain(git.knownHosts.trim());
-    expect(kh.data.ssh_known_hosts).toContain('github.com'); // Argo CD's own entries are kept
-    const creds = await kubectlJson<{ data: Record<string, string> }>([
-      'get',
-      'secret',
-      'git-creds',
-      '-n',
-      seldonNs,
-    ]);
-    expect(Object.keys(creds.data).sort()).toEqual([
-      'email',
-      'id_rsa',
-      'known_hosts',
-      'passphrase',
-      'username',
-    ]);
-    expect(Buffer.from(creds.data.id_rsa!, 'base64').toString()).toBe(git.privateKey);
+    const kh = await dataOf('configmap', 'argocd-ssh-known-hosts-cm', argoNs);
+    expect(kh.ssh_known_hosts).toContain(git.knownHosts.trim());
+    expect(kh.ssh_known_hosts).toContain('github.com'); // Argo CD's own entries are kept
+    const creds = await dataOf('secret', 'git-creds', seldonNs);
+    expect(Object.keys(creds).sort()).toEqual(['email', 'id_rsa', 'known_hosts', 'passphrase', 'username']);
+    expect(Buffer.from(creds.id_rsa!, 'base64').toString()).toBe(git.privateKey);
   });
 
   it("applies Argo CD's NetworkPolicies and CRDs exactly as the manifest has them", async () => {
@@ -408,14 +373,8 @@ describe('apply on a fresh cluster', () => {
         expect(writes(auditEvents({ user: runner.username, since: mark }))).toEqual([]);
       }
       // Nothing changed in the cluster.
-      const params = await kubectlJson<{ data: Record<string, string> }>([
-        'get',
-        'configmap',
-        'argocd-cmd-params-cm',
-        '-n',
-        argoNs,
-      ]);
-      expect(params.data['server.rootpath']).toBe('/argocd');
+      const params = await dataOf('configmap', 'argocd-cmd-params-cm', argoNs);
+      expect(params['server.rootpath']).toBe('/argocd');
     });
   });
 
@@ -431,18 +390,12 @@ describe('apply on a fresh cluster', () => {
       const res = await apply(configFile);
       expect(res.code, res.stderr.slice(-2000)).toBe(0);
       expect(res.report?.changes.updated).toBe(1);
-      const after = await kubectlJson<{ data: Record<string, string> }>([
-        'get',
-        'secret',
-        'argocd-secret',
-        '-n',
-        argoNs,
-      ]);
-      const changedKeys = Object.keys({ ...before.data, ...after.data }).filter(
-        (k) => before.data[k] !== after.data[k],
+      const after = await dataOf('secret', 'argocd-secret', argoNs);
+      const changedKeys = Object.keys({ ...before.data, ...after }).filter(
+        (k) => before.data[k] !== after[k],
       );
       expect(changedKeys.sort()).toEqual(['admin.password', 'admin.passwordMtime']);
-      const hash = Buffer.from(after.data['admin.password']!, 'base64').toString();
+      const hash = Buffer.from(after['admin.password']!, 'base64').toString();
       expect(await bcrypt.compare(next, hash)).toBe(true);
       expect(await bcrypt.compare(password, hash)).toBe(false);
       const moved = [...(await resourceVersions())].filter(([k, v]) => rvs.get(k) !== v).map(([k]) => k);
@@ -635,14 +588,8 @@ describe('the older Argo CD line (v2.14.21)', () => {
     expect(notReady(res.report), res.stderr.slice(-2000)).toEqual([]);
     expect(res.code).toBe(0);
     expect(res.report?.argocd.version).toBe('v2.14.21');
-    const params = await kubectlJson<{ data: Record<string, string> }>([
-      'get',
-      'configmap',
-      'argocd-cmd-params-cm',
-      '-n',
-      v2Ns,
-    ]);
-    expect(params.data).toMatchObject({ 'server.insecure': 'true', 'server.rootpath': '/argocd' });
+    const params = await dataOf('configmap', 'argocd-cmd-params-cm', v2Ns);
+    expect(params).toMatchObject({ 'server.insecure': 'true', 'server.rootpath': '/argocd' });
     const again = await apply(file);
     expect(again.report?.changes).toMatchObject({ created: 0, updated: 0 });
     // Back to v3.5.1 for whatever runs next on this cluster (CRDs and cluster roles are cluster-wide).

@@ -49,6 +49,7 @@ import {
 import {
   auditEvents,
   auditMark,
+  dataOf,
   kubectl,
   kubectlJson,
   serviceAccountKubeconfig,
@@ -82,14 +83,8 @@ afterAll(async () => {
 
 /** The config file exactly as the chart renders it for the Job to mount (its config ConfigMap). */
 async function renderedConfig(release: string, namespace: string): Promise<string> {
-  const cm = await kubectlJson<{ data: Record<string, string> }>([
-    'get',
-    'configmap',
-    `${release}-sd-gitops-bootstrap-config`,
-    '-n',
-    namespace,
-  ]);
-  return cm.data['config.yaml']!;
+  const cm = await dataOf('configmap', `${release}-sd-gitops-bootstrap-config`, namespace);
+  return cm['config.yaml']!;
 }
 
 describe('helm lint', () => {
@@ -696,15 +691,9 @@ describe("the program under the chart's ServiceAccount, with nothing but the cha
     const key = text((await secretData(ns, 'gitops-source-creds'))['ssh-privatekey']!);
     const values = [password, hash, ...key.split('\n').filter((l) => l.trim() && !l.startsWith('-----'))];
     expect(values.length).toBeGreaterThan(3);
-    const report = await kubectlJson<{ data: Record<string, string> }>([
-      'get',
-      'configmap',
-      'sd-gitops-bootstrap-report',
-      '-n',
-      ns,
-    ]);
+    const report = await dataOf('configmap', 'sd-gitops-bootstrap-report', ns);
     const events = await kubectl(['get', 'events', '-A', '-o', 'json']);
-    const places = { outputs: outputs.join('\n'), report: JSON.stringify(report.data), events };
+    const places = { outputs: outputs.join('\n'), report: JSON.stringify(report), events };
     expect(outputs.length).toBeGreaterThanOrEqual(4);
     const found = Object.entries(places).flatMap(([where, body]) =>
       values.filter((v) => body.includes(v)).map((v) => `${where}: ${v.slice(0, 4)}…`),

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unusedSourceSecret } from '../support/ssh-keys.ts';
 import { runCli, writeConfig } from './support/bootstrap.ts';
 import { CHART, deleteObjects, helm, helmOk, type K8sObject, render, valuesFile } from './support/helm.ts';
-import { kubectl, kubectlJson, serviceAccountKubeconfig, uniqueName } from './support/target.ts';
+import { dataOf, kubectl, kubectlJson, serviceAccountKubeconfig, uniqueName } from './support/target.ts';
 
 const id = uniqueName('u').slice(2);
 const ns = `un-${id}`; // the release namespace
@@ -69,14 +69,8 @@ async function runAs(serviceAccount: string, args: string[]) {
     serviceAccount,
     join(keyDir, `${serviceAccount}.kubeconfig`),
   );
-  const cm = await kubectlJson<{ data: Record<string, string> }>([
-    'get',
-    'configmap',
-    `${release}-sd-gitops-bootstrap-config`,
-    '-n',
-    ns,
-  ]);
-  const configFile = writeConfig(`uninstall-${args[0]}`, cm.data['config.yaml']!);
+  const cm = await dataOf('configmap', `${release}-sd-gitops-bootstrap-config`, ns);
+  const configFile = writeConfig(`uninstall-${args[0]}`, cm['config.yaml']!);
   return runCli([...args, '--config', configFile, '--output', 'json'], {
     kubeconfig,
     env: { POD_NAMESPACE: ns },

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { ReadinessReport } from '../../../src/report/types.ts';
 import { upstreamFile } from '../../e2e/support/bootstrap.ts';
 import { CHART, helm, parseObjects } from '../../e2e/support/helm.ts';
-import { kubectl, kubectlJson } from '../../e2e/support/target.ts';
+import { dataOf, kubectl, kubectlJson } from '../../e2e/support/target.ts';
 import { apply } from './cluster.ts';
 import type { LoadedProjectImage } from './kind.ts';
 
@@ -36,14 +36,8 @@ export async function report(
   namespace: string,
   configMap = 'sd-gitops-bootstrap-report',
 ): Promise<ReadinessReport> {
-  const cm = await kubectlJson<{ data: Record<string, string> }>([
-    'get',
-    'configmap',
-    configMap,
-    '-n',
-    namespace,
-  ]);
-  return JSON.parse(cm.data['report.json']!) as ReadinessReport;
+  const cm = await dataOf('configmap', configMap, namespace);
+  return JSON.parse(cm['report.json']!) as ReadinessReport;
 }
 
 export { notReady } from '../../support/report.ts';

@@ -57,6 +57,12 @@ export async function kubectlJson<T = unknown>(args: string[]): Promise<T> {
   return JSON.parse(await kubectl([...args, '-o', 'json'])) as T;
 }
 
+/** A ConfigMap's or Secret's `data` as stored (Secret values still base64), `{}` when it has none. */
+export async function dataOf(kind: 'configmap' | 'secret', name: string, namespace: string) {
+  const o = await kubectlJson<{ data?: Record<string, string> }>(['get', kind, name, '-n', namespace]);
+  return o.data ?? {};
+}
+
 /** One kube-apiserver audit event (the fields the tests read). */
 export interface AuditEvent {
   auditID: string;
