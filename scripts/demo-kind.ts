@@ -12,8 +12,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { dump, load, loadAll } from 'js-yaml';
-import { ensureUpstream } from '../src/manifests/upstream.ts';
+import { dump, load } from 'js-yaml';
 import type { ReadinessReport } from '../src/report/types.ts';
 import { formatText } from '../src/report/writers.ts';
 import { GIT_HOST_NAME, startGitHost } from '../test/kind/git-host.ts';
@@ -62,7 +61,12 @@ const git = await startGitSshServer({ on: gitHost, root: join(stateDir, 'git'), 
 const config = load(readFileSync(join(root, 'examples/config.yaml'), 'utf8')) as {
   git: { repoUrl: string };
   environments: { namespaces: ({ name: string } | string)[]; logging?: { namespace?: string } };
-  argocd: { namespace?: string; version?: string; install: { source?: string; file?: string } };
+  argocd: {
+    namespace?: string;
+    version?: string;
+    install: { source?: string; file?: string };
+    components?: Record<string, { replicas?: number }>;
+  };
   seldonDeploy?: { namespace?: string };
 };
 const envs = config.environments.namespaces.map((n) => (typeof n === 'string' ? n : n.name));
@@ -80,30 +84,12 @@ config.argocd.install = { source: 'bundled' };
 const runNs = config.seldonDeploy?.namespace ?? 'seldon-system';
 
 kubectl(['apply', '-f', '-'], kubectl(['create', 'namespace', runNs, '--dry-run=client', '-o', 'yaml']));
-// dex (Argo CD's SSO server) cannot be built from the Go module proxy (test/argocd/tools/README.md): as a
-// site without SSO may, argocd-dex-server is created at zero replicas under a field manager of its own. The
-// manifest sets no `replicas`, so the bootstrap's apply leaves it at 0 and the rollout does not wait for it.
+// dex (Argo CD's own SSO server) cannot be built from the Go module proxy (test/argocd/tools/README.md).
+// Without its image the demo runs it at zero replicas through the product's own `argocd.components`
+// setting, as a site that does not use dex would.
 if (images.argocd.missing.some((i) => i.startsWith('ghcr.io/dexidp/dex:'))) {
-  const manifest = loadAll(
-    readFileSync(
-      await ensureUpstream(`argocd/${config.argocd.version ?? 'v3.5.1'}` as 'argocd/v3.5.1'),
-      'utf8',
-    ),
-  ) as { kind?: string; metadata?: { name?: string }; spec?: object }[];
-  const dex = manifest.find((o) => o?.kind === 'Deployment' && o.metadata?.name === 'argocd-dex-server');
-  if (dex) {
-    const ns = config.argocd.namespace ?? 'argocd';
-    kubectl(['apply', '-f', '-'], kubectl(['create', 'namespace', ns, '--dry-run=client', '-o', 'yaml']));
-    kubectl(
-      ['apply', '--server-side', '--field-manager=sd-demo-without-sso', '-n', ns, '-f', '-'],
-      JSON.stringify({
-        ...dex,
-        metadata: { ...dex.metadata, namespace: ns },
-        spec: { ...dex.spec, replicas: 0 },
-      }),
-    );
-    say('no dex image: argocd-dex-server at zero replicas (no SSO in the demo)');
-  }
+  config.argocd.components = { ...config.argocd.components, 'argocd-dex-server': { replicas: 0 } };
+  say('no dex image: argocd.components sets argocd-dex-server to zero replicas (no SSO in the demo)');
 }
 kubectl(
   ['apply', '-f', '-'],
