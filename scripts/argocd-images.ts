@@ -14,12 +14,13 @@
  *   only with `--dex`, and only once dex builds from what the module proxy serves: today it does not
  *   (test/argocd/tools/README.md), so there is no dex image and `argocd-dex-server` cannot start.
  *
- * Cache: each image is first tagged `sd-local/<name>:<content hash>` (Dockerfile, every file of the
+ * Cache: each image is first tagged `sd-local/<name>-<tag>:<content hash>` (Dockerfile, every file of the
  * context, the base image's key); an existing tag skips the build. Pushing a pushed image only sends a
  * manifest.
  *
- * CLI: `node scripts/argocd-images.ts [--registry host:port] [--dex]`: builds, and pushes to `--registry`
- * when given (`npm run images` also loads them into a running kind cluster).
+ * CLI: `node scripts/argocd-images.ts [--registry host:port] [--dex] [--argocd-version v2.14.21]`: builds,
+ * and pushes to `--registry` when given (`npm run images` also loads them into a running kind cluster).
+ * `--argocd-version`: one of ARGOCD_IMAGE_VERSIONS (default v3.5.1), read from that version's manifest.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -40,8 +41,13 @@ import { toolsBin } from './cluster.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** The Argo CD release whose manifest and binary the images serve. */
+/** The Argo CD release whose manifest and binary the images serve by default. */
 export const ARGOCD_VERSION = 'v3.5.1';
+/**
+ * Every release the images can be built for: the default, and v2.14.21 for the kind tier's upgrade test
+ * (test/argocd/tools/build.sh builds each from its own wrapper module).
+ */
+export const ARGOCD_IMAGE_VERSIONS = [ARGOCD_VERSION, 'v2.14.21'] as const;
 
 /**
  * Names Argo CD's `cmd/main.go` dispatches on (the base name of argv[0]), linked to the one binary as in
@@ -144,19 +150,22 @@ export interface ArgocdBinaries {
 }
 
 /** Builds or reuses every binary the images need (cold: tens of minutes on 2 cores; warm: seconds). */
-export function argocdBinaries(opts: { dex?: boolean } = {}): ArgocdBinaries {
-  const tools = join(root, 'test/argocd/tools');
-  const out = execFileSync(join(tools, 'build.sh'), {
+export function argocdBinaries(opts: { dex?: boolean; version?: string } = {}): ArgocdBinaries {
+  const version = opts.version ?? ARGOCD_VERSION;
+  const major = /^v(\d+)\./.exec(version)?.[1];
+  // The wrapper module of each release: v3's in tools/, v2's in tools/v2 (build.sh says the same).
+  const tools = join(root, 'test/argocd/tools', major === '3' ? '' : `v${major}`);
+  const out = execFileSync(join(root, 'test/argocd/tools/build.sh'), {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, ...(opts.dex ? { ARGOCD_TOOLS_DEX: '1' } : {}) },
+    env: { ...process.env, ARGOCD_VERSION: version, ...(opts.dex ? { ARGOCD_TOOLS_DEX: '1' } : {}) },
   });
   const bin = out.trim().split('\n').pop()!;
   // `go mod download` (not `go list -m`): it also fetches the module when a cached binary outlived a
   // cleaned module cache.
   const moduleDir = (
     JSON.parse(
-      execFileSync('go', ['mod', 'download', '-json', `github.com/argoproj/argo-cd/v3@${ARGOCD_VERSION}`], {
+      execFileSync('go', ['mod', 'download', '-json', `github.com/argoproj/argo-cd/v${major}@${version}`], {
         cwd: tools,
         encoding: 'utf8',
       }),
@@ -292,7 +301,7 @@ export async function buildKey(build: ImageBuild, baseId: string): Promise<strin
 export interface BuiltImage {
   /** Upstream name, as in the manifest. */
   upstream: string;
-  /** `sd-local/<name>:<content hash>`. */
+  /** `sd-local/<name>-<tag>:<content hash>`. */
   local: string;
   built: boolean;
   seconds: number;
@@ -302,7 +311,7 @@ export interface BuiltImage {
 }
 
 /**
- * Builds `build` unless `sd-local/<name>:<hash>` exists; pushes it to `registry` as `upstream`. A fresh
+ * Builds `build` unless `sd-local/<name>-<tag>:<hash>` exists; pushes it to `registry` as `upstream`. A fresh
  * build is checked with `verify` (it throws to refuse the image, which is then removed).
  */
 export async function ensureImage(
@@ -311,7 +320,12 @@ export async function ensureImage(
   opts: { baseId: string; registry?: string; verify?: (image: string) => void },
 ): Promise<BuiltImage> {
   const t0 = Date.now();
-  const name = upstream.slice(upstream.lastIndexOf('/') + 1).replace(/:.*$/, '');
+  // One local repository per upstream name and tag (`sd-local/argocd-v3.5.1`): the older builds removed
+  // below are then only those of the same image, never another version's (the upgrade test needs two).
+  const name = upstream
+    .slice(upstream.lastIndexOf('/') + 1)
+    .replace(':', '-')
+    .replace(/[^a-z0-9._-]/g, '-');
   const local = `sd-local/${name}:${await buildKey(build, opts.baseId)}`;
   const exists = dockerTry(['image', 'inspect', local]).status === 0;
   if (!exists) {
@@ -414,16 +428,16 @@ export interface ArgocdImagesResult {
 export async function buildArgocdImages(
   opts: { registry?: string; dex?: boolean; version?: string } = {},
 ): Promise<ArgocdImagesResult> {
-  const names = manifestImages(opts.version ?? ARGOCD_VERSION);
+  const version = opts.version ?? ARGOCD_VERSION;
+  const names = manifestImages(version);
   const base = ensureBaseImage(log);
   // The base's own content key (its recipe and mirror), not its image id: a re-import of the same root
   // filesystem gets a new id but changes nothing these images contain.
   const baseId =
     dockerOk(['image', 'inspect', '--format', '{{ index .Config.Labels "sd.base-key" }}', base]).trim() ||
     dockerOk(['image', 'inspect', '--format', '{{.Id}}', base]).trim();
-  const bins = argocdBinaries({ dex: opts.dex });
+  const bins = argocdBinaries({ dex: opts.dex, version });
   const common = { baseId, ...(opts.registry ? { registry: opts.registry } : {}) };
-  const version = opts.version ?? ARGOCD_VERSION;
   const images = [
     await ensureImage(names.argocd, argocdImage(base, bins), {
       ...common,
@@ -441,8 +455,9 @@ export async function buildArgocdImages(
   return { images, ...(dexMissing ? { dexMissing } : {}) };
 }
 
-export const USAGE = `usage: node scripts/argocd-images.ts [--registry HOST:PORT] [--dex]
-  Builds Argo CD's and redis's images (and dex's with --dex) and pushes them to --registry if given.`;
+export const USAGE = `usage: node scripts/argocd-images.ts [--registry HOST:PORT] [--dex] [--argocd-version VERSION]
+  Builds Argo CD's and redis's images (and dex's with --dex) and pushes them to --registry if given.
+  VERSION: ${ARGOCD_IMAGE_VERSIONS.join(' (default), ')}.`;
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const args = process.argv.slice(2);
@@ -451,9 +466,19 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     process.exit(0);
   }
   const registry = registryArg(args);
+  const vi = args.indexOf('--argocd-version');
+  const version = vi >= 0 ? args[vi + 1] : ARGOCD_VERSION;
+  if (!version || !(ARGOCD_IMAGE_VERSIONS as readonly string[]).includes(version)) {
+    process.stderr.write(`--argocd-version: one of ${ARGOCD_IMAGE_VERSIONS.join(', ')}\n${USAGE}\n`);
+    process.exit(2);
+  }
   try {
     const t0 = Date.now();
-    const r = await buildArgocdImages({ ...(registry ? { registry } : {}), dex: args.includes('--dex') });
+    const r = await buildArgocdImages({
+      ...(registry ? { registry } : {}),
+      dex: args.includes('--dex'),
+      version,
+    });
     if (!registry) log('no --registry: built only (npm run images also loads them into a kind cluster)');
     if (r.dexMissing) log(`no dex image: ${r.dexMissing}`);
     log(`done in ${((Date.now() - t0) / 1000).toFixed(0)}s`);

@@ -3,6 +3,8 @@
 #   argocd     Argo CD v3.5.1 from its Go module through this wrapper module (go.mod: argo-cd's own
 #              replace directives plus the gitops-engine pin). One binary; the image links it under
 #              every component name (cmd/main.go dispatches on the base name of argv[0]).
+#              ARGOCD_VERSION=v2.14.21: Argo CD v2.14.21 instead (module argo-cd/v2, wrapper module in
+#              ./v2), for the upgrade test of the kind tier. kustomize and dex stay the same.
 #   kustomize  `go install` at the version Argo CD's hack/tool-versions.sh names.
 #   dex        only with ARGOCD_TOOLS_DEX=1: dex from its Go module through ./dex (its own wrapper
 #              module). It does not build from what the module proxy serves today (README.md), so it is
@@ -21,16 +23,21 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=../../lib/build-lib.sh
 . "$here/../../lib/build-lib.sh"
 
-ARGOCD_VERSION=v3.5.1
-# Committer time of the v3.5.1 tag as the module proxy reports it: Argo CD's `buildDate`.
-ARGOCD_BUILD_DATE=2026-08-12T11:24:40Z
+ARGOCD_VERSION="${ARGOCD_VERSION:-v3.5.1}"
+# Per version: the wrapper module's directory, Argo CD's module path, and the tag's committer time as the
+# module proxy reports it (`go list -m -json <module>@<version>`: Time), which is Argo CD's `buildDate`.
+case "$ARGOCD_VERSION" in
+  v3.5.1) argocd_mod_dir="$here" argocd_module=github.com/argoproj/argo-cd/v3 ARGOCD_BUILD_DATE=2026-08-12T11:24:40Z ;;
+  v2.14.21) argocd_mod_dir="$here/v2" argocd_module=github.com/argoproj/argo-cd/v2 ARGOCD_BUILD_DATE=2025-11-04T14:56:45Z ;;
+  *) echo "[argocd-tools] ARGOCD_VERSION=$ARGOCD_VERSION: no wrapper module for it (v3.5.1, v2.14.21)" >&2; exit 2 ;;
+esac
 KUSTOMIZE_VERSION=v5.8.1
 BUILD_FLAGS_VERSION=1
 KUSTOMIZE_FLAGS_VERSION=2
 DEX_FLAGS_VERSION=1
 
 cache_root="$(tools_cache_root)"
-argocd_key="$(tools_key "$here/go.mod" "$here/go.sum" -- "$ARGOCD_VERSION $ARGOCD_BUILD_DATE $BUILD_FLAGS_VERSION")"
+argocd_key="$(tools_key "$argocd_mod_dir/go.mod" "$argocd_mod_dir/go.sum" -- "$ARGOCD_VERSION $ARGOCD_BUILD_DATE $BUILD_FLAGS_VERSION")"
 kustomize_key="$(tools_key -- "$KUSTOMIZE_VERSION $KUSTOMIZE_FLAGS_VERSION")"
 dex_key="$(tools_key "$here/dex/go.mod" "$here/dex/go.sum" -- "$DEX_FLAGS_VERSION")"
 dex_version="$(sed -n 's#^require github.com/dexidp/dex \(v[^ ]*\)$#\1#p' "$here/dex/go.mod")"
@@ -49,13 +56,16 @@ tools_go_env
 nice_=(nice -n "${ARGOCD_BUILD_NICE:-10}")
 
 # The version ldflags of Argo CD's Makefile. The module carries no commit hash, so `argocd version`
-# reads "v3.5.1+unknown"; extraBuildInfo says where the binary came from.
-gitops_engine="$(cd "$here" && go list -m -f '{{with .Replace}}{{.Version}}{{end}}' github.com/argoproj/argo-cd/gitops-engine)"
-kubectl_version="$(cd "$here" && go list -m -f '{{with .Replace}}{{.Version}}{{else}}{{.Version}}{{end}}' k8s.io/client-go)"
-p=github.com/argoproj/argo-cd/v3/common
+# reads "v3.5.1+unknown"; extraBuildInfo says where the binary came from. gitops-engine: v3 nests it
+# (argo-cd/gitops-engine, pinned by a replace), v2 requires github.com/argoproj/gitops-engine.
+mod_version() { (cd "$argocd_mod_dir" && go list -m -f '{{with .Replace}}{{.Version}}{{else}}{{.Version}}{{end}}' "$1"); }
+if [[ $argocd_module == */v3 ]]; then gitops_engine="$(mod_version github.com/argoproj/argo-cd/gitops-engine)"
+else gitops_engine="$(mod_version github.com/argoproj/gitops-engine)"; fi
+kubectl_version="$(mod_version k8s.io/client-go)"
+p=$argocd_module/common
 argocd_ld="-s -w -X $p.version=${ARGOCD_VERSION#v} -X $p.buildDate=$ARGOCD_BUILD_DATE -X $p.gitTag=$ARGOCD_VERSION"
 argocd_ld+=" -X $p.gitTreeState=clean -X $p.kubectlVersion=$kubectl_version"
-argocd_ld+=" -X '$p.extraBuildInfo=built from the Go module proxy: argo-cd/v3@$ARGOCD_VERSION, gitops-engine@$gitops_engine'"
+argocd_ld+=" -X '$p.extraBuildInfo=built from the Go module proxy: argo-cd/${argocd_module##*/}@$ARGOCD_VERSION, gitops-engine@$gitops_engine'"
 
 start=$(date +%s)
 built=0
@@ -71,8 +81,8 @@ for b in "${want[@]}"; do
     log "building $b (cold; this takes a while)"
     case "$b" in
       argocd)
-        (cd "$here" && GODEBUG=tarinsecurepath=0,zipinsecurepath=0 "${nice_[@]}" go build \
-          -ldflags "$argocd_ld" -o "$out.tmp" github.com/argoproj/argo-cd/v3/cmd) ;;
+        (cd "$argocd_mod_dir" && GODEBUG=tarinsecurepath=0,zipinsecurepath=0 "${nice_[@]}" go build \
+          -ldflags "$argocd_ld" -o "$out.tmp" "$argocd_module/cmd") ;;
       kustomize)
         # Release builds set `kustomize/vX.Y.Z`; Argo CD parses the version out of `kustomize version`.
         (cd "$here" && GOBIN="${dir[$b]}/.gobin" "${nice_[@]}" go install -ldflags "-s -w \

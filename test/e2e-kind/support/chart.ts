@@ -151,10 +151,11 @@ export async function argocdStandIn(namespace: string): Promise<void> {
 
 /**
  * argocd-dex-server at zero replicas under a field manager of its own, as an installation without SSO
- * may: the manifest sets no `replicas`, so the bootstrap's server-side apply leaves it at 0.
+ * may: the manifest sets no `replicas`, so the bootstrap's server-side apply leaves it at 0. `version`:
+ * the manifest whose Deployment is pre-created (its image is never pulled at zero replicas).
  */
-export async function withoutDex(): Promise<void> {
-  const dex = parseObjects(readFileSync(upstreamFile('argocd/v3.5.1'), 'utf8')).find(
+export async function withoutDex(version: 'v3.5.1' | 'v2.14.21' = 'v3.5.1'): Promise<void> {
+  const dex = parseObjects(readFileSync(upstreamFile(`argocd/${version}`), 'utf8')).find(
     (o) => o.kind === 'Deployment' && o.metadata.name === 'argocd-dex-server',
   )!;
   await createNamespace('argocd');
