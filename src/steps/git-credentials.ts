@@ -3,10 +3,16 @@
  * repository Secret for exactly `git.repoUrl`, the Git server's host keys in argocd-ssh-known-hosts-cm
  * (existing entries kept), and Seldon Deploy's `git-creds` Secret, all matching the source Secret.
  */
-import { messageOf } from '../errors.ts';
+import { ApiError, messageOf } from '../errors.ts';
 import { describeRef } from '../kube/objects.ts';
 import type { KubeObject } from '../kube/types.ts';
 import { argocdRepositorySecret, repoHost, seldonGitCredsSecret } from '../manifests/git-credentials.ts';
+import {
+  decodeHelmRelease,
+  HELM_OWNER_SELECTOR,
+  type HelmRelease,
+  latestReleaseSecrets,
+} from '../manifests/helm-release.ts';
 import {
   KNOWN_HOSTS_CONFIGMAP,
   KNOWN_HOSTS_KEY,
@@ -14,7 +20,9 @@ import {
   knownHostsEntries,
   mergeKnownHosts,
 } from '../manifests/known-hosts.ts';
+import { GITOPS_SECRET_CHECK, gitopsSecretCheck, SELDON_DEPLOY_CHART } from '../manifests/seldon-deploy.ts';
 import { pemBundle, TLS_CERTS_CONFIGMAP, tlsCertsConfigMap } from '../manifests/tls-certs.ts';
+import { argocdUrl } from '../manifests/virtualservice.ts';
 import type { Check } from '../report/types.ts';
 import type { Step, StepContext } from './context.ts';
 import {
@@ -181,7 +189,50 @@ async function report(ctx: StepContext): Promise<Check[]> {
           },
     );
   }
+  if (ctx.mode === 'status') checks.push(await seldonDeployReleaseCheck(ctx));
   return checks;
+}
+
+/**
+ * `status` only: Seldon Deploy's Helm release (Helm's Secrets in its namespace, label owner=helm) points at
+ * the credentials Secret and Argo CD. Not in `apply`: Seldon Deploy is installed after this bootstrap, with
+ * the values the report gives, and listing Secrets is a right the install Job does not hold (Secrets by name
+ * only). A refused LIST is said, not required.
+ */
+async function seldonDeployReleaseCheck(ctx: StepContext): Promise<Check> {
+  const ns = ctx.config.seldonDeploy.namespace;
+  let secrets: SecretObject[];
+  try {
+    secrets = await ctx.kube.list<SecretObject>('v1', 'Secret', {
+      namespace: ns,
+      labelSelector: HELM_OWNER_SELECTOR,
+    });
+  } catch (err) {
+    const refused = err instanceof ApiError && err.status === 403;
+    return {
+      id: GITOPS_SECRET_CHECK,
+      ready: false,
+      required: false,
+      message: refused
+        ? `not checked: this identity cannot list Secrets in ${ns}, where Helm keeps Seldon Deploy's release (run status with one that can, e.g. your own kubeconfig)`
+        : `not checked: ${messageOf(err)}`,
+    };
+  }
+  const releases: HelmRelease[] = [];
+  for (const s of latestReleaseSecrets(secrets)) {
+    let release: HelmRelease;
+    try {
+      release = decodeHelmRelease(s.data!.release!);
+    } catch (err) {
+      ctx.log.warn(
+        `${describeRef({ kind: 'Secret', namespace: ns, name: s.metadata.name })} is not a readable Helm release: ${messageOf(err)}`,
+      );
+      continue;
+    }
+    if (release.chart?.metadata?.name === SELDON_DEPLOY_CHART && release.info?.status !== 'uninstalled')
+      releases.push(release);
+  }
+  return gitopsSecretCheck(ctx.config, argocdUrl(ctx.config), releases);
 }
 
 /** Exists, with the desired labels and every desired key equal to the source (values compared, never shown). */

@@ -3,9 +3,11 @@ import { FakeKube } from '../../test/fakes/kube.ts';
 import { sampleConfig } from '../../test/fixtures/sample-config.ts';
 import { fakeOpensshKey } from '../../test/fixtures/ssh-key.ts';
 import type { Config, Env } from '../config/types.ts';
+import { ApiError } from '../errors.ts';
 import type { KubeObject, ObjectChange } from '../kube/types.ts';
 import { createLogger } from '../log.ts';
 import { b64, fromB64 } from '../manifests/common.ts';
+import { helmReleaseSecret } from '../manifests/helm-release.ts';
 import { applysetId, parseInventory } from '../manifests/inventory.ts';
 import { passwordMatches } from '../manifests/password.ts';
 import { buildReport } from '../report/build.ts';
@@ -173,6 +175,55 @@ describe('runner on an empty cluster', () => {
     expect(status.writes).toBe(0);
     expect(failing(status.result.checks)).toEqual([]);
     expect(status.result.checks.some((c) => c.id.startsWith('preflight.'))).toBe(false);
+  });
+
+  it("status checks Seldon Deploy's Helm release; apply does not look for it", async () => {
+    const applied = await runOnce(kube, 'apply');
+    expect(applied.result.checks.some((c) => c.id === 'seldon-deploy.gitops-secret')).toBe(false);
+    const check = async () =>
+      (await runOnce(kube, 'status')).result.checks.find((c) => c.id === 'seldon-deploy.gitops-secret');
+    expect(await check()).toMatchObject({ ready: false, required: false });
+    const sd = (version: number, secretName: string) =>
+      helmReleaseSecret({
+        name: 'seldon-deploy',
+        namespace: 'seldon-system',
+        version,
+        info: { status: 'deployed' },
+        chart: {
+          metadata: { name: 'seldon-deploy' },
+          values: { gitops: { argocd: { namespace: 'argocd' } } },
+        },
+        config: { gitops: { git: { secret: secretName }, argocd: { enabled: true } } },
+      });
+    kube.seed(sd(1, 'git-creds'), sd(2, 'elsewhere'));
+    const wrong = await check();
+    expect(wrong).toMatchObject({ ready: false, required: true });
+    expect(wrong!.message).toContain('(revision 2): gitops.git.secret is "elsewhere", not "git-creds"');
+    kube.seed(sd(3, 'git-creds'));
+    expect(await check()).toMatchObject({ ready: true, required: true });
+  });
+
+  it("status: a refused LIST of Helm's Secrets is said, not required", async () => {
+    await runOnce(kube, 'apply');
+    const list = kube.list.bind(kube);
+    kube.list = (async (
+      apiVersion: string,
+      kind: string,
+      opts?: { namespace?: string; labelSelector?: string },
+    ) => {
+      if (kind === 'Secret' && opts?.labelSelector === 'owner=helm')
+        throw new ApiError('secrets is forbidden', {
+          status: 403,
+          method: 'GET',
+          path: '/api/v1/namespaces/seldon-system/secrets',
+        });
+      return list(apiVersion, kind, opts);
+    }) as typeof kube.list;
+    const { result } = await runOnce(kube, 'status');
+    const c = result.checks.find((x) => x.id === 'seldon-deploy.gitops-secret');
+    expect(c).toMatchObject({ ready: false, required: false });
+    expect(c!.message).toMatch(/cannot list Secrets in seldon-system/);
+    expect(failing(result.checks)).toEqual([]);
   });
 
   it('plan writes nothing and lists what apply would create', async () => {

@@ -3,14 +3,18 @@
  * Argo CD v3.5.1 from the manifest file, Istio's CRDs, a real Git server over SSH, the run under a
  * ServiceAccount. No Argo CD controller runs in this tier, so `waitForSync: false`.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { KubeObject } from '../../src/kube/types.ts';
+import { decodeHelmRelease, helmReleaseSecret } from '../../src/manifests/helm-release.ts';
 import type { ReadinessReport } from '../../src/report/types.ts';
 import { type GitSshServer, startGitSshServer } from '../support/git-ssh-server.ts';
 import { notReady } from '../support/report.ts';
 import { manifestDocs, runCli, runnerIdentity, upstreamFile, writeConfig } from './support/bootstrap.ts';
+import { helm, helmOk } from './support/helm.ts';
 import {
   auditEvents,
   auditMark,
@@ -405,6 +409,122 @@ describe('apply on a fresh cluster', () => {
       await setPassword(password);
       const back = await apply(configFile);
       expect(back.code).toBe(0);
+    });
+  });
+
+  describe("status: Seldon Deploy's Helm release points at the credentials Secret", () => {
+    // A chart named seldon-deploy installed by the real helm, so its release Secret is Helm's own.
+    const chartDir = mkdtempSync(join(tmpdir(), 'seldon-deploy-chart-'));
+    const check = async () => {
+      const res = await runCli(['status', '--config', configFile, '--output', 'json'], {
+        kubeconfig: runner.kubeconfig,
+        env: { POD_NAMESPACE: runNs },
+      });
+      expect(res.code, res.stderr.slice(-2000)).toBe(0);
+      return {
+        report: res.report!,
+        check: res.report!.checks.find((c) => c.id === 'seldon-deploy.gitops-secret'),
+      };
+    };
+
+    beforeAll(() => {
+      writeFileSync(join(chartDir, 'Chart.yaml'), 'apiVersion: v2\nname: seldon-deploy\nversion: 2.4.0\n');
+      // The defaults of Seldon Deploy's own chart for these keys.
+      writeFileSync(
+        join(chartDir, 'values.yaml'),
+        'gitops:\n  git:\n    secret: git-creds\n  argocd:\n    enabled: false\n    namespace: argocd\n',
+      );
+      mkdirSync(join(chartDir, 'templates'));
+      writeFileSync(
+        join(chartDir, 'templates', 'cm.yaml'),
+        'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: sd-values\ndata:\n  secret: {{ .Values.gitops.git.secret }}\n',
+      );
+    });
+
+    afterAll(async () => {
+      await helm(['uninstall', 'seldon-deploy', '-n', seldonNs]);
+      await kubectl([
+        'delete',
+        'secret',
+        '-n',
+        seldonNs,
+        'sh.helm.release.v1.sd-copy.v1',
+        '--ignore-not-found',
+      ]);
+    });
+
+    it('not installed: said, not required; apply never looks', async () => {
+      expect(first.report!.checks.some((c) => c.id === 'seldon-deploy.gitops-secret')).toBe(false);
+      const { check: c, report } = await check();
+      expect(c).toMatchObject({ ready: false, required: false });
+      expect(c!.message).toContain(`Seldon Deploy is not installed in ${seldonNs}`);
+      expect(report.ready).toBe(true);
+    });
+
+    it('a release with another Secret fails with the block to set; upgraded, it is ready', async () => {
+      await helmOk([
+        'install',
+        'seldon-deploy',
+        chartDir,
+        '-n',
+        seldonNs,
+        '--set',
+        'gitops.git.secret=other-creds',
+      ]);
+      const wrong = await check();
+      expect(wrong.check).toMatchObject({ ready: false, required: true });
+      expect(wrong.check!.message).toBe(
+        `Seldon Deploy's Helm release ${seldonNs}/seldon-deploy (revision 1): gitops.git.secret is "other-creds", not "git-creds", gitops.argocd.enabled is false, not true: set gitops: {git: {secret: git-creds}, argocd: {enabled: true, namespace: ${argoNs}, url: /argocd/}} in its values and run helm upgrade`,
+      );
+      expect(wrong.report.ready).toBe(false);
+      await helmOk([
+        'upgrade',
+        'seldon-deploy',
+        chartDir,
+        '-n',
+        seldonNs,
+        '--set',
+        'gitops.argocd.enabled=true',
+      ]);
+      const right = await check();
+      expect(right.check).toMatchObject({ ready: true, required: true });
+      expect(right.check!.message).toContain(
+        `${seldonNs}/seldon-deploy (revision 2) uses the Secret ${seldonNs}/git-creds`,
+      );
+      expect(right.report.ready).toBe(true);
+    });
+
+    it("the encoding is Helm's: its Secret decodes, and one written the same way is read", async () => {
+      const real = await kubectlJson<KubeObject & { type: string; data: { release: string } }>([
+        'get',
+        'secret',
+        '-n',
+        seldonNs,
+        'sh.helm.release.v1.seldon-deploy.v2',
+      ]);
+      expect(real.type).toBe('helm.sh/release.v1');
+      expect(real.metadata.labels).toMatchObject({
+        owner: 'helm',
+        name: 'seldon-deploy',
+        status: 'deployed',
+        version: '2',
+      });
+      const decoded = decodeHelmRelease(real.data.release);
+      expect(decoded).toMatchObject({ name: 'seldon-deploy', namespace: seldonNs, version: 2 });
+      expect(decoded.chart?.metadata?.name).toBe('seldon-deploy');
+      expect(decoded.config).toEqual({ gitops: { argocd: { enabled: true } } }); // --reuse-values is not the default
+      // A second release of the chart, written as Helm writes it, pointing elsewhere.
+      const copy = helmReleaseSecret({
+        ...decoded,
+        name: 'sd-copy',
+        version: 1,
+        config: { gitops: { git: { secret: 'x' } } },
+      });
+      await kubectl(['apply', '-f', '-'], { input: JSON.stringify(copy) });
+      const { check: c } = await check();
+      expect(c).toMatchObject({ ready: false, required: true });
+      expect(c!.message).toContain(`${seldonNs}/sd-copy (revision 1): gitops.git.secret is "x"`);
+      expect(c!.message).not.toContain('seldon-deploy (revision 2)');
     });
   });
 });
