@@ -398,6 +398,46 @@ describe('register-webhooks', () => {
     expect(secretData(kube, 'argocd', 'argocd-secret')['webhook.github.secret']).toBe(second);
   });
 
+  it('a switched provider (an upgrade): its hook and only its key; the secret is kept for a switch back', async () => {
+    const [gh, gl, bb] = [await provider('github'), await provider('gitlab'), await provider('bitbucket')];
+    const kube = cluster(gh);
+    const ours = () => secretData(kube, 'seldon-system', 'sd-gitops-bootstrap-webhook');
+    const argo = () => secretData(kube, 'argocd', 'argocd-secret');
+    const webhookKeys = () => Object.keys(argo()).filter((k) => k.startsWith('webhook.'));
+    const switchTo = async (next: FakeProvider) => {
+      // The token Secret holds the token of the provider configured now (each stand-in checks its own).
+      await kube.apply({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'git-webhook-token', namespace: 'seldon-system' },
+        data: { token: b64(next.token) },
+      });
+      const r = await cli('apply', await configFor(next), kube);
+      expect(r.code, JSON.stringify(r.report!.checks.filter((c) => !c.ready))).toBe(0);
+      expect(next.hooksFor(ARGOCD_URL)).toHaveLength(1);
+      expect(JSON.parse(ours()['hooks.json']!)).toMatchObject({ provider: next.kind, apiUrl: next.apiUrl });
+      expect(webhookKeys()).toEqual([KEY[next.kind]]);
+    };
+    expect((await cli('apply', await configFor(gh), kube)).code).toBe(0);
+    const secret = ours().secret!;
+    expect(secret).toMatch(/^[0-9a-f]{64}$/);
+
+    await switchTo(gl);
+    expect(gl.hooksFor(ARGOCD_URL)[0]!.secret).toBe(secret);
+    expect(argo()['webhook.gitlab.secret']).toBe(secret);
+    await switchTo(bb);
+    expect(bb.hooksFor(ARGOCD_URL)[0]!.secret).toBeUndefined();
+    expect(argo()['webhook.bitbucket.uuid']).toBe(bb.hooksFor(ARGOCD_URL)[0]!.id.replace(/[{}]/g, ''));
+    // Kept while the provider was Bitbucket: back on GitHub, its hook still carries the right secret.
+    expect(ours().secret).toBe(secret);
+    await switchTo(gh);
+    expect(argo()['webhook.github.secret']).toBe(secret);
+    // The hooks on the other providers are left where they are (this run has no token for them), and
+    // GitHub's, created by the first run, needed no write.
+    expect(gh.writes()).toHaveLength(2);
+    expect(gl.hooksFor(ARGOCD_URL)).toHaveLength(1);
+  });
+
   it('a missing token Secret stops the run in preflight, before any write', async () => {
     const p = await provider('gitlab');
     const kube = cluster(p);

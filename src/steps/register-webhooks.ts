@@ -67,7 +67,8 @@ function desiredHooks(s: WebhookSettings, secret: string | undefined): DesiredHo
   return s.targets.map((t) => ({
     role: t.role,
     url: t.url,
-    secret: t.role === 'argocd' ? secret : undefined,
+    // Bitbucket's hook carries no secret: Argo CD checks its UUID.
+    secret: t.role === 'argocd' && s.provider !== 'bitbucket' ? secret : undefined,
     insecureSsl: s.insecureSkipTlsVerify,
   }));
 }
@@ -96,7 +97,9 @@ async function reconcile(ctx: StepContext): Promise<string> {
   const stored = await readWebhookState(ctx);
   const usesSecret = s.provider !== 'bitbucket';
   const rotate = usesSecret && stored.secret === undefined;
-  const secret = usesSecret ? (stored.secret ?? generateWebhookSecret()) : undefined;
+  // Kept once generated, also while the provider is Bitbucket (which checks the hook's UUID instead): a
+  // switch of webhooks.provider never drops the secret that argocd-secret still holds for the previous one.
+  const secret = stored.secret ?? (usesSecret ? generateWebhookSecret() : undefined);
   registerSecret(secret);
   const ns = ctx.runNamespace;
   const secretName = s.secretName;

@@ -30,6 +30,12 @@ export interface PushEvent {
   defaultBranch?: string;
   /** Files the push touched (for Applications with manifest-generate-paths). */
   modified?: string[];
+  /**
+   * Bitbucket: the API base of `repository.links.self` (default https://api.bitbucket.org/2.0). With
+   * `webhook.bitbucket.uuid` set, Argo CD asks it for the push's diffstat and the main branch, and takes
+   * the push as touching HEAD when it cannot tell.
+   */
+  apiUrl?: string;
 }
 
 export interface SignedRequest {
@@ -61,12 +67,15 @@ export function pushPayload(provider: WebhookProvider, e: PushEvent): unknown {
         project: { name, web_url: e.webUrl, default_branch: defaultBranch },
         commits: [{ id: e.after, added: [], removed: [], modified: e.modified ?? [] }],
       };
-    case 'bitbucket':
+    case 'bitbucket': {
+      const fullName = new URL(e.webUrl).pathname.replace(/^\//, '');
+      const api = (e.apiUrl ?? 'https://api.bitbucket.org/2.0').replace(/\/+$/, '');
       return {
         repository: {
+          type: 'repository',
           name,
-          full_name: new URL(e.webUrl).pathname.replace(/^\//, ''),
-          links: { html: { href: e.webUrl } },
+          full_name: fullName,
+          links: { self: { href: `${api}/repositories/${fullName}` }, html: { href: e.webUrl } },
           mainbranch: { name: defaultBranch },
         },
         push: {
@@ -78,6 +87,7 @@ export function pushPayload(provider: WebhookProvider, e: PushEvent): unknown {
           ],
         },
       };
+    }
   }
 }
 

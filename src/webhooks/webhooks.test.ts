@@ -168,6 +168,18 @@ describe('signedPushEvent', () => {
       'x-event-key': 'repo:push',
       'x-hook-uuid': '0302255c-f4f0-4232-916b-bef521fbdd08',
     });
+    // What Argo CD reads: links.html (the repository to match), links.self minus /repositories/<full_name>
+    // (the API it asks for the diffstat), the new branch and both hashes.
+    const api = 'http://bitbucket.example.com/2.0';
+    expect(JSON.parse(signedPushEvent('bitbucket', 'u', { ...event, apiUrl: `${api}/` }).body)).toMatchObject(
+      {
+        repository: {
+          full_name: 'acme/gitops',
+          links: { html: { href: event.webUrl }, self: { href: `${api}/repositories/acme/gitops` } },
+        },
+        push: { changes: [{ new: { name: 'main', target: { hash: event.after } } }] },
+      },
+    );
     expect(bareUuid('{abc}')).toBe('abc');
     expect(verifyPushEvent('bitbucket', '{0302255c-f4f0-4232-916b-bef521fbdd08}', bb.headers, bb.body)).toBe(
       true,
