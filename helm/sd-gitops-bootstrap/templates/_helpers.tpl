@@ -157,6 +157,12 @@ the rendered rules and that list are equal, rule for rule. Output (YAML):
 {{- range $nsNames }}{{ $apps = append $apps (replace "{namespace}" . $appTemplate) }}{{ end -}}
 {{- $removedApps := list -}}
 {{- $removedProjects := list -}}
+{{- /* A change of argocd.version (the inventory records the installed one): the objects of the manifest
+       installed last (the inventory's `argocd` set), by API group and resource. The program deletes those
+       the new manifest no longer has, and only while they carry the inventory's label: get and delete by
+       name, in the upgrade's run only (the same version keeps its manifest's objects). */ -}}
+{{- $manifestResources := dict "ConfigMap" "configmaps" "Secret" "secrets" "Service" "services" "ServiceAccount" "serviceaccounts" "Deployment" "deployments" "StatefulSet" "statefulsets" "NetworkPolicy" "networkpolicies" "Role" "roles" "RoleBinding" "rolebindings" "ClusterRole" "clusterroles" "ClusterRoleBinding" "clusterrolebindings" -}}
+{{- $installedMembers := dict -}}
 {{- $inventory := lookup "v1" "ConfigMap" .Release.Namespace "sd-gitops-bootstrap-inventory" -}}
 {{- if and $inventory $inventory.data (hasKey $inventory.data "inventory.json") }}
 {{- $doc := index $inventory.data "inventory.json" | fromJson -}}
@@ -164,6 +170,11 @@ the rendered rules and that list are equal, rule for rule. Output (YAML):
 {{- range $doc.members }}
 {{- if and (eq .set "environments") (eq .kind "Application") (eq .namespace $argo) (not (has .name $apps)) }}{{ $removedApps = append $removedApps .name }}{{ end -}}
 {{- if and (eq .set "environments") (eq .kind "AppProject") (eq .namespace $argo) (ne .name (default "seldon" $c.environments.project)) }}{{ $removedProjects = append $removedProjects .name }}{{ end -}}
+{{- if and (eq .set "argocd") (hasKey $manifestResources .kind) $doc.argocd (ne $doc.argocd.version (default "v3.5.1" $c.argocd.version)) }}
+{{- $group := ternary (first (splitList "/" .apiVersion)) "" (contains "/" .apiVersion) -}}
+{{- $key := printf "%s/%s" $group (get $manifestResources .kind) -}}
+{{- $_ := set $installedMembers $key (append (get $installedMembers $key | default (list)) .name) -}}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- if $install }}{{ $nsNames = append $nsNames $argo }}{{ end -}}
@@ -257,6 +268,10 @@ the rendered rules and that list are equal, rule for rule. Output (YAML):
        cannot precede its namespace: its rules are granted cluster-wide. This adds nothing real: with
        `escalate` and `bind` on ClusterRoles the ServiceAccount can grant itself anything anyway. */ -}}
 {{- $cluster = concat $cluster $argoRules -}}
+{{- range $key := keys $installedMembers | sortAlpha }}
+{{- $gr := splitList "/" $key -}}
+{{- $cluster = append $cluster (dict "apiGroups" (list (first $gr)) "resources" (list (last $gr)) "verbs" (list "get" "delete") "resourceNames" (get $installedMembers $key | uniq | sortAlpha)) -}}
+{{- end }}
 {{- else }}
 {{- /* skip: Argo CD is managed elsewhere, so its namespace exists; access stays inside it. */ -}}
 {{- $_ := set $namespaces $argo $argoRules -}}
