@@ -39,7 +39,7 @@ import {
   report,
   withoutDex,
 } from './support/chart.ts';
-import { apply, eventually } from './support/cluster.ts';
+import { apply, eventually, versions } from './support/cluster.ts';
 import { kind, type LoadedProjectImage, nodeImageIds, projectImage, publish } from './support/kind.ts';
 
 const scenario = (name: string) => ciScenarios().find((s) => s.name === name)!.file;
@@ -92,22 +92,6 @@ interface Pod {
 async function jobPods(namespace: string): Promise<Pod[]> {
   return (await kubectlJson<{ items: Pod[] }>(['get', 'pods', '-n', namespace, '-l', `job-name=${JOB}`]))
     .items;
-}
-
-/** resourceVersion of each object `kubectl get <kinds>` lists in `namespace` ('' = cluster-scoped). */
-async function versions(
-  kinds: string,
-  namespace?: string,
-  names?: (n: string) => boolean,
-): Promise<Map<string, string>> {
-  const list = await kubectlJson<{
-    items: { kind: string; metadata: { name: string; resourceVersion: string } }[];
-  }>(['get', kinds, ...(namespace ? ['-n', namespace] : [])]);
-  return new Map(
-    list.items
-      .filter((o) => !names || names(o.metadata.name))
-      .map((o) => [`${namespace ?? ''}/${o.kind}/${o.metadata.name}`, o.metadata.resourceVersion]),
-  );
 }
 
 // ------------------------------------------------------------------------- skip mode, no Argo CD images

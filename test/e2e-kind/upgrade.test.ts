@@ -40,7 +40,7 @@ import {
   report,
   withoutDex,
 } from './support/chart.ts';
-import { apply, eventually } from './support/cluster.ts';
+import { apply, eventually, versions } from './support/cluster.ts';
 import { kind, projectImage, publish } from './support/kind.ts';
 
 const onKind = !!target().kind;
@@ -86,22 +86,6 @@ async function crdHasField(crd: string, path: string): Promise<boolean> {
   let node: SchemaNode | undefined = c.spec.versions[0]!.schema.openAPIV3Schema;
   for (const p of path.split('.')) node = node?.properties?.[p];
   return node !== undefined;
-}
-
-/** resourceVersion of each object `kubectl get <kinds>` lists in `namespace` (none: cluster-scoped). */
-async function versions(
-  kinds: string,
-  namespace?: string,
-  names?: (n: string) => boolean,
-): Promise<Map<string, string>> {
-  const list = await kubectlJson<{
-    items: { kind: string; metadata: { name: string; resourceVersion: string } }[];
-  }>(['get', kinds, ...(namespace ? ['-n', namespace] : [])]);
-  return new Map(
-    list.items
-      .filter((o) => !names || names(o.metadata.name))
-      .map((o) => [`${namespace ?? ''}/${o.kind}/${o.metadata.name}`, o.metadata.resourceVersion]),
-  );
 }
 
 const workloads = async () =>
