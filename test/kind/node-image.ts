@@ -58,12 +58,8 @@ const NODE_PACKAGES = [
   'ebtables',
 ];
 
-function run(cmd: string, args: string[], opts: { input?: string } = {}): string {
-  const r = spawnSync(cmd, args, {
-    encoding: 'utf8',
-    input: opts.input,
-    maxBuffer: 256 * 1024 * 1024,
-  });
+function run(cmd: string, args: string[]): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
   if (r.status !== 0) {
     const out = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim().split('\n').slice(-30).join('\n');
     throw new Error(`${cmd} ${args.slice(0, 3).join(' ')} failed (exit ${r.status}):\n${out}`);
