@@ -5,7 +5,9 @@
  * from the Git container on the cluster's network; then `helm upgrade` with `argocd.version: v3.5.1`.
  *
  * - CRDs updated: fields v3.5.1's schema added (`spec.source.tagPrefix` of Application,
- *   `spec.strategy.deletionOrder` of ApplicationSet) are absent before and present after;
+ *   `spec.strategy.deletionOrder` of ApplicationSet) are absent before and present after. The kind files
+ *   share one cluster and an earlier one leaves v3.5.1's CRDs behind, so this file removes Argo CD's CRDs
+ *   before its first install;
  * - every workload rolled to v3.5.1's images (Deployments and the StatefulSet fully updated, their pods
  *   running them and ready), the API reports v3.5.1;
  * - the Application compared again by v3.5.1's controller (`reconciledAt` after the upgrade) and still
@@ -36,6 +38,7 @@ import {
   install,
   notReady,
   RESTRICTED,
+  removeArgocdCrds,
   removeDefaultInstall,
   report,
   withoutDex,
@@ -131,6 +134,9 @@ describe.skipIf(!onKind)(`Argo CD ${OLD} → ${NEW} in place, through helm upgra
       say(`${version}: ${argo.images.map((i) => i.upstream).join(', ')} pushed`);
     }
     say(`images ready in ${((Date.now() - t0) / 1000).toFixed(0)}s`);
+    // The kind files share one cluster: an earlier file's install left v3.5.1's CRDs, which v2.14.21's
+    // apply would not take back to its own schemas.
+    await removeArgocdCrds();
     await withoutDex(OLD);
 
     gitHost = await startGitHost({ network: kind().network, clusterId: kind().id, log: say });

@@ -182,3 +182,38 @@ export async function removeDefaultInstall(releaseNamespace: string, namespaces:
     await kubectl(['delete', 'namespace', n, '--wait=false']).catch(() => {});
   await kubectl(['delete', 'namespace', 'argocd', '--timeout=300s']).catch(() => {});
 }
+
+/** The cluster-scoped objects of Argo CD's manifest that removeDefaultInstall leaves behind. */
+export const ARGOCD_CRDS = [
+  'applications.argoproj.io',
+  'applicationsets.argoproj.io',
+  'appprojects.argoproj.io',
+];
+
+/**
+ * Removes Argo CD's CRDs from the shared cluster, for a file that must start from a cluster without them
+ * (an earlier file's install left a newer release's schemas, which an older manifest's apply does not
+ * take away). Any custom resource still held by a finalizer whose controller is gone is released first,
+ * or the CRD's deletion would wait on it forever.
+ */
+export async function removeArgocdCrds(): Promise<void> {
+  for (const crd of ARGOCD_CRDS) {
+    const left = await kubectlJson<{ items: { metadata: { name: string; namespace: string } }[] }>([
+      'get',
+      crd,
+      '--all-namespaces',
+    ]).catch(() => ({ items: [] }));
+    for (const o of left.items)
+      await kubectl([
+        'patch',
+        crd,
+        o.metadata.name,
+        '-n',
+        o.metadata.namespace,
+        '--type=merge',
+        '-p',
+        '{"metadata":{"finalizers":null}}',
+      ]).catch(() => {});
+  }
+  await kubectl(['delete', 'crd', ...ARGOCD_CRDS, '--ignore-not-found', '--timeout=120s']);
+}
