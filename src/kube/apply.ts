@@ -7,7 +7,7 @@
 import { ApiError } from '../errors.ts';
 import { diffObjects } from './diff.ts';
 import { type Discovery, type ResourceInfo, resourcePath, splitApiVersion } from './discovery.ts';
-import { appliesNothing } from './fields.ts';
+import { appliesNothing, ownsLabel } from './fields.ts';
 import { describeRef, refOf } from './objects.ts';
 import { crdEstablished } from './status.ts';
 import type { ApplyOptions, Kube, KubeObject, ObjectChange, ObjectRef } from './types.ts';
@@ -55,6 +55,21 @@ async function getOrNull(ctx: ApplyContext, path: string): Promise<KubeObject | 
   }
 }
 
+/**
+ * Is the object (to be) a member of the ApplySet `partOf`: absent, so this apply creates it (`adopt`); or
+ * labelled with `partOf`; or (`adopt`) labelled with another ApplySet by this program's own field manager —
+ * created by this program for another inventory (a run from another namespace, a release installed again
+ * elsewhere). Applying without that label would silently remove it (the field manager owns it), leaving
+ * the object in no inventory at all; it is taken over instead. A part-of label anyone else set is left alone,
+ * and so the object is not a member.
+ */
+function isMember(live: KubeObject | null, partOf: string, adopt: boolean, fieldManager: string): boolean {
+  if (live === null) return adopt;
+  const label = live.metadata.labels?.[PART_OF];
+  if (label === partOf) return true;
+  return adopt && label !== undefined && ownsLabel(live, fieldManager, PART_OF);
+}
+
 interface ManagedFieldsEntry {
   manager?: string;
   operation?: string;
@@ -95,9 +110,7 @@ export async function applyObject(
   const ref = refOf(prepared);
   const path = resourcePath(info, prepared.metadata.namespace, prepared.metadata.name);
   const live = prefetched !== undefined ? prefetched : await getOrNull(ctx, path);
-  const member =
-    opts.partOf !== undefined &&
-    ((live === null && !opts.partOfKeepOnly) || live?.metadata.labels?.[PART_OF] === opts.partOf);
+  const member = opts.partOf !== undefined && isMember(live, opts.partOf, !opts.partOfKeepOnly, fieldManager);
   const body = member
     ? {
         ...prepared,

@@ -141,3 +141,16 @@ export function appliesNothing(live: KubeObject, body: KubeObject, manager: stri
   const { name: _n, namespace: _ns, ...metadata } = body.metadata;
   return ownedIs(live, own[0]!.fieldsV1, normalise({ ...rest, metadata }));
 }
+
+/**
+ * Whether `manager`'s Apply entry owns the label `key` of `live` (`f:metadata` → `f:labels` → `f:<key>`):
+ * the label is there because this program applied it, not because a person or another tool set it.
+ */
+export function ownsLabel(live: KubeObject, manager: string, key: string): boolean {
+  const entries = (live.metadata.managedFields ?? []) as OwnerEntry[];
+  return entries.some((e) => {
+    if (e.manager !== manager || e.operation !== 'Apply' || e.subresource) return false;
+    const labels = (e.fieldsV1?.['f:metadata'] as FieldsV1 | undefined)?.['f:labels'] as FieldsV1 | undefined;
+    return labels !== undefined && `f:${key}` in labels;
+  });
+}

@@ -10,8 +10,9 @@
  * by-name RBAC deliberately does not grant. With the names the run GETs and DELETEs by name, and deletes only an
  * object that still carries our part-of label (a user's object of the same name is never touched).
  *
- * A member is an object this program created (absent before its first apply) — never one that existed before
- * and was only configured (a user's namespace, the objects of an Argo CD managed elsewhere).
+ * A member is an object this program created (absent before its first apply, or labelled by this program's
+ * field manager for another inventory: taken over, src/kube/apply.ts) — never one that existed before and was
+ * only configured (a user's namespace, the objects of an Argo CD managed elsewhere).
  */
 import { createHash } from 'node:crypto';
 import { groupOf, refKey } from '../kube/objects.ts';

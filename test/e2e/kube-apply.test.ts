@@ -82,6 +82,42 @@ afterAll(async () => {
   await kube?.close();
 });
 
+describe('the ApplySet part-of label on the real API server', () => {
+  const PART_OF = 'applyset.kubernetes.io/part-of';
+  const cm = (name: string): KubeObject => ({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name, namespace: ns },
+    data: { a: 'b' },
+  });
+  const labels = async (name: string) =>
+    (await kube.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: ns, name }))?.metadata.labels ?? {};
+
+  it('an object another inventory of this program labelled is taken over, never left in none', async () => {
+    // Created for one inventory (a run whose release namespace was another), then applied for this one.
+    const created = await kube.apply(cm('partof-other-inventory'), { partOf: 'applyset-previous-v1' });
+    expect(created).toMatchObject({ action: 'created', member: true });
+    const taken = await kube.apply(cm('partof-other-inventory'), { partOf: 'applyset-this-v1' });
+    expect(taken).toMatchObject({ action: 'updated', member: true });
+    expect((await labels('partof-other-inventory'))[PART_OF]).toBe('applyset-this-v1');
+    // And then it stays as it is: a re-run sends nothing.
+    const again = await kube.apply(cm('partof-other-inventory'), { partOf: 'applyset-this-v1' });
+    expect(again).toMatchObject({ action: 'unchanged', member: true });
+  });
+
+  it("a part-of label another tool set stays, and the object is not this inventory's", async () => {
+    await kubectl(['apply', '--server-side', '--field-manager=kubectl-applyset', '-f', '-'], {
+      input: JSON.stringify({
+        ...cm('partof-kubectl'),
+        metadata: { ...cm('partof-kubectl').metadata, labels: { [PART_OF]: 'applyset-kubectl-v1' } },
+      }),
+    });
+    const change = await kube.apply(cm('partof-kubectl'), { partOf: 'applyset-this-v1' });
+    expect(change.member).toBeUndefined();
+    expect((await labels('partof-kubectl'))[PART_OF]).toBe('applyset-kubectl-v1');
+  });
+});
+
 describe('applying Argo CD v3.5.1 install.yaml', () => {
   let first: Awaited<ReturnType<KubeClient['applyAll']>>;
 

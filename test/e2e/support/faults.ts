@@ -223,13 +223,8 @@ function normalise(o: Obj): Obj {
   } = o.metadata;
   const annotations = { ...(metadata.annotations ?? {}) };
   delete annotations['deployment.kubernetes.io/revision'];
-  // KNOWN DIVERGENCE, left for the ApplySet change to fix: an object created by a run that was then
-  // killed lacks the `applyset.kubernetes.io/part-of` label an uninterrupted run gives it, and the next
-  // run does not add it (seen on argocd-rbac-cm and the argocd-server Service). Ignored here so the rest
-  // of the comparison keeps proving the state; remove this line once the label converges.
-  const labels = { ...((metadata.labels as Record<string, string> | undefined) ?? {}) };
-  delete labels['applyset.kubernetes.io/part-of'];
-  const out: Obj = { ...o, metadata: { ...metadata, annotations, labels } };
+  // Labels are compared whole, the ApplySet's `applyset.kubernetes.io/part-of` included.
+  const out: Obj = { ...o, metadata: { ...metadata, annotations } };
   delete out.status;
   const spec = out.spec as Record<string, unknown> | undefined;
   if (o.kind === 'Service' && spec) {
