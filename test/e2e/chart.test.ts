@@ -105,9 +105,12 @@ describe('every rendered object is accepted by the API server (server-side dry-r
     const values = mergeValues(chartValues(), readValues(file)) as {
       networkPolicy: { enabled: boolean };
       test: { enabled: boolean };
+      config: { argocd: { install: { source: string } } };
     };
     expect(new Set(objects.map((o) => o.kind))).toEqual(
       new Set([
+        // Installing Argo CD: its namespace, a pre-install hook (rendered offline as for a first install).
+        ...(values.config.argocd.install.source !== 'skip' ? ['Namespace'] : []),
         'ServiceAccount',
         'ConfigMap',
         'ClusterRole',
@@ -554,6 +557,23 @@ describe("the chart's RBAC is exactly what the program's preflight asks for", ()
       granted.filter((g) => byName.includes(g.resource) && g.verb !== 'create' && !g.names).map(grantKey),
     ).toEqual([]);
 
+    // Cluster-wide only what is cluster-scoped: everything in a namespace (Argo CD's too, when the Job
+    // installs it) is a Role there, so the run cannot touch another namespace's objects.
+    const clusterScoped = ['namespaces', 'customresourcedefinitions', 'clusterroles', 'clusterrolebindings'];
+    expect(
+      granted.filter((g) => g.scope === '*' && !clusterScoped.includes(g.resource)).map(grantKey),
+    ).toEqual([]);
+    if (config.argocd.install.source !== 'skip') {
+      // The namespaced rules of the install are in the Argo CD namespace (created first by the chart).
+      const argoScope = granted.filter((g) => g.scope === config.argocd.namespace).map(grantKey);
+      expect(argoScope).toEqual(
+        expect.arrayContaining([
+          `create apps/deployments @${config.argocd.namespace}`,
+          `escalate rbac.authorization.k8s.io/roles @${config.argocd.namespace}`,
+        ]),
+      );
+    }
+
     if (config.argocd.install.source === 'skip') {
       // skip: no CRD writes, no ClusterRoles, no escalate/bind anywhere.
       expect(
@@ -605,9 +625,14 @@ describe("the program under the chart's ServiceAccount, with nothing but the cha
    */
   async function createRunHooks(files: string[]): Promise<void> {
     await deleteObjects(hookObjects);
-    hookObjects = (await render(release, ns, files, { lookup: true })).filter(
-      (o) => o.metadata.annotations?.['helm.sh/hook'] && o.kind !== 'Job',
-    );
+    const rendered = await render(release, ns, files, { lookup: true });
+    // The pre-* hooks first (the Argo CD namespace, when absent): Helm never deletes it.
+    const pre = rendered.filter((o) => o.metadata.annotations?.['helm.sh/hook']?.startsWith('pre-'));
+    if (pre.length > 0)
+      await kubectl(['create', '-f', '-'], {
+        input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: pre }),
+      });
+    hookObjects = rendered.filter((o) => RBAC_KINDS.includes(o.kind));
     await kubectl(['create', '-f', '-'], {
       input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: hookObjects }),
     });
@@ -661,6 +686,28 @@ describe("the program under the chart's ServiceAccount, with nothing but the cha
 
   it('installs Argo CD (bundled v3.5.1) and reports ready', async () => {
     const r = await runAsJob('default');
+    // The install's namespaced rights are a Role in the Argo CD namespace, not cluster-wide: while the
+    // run's hooks exist, the ServiceAccount may write Deployments and Roles there and nowhere else.
+    const sa = `system:serviceaccount:${ns}:${release}-sd-gitops-bootstrap`;
+    const canI = async (verb: string, resource: string, namespace: string) =>
+      (await kubectlResult(['auth', 'can-i', verb, resource, '-n', namespace, `--as=${sa}`])).stdout.trim();
+    const elsewhere = envNs; // a namespace the run manages, but only as a namespace
+    const answers = {
+      argocd: [
+        await canI('create', 'deployments.apps', 'argocd'),
+        await canI('patch', 'configmaps', 'argocd'),
+        await canI('escalate', 'roles.rbac.authorization.k8s.io', 'argocd'),
+      ],
+      elsewhere: [
+        await canI('create', 'deployments.apps', elsewhere),
+        await canI('patch', 'configmaps', elsewhere),
+        await canI('create', 'secrets', elsewhere),
+        await canI('create', 'serviceaccounts', elsewhere),
+        await canI('escalate', 'roles.rbac.authorization.k8s.io', elsewhere),
+        await canI('create', 'applications.argoproj.io', elsewhere),
+      ],
+    };
+    expect(answers).toEqual({ argocd: ['yes', 'yes', 'yes'], elsewhere: Array(6).fill('no') });
     expect(notReady(r.report), r.stderr.slice(-3000)).toEqual([]);
     expect(r.code).toBe(0);
     expect(r.report!.checks.find((c) => c.id === 'preflight.permissions')?.ready).toBe(true);
@@ -735,6 +782,36 @@ describe('the ServiceAccount and RBAC are hooks just before the Job, deleted onc
     const np = (mergeValues(chartValues(), readValues(file)) as { networkPolicy: { enabled: boolean } })
       .networkPolicy.enabled;
     expect(released.map((o) => o.kind).sort()).toEqual(np ? ['ConfigMap', 'NetworkPolicy'] : ['ConfigMap']);
+  });
+
+  it('installing Argo CD: its namespace first, a pre-* hook Helm never deletes, only while it is absent', async () => {
+    const argo = uniqueName('chart-argo').slice(0, 40);
+    const files = [
+      scenarios.find((s) => s.name === 'default')!.file,
+      valuesFile('argo-ns', { config: { argocd: { namespace: argo } } }),
+    ];
+    const namespaces = async (lookup: boolean) =>
+      (await render('sdb', 'seldon-system', files, { lookup })).filter((o) => o.kind === 'Namespace');
+    const [ns] = await namespaces(true);
+    expect(ns?.metadata.name).toBe(argo);
+    // Before the RBAC hooks (post-*, weight -1) and the release objects; hook-failed is no deletion at all
+    // (a Namespace cannot fail once created) and keeps Helm's default, before-hook-creation, away from it.
+    expect(ns!.metadata.annotations).toEqual({
+      'helm.sh/hook': 'pre-install,pre-upgrade',
+      'helm.sh/hook-weight': '-2',
+      'helm.sh/hook-delete-policy': 'hook-failed',
+    });
+    // The Role of the run's namespaced rights lives there.
+    const role = (await render('sdb', 'seldon-system', files)).find(
+      (o) => o.kind === 'Role' && o.metadata.namespace === argo,
+    );
+    expect(role).toBeDefined();
+    // Once it exists (the next upgrade) it is not rendered: a hook is created, never updated.
+    await ensureNamespace(argo);
+    expect(await namespaces(true)).toEqual([]);
+    // With install.source skip Argo CD's namespace is someone else's: never created by the chart.
+    const skip = await render('sdb', 'seldon-system', [scenarios.find((s) => s.name === 'skip')!.file]);
+    expect(skip.filter((o) => o.kind === 'Namespace')).toEqual([]);
   });
 
   it('follow job.hookWeight, and keep the ServiceAccount annotations of the values', async () => {

@@ -264,18 +264,22 @@ the rendered rules and that list are equal, rule for rule. Output (YAML):
 {{- $cluster = append $cluster (dict "apiGroups" (list "rbac.authorization.k8s.io") "resources" (list "clusterroles") "verbs" (concat $apply (list "escalate" "bind"))) -}}
 {{- $cluster = append $cluster (dict "apiGroups" (list "rbac.authorization.k8s.io") "resources" (list "clusterrolebindings") "verbs" $apply) -}}
 {{- end }}
-{{- /* The Argo CD namespace does not exist yet when Helm creates RBAC (the Job creates it), and a Role
-       cannot precede its namespace: its rules are granted cluster-wide. This adds nothing real: with
-       `escalate` and `bind` on ClusterRoles the ServiceAccount can grant itself anything anyway. */ -}}
-{{- $cluster = concat $cluster $argoRules -}}
+{{- /* The old manifest's objects an upgrade may delete, by name: cluster-scoped ones in the ClusterRole,
+       the rest in the Argo CD namespace's Role. */ -}}
 {{- range $key := keys $installedMembers | sortAlpha }}
 {{- $gr := splitList "/" $key -}}
-{{- $cluster = append $cluster (dict "apiGroups" (list (first $gr)) "resources" (list (last $gr)) "verbs" (list "get" "delete") "resourceNames" (get $installedMembers $key | uniq | sortAlpha)) -}}
-{{- end }}
+{{- $rule := dict "apiGroups" (list (first $gr)) "resources" (list (last $gr)) "verbs" (list "get" "delete") "resourceNames" (get $installedMembers $key | uniq | sortAlpha) -}}
+{{- if has (last $gr) (list "clusterroles" "clusterrolebindings") }}
+{{- $cluster = append $cluster $rule -}}
 {{- else }}
-{{- /* skip: Argo CD is managed elsewhere, so its namespace exists; access stays inside it. */ -}}
-{{- $_ := set $namespaces $argo $argoRules -}}
+{{- $argoRules = append $argoRules $rule -}}
 {{- end }}
+{{- end }}
+{{- end }}
+{{- /* Access to the Argo CD namespace stays inside it, a Role there: with skip it exists (Argo CD is managed
+       elsewhere); installing, the chart creates it first when it is absent (argocd-namespace.yaml, a
+       pre-install,pre-upgrade hook), before the RBAC hooks. */ -}}
+{{- $_ := set $namespaces $argo $argoRules -}}
 
 {{- /* Secrets the program reads and writes outside the Argo CD namespace. */ -}}
 {{- $seldonRules := list
