@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BODY_AUDITED_NAMESPACE } from '../../scripts/cluster.ts';
+import { parseDuration } from '../../src/config/duration.ts';
 import type { ReadinessReport } from '../../src/report/types.ts';
 import { LEASE_TTL_SECONDS } from '../../src/steps/preflight.ts';
 import { STEPS } from '../../src/steps/runner.ts';
@@ -40,6 +41,7 @@ import {
   stateDiff,
   type Toxic,
 } from './support/faults.ts';
+import { render, valuesFile } from './support/helm.ts';
 import {
   type AuditEvent,
   auditEvents,
@@ -166,30 +168,34 @@ async function row(
   }
 }
 
-async function lease(): Promise<{ holderIdentity?: string; renewTime?: string }> {
-  const l = await kubectlJson<{ spec: { holderIdentity?: string; renewTime?: string } }>([
-    'get',
-    'lease',
-    LEASE,
-    '-n',
-    runNs,
-  ]);
+async function lease(): Promise<{
+  holderIdentity?: string;
+  renewTime?: string;
+  leaseDurationSeconds?: number;
+}> {
+  const l = await kubectlJson<{
+    spec: { holderIdentity?: string; renewTime?: string; leaseDurationSeconds?: number };
+  }>(['get', 'lease', LEASE, '-n', runNs]);
   return l.spec;
 }
 
 /** Moves the Lease's renewTime into the past: what waiting out its duration would do, without the wait. */
 async function expireLease(): Promise<void> {
-  const l = await kubectlJson<Record<string, { renewTime?: string; acquireTime?: string }>>([
-    'get',
+  const past = '2000-01-01T00:00:00.000000Z';
+  await kubectl([
+    'patch',
     'lease',
     LEASE,
     '-n',
     runNs,
+    '--type',
+    'merge',
+    '-p',
+    JSON.stringify({ spec: { renewTime: past, acquireTime: past } }),
   ]);
-  l.spec!.renewTime = '2000-01-01T00:00:00.000000Z';
-  l.spec!.acquireTime = '2000-01-01T00:00:00.000000Z';
-  await kubectl(['replace', '-f', '-'], { input: JSON.stringify(l) });
 }
+
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 const other = (c: Cfg): Cfg => (c === 'A' ? 'B' : 'A');
 
@@ -523,6 +529,65 @@ describe('5. two applies at once', () => {
       },
     );
   });
+  it("helm upgrade while a run holds the Lease: the Job's run waits, then converges after it", async () => {
+    const cfg = other(current);
+    await row(
+      {
+        item: 'race',
+        case: 'helm upgrade while another run holds the Lease',
+        injected:
+          'the Job of `helm upgrade` (its rendered command, env and config.yaml) started once a first apply logged "✔ preflight" (Lease held)',
+        expected:
+          'the Job\'s run logs "waiting for Lease …: <holder> holds it until …", runs after the first; both exit 0; state = reference; Lease free; the Job\'s deadline outlasts that wait',
+      },
+      async () => {
+        // The chart as `helm upgrade` renders it for this config: the Job's container and its config.yaml.
+        const objects = await render('rely', runNs, [
+          valuesFile('rely-upgrade', { config: config({ cfg }) }),
+        ]);
+        const job = objects.find((o) => o.kind === 'Job') as unknown as {
+          spec: {
+            activeDeadlineSeconds: number;
+            template: { spec: { containers: { args: string[]; env: { name: string; value?: string }[] }[] } };
+          };
+        };
+        const container = job.spec.template.spec.containers[0]!;
+        const jobEnv = Object.fromEntries(
+          container.env.filter((e) => e.value !== undefined).map((e) => [e.name, e.value!]),
+        );
+        const cm = objects.find((o) => o.kind === 'ConfigMap') as unknown as { data: Record<string, string> };
+        const jobConfig = writeConfig('rely-upgrade-config', cm.data['config.yaml']!);
+        // Its run may wait for the Lease as long as the holder's own deadline: the Job's outlasts it.
+        expect(container.args).toEqual(['apply']);
+        expect(job.spec.activeDeadlineSeconds * 1000).toBeGreaterThan(
+          parseDuration(jobEnv.SD_BOOTSTRAP_TIMEOUT!)!,
+        );
+
+        const first = live(cfgFile('upgrade-held', { cfg }));
+        await first.waitFor(/^✔ preflight /);
+        const holder = (await lease()).holderIdentity;
+        expect(holder).toBeTruthy();
+        // The Job's container: `apply` with the Job's env (POD_NAMESPACE from the downward API).
+        const upgrade = await runCli([...container.args, '--config', jobConfig, '--output', 'json'], {
+          kubeconfig: runner.kubeconfig,
+          env: { ...jobEnv, LOG_FORMAT: 'json', POD_NAMESPACE: runNs },
+        });
+        outputs.push(upgrade.stdout, upgrade.stderr);
+        const done = await first.result;
+        current = cfg;
+        expect(done.code, tail(done)).toBe(0);
+        expect(upgrade.code, tail(upgrade)).toBe(0);
+        const waiting = /"msg":"(waiting for Lease [^"]+)"/.exec(upgrade.stderr)?.[1];
+        expect(waiting).toMatch(
+          new RegExp(`^waiting for Lease ${runNs}/${LEASE}: ${escapeRe(holder!)} holds it until `),
+        );
+        expect(serialised(done, upgrade)).toBe(true);
+        expect(await sameAsReference(cfg)).toEqual([]);
+        expect((await lease()).holderIdentity ?? '').toBe('');
+        return `the Job's run logged "${waiting!.replace(/ \(a run that ends.*$/, '')}", ran after the first; both exit 0; state = reference; Lease free`;
+      },
+    );
+  });
 });
 
 // ------------------------------------------------------------------------------------ 4. crashes
@@ -582,14 +647,7 @@ describe('4. SIGKILL anywhere; the next apply converges to the state of an unint
         expect(held.holderIdentity).toBeTruthy();
         // The killed run's Lease expires LEASE_TTL_SECONDS after its last renewal. The first case waits
         // for that for real (the next run waits for the Lease by itself); the others move renewTime back.
-        const l = await kubectlJson<{ spec: { leaseDurationSeconds: number } }>([
-          'get',
-          'lease',
-          LEASE,
-          '-n',
-          runNs,
-        ]);
-        expect(l.spec.leaseDurationSeconds).toBe(LEASE_TTL_SECONDS);
+        expect(held.leaseDurationSeconds).toBe(LEASE_TTL_SECONDS);
         if (!first) await expireLease();
         const next = await apply(file);
         const waited = /"msg":"waiting for Lease /.test(next.stderr);
@@ -836,8 +894,10 @@ describe('3. TCP faults through Toxiproxy between the run and the API server', (
           expect(l.spec.leaseDurationSeconds).toBe(LEASE_TTL_SECONDS);
           expect(expiry).toBeLessThanOrEqual(startedAt + 30_000 + LEASE_TTL_SECONDS * 1000 + 2_000);
           leaseNote = `left to expire by itself (${l.spec.leaseDurationSeconds}s after its last renewal)`;
+          // Waiting that out for real is the first crash case's; here its renewTime is moved back.
+          await expireLease();
         }
-        // The next run waits for it if need be, and takes it over.
+        // The next run takes it over.
         const next = await apply(cfgFile(`after-stall-${cfg}`, { cfg }));
         current = cfg;
         expect(next.code, tail(next)).toBe(0);

@@ -242,24 +242,22 @@ function normalise(o: Obj): Obj {
  */
 export async function managedState(namespaces: string[], runNamespace: string): Promise<Map<string, Obj>> {
   const out = new Map<string, Obj>();
-  const lists: Obj[] = [];
   const kinds =
     'configmaps,secrets,serviceaccounts,services,deployments.apps,statefulsets.apps,roles,rolebindings,' +
     'networkpolicies,applications.argoproj.io,appprojects.argoproj.io,virtualservices.networking.istio.io';
-  for (const ns of namespaces) {
-    lists.push(
-      ...(await kubectlJson<{ items: Obj[] }>(['get', kinds, '-n', ns, '--show-managed-fields'])).items,
-    );
-  }
-  lists.push(
-    ...(
-      await kubectlJson<{ items: Obj[] }>([
+  // One kubectl per namespace and one for the cluster-scoped kinds, at once.
+  const lists = (
+    await Promise.all([
+      ...namespaces.map((ns) =>
+        kubectlJson<{ items: Obj[] }>(['get', kinds, '-n', ns, '--show-managed-fields']),
+      ),
+      kubectlJson<{ items: Obj[] }>([
         'get',
         'namespaces,crd,clusterroles,clusterrolebindings',
         '--show-managed-fields',
-      ])
-    ).items,
-  );
+      ]),
+    ])
+  ).flatMap((l) => l.items);
   for (const o of lists) {
     if (!o.metadata.managedFields?.some((f) => f.manager === 'sd-gitops-bootstrap')) continue;
     if (o.metadata.namespace === runNamespace) continue;
