@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type ApplyContext, applyObject, FIELD_MANAGER, PART_OF } from './apply.ts';
+import { type ApplyContext, applyObject, CREATED_FOR, FIELD_MANAGER, PART_OF } from './apply.ts';
 import { Discovery } from './discovery.ts';
 import type { KubeObject } from './types.ts';
 
@@ -51,7 +51,7 @@ function live(partOf: string | undefined, labelOwner: string): KubeObject {
 }
 
 /** applyObject against a stub API server: returns the PATCH body it sent (null: none) and the change. */
-async function applyOver(current: KubeObject | null, opts: { keepOnly?: boolean } = {}) {
+async function applyOver(current: KubeObject | null, opts: { keepOnly?: boolean; createdFor?: string } = {}) {
   let sent: KubeObject | null = null;
   const ctx: ApplyContext = {
     discovery: new Discovery(async () => ({
@@ -63,7 +63,12 @@ async function applyOver(current: KubeObject | null, opts: { keepOnly?: boolean 
       return { ...sent, metadata: { ...sent.metadata, resourceVersion: '6' } };
     }) as ApplyContext['request'],
   };
-  const change = await applyObject(ctx, desired, { partOf: OURS, partOfKeepOnly: opts.keepOnly }, current);
+  const change = await applyObject(
+    ctx,
+    desired,
+    { partOf: OURS, partOfKeepOnly: opts.keepOnly, createdFor: opts.createdFor },
+    current,
+  );
   return { sent: sent as KubeObject | null, change };
 }
 
@@ -97,6 +102,24 @@ describe('applyObject: the ApplySet part-of label', () => {
     expect(existing.change.member).toBeUndefined();
     const keepOnly = await applyOver(live(THEIRS, FIELD_MANAGER), { keepOnly: true });
     expect(keepOnly.sent?.metadata.labels?.[PART_OF]).toBeUndefined();
+    expect(keepOnly.change.member).toBeUndefined();
+  });
+
+  it("adopts an object annotated as created for this run (the chart's Argo CD namespace), no other", async () => {
+    const annotated = (value: string): KubeObject => {
+      const o = live(undefined, FIELD_MANAGER);
+      return { ...o, metadata: { ...o.metadata, annotations: { [CREATED_FOR]: value } } };
+    };
+    const ours = await applyOver(annotated('seldon-system'), { createdFor: 'seldon-system' });
+    expect(ours.sent?.metadata.labels?.[PART_OF]).toBe(OURS);
+    expect(ours.change).toMatchObject({ action: 'updated', member: true });
+    const other = await applyOver(annotated('elsewhere'), { createdFor: 'seldon-system' });
+    expect(other.sent).toBeNull();
+    expect(other.change.member).toBeUndefined();
+    const keepOnly = await applyOver(annotated('seldon-system'), {
+      createdFor: 'seldon-system',
+      keepOnly: true,
+    });
     expect(keepOnly.change.member).toBeUndefined();
   });
 });

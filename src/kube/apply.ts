@@ -21,6 +21,9 @@ export const APPLY_PATCH_CONTENT_TYPE = 'application/apply-patch+yaml';
 /** KEP-3659's member label (src/manifests/inventory.ts builds the parent). */
 export const PART_OF = 'applyset.kubernetes.io/part-of';
 
+/** Set on an object created for a run (by the chart, before the run) that the run should own as if it had. */
+export const CREATED_FOR = 'sd-gitops-bootstrap/created-for';
+
 export const NOTE_NO_CRD = 'its CRD does not exist yet; cannot dry-run';
 
 export interface ApplyContext {
@@ -61,12 +64,21 @@ async function getOrNull(ctx: ApplyContext, path: string): Promise<KubeObject | 
  * created by this program for another inventory (a run from another namespace, a release installed again
  * elsewhere). Applying without that label would silently remove it (the field manager owns it), leaving
  * the object in no inventory at all; it is taken over instead. A part-of label anyone else set is left alone,
- * and so the object is not a member.
+ * and so the object is not a member. Or (`adopt`) annotated as created for this run (`CREATED_FOR`: the chart's
+ * hook that creates Argo CD's namespace before the run), as good as created by it.
  */
-function isMember(live: KubeObject | null, partOf: string, adopt: boolean, fieldManager: string): boolean {
+function isMember(
+  live: KubeObject | null,
+  partOf: string,
+  adopt: boolean,
+  fieldManager: string,
+  createdFor: string | undefined,
+): boolean {
   if (live === null) return adopt;
   const label = live.metadata.labels?.[PART_OF];
   if (label === partOf) return true;
+  if (adopt && createdFor !== undefined && live.metadata.annotations?.[CREATED_FOR] === createdFor)
+    return true;
   return adopt && label !== undefined && ownsLabel(live, fieldManager, PART_OF);
 }
 
@@ -110,7 +122,9 @@ export async function applyObject(
   const ref = refOf(prepared);
   const path = resourcePath(info, prepared.metadata.namespace, prepared.metadata.name);
   const live = prefetched !== undefined ? prefetched : await getOrNull(ctx, path);
-  const member = opts.partOf !== undefined && isMember(live, opts.partOf, !opts.partOfKeepOnly, fieldManager);
+  const member =
+    opts.partOf !== undefined &&
+    isMember(live, opts.partOf, !opts.partOfKeepOnly, fieldManager, opts.createdFor);
   const body = member
     ? {
         ...prepared,

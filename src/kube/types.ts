@@ -58,6 +58,12 @@ export interface ApplyOptions {
   partOf?: string;
   /** With `partOf`: only keep the label where the object already carries it (never label a new object). */
   partOfKeepOnly?: boolean;
+  /**
+   * With `partOf`: an existing object annotated `sd-gitops-bootstrap/created-for: <createdFor>` (the run's
+   * namespace) is a member too — created for this inventory by someone else, the chart's Argo CD namespace
+   * hook, before the run could create it.
+   */
+  createdFor?: string;
 }
 
 export interface RequestStats {

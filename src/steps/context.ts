@@ -204,6 +204,7 @@ export function createContext(opts: ContextOptions): StepContext {
           // Not a set: the label is kept where an earlier apply put it (one field manager: leaving it out
           // would remove it), never added.
           partOf: inventory.id,
+          createdFor: runNamespace,
           ...(set ? {} : { partOfKeepOnly: true }),
         })
       ).map((c) => (applyOpts.removal ? { ...c, removal: true, note: applyOpts.removal } : c));

@@ -53,10 +53,12 @@ async function snapshot(): Promise<string[]> {
     .sort();
 }
 
+/** The hooks of `event` but Jobs; installing, the pre-install ones (Argo CD's namespace) first, as Helm does. */
 async function createHooks(event: 'post-install' | 'pre-delete'): Promise<K8sObject[]> {
-  const objects = (await render(release, ns, [values], { lookup: true })).filter(
-    (o) => o.metadata.annotations?.['helm.sh/hook']?.includes(event) && o.kind !== 'Job',
-  );
+  const rendered = await render(release, ns, [values], { lookup: true });
+  const of = (e: string) =>
+    rendered.filter((o) => o.metadata.annotations?.['helm.sh/hook']?.includes(e) && o.kind !== 'Job');
+  const objects = event === 'post-install' ? [...of('pre-install'), ...of(event)] : of(event);
   await kubectl(['create', '-f', '-'], {
     input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }),
   });
@@ -115,6 +117,9 @@ describe('helm uninstall with uninstall.enabled', () => {
         'ClusterRole',
         'ClusterRoleBinding',
         'Job',
+        // the run, Seldon Deploy's and Argo CD's namespaces
+        'Role',
+        'RoleBinding',
         'Role',
         'RoleBinding',
         'Role',
@@ -151,7 +156,12 @@ describe('helm uninstall with uninstall.enabled', () => {
     await helmOk(['install', release, CHART, '-n', ns, '-f', values, '--no-hooks']);
     const applied = await runAs(`${release}-sd-gitops-bootstrap`, ['apply']);
     expect(applied.code, applied.stderr.slice(-3000)).toBe(0);
-    await deleteObjects(applyHooks); // hook-succeeded
+    // hook-succeeded (Argo CD's namespace, a hook-failed-only hook, stays: it is Argo CD's now)
+    await deleteObjects(
+      applyHooks.filter((o) =>
+        o.metadata.annotations?.['helm.sh/hook-delete-policy']?.includes('hook-succeeded'),
+      ),
+    );
     expect(await kubectl(['get', 'deployment', 'argocd-server', '-n', argoNs, '-o', 'name'])).toContain(
       'argocd-server',
     );
@@ -229,7 +239,9 @@ describe('schedule.enabled: the same run as a CronJob, with standing RBAC', () =
     ) as K8sObject & { rules: unknown[] };
     const standingRole = standing.find((o) => o.kind === 'ClusterRole') as K8sObject & { rules: unknown[] };
     expect(standingRole.rules).toEqual(hookRole.rules);
-    // The API server accepts them (server-side dry-run).
+    // The API server accepts them (server-side dry-run), once the pre-install hook has created Argo CD's
+    // namespace (the Role there is one of them) as it does before Helm creates the release's objects.
+    await kubectl(['create', 'namespace', argoNs]).catch(() => {});
     const r = await kubectl(['apply', '--server-side', '--dry-run=server', '-f', '-'], {
       input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [cron, ...standing] }),
     });

@@ -213,7 +213,11 @@ export class FakeKube implements Kube {
     const partOf = 'applyset.kubernetes.io/part-of';
     const member =
       opts.partOf !== undefined &&
-      ((!live && !opts.partOfKeepOnly) || live?.metadata.labels?.[partOf] === opts.partOf);
+      ((!live && !opts.partOfKeepOnly) ||
+        live?.metadata.labels?.[partOf] === opts.partOf ||
+        (!opts.partOfKeepOnly &&
+          opts.createdFor !== undefined &&
+          live?.metadata.annotations?.['sd-gitops-bootstrap/created-for'] === opts.createdFor));
     if (member) {
       obj = structuredClone(obj);
       obj.metadata.labels = { ...obj.metadata.labels, [partOf]: opts.partOf! };
