@@ -173,6 +173,27 @@ describe('values.schema.json rejects bad values before anything is installed', (
       await kubectl(['get', 'serviceaccounts,configmaps,roles,jobs', '-n', ns, '-o', 'name']),
     ).not.toMatch(/sd-gitops-bootstrap/);
   });
+
+  it('a Seldon Deploy namespace that does not exist: helm install fails naming the key, before any object', async () => {
+    const ns = uniqueName('chart-nons');
+    await ensureNamespace(ns);
+    const absent = uniqueName('absent-seldon');
+    const bad = valuesFile('absent-seldon', { config: { seldonDeploy: { namespace: absent } } });
+    const sentence = `namespace ${absent} (config.seldonDeploy.namespace) does not exist: install Seldon Deploy first`;
+    const dry = await helm(['install', 'nons', CHART, '-n', ns, '-f', base, '-f', bad, '--dry-run=server']);
+    expect(dry.code).not.toBe(0);
+    expect(dry.stderr).toContain(sentence);
+    const r = await helm(['install', 'nons', CHART, '-n', ns, '-f', base, '-f', bad]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(sentence);
+    expect(r.stderr).not.toMatch(/namespaces ".*" not found/);
+    expect(await helmOk(['list', '-n', ns, '-a', '-q'])).toBe('');
+    expect(
+      await kubectl(['get', 'serviceaccounts,configmaps,roles,jobs', '-n', ns, '-o', 'name']),
+    ).not.toMatch(/sd-gitops-bootstrap/);
+    // Offline (no cluster to look in) it renders: the check needs lookup to see the cluster.
+    expect((await helm(['template', 'nons', CHART, '-n', ns, '-f', base, '-f', bad])).code).toBe(0);
+  });
 });
 
 interface PodSpec {

@@ -92,6 +92,34 @@ serves apiregistration.k8s.io/v1; Helm's offline set has no such group) or given
 {{- end }}
 {{- end }}
 
+{{/*
+The namespaces the RBAC hooks put a Role in must exist before the hooks are created, or `helm install` stops
+at the first Role with Helm's bare `namespaces "…" not found` before the Job can explain anything. Checked
+here, naming the key, when `lookup` sees the cluster (install, upgrade, `--dry-run=server`; proven by
+kube-system being visible — `helm template` and a client dry-run see nothing and skip it). Not checked: the
+release namespace (Helm's own), and Argo CD's when the Job installs Argo CD (argocd-namespace.yaml makes it).
+*/}}
+{{- define "sd-gitops-bootstrap.checkNamespaces" -}}
+{{- if and .Values.rbac.create (lookup "v1" "Namespace" "" "kube-system") }}
+{{- $c := .Values.config -}}
+{{- $argo := default "argocd" $c.argocd.namespace -}}
+{{- $seldon := default "seldon-system" $c.seldonDeploy.namespace -}}
+{{- $install := ne (default "bundled" $c.argocd.install.source) "skip" -}}
+{{- $rbac := include "sd-gitops-bootstrap.rbacRules" . | fromYaml }}
+{{- range $ns, $_ := $rbac.namespaces }}
+{{- if and (ne $ns $.Release.Namespace) (not (and $install (eq $ns $argo))) (not (lookup "v1" "Namespace" "" $ns)) }}
+{{- if eq $ns $seldon }}
+{{- fail (printf "namespace %s (config.seldonDeploy.namespace) does not exist: install Seldon Deploy first, or set config.seldonDeploy.namespace to the namespace it runs in (the Job writes its git-creds Secret there)" $ns) }}
+{{- else if eq $ns $argo }}
+{{- fail (printf "namespace %s (config.argocd.namespace) does not exist, and config.argocd.install.source is skip: point config.argocd.namespace at the namespace of the Argo CD you run, or let the Job install one (install.source: bundled)" $ns) }}
+{{- else }}
+{{- fail (printf "namespace %s does not exist: the Job needs a Role there for the Secret the config names in it; create the namespace, or point the secretRef at an existing one" $ns) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
 {{/* The proxy variables of the values (nothing when no proxy is set), upper and lower case. */}}
 {{- define "sd-gitops-bootstrap.proxyEnv" -}}
 {{- $p := .Values.proxy -}}
