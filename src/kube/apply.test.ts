@@ -51,11 +51,16 @@ function live(partOf: string | undefined, labelOwner: string): KubeObject {
 }
 
 /** applyObject against a stub API server: returns the PATCH body it sent (null: none) and the change. */
-async function applyOver(current: KubeObject | null, opts: { keepOnly?: boolean; createdFor?: string } = {}) {
+async function applyOver(
+  current: KubeObject | null,
+  opts: { keepOnly?: boolean; createdFor?: string; clusterScoped?: boolean } = {},
+) {
   let sent: KubeObject | null = null;
   const ctx: ApplyContext = {
     discovery: new Discovery(async () => ({
-      resources: [{ name: 'configmaps', kind: 'ConfigMap', namespaced: true }],
+      resources: opts.clusterScoped
+        ? [{ name: 'clusterroles', kind: 'ClusterRole', namespaced: false }]
+        : [{ name: 'configmaps', kind: 'ConfigMap', namespaced: true }],
     })),
     request: (async (method: string, _path: string, o?: { body?: unknown }) => {
       if (method === 'GET') return current;
@@ -63,9 +68,13 @@ async function applyOver(current: KubeObject | null, opts: { keepOnly?: boolean;
       return { ...sent, metadata: { ...sent.metadata, resourceVersion: '6' } };
     }) as ApplyContext['request'],
   };
+  const { namespace: _n, ...clusterMeta } = desired.metadata;
+  const obj = opts.clusterScoped
+    ? { ...desired, apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: clusterMeta }
+    : desired;
   const change = await applyObject(
     ctx,
-    desired,
+    obj,
     { partOf: OURS, partOfKeepOnly: opts.keepOnly, createdFor: opts.createdFor },
     current,
   );
@@ -88,6 +97,16 @@ describe('applyObject: the ApplySet part-of label', () => {
     const { sent, change } = await applyOver(live(THEIRS, FIELD_MANAGER));
     expect(sent?.metadata.labels?.[PART_OF]).toBe(OURS);
     expect(change).toMatchObject({ action: 'updated', member: true });
+  });
+
+  it("keeps another inventory's label on a cluster-scoped object, and does not take it over", async () => {
+    // A CRD or ClusterRole is shared by every Argo CD install: taking it over would make this release's
+    // uninstall delete what another release still uses; dropping the label would leave it in no inventory.
+    const { namespace: _ns, ...clusterMeta } = live(THEIRS, FIELD_MANAGER).metadata;
+    const clusterLive = { ...live(THEIRS, FIELD_MANAGER), kind: 'ClusterRole', metadata: clusterMeta };
+    const { sent, change } = await applyOver(clusterLive, { clusterScoped: true });
+    expect(sent?.metadata.labels?.[PART_OF]).toBe(THEIRS);
+    expect(change.member).toBeUndefined();
   });
 
   it('leaves a part-of label someone else set, and the object out of the inventory', async () => {

@@ -79,7 +79,31 @@ function isMember(
   if (label === partOf) return true;
   if (adopt && createdFor !== undefined && live.metadata.annotations?.[CREATED_FOR] === createdFor)
     return true;
-  return adopt && label !== undefined && ownsLabel(live, fieldManager, PART_OF);
+  // Namespaced only: a cluster-scoped object (a CRD, Argo CD's ClusterRoles) is shared by every install in the
+  // cluster, so another inventory's label there stays its own (see `foreignLabel`), never deleted with ours.
+  return (
+    adopt &&
+    label !== undefined &&
+    live.metadata.namespace !== undefined &&
+    ownsLabel(live, fieldManager, PART_OF)
+  );
+}
+
+/**
+ * The part-of label this program's field manager set on a cluster-scoped object for another of its
+ * inventories: kept in the body as it is, so the apply neither drops it (the object would then be in no
+ * inventory) nor takes the object over (this release's uninstall would delete a CRD another one uses).
+ */
+function foreignLabel(
+  live: KubeObject | null,
+  partOf: string,
+  adopt: boolean,
+  fieldManager: string,
+): string | undefined {
+  const label = live?.metadata.labels?.[PART_OF];
+  if (!adopt || live === null || label === undefined || label === partOf) return undefined;
+  if (live.metadata.namespace !== undefined || !ownsLabel(live, fieldManager, PART_OF)) return undefined;
+  return label;
 }
 
 interface ManagedFieldsEntry {
@@ -125,12 +149,18 @@ export async function applyObject(
   const member =
     opts.partOf !== undefined &&
     isMember(live, opts.partOf, !opts.partOfKeepOnly, fieldManager, opts.createdFor);
-  const body = member
-    ? {
-        ...prepared,
-        metadata: { ...prepared.metadata, labels: { ...prepared.metadata.labels, [PART_OF]: opts.partOf! } },
-      }
-    : prepared;
+  const kept =
+    opts.partOf !== undefined && !member
+      ? foreignLabel(live, opts.partOf, !opts.partOfKeepOnly, fieldManager)
+      : undefined;
+  const label = member ? opts.partOf : kept;
+  const body =
+    label !== undefined
+      ? {
+          ...prepared,
+          metadata: { ...prepared.metadata, labels: { ...prepared.metadata.labels, [PART_OF]: label } },
+        }
+      : prepared;
   const tag = member ? { member: true } : {};
   // Already as this manager applied it: the PATCH would change nothing, so it is not sent (nor dry-run).
   if (live !== null && appliesNothing(live, body, fieldManager)) {

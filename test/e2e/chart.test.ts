@@ -822,6 +822,8 @@ describe('the ServiceAccount and RBAC are hooks just before the Job, deleted onc
       'helm.sh/hook': 'pre-install,pre-upgrade',
       'helm.sh/hook-weight': '-2',
       'helm.sh/hook-delete-policy': 'hook-failed',
+      // Made for this release: the run adopts it into its inventory (uninstall.enabled removes it).
+      'sd-gitops-bootstrap/created-for': 'seldon-system',
     });
     // The Role of the run's namespaced rights lives there.
     const role = (await render('sdb', 'seldon-system', files)).find(
