@@ -79,7 +79,10 @@ describe.skipIf(!onKind)('webhooks: a signed push event makes real Argo CD sync 
   let repoDir: string;
   let webUrl: string;
   let installed: Awaited<ReturnType<typeof install>>;
-  /** The value of `n` in the environment's ConfigMap, in Git; bumped by every commit. */
+  /**
+   * The value of `count` in the environment's ConfigMap, in Git; bumped by every commit. (Not a key named
+   * `n`: Argo CD reads manifests as YAML 1.1, where a bare `n` is the boolean false.)
+   */
   let n = 0;
   const figures: string[] = [];
 
@@ -88,12 +91,13 @@ describe.skipIf(!onKind)('webhooks: a signed push event makes real Argo CD sync 
       encoding: 'utf8',
     }).trim();
   const cm = (value: number) =>
-    `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-git\ndata:\n  n: "${value}"\n`;
+    `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-git\ndata:\n  count: "${value}"\n`;
   const application = () =>
     kubectlJson<Application>(['get', 'applications.argoproj.io', app, '-n', 'argocd']);
   const revision = async () => (await application()).status?.sync?.revision;
   const liveN = async () =>
-    (await kubectlJson<{ data?: { n?: string } }>(['get', 'configmap', 'from-git', '-n', env])).data?.n;
+    (await kubectlJson<{ data?: { count?: string } }>(['get', 'configmap', 'from-git', '-n', env])).data
+      ?.count;
   const secretData = async (namespace: string, name: string) => {
     const s = await kubectlJson<{ data?: Record<string, string> }>(['get', 'secret', name, '-n', namespace]);
     return Object.fromEntries(

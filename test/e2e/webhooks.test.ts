@@ -20,7 +20,8 @@ const SELDON_URL = `https://deploy-${id}.example.com/api/git-webhook`;
 let github: FakeProvider;
 let runner: { kubeconfig: string; username: string };
 
-function config(over: { token?: string; argocdUrl?: string } = {}) {
+function config(over: { token?: string; argocdUrl?: string; provider?: FakeProvider } = {}) {
+  const p = over.provider ?? github;
   return {
     argocd: {
       namespace: argoNs,
@@ -41,9 +42,10 @@ function config(over: { token?: string; argocdUrl?: string } = {}) {
     seldonDeploy: { namespace: seldonNs },
     webhooks: {
       enabled: true,
-      provider: 'github',
-      apiUrl: github.apiUrl,
-      token: { secretRef: { name: over.token ?? 'github-hooks-token' } },
+      provider: p.kind,
+      apiUrl: p.apiUrl,
+      repository: p.repository,
+      token: { secretRef: { name: over.token ?? `${p.kind}-hooks-token` } },
       argocdUrl: over.argocdUrl ?? ARGOCD_URL,
       seldonDeployUrl: SELDON_URL,
     },
@@ -187,5 +189,34 @@ describe('webhooks against the real API server', () => {
     );
     expect(github.writes()).toHaveLength(writesBefore);
     expect(`${r.stdout}${r.stderr}`).not.toContain(github.readOnlyToken);
+  });
+
+  it('a provider switch (github → gitlab → bitbucket, as an upgrade): argocd-secret keeps only the current key', {
+    timeout: 300_000,
+  }, async () => {
+    const KEYS = {
+      github: 'webhook.github.secret',
+      gitlab: 'webhook.gitlab.secret',
+      bitbucket: 'webhook.bitbucket.uuid',
+    } as const;
+    const webhookKeys = async () =>
+      Object.keys(await secretData(argoNs, 'argocd-secret')).filter((k) => k.startsWith('webhook.'));
+    const secret = (await secretData(runNs, 'sd-gitops-bootstrap-webhook')).secret;
+    for (const kind of ['gitlab', 'bitbucket'] as const) {
+      const p = await startFakeProvider(kind);
+      try {
+        await tokenSecret(`${kind}-hooks-token`, p.token);
+        const r = await cli('apply', writeConfig(`webhooks-${kind}-${id}`, config({ provider: p })));
+        expect(notReady(r.report), r.stderr.slice(-3000)).toEqual([]);
+        expect(p.hooksFor(ARGOCD_URL)).toHaveLength(1);
+        expect(await webhookKeys()).toEqual([KEYS[kind]]);
+        const argo = await secretData(argoNs, 'argocd-secret');
+        expect(argo[KEYS[kind]]).toBe(
+          kind === 'bitbucket' ? p.hooksFor(ARGOCD_URL)[0]!.id.replace(/[{}]/g, '') : secret,
+        );
+      } finally {
+        await p.close();
+      }
+    }
   });
 });
