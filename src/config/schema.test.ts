@@ -82,6 +82,7 @@ describe('describeConfig', () => {
       // Needed only with argocd.sso.enabled (a rule says so).
       'argocd.sso.issuer',
       'argocd.sso.clientID',
+      'argocd.sso.rootCA', // only for a provider behind a private CA
       'git.credentials.secretRef.namespace',
       'git.caBundle.secretRef.namespace',
       'git.caBundle.configMapRef.namespace',

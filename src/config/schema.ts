@@ -363,6 +363,16 @@ export const configSchema = z
               })
               .prefault({})
               .describe('The OIDC client secret, by reference.'),
+            rootCA: z
+              .string()
+              .regex(
+                /^\s*-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----\s*$/,
+                'must be PEM certificates ("-----BEGIN CERTIFICATE-----" …)',
+              )
+              .optional()
+              .describe(
+                "PEM of the CA that signed the provider's TLS certificate, when it is not a public one (oidc.config `rootCA`; a certificate, not a secret).",
+              ),
             scopes: z
               .array(z.string().regex(/^\S+$/, 'must be a scope name, e.g. "groups"'))
               .default(() => ['openid', 'profile', 'email', 'groups'])

@@ -73,6 +73,8 @@ export interface Config {
       clientID?: string | undefined;
       clientSecret: { secretRef: { name: string; key: string } };
       scopes: string[];
+      /** PEM of the provider's CA (oidc.config rootCA). */
+      rootCA?: string | undefined;
       /** Group → Argo CD role. */
       groups: Record<string, string>;
       disableAdmin: boolean;

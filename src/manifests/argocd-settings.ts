@@ -49,6 +49,7 @@ export function oidcConfig(config: Config): string {
     `clientID: ${JSON.stringify(sso.clientID ?? '')}`,
     `clientSecret: ${JSON.stringify(`$${name}:${key}`)}`,
     `requestedScopes: ${JSON.stringify(sso.scopes)}`,
+    ...(sso.rootCA ? [`rootCA: ${JSON.stringify(`${sso.rootCA.trim()}\n`)}`] : []),
     '',
   ].join('\n');
 }

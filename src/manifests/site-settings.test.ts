@@ -1,3 +1,4 @@
+import { load } from 'js-yaml';
 import { describe, expect, it } from 'vitest';
 import { sampleConfig } from '../../test/fixtures/sample-config.ts';
 import { parseConfig } from '../config/load.ts';
@@ -87,6 +88,19 @@ describe('Argo CD shaped to the site: extra keys of its ConfigMaps', () => {
 
 describe('SSO (argocd.sso)', () => {
   const config = sampleConfig((c) => Object.assign(c.argocd.sso, SSO, { disableAdmin: true }));
+
+  it('rootCA: the PEM as oidc.config rootCA, read back by YAML as the same text; not PEM is refused', () => {
+    const pem = '-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----';
+    const text = oidcConfig(sampleConfig((c) => Object.assign(c.argocd.sso, SSO, { rootCA: `${pem}\n\n` })));
+    expect((load(text) as { rootCA: string }).rootCA).toBe(`${pem}\n`);
+    expect(() =>
+      parseConfig({
+        git: { repoUrl: 'ssh://git@git.example.com/a/b.git' },
+        environments: { namespaces: ['staging'] },
+        argocd: { sso: { ...SSO, rootCA: 'not a certificate' } },
+      }),
+    ).toThrow(/argocd\.sso\.rootCA: must be PEM certificates/);
+  });
 
   it('oidc.config references the client secret, never a value', () => {
     expect(oidcConfig(config)).toBe(
