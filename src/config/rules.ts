@@ -168,6 +168,29 @@ export function rootPathNoTrailingSlash(c: Pick<Config, 'argocd'>): ConfigProble
 }
 
 /**
+ * argocd.url is where argocd-server answers: its path is the root path (Argo CD appends `/auth/callback`
+ * and its UI's routes to it), with no query or fragment.
+ */
+export function argocdUrlMatchesRootPath(c: Pick<Config, 'argocd'>): ConfigProblem[] {
+  const raw = c.argocd.url;
+  if (!raw) return [];
+  const url = new URL(raw);
+  const want = c.argocd.server.rootPath.replace(/\/+$/, '');
+  const path = url.pathname.replace(/\/+$/, '');
+  if (url.search || url.hash)
+    return [
+      { path: 'argocd.url', message: `must have no query or fragment: write "${url.origin}${url.pathname}"` },
+    ];
+  if (path === want) return [];
+  return [
+    {
+      path: 'argocd.url',
+      message: `must end with argocd.server.rootPath ("${want || '/'}"), where argocd-server answers: write "${url.origin}${want}"`,
+    },
+  ];
+}
+
+/**
  * Enabled webhooks need a provider, Argo CD's public webhook URL and a repository (explicit, or derivable
  * from git.repoUrl in the provider's form); two hooks with one URL would be one hook.
  */
@@ -240,7 +263,7 @@ export interface Rule {
 /** Every cross-field rule, in the order their problems are reported. */
 /** Keys the bootstrap writes from other config keys cannot also be extra keys. */
 const OWNED_KEYS: Record<'cm' | 'cmdParams' | 'rbac', Record<string, string>> = {
-  cm: { 'oidc.config': 'argocd.sso', 'admin.enabled': 'argocd.sso.disableAdmin' },
+  cm: { url: 'argocd.url', 'oidc.config': 'argocd.sso', 'admin.enabled': 'argocd.sso.disableAdmin' },
   cmdParams: { 'server.insecure': 'argocd.server.insecure', 'server.rootpath': 'argocd.server.rootPath' },
   rbac: {},
 };
@@ -279,6 +302,11 @@ export function argocdSettings(c: Pick<Config, 'argocd'>): ConfigProblem[] {
         path: 'argocd.sso.clientID',
         message: 'required when argocd.sso.enabled: the OIDC client ID registered for Argo CD',
       });
+    if (!c.argocd.url)
+      problems.push({
+        path: 'argocd.url',
+        message: `required when argocd.sso.enabled: Argo CD's URL as browsers reach it, e.g. https://deploy.example.com${c.argocd.server.rootPath.replace(/\/+$/, '')} (the redirect URI to register with the provider is <url>/auth/callback)`,
+      });
   } else if (sso.disableAdmin) {
     problems.push({
       path: 'argocd.sso.disableAdmin',
@@ -295,6 +323,7 @@ export const RULES: readonly Rule[] = [
   { needs: ['argocd'], check: supportedVersion },
   { needs: ['argocd'], check: bundledVersion },
   { needs: ['argocd'], check: rootPathNoTrailingSlash },
+  { needs: ['argocd'], check: argocdUrlMatchesRootPath },
   { needs: ['environments'], check: uniqueNamespaces },
   { needs: ['environments'], check: applicationNameTemplate },
   { needs: ['environments'], check: applicationNames },

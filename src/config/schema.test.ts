@@ -79,6 +79,7 @@ describe('describeConfig', () => {
       'argocd.install.url',
       'argocd.install.sha256',
       'argocd.adminPassword.secretRef.namespace',
+      'argocd.url', // required with argocd.sso.enabled (a rule says so)
       // Needed only with argocd.sso.enabled (a rule says so).
       'argocd.sso.issuer',
       'argocd.sso.clientID',

@@ -275,6 +275,15 @@ export const configSchema = z
           })
           .prefault({})
           .describe('argocd-server settings (argocd-cmd-params-cm).'),
+        url: z
+          .url({
+            protocol: /^https?$/,
+            error: 'must be an http(s) URL, e.g. "https://deploy.example.com/argocd"',
+          })
+          .optional()
+          .describe(
+            "Argo CD's URL as people's browsers reach it, root path included (e.g. https://deploy.example.com/argocd): argocd-cm `url`. Argo CD builds the SSO redirect URI from it (`<url>/auth/callback`). Required with argocd.sso.enabled.",
+          ),
         virtualService: z
           .strictObject({
             enabled: z

@@ -60,6 +60,8 @@ export interface Config {
         }
       >
     >;
+    /** Argo CD's external URL (argocd-cm `url`). */
+    url?: string | undefined;
     /** Extra keys of Argo CD's ConfigMaps. */
     settings: {
       cm: Record<string, string>;

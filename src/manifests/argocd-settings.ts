@@ -54,9 +54,11 @@ export function oidcConfig(config: Config): string {
   ].join('\n');
 }
 
-/** The argocd-cm keys of the config (extra keys, SSO), or none. */
+/** The argocd-cm keys of the config (extra keys, Argo CD's URL, SSO), or none. */
 export function argocdCmData(config: Config): Record<string, string> {
   const data: Record<string, string> = { ...config.argocd.settings.cm };
+  // Without a trailing slash: Argo CD appends `/auth/callback` and its other paths to it.
+  if (config.argocd.url) data.url = config.argocd.url.replace(/\/+$/, '');
   const sso = config.argocd.sso;
   if (sso.enabled) {
     data['oidc.config'] = oidcConfig(config);

@@ -14,6 +14,7 @@ import {
   ssoSecretLabelPatch,
 } from './argocd-settings.ts';
 import { seldonDeployHandoff } from './seldon-deploy.ts';
+import { argocdUrl } from './virtualservice.ts';
 
 const SSO = {
   enabled: true,
@@ -143,6 +144,49 @@ describe('SSO (argocd.sso)', () => {
         'p, role:ops, applications, sync, */*, allow\ng, platform-admins, role:admin\ng, ml-team, role:readonly\n',
       'policy.default': '',
     });
+  });
+
+  it('argocd.url: argocd-cm url without a trailing slash, and the address the report and handoff give', () => {
+    const withUrl = sampleConfig((c) => {
+      Object.assign(c.argocd.sso, SSO);
+      c.argocd.url = 'https://deploy.example.com/argocd/';
+    });
+    expect(argocdCmData(withUrl).url).toBe('https://deploy.example.com/argocd');
+    expect(argocdUrl(withUrl)).toBe('https://deploy.example.com/argocd/');
+    expect(argocdCmData(sampleConfig())).toEqual({});
+  });
+
+  const base = {
+    git: { repoUrl: 'ssh://git@git.example.com/a/b.git' },
+    environments: { namespaces: ['staging'] },
+  };
+  const SSO_AND_URL = { sso: SSO, url: 'https://deploy.example.com/argocd' };
+
+  it('argocd.url: accepted with SSO; its path must be the root path', () => {
+    expect(parseConfig({ ...base, argocd: SSO_AND_URL }).argocd.url).toBe(
+      'https://deploy.example.com/argocd',
+    );
+    expect(
+      parseConfig({ ...base, argocd: { url: 'https://d.example.com/', server: { rootPath: '/' } } }).argocd
+        .url,
+    ).toBe('https://d.example.com/');
+  });
+
+  it.each([
+    [{ sso: SSO }, 'argocd.url: required when argocd.sso.enabled'],
+    [{ url: 'https://deploy.example.com' }, 'argocd.url: must end with argocd.server.rootPath ("/argocd")'],
+    [
+      { url: 'https://deploy.example.com/gitops', server: { rootPath: '/argocd' } },
+      'write "https://deploy.example.com/argocd"',
+    ],
+    [{ url: 'https://deploy.example.com/argocd?x=1' }, 'argocd.url: must have no query or fragment'],
+    [{ url: 'ftp://deploy.example.com/argocd' }, 'argocd.url: must be an http(s) URL'],
+    [
+      { ...SSO_AND_URL, settings: { cm: { url: 'https://x' } } },
+      'argocd.settings.cm.url: written by argocd.url',
+    ],
+  ])('argocd.url: validates %j', (argocd, message) => {
+    expect(() => parseConfig({ ...base, argocd })).toThrow(message);
   });
 
   it.each([

@@ -38,10 +38,12 @@ export function virtualService(
 }
 
 /**
- * Where a person reaches Argo CD: `http://<host>/argocd/` when the VirtualService names one host, else just
- * the path (the gateway's address is not known here).
+ * Where a person reaches Argo CD: argocd.url when set (with a trailing slash, as the UI's address);
+ * otherwise `http://<host>/argocd/` when the VirtualService names one host, else just the path (the
+ * gateway's address is not known here).
  */
 export function argocdUrl(config: Config): string {
+  if (config.argocd.url) return `${config.argocd.url.replace(/\/+$/, '')}/`;
   const prefix = rootPrefix(config.argocd.server.rootPath);
   const host = config.argocd.virtualService.hosts.find((h) => !h.includes('*'));
   return host ? `http://${host}${prefix}` : prefix;

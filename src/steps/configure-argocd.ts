@@ -160,7 +160,7 @@ async function ssoCheck(ctx: StepContext): Promise<Check> {
     return {
       ...check,
       ready: true,
-      message: `OIDC ${sso.issuer} (client ${sso.clientID}, secret ${where} key ${key}), ${groups} group mappings${sso.disableAdmin ? ', local admin disabled' : ''}`,
+      message: `OIDC ${sso.issuer} (client ${sso.clientID}, secret ${where} key ${key}, redirect URI ${want.url}/auth/callback), ${groups} group mappings${sso.disableAdmin ? ', local admin disabled' : ''}`,
     };
   } catch (err) {
     return { ...check, ready: false, message: messageOf(err) };

@@ -47,6 +47,7 @@ function config(
     deleteResources?: boolean;
     settings?: unknown;
     sso?: unknown;
+    url?: string;
     components?: unknown;
   } = {},
 ) {
@@ -57,6 +58,7 @@ function config(
       version,
       ...(over.settings ? { settings: over.settings } : {}),
       ...(over.sso ? { sso: over.sso } : {}),
+      ...(over.url ? { url: over.url } : {}),
       ...(over.components ? { components: over.components } : {}),
       install: { source: 'file', file: over.file ?? upstreamFile(`argocd/${version}` as 'argocd/v3.5.1') },
       virtualService: { enabled: false },
@@ -343,6 +345,8 @@ describe('Argo CD shaped to the site, and SSO', () => {
     groups: { 'platform-admins': 'role:admin', 'ml-team': 'role:readonly' },
     disableAdmin: true,
   };
+  /** Argo CD's URL, required with SSO (argocd-cm `url`). */
+  const url = 'https://deploy.example.com/argocd';
   const components = {
     'argocd-repo-server': {
       replicas: 2,
@@ -364,12 +368,12 @@ describe('Argo CD shaped to the site, and SSO', () => {
       argoNs,
       '--from-literal=clientSecret=s3cr3t-value',
     ]);
-    const cfg = config({ envs: [envA], settings, sso, components });
+    const cfg = config({ envs: [envA], settings, sso, url, components });
     const plan = await run('plan', cfg, 'sso-plan', 'text');
     expect(plan.code, plan.stderr.slice(-2000)).toBe(0);
     const cmLine = plan.stdout.split('\n').find((l) => /ConfigMap \S+\/argocd-cm /.test(l)) ?? '';
     expect(cmLine).toMatch(/^~ update/);
-    for (const key of ['admin.enabled', 'oidc.config', 'timeout.reconciliation'])
+    for (const key of ['admin.enabled', 'oidc.config', 'timeout.reconciliation', 'url'])
       expect(cmLine).toContain(`data.${key}`);
     expect(plan.stdout).toMatch(/~ update +ConfigMap \S+\/argocd-rbac-cm .*data\.policy\.csv/);
 
@@ -379,6 +383,7 @@ describe('Argo CD shaped to the site, and SSO', () => {
     const cm = await data('argocd-cm');
     expect(cm['timeout.reconciliation']).toBe('300s');
     expect(cm['admin.enabled']).toBe('false');
+    expect(cm.url).toBe(url);
     expect(cm['oidc.config']).toContain('issuer: "https://sso.example.com/realms/acme"');
     expect(cm['oidc.config']).toContain('clientSecret: "$argocd-oidc:clientSecret"');
     expect((await data('argocd-cmd-params-cm'))['controller.status.processors']).toBe('50');
@@ -415,7 +420,7 @@ describe('Argo CD shaped to the site, and SSO', () => {
       '-p',
       '{"data":{"users.anonymous.enabled":"false"}}',
     ]);
-    const cfg = config({ envs: [envA], settings, sso, components });
+    const cfg = config({ envs: [envA], settings, sso, url, components });
     const rv = async () =>
       (await kubectlJson<Meta>(['get', 'configmap', 'argocd-cm', '-n', argoNs])).metadata.resourceVersion;
     const before = await rv();
@@ -428,6 +433,7 @@ describe('Argo CD shaped to the site, and SSO', () => {
       envs: [envA],
       settings: { ...settings, cm: {} },
       sso: { ...sso, disableAdmin: false },
+      url,
     });
     expect((await run('apply', fewer, 'sso-fewer')).code).toBe(0);
     const cm = await data('argocd-cm');

@@ -427,14 +427,15 @@ helm.sh/hook-weight: {{ .weight | quote }}
 helm.sh/hook-delete-policy: {{ ternary "before-hook-creation" "before-hook-creation,hook-succeeded" (default false .pod) }}
 {{- end }}
 
-{{/* Argo CD's URL as the program's report has it (src/manifests/virtualservice.ts, argocdUrl): the first
-host without a wildcard, else the path alone. */}}
+{{/* Argo CD's URL as the program's report has it (src/manifests/virtualservice.ts, argocdUrl): argocd.url
+with a trailing slash when set, else the first host without a wildcard, else the path alone. */}}
 {{- define "sd-gitops-bootstrap.argocdUrl" -}}
 {{- $c := .Values.config -}}
 {{- $root := printf "%s/" (trimSuffix "/" (default "/argocd" $c.argocd.server.rootPath)) -}}
 {{- $host := "" -}}
 {{- range $c.argocd.virtualService.hosts }}{{ if and (not $host) (not (contains "*" .)) }}{{ $host = . }}{{ end }}{{ end -}}
-{{- if $host }}{{ printf "http://%s%s" $host $root }}{{ else }}{{ $root }}{{ end -}}
+{{- if $c.argocd.url }}{{ printf "%s/" (trimSuffix "/" $c.argocd.url) }}
+{{- else if $host }}{{ printf "http://%s%s" $host $root }}{{ else }}{{ $root }}{{ end -}}
 {{- end }}
 
 {{/*
