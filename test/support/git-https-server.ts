@@ -51,7 +51,7 @@ function openssl(args: string[], cwd: string): void {
 }
 
 /** A CA and a server certificate for `host` signed by it, in `dir`. */
-function makeCertificates(dir: string, host: string): void {
+export function makeCertificates(dir: string, host: string): void {
   const san = /^[0-9.]+$|:/.test(host) ? `IP:${host}` : `DNS:${host}`;
   openssl(['genrsa', '-out', 'ca.key', '2048'], dir);
   openssl(
