@@ -26,7 +26,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { dump } from 'js-yaml';
 import { ensureUpstream } from '../src/manifests/upstream.ts';
-import { startGitSshServer } from '../test/support/git-ssh-server.ts';
+import { sourceSecret, startGitSshServer } from '../test/support/git-ssh-server.ts';
 import { bundle } from './bundle.ts';
 
 const root = join(import.meta.dirname, '..');
@@ -147,15 +147,7 @@ async function freshCase(n: number): Promise<Case> {
     if (i === 20) throw new Error(`Istio's CRDs not established: ${r.stderr}`);
     spawnSync('sleep', ['0.5']);
   }
-  kubectl(
-    ['apply', '-f', '-'],
-    JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: 'gitops-source-creds', namespace: RUN_NS },
-      stringData: { 'ssh-privatekey': git.privateKey, known_hosts: git.knownHosts },
-    }),
-  );
+  kubectl(['apply', '-f', '-'], JSON.stringify(sourceSecret(git, RUN_NS)));
   const server = JSON.parse(kubectl(['config', 'view', '--raw', '--minify', '-o', 'json'])).clusters[0]
     .cluster;
   const token = kubectl(['create', 'token', SA, '-n', RUN_NS, '--duration', '2h']).trim();

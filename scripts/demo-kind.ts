@@ -16,7 +16,7 @@ import { dump, load } from 'js-yaml';
 import type { ReadinessReport } from '../src/report/types.ts';
 import { formatText } from '../src/report/writers.ts';
 import { GIT_HOST_NAME, startGitHost } from '../test/kind/git-host.ts';
-import { startGitSshServer } from '../test/support/git-ssh-server.ts';
+import { sourceSecret, startGitSshServer } from '../test/support/git-ssh-server.ts';
 import { runningKind, upKind } from './cluster.ts';
 import { ensureImages } from './images.ts';
 import { ensureAll } from './manifests.ts';
@@ -91,16 +91,7 @@ if (images.argocd.missing.some((i) => i.startsWith('ghcr.io/dexidp/dex:'))) {
   config.argocd.components = { ...config.argocd.components, 'argocd-dex-server': { replicas: 0 } };
   say('no dex image: argocd.components sets argocd-dex-server to zero replicas (no SSO in the demo)');
 }
-kubectl(
-  ['apply', '-f', '-'],
-  JSON.stringify({
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name: 'gitops-source-creds', namespace: runNs },
-    type: 'kubernetes.io/ssh-auth',
-    stringData: { 'ssh-privatekey': git.privateKey, known_hosts: git.knownHosts, username: git.user },
-  }),
-);
+kubectl(['apply', '-f', '-'], JSON.stringify(sourceSecret(git, runNs)));
 const [repository, tag] = [
   images.project.upstream.replace(/:[^:/]+$/, ''),
   images.project.upstream.replace(/^.*:/, ''),

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { dump, load } from 'js-yaml';
 import { run } from '../src/main.ts';
 import { ensureUpstream } from '../src/manifests/upstream.ts';
-import { startGitSshServer } from '../test/support/git-ssh-server.ts';
+import { sourceSecret, startGitSshServer } from '../test/support/git-ssh-server.ts';
 import { up } from './cluster.ts';
 import { ensureAll } from './manifests.ts';
 
@@ -65,14 +65,7 @@ try {
   const runNs = config.seldonDeploy?.namespace ?? 'seldon-system';
   kubectl(['apply', '-f', '-'], kubectl(['create', 'namespace', runNs, '--dry-run=client', '-o', 'yaml']));
   kubectl(['apply', '--server-side', '-f', await ensureUpstream('istio/networking-crds')]);
-  const secret = {
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name: 'gitops-source-creds', namespace: runNs },
-    type: 'kubernetes.io/ssh-auth',
-    stringData: { 'ssh-privatekey': git.privateKey, known_hosts: git.knownHosts, username: git.user },
-  };
-  kubectl(['apply', '-f', '-'], JSON.stringify(secret));
+  kubectl(['apply', '-f', '-'], JSON.stringify(sourceSecret(git, runNs)));
 
   process.stderr.write(`\n$ sd-gitops-bootstrap apply --config ${configFile}\n\n`);
   const code = await run(['apply', '--config', configFile, '--kubeconfig', cluster.kubeconfig], {

@@ -45,6 +45,23 @@ export interface GitSshServer {
   stop(): Promise<void>;
 }
 
+/**
+ * The `gitops-source-creds` Secret the chart's default `git.credentialsSecret` names, holding this server's
+ * user key, host key line and user: what a platform engineer prepares before a run (the demos, the bench).
+ */
+export function sourceSecret(
+  git: Pick<GitSshServer, 'privateKey' | 'knownHosts' | 'user'>,
+  namespace: string,
+) {
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: 'gitops-source-creds', namespace },
+    type: 'kubernetes.io/ssh-auth',
+    stringData: { 'ssh-privatekey': git.privateKey, known_hosts: git.knownHosts, username: git.user },
+  };
+}
+
 export function sshdPath(): string | undefined {
   return SSHD_CANDIDATES.find((p) => existsSync(p));
 }
