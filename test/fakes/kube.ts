@@ -1,11 +1,16 @@
 /**
  * An in-memory `Kube` for unit tests of steps and the runner. Apply merges maps and replaces lists, and
- * removes the fields it applied last time but not this time (server-side apply with one field manager);
- * it counts writes, and can play the controllers:
- * workloads roll out and Applications sync as soon as they are stored.
+ * keeps server-side apply's field ownership per field manager: a manager's apply removes the fields it
+ * applied last time but not this time, unless another manager owns them too; a field applied with another
+ * value than its owner's is taken over (apply is always forced). Objects get a uid and a resourceVersion
+ * that moves only on change; Lease writes through `request` are checked against the resourceVersion.
+ * It counts writes, and can play the controllers: workloads roll out and Applications sync as soon as they
+ * are stored. test/contract/kube.ts holds these semantics to the real API server's.
  */
 import { isDeepStrictEqual } from 'node:util';
 import { ApiError } from '../../src/errors.ts';
+import { FIELD_MANAGER } from '../../src/kube/apply.ts';
+import { diffObjects } from '../../src/kube/diff.ts';
 import { groupOf, refKey } from '../../src/kube/objects.ts';
 import type {
   ApplyOptions,
@@ -53,6 +58,35 @@ function removePath(obj: unknown, path: string[]): void {
   if (isMap(node)) delete node[path.at(-1)!];
 }
 
+function valueAt(obj: unknown, path: string[]): unknown {
+  let node = obj;
+  for (const seg of path) {
+    if (!isMap(node)) return undefined;
+    node = node[seg];
+  }
+  return node;
+}
+
+/** A label selector's terms: `k=v`, `k==v`, `k!=v`, `k` (exists), `!k` (does not). */
+function selects(selector: string | undefined, labels: Record<string, string> = {}): boolean {
+  return (selector ?? '')
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean)
+    .every((term) => {
+      const m = /^(!?)([^!=]+?)\s*(?:(!=|==|=)\s*(.*))?$/.exec(term);
+      if (!m)
+        throw new ApiError(`fake: unsupported label selector ${selector}`, {
+          status: 400,
+          method: 'GET',
+          path: '',
+        });
+      const [, not, key, op, value] = m as unknown as [string, string, string, string?, string?];
+      if (op === undefined) return key in labels !== (not === '!');
+      return op === '!=' ? labels[key] !== value : labels[key] === value;
+    });
+}
+
 /** fieldsV1 of the owned leaf paths (lists owned whole, as atomic lists are). */
 function fieldsV1(paths: string[][]): Record<string, unknown> {
   const root: Record<string, unknown> = {};
@@ -97,8 +131,8 @@ export class FakeKube implements Kube {
   readonly objects = new Map<string, KubeObject>();
   /** `verb group/resource namespace` (namespace '' for cluster-wide) that SelfSubjectAccessReview denies. */
   readonly denied = new Set<string>();
-  /** The fields our (single) field manager applied last, per object: applying without one removes it. */
-  private readonly owned = new Map<string, Set<string>>();
+  /** Per object, per field manager: the leaf paths (JSON) it owns, as its last apply left them. */
+  private readonly owned = new Map<string, Map<string, Set<string>>>();
   readonly kinds = new Set(BUILTIN_KINDS);
   /** Play the controllers: roll out workloads, establish CRDs, sync Applications. */
   controllers = true;
@@ -115,6 +149,7 @@ export class FakeKube implements Kube {
 
   private store(obj: KubeObject): KubeObject {
     obj.metadata.resourceVersion = String(++this.rv);
+    obj.metadata.uid ??= `uid-${this.rv}`;
     if (this.controllers) this.playControllers(obj);
     this.objects.set(keyOf(refOf(obj)), obj);
     return obj;
@@ -167,8 +202,15 @@ export class FakeKube implements Kube {
     }
     this.stats.writes++;
     const body = structuredClone(opts.body) as KubeObject;
-    if (method === 'POST' && this.objects.has(keyOf(refOf(body)))) {
+    const live = this.objects.get(keyOf(refOf(body)));
+    if (method === 'POST' && live) {
       throw new ApiError('already exists', { status: 409, reason: 'AlreadyExists', method, path });
+    }
+    if (method === 'PUT') {
+      if (!live) throw new ApiError('not found', { status: 404, method, path });
+      if (body.metadata.resourceVersion !== live.metadata.resourceVersion)
+        throw new ApiError('the object has been modified', { status: 409, reason: 'Conflict', method, path });
+      body.metadata.uid = live.metadata.uid;
     }
     return structuredClone(this.store(body)) as T;
   }
@@ -185,11 +227,10 @@ export class FakeKube implements Kube {
     opts: { namespace?: string; labelSelector?: string } = {},
   ): Promise<T[]> {
     this.stats.requests++;
-    const [lk, lv] = (opts.labelSelector ?? '').split('=');
     return [...this.objects.values()]
       .filter((o) => groupOf(o.apiVersion) === groupOf(apiVersion) && o.kind === kind)
       .filter((o) => opts.namespace === undefined || o.metadata.namespace === opts.namespace)
-      .filter((o) => !lk || o.metadata.labels?.[lk] === lv)
+      .filter((o) => selects(opts.labelSelector, o.metadata.labels))
       .map((o) => structuredClone(o) as T);
   }
 
@@ -223,24 +264,60 @@ export class FakeKube implements Kube {
       obj.metadata.labels = { ...obj.metadata.labels, [partOf]: opts.partOf! };
     }
     const tag = member ? { member: true } : {};
-    // A deep copy: removing fields below must never touch the stored object (a dry-run would change it).
-    const next = structuredClone(live ? merge(live, obj) : obj) as KubeObject;
+    const manager = opts.fieldManager ?? FIELD_MANAGER;
     const paths = leafPaths(obj).filter((p) => !IDENTITY.has(p.join('.')));
     const now = new Set(paths.map((p) => JSON.stringify(p)));
-    for (const old of this.owned.get(key) ?? [])
-      if (!now.has(old)) removePath(next, JSON.parse(old) as string[]);
+    // Every other manager keeps what it owns, except a field this apply sets to another value: forced,
+    // it changes hands. A field applied with the same value is then owned by both.
+    const managers = new Map<string, Set<string>>();
+    for (const [other, fields] of this.owned.get(key) ?? []) {
+      if (other === manager) continue;
+      const kept = [...fields].filter((f) => {
+        if (!now.has(f)) return true;
+        const path = JSON.parse(f) as string[];
+        return isDeepStrictEqual(valueAt(live, path), valueAt(obj, path));
+      });
+      if (kept.length > 0) managers.set(other, new Set(kept));
+    }
+    const ownedByOthers = new Set([...managers.values()].flatMap((fields) => [...fields]));
+    // A deep copy: removing fields below must never touch the stored object (a dry-run would change it).
+    const next = structuredClone(live ? merge(live, obj) : obj) as KubeObject;
+    for (const old of this.owned.get(key)?.get(manager) ?? [])
+      if (!now.has(old) && !ownedByOthers.has(old)) removePath(next, JSON.parse(old) as string[]);
+    managers.set(manager, now);
+    const managedFields = [...managers].map(([m, owned]) => ({
+      manager: m,
+      operation: 'Apply',
+      apiVersion: obj.apiVersion,
+      fieldsType: 'FieldsV1',
+      fieldsV1: fieldsV1([...owned].map((f) => JSON.parse(f) as string[])),
+    }));
     if (live && isDeepStrictEqual(comparable(live), comparable(next))) {
-      if (!opts.dryRun) this.owned.set(key, now);
+      // Ownership alone moved (or nothing did): reported unchanged, no resourceVersion moves (the real
+      // server would move it when the ownership changed).
+      if (!opts.dryRun) {
+        this.owned.set(key, managers);
+        live.metadata.managedFields = managedFields;
+      }
       return { ref, action: 'unchanged', ...tag, object: structuredClone(live) };
     }
     const action = live ? 'updated' : 'created';
-    if (opts.dryRun) return { ref, action, ...(live ? { fields: ['(fake)'] } : {}), ...tag, object: next };
+    const fields = live ? { fields: diffObjects(live, next) } : {};
+    const ns = ref.namespace;
+    if (
+      !live &&
+      ns !== undefined &&
+      !this.objects.has(keyOf({ apiVersion: 'v1', kind: 'Namespace', name: ns }))
+    ) {
+      if (opts.dryRun)
+        return { ref, action, note: `namespace ${ns} does not exist yet; cannot dry-run`, object: null };
+      throw new ApiError(`namespaces "${ns}" not found`, { status: 404, method: 'PATCH', path: '' });
+    }
+    if (opts.dryRun) return { ref, action, ...fields, ...tag, object: next };
     this.stats.writes++;
-    this.owned.set(key, now);
-    next.metadata.managedFields = [
-      { manager: 'sd-gitops-bootstrap', operation: 'Apply', fieldsV1: fieldsV1(paths) },
-    ];
-    return { ref, action, ...tag, object: structuredClone(this.store(next)) };
+    this.owned.set(key, managers);
+    next.metadata.managedFields = managedFields;
+    return { ref, action, ...fields, ...tag, object: structuredClone(this.store(next)) };
   }
 
   async applyAll(objs: KubeObject[], opts: ApplyOptions = {}): Promise<ObjectChange[]> {
