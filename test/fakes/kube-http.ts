@@ -2,9 +2,10 @@
  * An in-memory stand-in for kube-apiserver at the HTTP level, for unit tests of code that talks to
  * Kubernetes (this folder and the steps). It implements what the program relies on — discovery, GET/LIST,
  * POST/PUT with resourceVersion conflicts, server-side apply (including dry-run) with resourceVersion that
- * moves only on change, DELETE, SelfSubjectAccessReview, CRDs that become Established and served — and
- * nothing more: no field ownership merging, no defaulting, no validation. Real semantics are tested
- * end to end against a real kube-apiserver (test/e2e).
+ * moves only on change, DELETE (dry-run, uid precondition), SelfSubjectAccessReview, CRDs that become
+ * Established and served — and nothing more: no field ownership merging, no defaulting, no validation.
+ * Real semantics are tested end to end against a real kube-apiserver (test/e2e); the field ownership the
+ * steps rely on is modelled by test/fakes/kube.ts and held to the real server by test/contract/kube.ts.
  */
 import { KubeClient } from '../../src/kube/client.ts';
 import { stripServerFields } from '../../src/kube/diff.ts';
@@ -274,6 +275,16 @@ export class FakeApiServer {
         return this.apply(req, url, parsed, live);
       case 'DELETE': {
         if (!live) return notFound();
+        const options = JSON.parse(req.body ?? '{}') as { preconditions?: { uid?: string } };
+        const uid = options.preconditions?.uid;
+        if (uid !== undefined && uid !== live.metadata.uid) {
+          return statusError(
+            409,
+            'Conflict',
+            `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${live.metadata.uid}`,
+          );
+        }
+        if (url.searchParams.get('dryRun') === 'All') return json(200, { kind: 'Status', status: 'Success' });
         this.objects.delete(key);
         return json(200, { kind: 'Status', status: 'Success' });
       }
