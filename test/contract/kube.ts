@@ -181,6 +181,21 @@ export function kubeContract(name: string, connect: () => Promise<ContractTarget
         expect((await read(name)).metadata.resourceVersion).toBe(rv);
       });
 
+      it('stores a new owner of a value already there: the resourceVersion moves, no value does', async () => {
+        const name = fresh('co-owner');
+        await kube.apply(cm(name, { a: '1' }));
+        const before = await read(name);
+        const change = await kube.apply(cm(name, { a: '1' }), { fieldManager: 'contract-other' });
+        expect(change).toMatchObject({ action: 'updated', fields: ['metadata.managedFields'] });
+        const after = await read(name);
+        expect(after.data).toEqual({ a: '1' });
+        expect(after.metadata.resourceVersion).not.toBe(before.metadata.resourceVersion);
+        expect(managers(after)).toEqual(['contract-other', 'sd-gitops-bootstrap']);
+        const again = await kube.apply(cm(name, { a: '1' }), { fieldManager: 'contract-other' });
+        expect(again.action).toBe('unchanged');
+        expect((await read(name)).metadata.resourceVersion).toBe(after.metadata.resourceVersion);
+      });
+
       it('keeps a field the other manager owns when our apply leaves it out', async () => {
         const name = fresh('kept');
         await kube.apply(cm(name, { ours: '1' }));

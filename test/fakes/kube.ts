@@ -3,7 +3,8 @@
  * keeps server-side apply's field ownership per field manager: a manager's apply removes the fields it
  * applied last time but not this time, unless another manager owns them too; a field applied with another
  * value than its owner's is taken over (apply is always forced). Objects get a uid and a resourceVersion
- * that moves only on change; Lease writes through `request` are checked against the resourceVersion.
+ * that moves only on a change (of a value or of the ownership); Lease writes through `request` are checked
+ * against the resourceVersion.
  * It counts writes, and can play the controllers: workloads roll out and Applications sync as soon as they
  * are stored. test/contract/kube.ts holds these semantics to the real API server's.
  */
@@ -293,13 +294,22 @@ export class FakeKube implements Kube {
       fieldsV1: fieldsV1([...owned].map((f) => JSON.parse(f) as string[])),
     }));
     if (live && isDeepStrictEqual(comparable(live), comparable(next))) {
-      // Ownership alone moved (or nothing did): reported unchanged, no resourceVersion moves (the real
-      // server would move it when the ownership changed).
-      if (!opts.dryRun) {
-        this.owned.set(key, managers);
-        live.metadata.managedFields = managedFields;
-      }
-      return { ref, action: 'unchanged', ...tag, object: structuredClone(live) };
+      // No value changes. When the ownership does, the server stores it (the resourceVersion moves), and
+      // the client reports the object updated if this manager's own entry moved.
+      const same = (a: Set<string> | undefined, b: Set<string> | undefined) =>
+        (a?.size ?? 0) === (b?.size ?? 0) && [...(a ?? [])].every((f) => b?.has(f));
+      const stored = this.owned.get(key) ?? new Map<string, Set<string>>();
+      const names = new Set([...stored.keys(), ...managers.keys()]);
+      if (opts.dryRun || [...names].every((m) => same(stored.get(m), managers.get(m))))
+        return { ref, action: 'unchanged', ...tag, object: structuredClone(live) };
+      const mine = !same(stored.get(manager), managers.get(manager));
+      this.stats.writes++;
+      this.owned.set(key, managers);
+      next.metadata.managedFields = managedFields;
+      const object = structuredClone(this.store(next));
+      return mine
+        ? { ref, action: 'updated', fields: ['metadata.managedFields'], ...tag, object }
+        : { ref, action: 'unchanged', ...tag, object };
     }
     const action = live ? 'updated' : 'created';
     const fields = live ? { fields: diffObjects(live, next) } : {};
