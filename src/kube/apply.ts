@@ -164,7 +164,7 @@ export async function applyObject(
   const tag = member ? { member: true } : {};
   // Already as this manager applied it: the PATCH would change nothing, so it is not sent (nor dry-run).
   if (live !== null && appliesNothing(live, body, fieldManager)) {
-    return { ref, action: 'unchanged', ...(dryRun ? { fields: [] } : {}), ...tag, object: live };
+    return { ref, action: 'unchanged', fields: [], ...tag, object: live };
   }
 
   let result: KubeObject;
