@@ -1,7 +1,9 @@
 /**
- * The contract of a `Kube` (src/kube/types.ts), as the in-memory fake (test/fakes/kube.ts) models it and as
- * the real kube-apiserver behaves: the same cases run against both (test/unit/kube-contract.test.ts and
- * test/e2e/kube-contract.test.ts), so the fake cannot drift from the server it stands in for.
+ * The contract of a `Kube` (src/kube/types.ts), as the fake cluster's store (test/fakes/store.ts) models it
+ * and as the real kube-apiserver behaves: the same cases run against the store through FakeKube
+ * (test/unit/kube-contract.test.ts), through the real client over the HTTP fake
+ * (test/unit/kube-contract-http.test.ts), and against the real server (test/e2e/kube-contract.test.ts), so
+ * the fake cannot drift from the server it stands in for.
  *
  * Covered: resourceVersion and uid on create; server-side apply that changes nothing, changes a field, or
  * leaves out a field it applied before; two field managers (shared fields, forced takeover, a field the

@@ -1,50 +1,19 @@
 /**
  * An in-memory stand-in for kube-apiserver at the HTTP level, for unit tests of code that talks to
- * Kubernetes (this folder and the steps). It implements what the program relies on — discovery, GET/LIST,
- * POST/PUT with resourceVersion conflicts, server-side apply (including dry-run) with resourceVersion that
- * moves only on change, DELETE (dry-run, uid precondition), SelfSubjectAccessReview, CRDs that become
- * Established and served — and nothing more: no field ownership merging, no defaulting, no validation.
- * Real semantics are tested end to end against a real kube-apiserver (test/e2e); the field ownership the
- * steps rely on is modelled by test/fakes/kube.ts and held to the real server by test/contract/kube.ts.
+ * Kubernetes through `KubeClient` (src/kube and the steps). The objects and their semantics —
+ * resourceVersions, uids, server-side apply with field ownership, conflicts, preconditions — are the
+ * fake cluster's store (test/fakes/store.ts), the same one FakeKube adapts; here is only the HTTP side:
+ * paths, discovery documents, Status errors, SelfSubjectAccessReview, CRDs that become Established and
+ * served after a few GETs, injectable faults and a log of every request. No defaulting, no validation.
+ * test/contract/kube.ts holds the store to the real server, through this fake too.
  */
+import { ApiError } from '../../src/errors.ts';
 import { KubeClient } from '../../src/kube/client.ts';
-import { stripServerFields } from '../../src/kube/diff.ts';
 import { splitApiVersion } from '../../src/kube/discovery.ts';
+import { refOf } from '../../src/kube/objects.ts';
 import type { HttpRequest, HttpResponse, Transport } from '../../src/kube/retry.ts';
-import type { KubeObject } from '../../src/kube/types.ts';
-
-export interface FakeResource {
-  group: string;
-  version: string;
-  kind: string;
-  plural: string;
-  namespaced: boolean;
-}
-
-export const BUILTIN_RESOURCES: FakeResource[] = [
-  { group: '', version: 'v1', kind: 'Namespace', plural: 'namespaces', namespaced: false },
-  { group: '', version: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true },
-  { group: '', version: 'v1', kind: 'Secret', plural: 'secrets', namespaced: true },
-  { group: '', version: 'v1', kind: 'Service', plural: 'services', namespaced: true },
-  { group: '', version: 'v1', kind: 'ServiceAccount', plural: 'serviceaccounts', namespaced: true },
-  { group: 'apps', version: 'v1', kind: 'Deployment', plural: 'deployments', namespaced: true },
-  { group: 'apps', version: 'v1', kind: 'StatefulSet', plural: 'statefulsets', namespaced: true },
-  { group: 'coordination.k8s.io', version: 'v1', kind: 'Lease', plural: 'leases', namespaced: true },
-  {
-    group: 'apiextensions.k8s.io',
-    version: 'v1',
-    kind: 'CustomResourceDefinition',
-    plural: 'customresourcedefinitions',
-    namespaced: false,
-  },
-  {
-    group: 'rbac.authorization.k8s.io',
-    version: 'v1',
-    kind: 'ClusterRole',
-    plural: 'clusterroles',
-    namespaced: false,
-  },
-];
+import type { KubeObject, ObjectRef } from '../../src/kube/types.ts';
+import { BUILTIN_RESOURCES, type FakeResource, FakeStore } from './store.ts';
 
 type Fault = (req: HttpRequest) => HttpResponse | Error | undefined;
 
@@ -52,7 +21,6 @@ interface Parsed {
   resource: FakeResource;
   namespace: string | undefined;
   name: string | undefined;
-  key: string;
 }
 
 function json(status: number, body: unknown): HttpResponse {
@@ -63,9 +31,11 @@ function statusError(code: number, reason: string, message: string): HttpRespons
   return json(code, { kind: 'Status', apiVersion: 'v1', status: 'Failure', message, reason, code });
 }
 
+const apiVersionOf = (r: FakeResource) => (r.group ? `${r.group}/${r.version}` : r.version);
+
 export class FakeApiServer {
-  /** Stored objects by canonical path (`/api/v1/namespaces/argocd/configmaps/argocd-cm`). */
-  readonly objects = new Map<string, KubeObject>();
+  /** The objects, keyed by their canonical path (`/api/v1/namespaces/argocd/configmaps/argocd-cm`). */
+  readonly store = new FakeStore((ref) => this.refPath(ref));
   /** Every request received, in order. */
   readonly requests: HttpRequest[] = [];
   /** Consulted first, in order; a fault that returns something answers the request (once). */
@@ -75,11 +45,24 @@ export class FakeApiServer {
   /** GETs of a new CRD before it reports Established (and its kind is served). */
   crdEstablishAfterGets = 1;
   private resources: FakeResource[];
-  private rv = 1000;
   private readonly crdPending = new Map<string, number>();
 
   constructor(resources: FakeResource[] = BUILTIN_RESOURCES) {
     this.resources = [...resources];
+    // What the server sets on every write; a new CRD starts not Established.
+    this.store.onStore = (obj, live) => {
+      obj.metadata.creationTimestamp = live?.metadata.creationTimestamp ?? '2026-01-01T00:00:00Z';
+      obj.metadata.generation = ((live?.metadata.generation as number | undefined) ?? 0) + 1;
+      if (obj.kind === 'CustomResourceDefinition' && !live) {
+        obj.status = { conditions: [{ type: 'Established', status: 'False' }] };
+        this.crdPending.set(obj.metadata.name, this.crdEstablishAfterGets);
+      }
+    };
+  }
+
+  /** Stored objects by canonical path. */
+  get objects(): Map<string, KubeObject> {
+    return this.store.objects;
   }
 
   readonly transport: Transport = async (req) => {
@@ -92,7 +75,13 @@ export class FakeApiServer {
         return answer;
       }
     }
-    return this.handle(req);
+    try {
+      return this.handle(req);
+    } catch (err) {
+      if (err instanceof ApiError && err.status !== undefined)
+        return statusError(err.status, err.reason ?? 'Unknown', err.message);
+      throw err;
+    }
   };
 
   /** A KubeClient talking to this fake (retries fast, CRD waits short). */
@@ -115,27 +104,17 @@ export class FakeApiServer {
 
   /** Store an object as if someone else had created it. Returns the stored copy. */
   seed(obj: KubeObject): KubeObject {
-    const parsed = this.parse(this.pathOf(obj));
-    if (!parsed) throw new Error(`fake: no resource for ${obj.apiVersion} ${obj.kind}`);
-    const stored = this.stamp(structuredClone(obj), undefined);
-    this.objects.set(parsed.key, stored);
-    return stored;
+    if (!this.resourceOf(obj)) throw new Error(`fake: no resource for ${obj.apiVersion} ${obj.kind}`);
+    return this.store.seed(obj);
   }
 
   /** Another writer (e.g. a controller updating status) moves the resourceVersion. */
   touch(obj: KubeObject, status: Record<string, unknown>): void {
-    const key = this.pathOf(obj);
-    const live = this.objects.get(key);
-    if (!live) throw new Error(`fake: ${key} not found`);
-    this.objects.set(key, {
-      ...live,
-      status,
-      metadata: { ...live.metadata, resourceVersion: String(++this.rv) },
-    });
+    this.store.touch(refOf(obj), status);
   }
 
   stored(obj: Pick<KubeObject, 'apiVersion' | 'kind' | 'metadata'>): KubeObject | undefined {
-    return this.objects.get(this.pathOf(obj));
+    return this.store.stored(refOf(obj as KubeObject));
   }
 
   /** Requests that would persist something. */
@@ -144,12 +123,20 @@ export class FakeApiServer {
   }
 
   pathOf(obj: Pick<KubeObject, 'apiVersion' | 'kind' | 'metadata'>): string {
+    return this.refPath(refOf(obj as KubeObject));
+  }
+
+  private refPath(ref: ObjectRef): string {
+    const r = this.resourceOf(ref);
+    if (!r) return `/unknown/${ref.kind}/${ref.name}`;
+    const prefix = r.group === '' ? `/api/${r.version}` : `/apis/${r.group}/${r.version}`;
+    const ns = r.namespaced ? `/namespaces/${ref.namespace}` : '';
+    return `${prefix}${ns}/${r.plural}/${ref.name}`;
+  }
+
+  private resourceOf(obj: Pick<KubeObject, 'apiVersion' | 'kind'>): FakeResource | undefined {
     const { group, version } = splitApiVersion(obj.apiVersion);
-    const r = this.resources.find((x) => x.group === group && x.version === version && x.kind === obj.kind);
-    if (!r) return `/unknown/${obj.kind}/${obj.metadata.name}`;
-    const prefix = group === '' ? `/api/${version}` : `/apis/${group}/${version}`;
-    const ns = r.namespaced ? `/namespaces/${obj.metadata.namespace}` : '';
-    return `${prefix}${ns}/${r.plural}/${obj.metadata.name}`;
+    return this.resources.find((x) => x.group === group && x.version === version && x.kind === obj.kind);
   }
 
   private parse(path: string): Parsed | null {
@@ -168,20 +155,7 @@ export class FakeApiServer {
       (r) => r.group === group && r.version === version && r.plural === plural,
     );
     if (!resource) return null;
-    const prefix = group === '' ? `/api/${version}` : `/apis/${group}/${version}`;
-    const key = `${prefix}${namespace ? `/namespaces/${namespace}` : ''}/${plural}${name ? `/${name}` : ''}`;
-    return { resource, namespace, name, key };
-  }
-
-  private stamp(obj: KubeObject, live: KubeObject | undefined): KubeObject {
-    obj.metadata = {
-      ...obj.metadata,
-      uid: (live?.metadata.uid as string | undefined) ?? `uid-${this.rv}`,
-      creationTimestamp: live?.metadata.creationTimestamp ?? '2026-01-01T00:00:00Z',
-      resourceVersion: String(++this.rv),
-      generation: ((live?.metadata.generation as number | undefined) ?? 0) + 1,
-    };
-    return obj;
+    return { resource, namespace, name };
   }
 
   private handle(req: HttpRequest): HttpResponse {
@@ -211,81 +185,63 @@ export class FakeApiServer {
 
     const parsed = this.parse(path);
     if (!parsed) return statusError(404, 'NotFound', 'the server could not find the requested resource');
-    const { resource, namespace, name, key } = parsed;
+    const { resource, namespace, name } = parsed;
+    const apiVersion = apiVersionOf(resource);
+    const ref: ObjectRef = {
+      apiVersion,
+      kind: resource.kind,
+      name: name ?? '',
+      ...(resource.namespaced && { namespace }),
+    };
     const notFound = () => statusError(404, 'NotFound', `${resource.plural} "${name}" not found`);
-    const live = this.objects.get(key);
+    /** A body for this resource: its identity from the path, as the server takes it. */
+    const body = (): KubeObject => {
+      const obj = JSON.parse(req.body ?? '{}') as KubeObject;
+      const metadata = { ...obj.metadata, ...(name !== undefined && { name }) };
+      if (resource.namespaced && namespace !== undefined) metadata.namespace = namespace;
+      else delete metadata.namespace;
+      return { ...obj, apiVersion, kind: resource.kind, metadata };
+    };
+    const dryRun = url.searchParams.get('dryRun') === 'All';
 
     switch (req.method) {
       case 'GET': {
         if (name === undefined) {
-          const selector = url.searchParams.get('labelSelector');
-          const items = [...this.objects.entries()]
-            .filter(([k]) => this.parse(k)?.resource === resource)
-            .map(([, o]) => o)
-            .filter((o) => namespace === undefined || o.metadata.namespace === namespace)
-            .filter((o) =>
-              (selector ?? '')
-                .split(',')
-                .filter(Boolean)
-                .every((term) => {
-                  const [k, v] = term.split('=');
-                  return k !== undefined && o.metadata.labels?.[k] === v;
-                }),
-            )
+          const items = this.store
+            .list(apiVersion, resource.kind, {
+              ...(namespace !== undefined && { namespace }),
+              ...(url.searchParams.has('labelSelector') && {
+                labelSelector: url.searchParams.get('labelSelector')!,
+              }),
+            })
             .map(({ apiVersion: _a, kind: _k, ...rest }) => rest);
           return json(200, {
             kind: `${resource.kind}List`,
-            metadata: { resourceVersion: String(this.rv) },
+            metadata: { resourceVersion: this.store.resourceVersion },
             items,
           });
         }
-        if (!live) return notFound();
-        if (resource.kind === 'CustomResourceDefinition') this.progressCrd(key, live);
-        return json(200, this.objects.get(key));
+        if (!this.store.stored(ref)) return notFound();
+        if (resource.kind === 'CustomResourceDefinition') this.progressCrd(ref);
+        return json(200, this.store.get(ref));
       }
-      case 'POST': {
-        const body = JSON.parse(req.body ?? '{}') as KubeObject;
-        const objKey = `${key}/${body.metadata.name}`;
-        if (this.objects.has(objKey)) {
-          return statusError(
-            409,
-            'AlreadyExists',
-            `${resource.plural} "${body.metadata.name}" already exists`,
-          );
+      case 'POST':
+        return json(201, this.store.create(body()));
+      case 'PUT':
+        return json(200, this.store.update(body()));
+      case 'PATCH': {
+        if (req.headers['Content-Type'] !== 'application/apply-patch+yaml') {
+          return statusError(415, 'UnsupportedMediaType', `the fake only supports server-side apply`);
         }
-        const stored = this.stamp(body, undefined);
-        this.objects.set(objKey, stored);
-        return json(201, stored);
+        const manager = url.searchParams.get('fieldManager');
+        if (!manager) return statusError(400, 'BadRequest', 'fieldManager is required for apply patch');
+        const { live, object } = this.store.apply(body(), manager, dryRun);
+        return json(live ? 200 : 201, object);
       }
-      case 'PUT': {
-        if (!live) return notFound();
-        const body = JSON.parse(req.body ?? '{}') as KubeObject;
-        if (body.metadata.resourceVersion !== live.metadata.resourceVersion) {
-          return statusError(
-            409,
-            'Conflict',
-            `Operation cannot be fulfilled on ${resource.plural} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
-          );
-        }
-        const stored = this.stamp(body, live);
-        this.objects.set(key, stored);
-        return json(200, stored);
-      }
-      case 'PATCH':
-        return this.apply(req, url, parsed, live);
       case 'DELETE': {
-        if (!live) return notFound();
         const options = JSON.parse(req.body ?? '{}') as { preconditions?: { uid?: string } };
         const uid = options.preconditions?.uid;
-        if (uid !== undefined && uid !== live.metadata.uid) {
-          return statusError(
-            409,
-            'Conflict',
-            `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${live.metadata.uid}`,
-          );
-        }
-        if (url.searchParams.get('dryRun') === 'All') return json(200, { kind: 'Status', status: 'Success' });
-        this.objects.delete(key);
+        if (!this.store.delete(ref, { dryRun, ...(uid !== undefined && { uid }) })) return notFound();
         return json(200, { kind: 'Status', status: 'Success' });
       }
       default:
@@ -293,64 +249,16 @@ export class FakeApiServer {
     }
   }
 
-  private apply(req: HttpRequest, url: URL, parsed: Parsed, live: KubeObject | undefined): HttpResponse {
-    const { resource, namespace, key } = parsed;
-    if (req.headers['Content-Type'] !== 'application/apply-patch+yaml') {
-      return statusError(415, 'UnsupportedMediaType', `the fake only supports server-side apply`);
-    }
-    const manager = url.searchParams.get('fieldManager');
-    if (!manager) return statusError(400, 'BadRequest', 'fieldManager is required for apply patch');
-    if (namespace && !this.objects.has(`/api/v1/namespaces/${namespace}`)) {
-      return statusError(404, 'NotFound', `namespaces "${namespace}" not found`);
-    }
-    const body = JSON.parse(req.body ?? '{}') as KubeObject;
-    const managedFields = [
-      {
-        manager,
-        operation: 'Apply',
-        apiVersion: body.apiVersion,
-        fieldsType: 'FieldsV1',
-        fieldsV1: Object.fromEntries(Object.keys(body).map((k) => [`f:${k}`, {}])),
-      },
-    ];
-    const desired: KubeObject = {
-      ...body,
-      metadata: { ...body.metadata, managedFields },
-      ...(live?.status !== undefined && { status: live.status }),
-    };
-    const same =
-      live !== undefined &&
-      JSON.stringify(stripServerFields(live)) === JSON.stringify(stripServerFields(desired)) &&
-      JSON.stringify(live.metadata.managedFields) === JSON.stringify(managedFields);
-    const dryRun = url.searchParams.get('dryRun') === 'All';
-    let result: KubeObject;
-    if (same) result = live;
-    else if (dryRun) {
-      result = structuredClone(desired);
-      result.metadata = {
-        ...result.metadata,
-        uid: live?.metadata.uid ?? 'uid-dry',
-        resourceVersion: live?.metadata.resourceVersion ?? '',
-      };
-    } else {
-      result = this.stamp(desired, live);
-      if (resource.kind === 'CustomResourceDefinition' && !live) {
-        result.status = { conditions: [{ type: 'Established', status: 'False' }] };
-        this.crdPending.set(key, this.crdEstablishAfterGets);
-      }
-      this.objects.set(key, result);
-    }
-    return json(live ? 200 : 201, result);
-  }
-
-  private progressCrd(key: string, crd: KubeObject): void {
-    const left = this.crdPending.get(key);
+  /** A GET of a new CRD: after `crdEstablishAfterGets` of them it is Established and its kind served. */
+  private progressCrd(ref: ObjectRef): void {
+    const left = this.crdPending.get(ref.name);
     if (left === undefined) return;
     if (left > 1) {
-      this.crdPending.set(key, left - 1);
+      this.crdPending.set(ref.name, left - 1);
       return;
     }
-    this.crdPending.delete(key);
+    this.crdPending.delete(ref.name);
+    const crd = this.store.stored(ref)!;
     const spec = crd.spec as {
       group: string;
       scope: string;
@@ -367,6 +275,7 @@ export class FakeApiServer {
         namespaced: spec.scope === 'Namespaced',
       });
     }
-    this.objects.set(key, { ...crd, status: { conditions: [{ type: 'Established', status: 'True' }] } });
+    // The controller's status write; the fake leaves the resourceVersion where it was.
+    crd.status = { conditions: [{ type: 'Established', status: 'True' }] };
   }
 }

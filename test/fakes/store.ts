@@ -142,13 +142,18 @@ export interface Applied {
 }
 
 export class FakeStore {
-  /** Stored objects by `refKey`. */
+  /** Stored objects, by the adapter's key (`refKey` unless it gives one). */
   readonly objects = new Map<string, KubeObject>();
+  private readonly keyOf: (ref: ObjectRef) => string;
   /** Per object, per field manager: the leaf paths (JSON) it owns, as its last apply left them. */
   private readonly owned = new Map<string, Map<string, Set<string>>>();
   /** Called on every object about to be stored (the adapters' controllers and server-set fields). */
   onStore: ((obj: KubeObject, live: KubeObject | undefined) => void) | undefined;
   private rv = 0;
+
+  constructor(keyOf: (ref: ObjectRef) => string = refKey) {
+    this.keyOf = keyOf;
+  }
 
   /** The last resourceVersion handed out (a LIST's). */
   get resourceVersion(): string {
@@ -157,7 +162,7 @@ export class FakeStore {
 
   /** The stored object itself (not a copy). */
   stored(ref: ObjectRef): KubeObject | undefined {
-    return this.objects.get(refKey(ref));
+    return this.objects.get(this.keyOf(ref));
   }
 
   get(ref: ObjectRef): KubeObject | undefined {
@@ -183,15 +188,15 @@ export class FakeStore {
     this.onStore?.(obj, live);
     obj.metadata.resourceVersion = String(++this.rv);
     obj.metadata.uid ??= `uid-${this.rv}`;
-    this.objects.set(refKey(refOf(obj)), obj);
+    this.objects.set(this.keyOf(refOf(obj)), obj);
     return obj;
   }
 
   /** Another writer (a controller updating status): the resourceVersion moves, the ownership does not. */
   touch(ref: ObjectRef, status: Record<string, unknown>): void {
     const live = this.stored(ref);
-    if (!live) throw new Error(`fake: ${refKey(ref)} not found`);
-    this.objects.set(refKey(ref), {
+    if (!live) throw new Error(`fake: ${this.keyOf(ref)} not found`);
+    this.objects.set(this.keyOf(ref), {
       ...live,
       status,
       metadata: { ...live.metadata, resourceVersion: String(++this.rv) },
@@ -234,15 +239,15 @@ export class FakeStore {
         `Precondition failed: UID in precondition: ${opts.uid}, UID in object meta: ${live.metadata.uid}`,
       );
     if (opts.dryRun) return true;
-    this.objects.delete(refKey(ref));
-    this.owned.delete(refKey(ref));
+    this.objects.delete(this.keyOf(ref));
+    this.owned.delete(this.keyOf(ref));
     return true;
   }
 
   /** Server-side apply of `obj` by `manager`, forced. A new object's namespace must exist (404). */
   apply(obj: KubeObject, manager: string, dryRun = false): Applied {
     const ref = refOf(obj);
-    const key = refKey(ref);
+    const key = this.keyOf(ref);
     const live = this.stored(ref);
     if (
       !live &&
