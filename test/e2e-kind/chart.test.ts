@@ -27,12 +27,14 @@ import { type GitSshServer, startGitSshServer } from '../support/git-ssh-server.
 import { unusedSourceSecret } from '../support/ssh-keys.ts';
 import { withArgocdServer } from './support/argocd.ts';
 import {
+  applicationSpecs,
   argocdStandIn,
   createNamespace,
   imageValues as imageValuesOf,
   install,
   JOB,
   notReady,
+  prepareRelease,
   RELEASE,
   RESTRICTED,
   removeDefaultInstall,
@@ -381,15 +383,7 @@ describe.skipIf(!onKind)('the default install: Argo CD from the bundled manifest
     repoUrl = git.createRepo('gitops', files);
     say(`Git over SSH in its own container: ${repoUrl}`);
 
-    await createNamespace(ns, RESTRICTED);
-    await createNamespace(seldonNs);
-    await apply({
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: 'gitops-source-creds', namespace: ns },
-      type: 'kubernetes.io/ssh-auth',
-      stringData: { 'ssh-privatekey': git.privateKey, known_hosts: git.knownHosts, username: git.user },
-    });
+    await prepareRelease(ns, seldonNs, git);
     await setPassword(passwords.first);
     first = await install(ns, [scenario('default'), values(envs.slice(0, 1))]);
     say(`helm install --wait (installs Argo CD, waits for the sync): ${first.seconds.toFixed(1)}s`);
@@ -456,19 +450,7 @@ describe.skipIf(!onKind)('the default install: Argo CD from the bundled manifest
         ...(await versions('namespaces', undefined, (n) => envs.includes(n))),
         ...(await versions('crd,clusterroles,clusterrolebindings', undefined, (n) => n.includes('argo'))),
       ]);
-    // Argo CD's controller writes its Applications (status, operation; the CRD has no status subresource,
-    // so even generation moves): what the bootstrap owns there is the spec, which must not change.
-    const specs = async () =>
-      JSON.stringify(
-        (
-          await kubectlJson<{ items: { metadata: { name: string }; spec: unknown }[] }>([
-            'get',
-            'applications.argoproj.io,appprojects.argoproj.io',
-            '-n',
-            'argocd',
-          ])
-        ).items.map((o) => [o.metadata.name, o.spec]),
-      );
+    const specs = () => applicationSpecs('argocd');
     const before = await snapshot();
     const s0 = await specs();
     const again = await install(ns, [scenario('default'), values(envs.slice(0, 1))]);

@@ -20,28 +20,27 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildArgocdImages } from '../../scripts/argocd-images.ts';
-import { ciScenarios, valuesFile } from '../e2e/support/helm.ts';
+import { valuesFile } from '../e2e/support/helm.ts';
 import { kubectl, kubectlJson, target, uniqueName } from '../e2e/support/target.ts';
 import { type GitHost, startGitHost } from '../kind/git-host.ts';
 import type { UserOutcome } from '../kind/oidc-flow.ts';
 import { type OidcHost, startOidcHost } from '../kind/oidc-host.ts';
-import { type GitSshServer, startGitSshServer } from '../support/git-ssh-server.ts';
+import { type GitSshServer, sourceSecret, startGitSshServer } from '../support/git-ssh-server.ts';
 import {
   createNamespace,
+  defaultScenario,
   imageValues,
   install,
   notReady,
+  publishArgocdImages,
   RESTRICTED,
   removeDefaultInstall,
   report,
-  withoutDex,
 } from './support/chart.ts';
 import { apply } from './support/cluster.ts';
-import { kind, type LoadedProjectImage, projectImage, publish } from './support/kind.ts';
+import { kind, type LoadedProjectImage, projectImage } from './support/kind.ts';
 
 const onKind = !!target().kind;
-const defaultScenario = () => ciScenarios().find((s) => s.name === 'default')!.file;
 
 function say(msg: string): void {
   process.stderr.write(`[sso] ${msg}\n`);
@@ -133,9 +132,7 @@ describe.skipIf(!onKind)('SSO: a real OpenID Provider logs users into real Argo 
 
   beforeAll(async () => {
     image = await projectImage();
-    const argo = await buildArgocdImages();
-    for (const i of argo.images) publish(i.local, i.upstream);
-    if (argo.dexMissing) await withoutDex();
+    await publishArgocdImages();
 
     gitHost = await startGitHost({ network: kind().network, clusterId: kind().id, log: say });
     git = await startGitSshServer({ on: gitHost, root: join(gitHost.dir, 'ssh') });
@@ -180,13 +177,7 @@ describe.skipIf(!onKind)('SSO: a real OpenID Provider logs users into real Argo 
         'ca.crt': oidc.caPem,
       },
     });
-    await apply({
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: 'gitops-source-creds', namespace: ns },
-      type: 'kubernetes.io/ssh-auth',
-      stringData: { 'ssh-privatekey': git.privateKey, known_hosts: git.knownHosts, username: git.user },
-    });
+    await apply(sourceSecret(git, ns));
     const values = valuesFile('kind-sso', {
       ...imageValues(image),
       config: {

@@ -27,17 +27,18 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildArgocdImages, manifestImages } from '../../scripts/argocd-images.ts';
 import { applysetId, INVENTORY_CONFIGMAP, INVENTORY_KEY } from '../../src/manifests/inventory.ts';
-import { ciScenarios, valuesFile } from '../e2e/support/helm.ts';
+import { valuesFile } from '../e2e/support/helm.ts';
 import { kubectl, kubectlJson, target, uniqueName } from '../e2e/support/target.ts';
 import { type GitHost, startGitHost } from '../kind/git-host.ts';
 import { type GitSshServer, startGitSshServer } from '../support/git-ssh-server.ts';
 import { withArgocdServer } from './support/argocd.ts';
 import {
-  createNamespace,
+  applicationSpecs,
+  defaultScenario,
   imageValues,
   install,
   notReady,
-  RESTRICTED,
+  prepareRelease,
   removeArgocdCrds,
   removeDefaultInstall,
   report,
@@ -47,7 +48,6 @@ import { apply, eventually, versions } from './support/cluster.ts';
 import { kind, projectImage, publish } from './support/kind.ts';
 
 const onKind = !!target().kind;
-const defaultScenario = () => ciScenarios().find((s) => s.name === 'default')!.file;
 const OLD = 'v2.14.21';
 const NEW = 'v3.5.1';
 const ARGO = 'argocd';
@@ -147,21 +147,7 @@ describe.skipIf(!onKind)(`Argo CD ${OLD} → ${NEW} in place, through helm upgra
     });
     // The Git host in Argo CD's known hosts before its repo-server starts (as webhooks.test.ts does): the
     // first comparison then does not wait for the kubelet to refresh the mounted copy.
-    await apply({
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      metadata: { name: 'argocd-ssh-known-hosts-cm', namespace: ARGO },
-      data: { ssh_known_hosts: git.knownHosts },
-    });
-    await createNamespace(ns, RESTRICTED);
-    await createNamespace(seldonNs);
-    await apply({
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: 'gitops-source-creds', namespace: ns },
-      type: 'kubernetes.io/ssh-auth',
-      stringData: { 'ssh-privatekey': git.privateKey, known_hosts: git.knownHosts, username: git.user },
-    });
+    await prepareRelease(ns, seldonNs, git, ARGO);
     first = await install(ns, [defaultScenario(), await values(OLD)]);
     say(`helm install --wait, Argo CD ${OLD}: ${first.seconds.toFixed(1)}s`);
   }, 40 * 60_000);
@@ -322,18 +308,7 @@ describe.skipIf(!onKind)(`Argo CD ${OLD} → ${NEW} in place, through helm upgra
         ...(await versions('namespaces', undefined, (n) => n === env || n === ARGO)),
         ...(await versions('crd,clusterroles,clusterrolebindings', undefined, (n) => n.includes('argo'))),
       ]);
-    // Argo CD's controller writes its Applications' status (no status subresource): their spec must stay.
-    const specs = async () =>
-      JSON.stringify(
-        (
-          await kubectlJson<{ items: { metadata: { name: string }; spec: unknown }[] }>([
-            'get',
-            'applications.argoproj.io,appprojects.argoproj.io',
-            '-n',
-            ARGO,
-          ])
-        ).items.map((o) => [o.metadata.name, o.spec]),
-      );
+    const specs = () => applicationSpecs(ARGO);
     const before = await snapshot();
     const s0 = await specs();
     const again = await install(ns, [defaultScenario(), await values(NEW)]);

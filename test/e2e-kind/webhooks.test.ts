@@ -25,31 +25,29 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildArgocdImages } from '../../scripts/argocd-images.ts';
 import { ARGOCD_WEBHOOK_KEYS, type WebhookProvider } from '../../src/config/webhooks.ts';
 import { signedPushEvent } from '../../src/webhooks/sign.ts';
-import { ciScenarios, valuesFile } from '../e2e/support/helm.ts';
+import { valuesFile } from '../e2e/support/helm.ts';
 import { kubectl, kubectlJson, target, uniqueName } from '../e2e/support/target.ts';
 import { type GitHost, startGitHost } from '../kind/git-host.ts';
 import { type ProviderHost, startProviderHost } from '../kind/provider-host.ts';
 import { type GitSshServer, startGitSshServer } from '../support/git-ssh-server.ts';
 import { portForward } from './support/argocd.ts';
 import {
-  createNamespace,
+  defaultScenario,
   imageValues,
   install,
   notReady,
-  RESTRICTED,
+  prepareRelease,
+  publishArgocdImages,
   removeDefaultInstall,
   report,
-  withoutDex,
 } from './support/chart.ts';
 import { apply, eventually } from './support/cluster.ts';
-import { kind, type LoadedProjectImage, projectImage, publish } from './support/kind.ts';
+import { kind, type LoadedProjectImage, projectImage } from './support/kind.ts';
 
 const onKind = !!target().kind;
 const pollBench = process.env.SD_WEBHOOK_POLL_BENCH === '1';
-const defaultScenario = () => ciScenarios().find((s) => s.name === 'default')!.file;
 const PROVIDERS: WebhookProvider[] = ['github', 'gitlab', 'bitbucket'];
 const HOOKS_PATH: Record<WebhookProvider, (repository: string) => string> = {
   github: (r) => `/repos/${r}/hooks`,
@@ -264,9 +262,7 @@ describe.skipIf(!onKind)('webhooks: a signed push event makes real Argo CD sync 
 
   beforeAll(async () => {
     image = await projectImage();
-    const argo = await buildArgocdImages();
-    for (const i of argo.images) publish(i.local, i.upstream);
-    if (argo.dexMissing) await withoutDex();
+    await publishArgocdImages();
 
     gitHost = await startGitHost({ network: kind().network, clusterId: kind().id, log: say });
     git = await startGitSshServer({ on: gitHost, root: join(gitHost.dir, 'ssh') });
@@ -283,22 +279,7 @@ describe.skipIf(!onKind)('webhooks: a signed push event makes real Argo CD sync 
     // it. Without it the first comparison can run before the kubelet has refreshed the repo-server's
     // mounted copy of the bootstrap's entry ("knownhosts: key is unknown"), and Argo CD was seen not to
     // compare again within the sync timeout (the bootstrap requests no refresh): see the closing note.
-    await createNamespace('argocd');
-    await apply({
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      metadata: { name: 'argocd-ssh-known-hosts-cm', namespace: 'argocd' },
-      data: { ssh_known_hosts: git.knownHosts },
-    });
-    await createNamespace(ns, RESTRICTED);
-    await createNamespace(seldonNs);
-    await apply({
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: 'gitops-source-creds', namespace: ns },
-      type: 'kubernetes.io/ssh-auth',
-      stringData: { 'ssh-privatekey': git.privateKey, known_hosts: git.knownHosts, username: git.user },
-    });
+    await prepareRelease(ns, seldonNs, git, 'argocd');
     installed = await installWith('github');
   }, 30 * 60_000);
 

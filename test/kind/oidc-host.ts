@@ -13,6 +13,7 @@ import { join, resolve } from 'node:path';
 import { GenericContainer, Wait } from 'testcontainers';
 import { ensureNodeBase } from '../../scripts/images.ts';
 import { makeCertificates } from '../support/git-https-server.ts';
+import { jsonLogLines } from './container-log.ts';
 import { KIND_LABEL } from './kind-container.ts';
 
 export const OIDC_HOST_NAME = 'oidc.sd-e2e.internal';
@@ -70,11 +71,7 @@ export async function startOidcHost(opts: {
     .withPullPolicy({ shouldPull: () => false })
     .start();
   const id = container.getId();
-  const lines = () =>
-    spawnSync('docker', ['logs', id], { encoding: 'utf8' })
-      .stdout.split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const lines = () => jsonLogLines(id);
   return {
     issuer,
     caPem: readFileSync(join(certs, 'ca.crt'), 'utf8'),

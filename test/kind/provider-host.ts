@@ -9,6 +9,7 @@ import { resolve } from 'node:path';
 import { GenericContainer, Wait } from 'testcontainers';
 import { ensureNodeBase } from '../../scripts/images.ts';
 import type { FakeProviderKind } from '../fakes/git-providers.ts';
+import { jsonLogLines } from './container-log.ts';
 import { KIND_LABEL } from './kind-container.ts';
 
 const testDir = resolve(import.meta.dirname, '..');
@@ -41,11 +42,7 @@ export async function startProviderHost(opts: {
     .withPullPolicy({ shouldPull: () => false })
     .start();
   const id = container.getId();
-  const lines = () =>
-    spawnSync('docker', ['logs', id], { encoding: 'utf8' })
-      .stdout.split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const lines = () => jsonLogLines(id);
   const first = lines().find((l) => l.ready) as { apiUrl: string; repository: string; token: string };
   return {
     kind: opts.kind,

@@ -4,12 +4,14 @@
  * `install.source: skip`, argocd-dex-server at zero replicas for the default install.
  */
 import { readFileSync } from 'node:fs';
+import { buildArgocdImages } from '../../../scripts/argocd-images.ts';
 import type { ReadinessReport } from '../../../src/report/types.ts';
 import { upstreamFile } from '../../e2e/support/bootstrap.ts';
-import { CHART, helm, parseObjects } from '../../e2e/support/helm.ts';
+import { CHART, ciScenarios, helm, parseObjects } from '../../e2e/support/helm.ts';
 import { dataOf, kubectl, kubectlJson } from '../../e2e/support/target.ts';
+import { type GitSshServer, sourceSecret } from '../../support/git-ssh-server.ts';
 import { apply } from './cluster.ts';
-import type { LoadedProjectImage } from './kind.ts';
+import { type LoadedProjectImage, publish } from './kind.ts';
 
 export const RELEASE = 'sdb';
 export const JOB = `${RELEASE}-sd-gitops-bootstrap`;
@@ -41,6 +43,59 @@ export async function report(
 }
 
 export { notReady } from '../../support/report.ts';
+
+/** The values file of the CI scenario `default` (the chart's defaults for a Seldon Deploy install). */
+export const defaultScenario = () => ciScenarios().find((s) => s.name === 'default')!.file;
+
+/**
+ * Argo CD v3.5.1's images, built or reused, published to the cluster's registry; argocd-dex-server at zero
+ * replicas when no dex image could be built (its module is not served here).
+ */
+export async function publishArgocdImages(): Promise<void> {
+  const argo = await buildArgocdImages();
+  for (const i of argo.images) publish(i.local, i.upstream);
+  if (argo.dexMissing) await withoutDex();
+}
+
+/**
+ * What a release needs before `helm install`: its namespace (restricted Pod Security), Seldon Deploy's, and
+ * the Git source Secret; with `knownHostsIn`, the Git host already in that Argo CD namespace's
+ * `argocd-ssh-known-hosts-cm` (so Argo CD's first comparison trusts it).
+ */
+export async function prepareRelease(
+  namespace: string,
+  seldonNamespace: string,
+  git: Pick<GitSshServer, 'privateKey' | 'knownHosts' | 'user'>,
+  knownHostsIn?: string,
+): Promise<void> {
+  if (knownHostsIn !== undefined) {
+    await createNamespace(knownHostsIn);
+    await apply({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'argocd-ssh-known-hosts-cm', namespace: knownHostsIn },
+      data: { ssh_known_hosts: git.knownHosts },
+    });
+  }
+  await createNamespace(namespace, RESTRICTED);
+  await createNamespace(seldonNamespace);
+  await apply(sourceSecret(git, namespace));
+}
+
+/**
+ * The specs of the AppProjects and Applications in `argocdNamespace`, as one string. Argo CD's controller
+ * writes their status (the CRD has no status subresource, so even generation moves): what the bootstrap owns
+ * there is the spec, which a re-run must not change.
+ */
+export async function applicationSpecs(argocdNamespace: string): Promise<string> {
+  const { items } = await kubectlJson<{ items: { metadata: { name: string }; spec: unknown }[] }>([
+    'get',
+    'applications.argoproj.io,appprojects.argoproj.io',
+    '-n',
+    argocdNamespace,
+  ]);
+  return JSON.stringify(items.map((o) => [o.metadata.name, o.spec]));
+}
 
 /** `helm upgrade --install --wait`, timed; on failure the error carries the Job's log. */
 export async function install(namespace: string, files: string[], extra: string[] = []) {
