@@ -59,51 +59,35 @@ async function getOrNull(ctx: ApplyContext, path: string): Promise<KubeObject | 
 }
 
 /**
- * Is the object (to be) a member of the ApplySet `partOf`: absent, so this apply creates it (`adopt`); or
- * labelled with `partOf`; or (`adopt`) labelled with another ApplySet by this program's own field manager —
- * created by this program for another inventory (a run from another namespace, a release installed again
- * elsewhere). Applying without that label would silently remove it (the field manager owns it), leaving
- * the object in no inventory at all; it is taken over instead. A part-of label anyone else set is left alone,
- * and so the object is not a member. Or (`adopt`) annotated as created for this run (`CREATED_FOR`: the chart's
- * hook that creates Argo CD's namespace before the run), as good as created by it.
+ * The object's place in the ApplySet `partOf`: whether it is (to be) a member, and the part-of label the
+ * apply must carry (none: the body leaves the label out).
+ * - Absent, so this apply creates it: a member (`adopt`).
+ * - Labelled with `partOf`: a member.
+ * - (`adopt`) Annotated as created for this run (`CREATED_FOR`: the chart's hook that creates Argo CD's
+ *   namespace before the run): as good as created by it, a member.
+ * - (`adopt`) Labelled with another ApplySet by this program's own field manager — created by this program
+ *   for another inventory (a run from another namespace, a release installed again elsewhere). Applying
+ *   without that label would silently remove it (the field manager owns it), leaving the object in no
+ *   inventory at all. A namespaced object is taken over (a member, relabelled); a cluster-scoped one (a CRD,
+ *   Argo CD's ClusterRoles) is shared by every install in the cluster, so it keeps the other inventory's
+ *   label and is not a member: this release's uninstall never deletes what another release uses.
+ * - A part-of label anyone else set is left alone, and the object is not a member.
  */
-function isMember(
+function membership(
   live: KubeObject | null,
   partOf: string,
   adopt: boolean,
   fieldManager: string,
   createdFor: string | undefined,
-): boolean {
-  if (live === null) return adopt;
+): { member: boolean; label?: string } {
+  const member = { member: true, label: partOf };
+  if (live === null) return adopt ? member : { member: false };
   const label = live.metadata.labels?.[PART_OF];
-  if (label === partOf) return true;
-  if (adopt && createdFor !== undefined && live.metadata.annotations?.[CREATED_FOR] === createdFor)
-    return true;
-  // Namespaced only: a cluster-scoped object (a CRD, Argo CD's ClusterRoles) is shared by every install in the
-  // cluster, so another inventory's label there stays its own (see `foreignLabel`), never deleted with ours.
-  return (
-    adopt &&
-    label !== undefined &&
-    live.metadata.namespace !== undefined &&
-    ownsLabel(live, fieldManager, PART_OF)
-  );
-}
-
-/**
- * The part-of label this program's field manager set on a cluster-scoped object for another of its
- * inventories: kept in the body as it is, so the apply neither drops it (the object would then be in no
- * inventory) nor takes the object over (this release's uninstall would delete a CRD another one uses).
- */
-function foreignLabel(
-  live: KubeObject | null,
-  partOf: string,
-  adopt: boolean,
-  fieldManager: string,
-): string | undefined {
-  const label = live?.metadata.labels?.[PART_OF];
-  if (!adopt || live === null || label === undefined || label === partOf) return undefined;
-  if (live.metadata.namespace !== undefined || !ownsLabel(live, fieldManager, PART_OF)) return undefined;
-  return label;
+  if (label === partOf) return member;
+  if (!adopt) return { member: false };
+  if (createdFor !== undefined && live.metadata.annotations?.[CREATED_FOR] === createdFor) return member;
+  if (label === undefined || !ownsLabel(live, fieldManager, PART_OF)) return { member: false };
+  return live.metadata.namespace !== undefined ? member : { member: false, label };
 }
 
 interface ManagedFieldsEntry {
@@ -146,14 +130,10 @@ export async function applyObject(
   const ref = refOf(prepared);
   const path = resourcePath(info, prepared.metadata.namespace, prepared.metadata.name);
   const live = prefetched !== undefined ? prefetched : await getOrNull(ctx, path);
-  const member =
-    opts.partOf !== undefined &&
-    isMember(live, opts.partOf, !opts.partOfKeepOnly, fieldManager, opts.createdFor);
-  const kept =
-    opts.partOf !== undefined && !member
-      ? foreignLabel(live, opts.partOf, !opts.partOfKeepOnly, fieldManager)
-      : undefined;
-  const label = member ? opts.partOf : kept;
+  const { member, label } =
+    opts.partOf !== undefined
+      ? membership(live, opts.partOf, !opts.partOfKeepOnly, fieldManager, opts.createdFor)
+      : { member: false, label: undefined };
   const body =
     label !== undefined
       ? {
