@@ -32,6 +32,7 @@ import {
   imageValues,
   install,
   notReady,
+  oneEnvironment,
   publishArgocdImages,
   RESTRICTED,
   removeDefaultInstall,
@@ -193,14 +194,7 @@ describe.skipIf(!onKind)('SSO: a real OpenID Provider logs users into real Argo 
             groups: { 'sd-admins': 'role:admin', 'sd-viewers': 'role:readonly' },
           },
         },
-        git: { repoUrl, verify: true },
-        environments: {
-          namespaces: [env],
-          logging: { enabled: false },
-          waitForSync: true,
-          syncTimeout: '5m',
-        },
-        seldonDeploy: { namespace: seldonNs },
+        ...oneEnvironment(repoUrl, env, seldonNs),
       },
     });
     installed = await install(ns, [defaultScenario(), values]);

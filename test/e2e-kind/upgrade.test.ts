@@ -38,6 +38,7 @@ import {
   imageValues,
   install,
   notReady,
+  oneEnvironment,
   prepareRelease,
   removeArgocdCrds,
   removeDefaultInstall,
@@ -111,14 +112,7 @@ describe.skipIf(!onKind)(`Argo CD ${OLD} → ${NEW} in place, through helm upgra
       ...imageValues(await projectImage()),
       config: {
         argocd: { version },
-        git: { repoUrl, verify: true },
-        environments: {
-          namespaces: [env],
-          logging: { enabled: false },
-          waitForSync: true,
-          syncTimeout: '5m',
-        },
-        seldonDeploy: { namespace: seldonNs },
+        ...oneEnvironment(repoUrl, env, seldonNs),
       },
     });
   const application = async () =>

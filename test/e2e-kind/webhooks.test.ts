@@ -38,6 +38,7 @@ import {
   imageValues,
   install,
   notReady,
+  oneEnvironment,
   prepareRelease,
   publishArgocdImages,
   removeDefaultInstall,
@@ -165,14 +166,7 @@ describe.skipIf(!onKind)('webhooks: a signed push event makes real Argo CD sync 
     const values = valuesFile(`kind-webhooks-${kind}`, {
       ...imageValues(image),
       config: {
-        git: { repoUrl, verify: true },
-        environments: {
-          namespaces: [env],
-          logging: { enabled: false },
-          waitForSync: true,
-          syncTimeout: '5m',
-        },
-        seldonDeploy: { namespace: seldonNs },
+        ...oneEnvironment(repoUrl, env, seldonNs),
         webhooks: {
           enabled: true,
           provider: kind,

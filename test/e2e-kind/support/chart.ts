@@ -44,6 +44,21 @@ export async function report(
 
 export { notReady } from '../../support/report.ts';
 
+/**
+ * The config keys of one environment synced from `repoUrl` (SSH, verified) and waited for, with Seldon
+ * Deploy's namespace: what the upgrade, webhooks and SSO files install besides their own keys.
+ */
+export const oneEnvironment = (repoUrl: string, env: string, seldonNamespace: string) => ({
+  git: { repoUrl, verify: true },
+  environments: {
+    namespaces: [env],
+    logging: { enabled: false },
+    waitForSync: true,
+    syncTimeout: '5m',
+  },
+  seldonDeploy: { namespace: seldonNamespace },
+});
+
 /** The values file of the CI scenario `default` (the chart's defaults for a Seldon Deploy install). */
 export const defaultScenario = () => ciScenarios().find((s) => s.name === 'default')!.file;
 
