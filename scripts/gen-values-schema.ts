@@ -132,7 +132,7 @@ export function configSubtree(): Schema {
   return {
     ...config,
     description:
-      "The program's configuration file, key for key (rendered into the ConfigMap the Job reads). See the configuration reference in the README.",
+      "The program's configuration file, key for key (rendered into the ConfigMap the Job reads). See the configuration reference in docs/configuration.md.",
   };
 }
 
