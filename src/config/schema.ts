@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { DEFAULT_ARGOCD_VERSION } from './bundled.ts';
 import { ARGOCD_COMPONENTS } from './components.ts';
 import { DURATION_HINT, DURATION_PATTERN, parseDuration } from './duration.ts';
-import { WEBHOOK_PROVIDERS } from './webhooks.ts';
+import { WEBHOOK_PROVIDERS } from './webhook-providers.ts';
 
 // ---------------------------------------------------------------------------------------------------------
 // Field types
@@ -632,9 +632,6 @@ export const configSchema = z
       .describe('Where the readiness report goes.'),
   })
   .describe('sd-gitops-bootstrap configuration.');
-
-export type ConfigInput = z.input<typeof configSchema>;
-export type ConfigOutput = z.output<typeof configSchema>;
 
 /** JSON Schema of what a user may write (the input side: durations as strings, plain-string namespaces). */
 export function configJsonSchema(): Record<string, unknown> {
