@@ -351,6 +351,14 @@ export function annotationSizes(c: Pick<Config, 'git'>): ConfigProblem[] {
 // ---------------------------------------------------------------------------------------------------------
 // Strings written into Argo CD's policy CSV and oidc.config
 
+/**
+ * A map key as a segment of a dot path: bare when it is a plain key, JSON-quoted when it holds anything else
+ * (a group name with a space, a comma or a line break stays one readable segment on one line).
+ */
+export function pathKey(key: string): string {
+  return /^[\w./-]+$/.test(key) ? key : JSON.stringify(key);
+}
+
 /** C0/C1 control characters and Unicode line/paragraph separators: YAML and CSV read them as structure. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
@@ -378,11 +386,10 @@ export function policyStrings(c: Pick<Config, 'argocd'>): ConfigProblem[] {
       message: `holds a line break or control character, which would end ${what} early or start a new one: remove it`,
     });
   for (const group of Object.keys(sso.groups)) {
-    if (hasControlCharacter(group))
-      refuse(`argocd.sso.groups.${JSON.stringify(group)}`, 'the policy.csv rule');
+    if (hasControlCharacter(group)) refuse(`argocd.sso.groups.${pathKey(group)}`, 'the policy.csv rule');
     else if (group.trim() === '')
       problems.push({
-        path: `argocd.sso.groups.${JSON.stringify(group)}`,
+        path: `argocd.sso.groups.${pathKey(group)}`,
         message: 'is blank: write the group name as the groups claim carries it',
       });
   }

@@ -7,6 +7,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { loadAll } from 'js-yaml';
 import type { z } from 'zod';
 import { ConfigError, type ConfigProblem } from '../errors.ts';
+import { pathKey } from './guards.ts';
 import { checkRules } from './rules.ts';
 import { configSchema, describeConfig, knownKeysAt } from './schema.ts';
 import type { Config } from './types.ts';
@@ -17,7 +18,12 @@ import type { Config } from './types.ts';
 /** `['environments', 'namespaces', 1, 'name']` → `environments.namespaces[1].name` */
 export function formatPath(path: readonly PropertyKey[]): string {
   return path.reduce<string>(
-    (acc, seg) => (typeof seg === 'number' ? `${acc}[${seg}]` : acc ? `${acc}.${String(seg)}` : String(seg)),
+    (acc, seg) =>
+      typeof seg === 'number'
+        ? `${acc}[${seg}]`
+        : acc
+          ? `${acc}.${pathKey(String(seg))}`
+          : pathKey(String(seg)),
     '',
   );
 }
