@@ -5,7 +5,7 @@
  * every accepted config every object the builders make has names, labels and annotations the API server
  * accepts. Run counts are small (seconds); `INPUT_CASES` records how many cases each class tried.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -69,7 +69,7 @@ function writeConfig(text: string): string {
 }
 
 /** `sd-gitops-bootstrap plan --config FILE` with a cluster that fails on first use: the exit and stderr. */
-async function runPlan(file: string): Promise<{ code: number; stderr: string }> {
+async function runPlan(file: string, runNamespace = RUN_NS): Promise<{ code: number; stderr: string }> {
   const chunks: string[] = [];
   const stderr = new Writable({
     write(chunk, _enc, cb) {
@@ -80,12 +80,12 @@ async function runPlan(file: string): Promise<{ code: number; stderr: string }> 
   const stdout = new Writable({ write: (_c, _e, cb) => cb() });
   const kube = {
     server: 'https://fake',
-    defaultNamespace: RUN_NS,
+    defaultNamespace: runNamespace,
     defaultNamespaceSource: 'pod',
     request: () => Promise.reject(new Error(SENTINEL)),
   } as unknown as Kube;
   const code = await run(['plan', '--config', file], {
-    env: { POD_NAMESPACE: RUN_NS, LOG_LEVEL: 'error', LOG_FORMAT: 'json' },
+    env: { POD_NAMESPACE: runNamespace, LOG_LEVEL: 'error', LOG_FORMAT: 'json' },
     stdout,
     stderr,
     connect: async () => kube,
@@ -350,10 +350,15 @@ function readCsvLine(line: string): string[] | undefined {
 
 afterAll(() => {
   // For the reliability table (INPUT_CLASSES in guards.ts names the classes): the cases each class tried,
-  // written where SD_INPUT_CASES_FILE says (docs/reliability.md's generator sets it), else printed.
-  const text = `${JSON.stringify(INPUT_CASES)}\n`;
-  if (process.env.SD_INPUT_CASES_FILE) writeFileSync(process.env.SD_INPUT_CASES_FILE, text);
-  else process.stdout.write(`input cases by class: ${text}`);
+  // added to the JSON file SD_INPUT_CASES_FILE names (docs/reliability.md's generator sets it), else printed.
+  const file = process.env.SD_INPUT_CASES_FILE;
+  if (!file) {
+    process.stdout.write(`input cases by class: ${JSON.stringify(INPUT_CASES)}\n`);
+    return;
+  }
+  const before = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, number>) : {};
+  for (const [k, n] of Object.entries(INPUT_CASES)) before[k] = (before[k] ?? 0) + n;
+  writeFileSync(file, `${JSON.stringify(before)}\n`);
 });
 
 // ---------------------------------------------------------------------------------------------------------
@@ -572,6 +577,21 @@ describe('classes, by example', () => {
         message: expect.stringMatching(/namespace the bootstrap runs in/),
       },
     ]);
+  });
+
+  it('the run namespace as an environment: exit 2 before the cluster is used', async () => {
+    count('reserved-namespaces');
+    const file = writeConfig(
+      dump({ git: { repoUrl: REPO }, environments: { namespaces: ['staging', 'ops'] } }),
+    );
+    const refused = await runPlan(file, 'ops');
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(
+      /^ {2}- environments\.namespaces\[1\]: "ops" is the namespace the bootstrap runs in/m,
+    );
+    expect(refused.stderr).not.toContain(SENTINEL);
+    const accepted = await runPlan(file, 'seldon-system');
+    expect(accepted.stderr).toContain(SENTINEL);
   });
 
   it('an Application name too long for the argocdapp label is refused; the convention needs no label', () => {

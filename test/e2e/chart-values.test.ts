@@ -7,9 +7,11 @@
  * parsed output, and the pod spec and container have exactly the keys of the default render (no field
  * injected). In the e2e tier because that is where the pinned helm binary is.
  */
+
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { load } from 'js-yaml';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { CHART, ciScenarios, helm, type K8sObject, parseObjects, valuesFile } from './support/helm.ts';
 
 const DEFAULT = ciScenarios().find((s) => s.name === 'default')!.file;
@@ -30,6 +32,16 @@ async function template(values: unknown): Promise<{ code: number; stderr: string
   ]);
   return { code: r.code, stderr: r.stderr, objects: r.code === 0 ? parseObjects(r.stdout) : [] };
 }
+
+/** Cases tried, added to SD_INPUT_CASES_FILE under the class `chart-values` (see INPUT_CLASSES). */
+let cases = 0;
+afterAll(() => {
+  const file = process.env.SD_INPUT_CASES_FILE;
+  if (!file) return;
+  const before = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, number>) : {};
+  before['chart-values'] = (before['chart-values'] ?? 0) + cases;
+  writeFileSync(file, `${JSON.stringify(before)}\n`);
+});
 
 type Obj = Record<string, unknown>;
 const jobOf = (objects: K8sObject[]) =>
@@ -102,6 +114,7 @@ describe('chart values stay data', () => {
             },
           };
           const r = await template(values);
+          cases++;
           if (r.code !== 0) {
             // The schema refuses it (priorityClassName is a name), naming the key; nothing else may fail.
             expect(r.stderr).toMatch(/values don't meet the specifications of the schema/);
