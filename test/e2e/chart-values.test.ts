@@ -149,4 +149,13 @@ describe('chart values stay data', () => {
     );
     expect(rendered).toBeGreaterThan(0);
   }, 300_000);
+
+  it("config.report.configMap naming the chart's own config ConfigMap: helm refuses, naming the key", async () => {
+    const r = await template({ config: { report: { configMap: 'pv-sd-gitops-bootstrap-config' } } });
+    cases++;
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(
+      /config\.report\.configMap pv-sd-gitops-bootstrap-config is the chart's own config ConfigMap/,
+    );
+  });
 });
