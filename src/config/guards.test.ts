@@ -407,6 +407,38 @@ describe('every config either loads or is refused with exit 2 and a dot path', (
     expect(refused).toBeGreaterThan(10);
   }, 120_000);
 
+  it('SSO group names: refused at their dot path, or read back from policy.csv as exactly one field', () => {
+    fc.assert(
+      fc.property(
+        fc.dictionary(groupName, fc.constant('role:readonly'), { minKeys: 1, maxKeys: 4 }),
+        (groups) => {
+          count('policy-strings');
+          const input = {
+            git: { repoUrl: REPO },
+            environments: { namespaces: ['staging'] },
+            argocd: {
+              url: 'https://d.example.com/argocd',
+              sso: { enabled: true, issuer: 'https://sso.example.com', clientID: 'c', groups },
+            },
+          };
+          let config: Config;
+          try {
+            config = parseConfig(input);
+          } catch (err) {
+            expect(err).toBeInstanceOf(ConfigError);
+            for (const p of (err as ConfigError).problems) expect(p.path).toMatch(/^argocd\.sso\.groups\./);
+            return;
+          }
+          const lines = (rbacCmData(config)['policy.csv'] ?? '').split('\n').filter((l) => l !== '');
+          expect(lines.map((l) => readCsvLine(l.trim()))).toEqual(
+            Object.keys(groups).map((g) => ['g', g, 'role:readonly']),
+          );
+        },
+      ),
+      { numRuns: 200, seed: 21 },
+    );
+  });
+
   it('nested YAML aliases: refused with exit 2 before the document is expanded', async () => {
     await fc.assert(
       fc.asyncProperty(laughs, async ({ text, expanded }) => {
