@@ -854,9 +854,12 @@ describe('3. API faults from the real API server', () => {
         async () => {
           const run = live(cfgFile(`restart-${component}-${cfg}`, { cfg }));
           let killedAt = -1;
-          const restarted = run.waitFor(/^✔ install-argocd /).then(() => {
-            killedAt = auditMark();
-            return controlPlaneProcess(component).restart();
+          const restarted = run.waitFor(/^✔ install-argocd /).then(async () => {
+            // From the kill for etcd (its API server audits on); for the API server, from its restart
+            // (the new process's audit entries only: the killed one audits nothing more).
+            const before = auditMark();
+            await controlPlaneProcess(component).restart();
+            killedAt = component === 'etcd' ? before : auditMark();
           });
           const res = await run.result;
           await restarted;

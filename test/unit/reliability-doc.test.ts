@@ -3,7 +3,8 @@
  * document it writes (figures of other suites read from their JSON files, "not run" when absent).
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -12,6 +13,7 @@ import {
   FIGURE_SOURCES,
   readFigures,
   reliabilityDoc,
+  startGate,
   type Totals,
   watchDescendants,
 } from '../e2e/support/faults.ts';
@@ -124,5 +126,54 @@ describe('watchDescendants', () => {
     const sleep = seen.find((p) => p.cmdline.startsWith('sleep\0'));
     expect(sleep?.cmdline.split('\0')).toContain('0.4');
     expect(sleep?.environ).toContain('RELY_MARK=seen-in-environ');
+  });
+});
+
+describe('startGate', () => {
+  it('relays both ways, holds answers, and once frozen nothing more reaches the client', async () => {
+    // An upstream that answers each chunk with "ok:<chunk>" and says when it has answered.
+    const answeredUpstream: string[] = [];
+    let onAnswer = () => {};
+    const upstream = createServer((s) =>
+      s.on('data', (d) => {
+        s.write(`ok:${d}`);
+        answeredUpstream.push(d.toString());
+        onAnswer();
+      }),
+    );
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    const port = (upstream.address() as { port: number }).port;
+    const dir = mkdtempSync(join(tmpdir(), 'gate-'));
+    const kubeconfig = join(dir, 'kubeconfig');
+    writeFileSync(
+      kubeconfig,
+      JSON.stringify({ clusters: [{ cluster: { server: `https://127.0.0.1:${port}` } }] }),
+    );
+    // Held long enough that the freeze below always comes first.
+    const gate = await startGate(kubeconfig, 500);
+    const through = JSON.parse(
+      readFileSync(gate.kubeconfigThrough(kubeconfig, join(dir, 'through')), 'utf8'),
+    );
+    expect(through.clusters[0].cluster.server).toBe(`https://${gate.listen}`);
+    const [host, p] = gate.listen.split(':');
+    const client = connect(Number(p), host!);
+    const got: string[] = [];
+    client.on('data', (d) => got.push(d.toString()));
+    client.write('one');
+    await new Promise((r) => client.once('data', r));
+    expect(got).toEqual(['ok:one']);
+    // The upstream has answered "two"; the gate holds that answer, and is frozen before it passes on.
+    await new Promise<void>((r) => {
+      onAnswer = r;
+      client.write('two');
+    });
+    gate.freeze();
+    client.write('three');
+    await new Promise((r) => setTimeout(r, 700));
+    expect(answeredUpstream).toEqual(['one', 'two']);
+    expect(got).toEqual(['ok:one']);
+    gate.reset();
+    gate.close();
+    upstream.close();
   });
 });
