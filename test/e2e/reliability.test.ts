@@ -76,9 +76,9 @@ const outputs: string[] = [];
 /** Every child process of every run (its /proc cmdline and environ), for the secret scan. */
 const procs: ProcSeen[] = [];
 /** Values that must never appear outside their Secrets, with the user names they could be paired with. */
-const secretValues: { value: string; users: string[] }[] = [
-  { value: adminPassword, users: ['admin'] },
-  { value: passphrase, users: ['git'] },
+const secretValues: { name: string; value: string; users: string[] }[] = [
+  { name: 'admin password', value: adminPassword, users: ['admin'] },
+  { name: 'key passphrase', value: passphrase, users: ['git'] },
 ];
 let faults = 0;
 let faultsSurvived = 0;
@@ -254,12 +254,15 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'key'), git.privateKey, { mode: 0o600 });
   execFileSync('ssh-keygen', ['-q', '-p', '-P', '', '-N', passphrase, '-f', join(dir, 'key')]);
   encryptedKey = readFileSync(join(dir, 'key'), 'utf8');
-  for (const k of [git.privateKey, encryptedKey])
+  for (const [which, k] of [
+    ['plain', git.privateKey],
+    ['encrypted', encryptedKey],
+  ] as const)
     secretValues.push(
       ...k
         .split('\n')
         .filter((l) => l.length > 40 && !l.startsWith('-----'))
-        .map((value) => ({ value, users: [] })),
+        .map((value, i) => ({ name: `SSH key (${which}) line ${i + 1}`, value, users: [] })),
     );
 
   await kubectl(['create', 'namespace', runNs, '--dry-run=client', '-o', 'yaml']).then((y) =>
@@ -1356,7 +1359,7 @@ describe('7. secrets never leak', () => {
         ]);
         const generated = Buffer.from(s.data.password!, 'base64').toString();
         expect(generated.length).toBeGreaterThanOrEqual(16);
-        secretValues.push({ value: generated, users: ['admin'] });
+        secretValues.push({ name: 'generated admin password', value: generated, users: ['admin'] });
         return `exit 0; generated into Secret ${runNs}/rely-gen-${id}`;
       },
     );
@@ -1423,8 +1426,8 @@ describe('7. secrets never leak', () => {
               ] as [string, string][],
           ),
         );
-        const needles = secretValues.flatMap((v, i) =>
-          encodedForms(v.value, v.users).map(([form, text]) => ({ what: `value ${i} ${form}`, text })),
+        const needles = secretValues.flatMap((v) =>
+          encodedForms(v.value, v.users).map(([form, text]) => ({ what: `${v.name} (${form})`, text })),
         );
         const found = places.flatMap(([where, text]) =>
           needles.filter((n) => text.includes(n.text)).map((n) => `${n.what} in ${where}`),

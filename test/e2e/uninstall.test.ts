@@ -178,8 +178,9 @@ describe('helm uninstall with uninstall.enabled', () => {
     await deleteObjects(uninstallHooks);
     await helmOk(['uninstall', release, '-n', ns, '--no-hooks']);
 
-    // Argo CD's namespace goes (the namespace controller empties it first).
-    await kubectl(['wait', '--for=delete', `namespace/${argoNs}`, '--timeout=120s']).catch(() => {});
+    // Argo CD's namespace goes (the namespace controller empties it first): a namespace still there
+    // after the wait fails the test.
+    await kubectl(['wait', '--for=delete', `namespace/${argoNs}`, '--timeout=120s']);
     const after = await snapshot();
     expect(after.filter((k) => !before.includes(k))).toEqual([]);
     expect(before.filter((k) => !after.includes(k))).toEqual([]);
