@@ -4,9 +4,11 @@
  * CD's manifest is repaired by the next apply, two runs never overlap, users' edits survive while drift
  * of the bootstrap's own fields is set back, secrets never leak, and waits end at their timeouts.
  *
- * Every case is a row of one table, written to docs/reliability.md by this file when it runs whole
- * (`npm run test:e2e -- test/e2e/reliability.test.ts`). Nothing is timed: exit codes, messages, object
- * state and the audit log's counts are asserted.
+ * Every case is a row of one table, written to docs/reliability.md by this file when every case ran
+ * (`npm run test:e2e -- test/e2e/reliability.test.ts`; a filtered run, or a case skipped for a missing
+ * prerequisite, leaves the document alone). Nothing is timed: exit codes, messages, object state and the
+ * audit log's counts are asserted, and each row asserts that its fault or kill landed where its title
+ * says (a retry seen, the last step done before the kill, requests after a restart).
  *
  * The run's ServiceAccount lives in BODY_AUDITED_NAMESPACE, whose requests the cluster audits with bodies
  * (scripts/cluster.ts), so the secret scan reads every non-Secret request and response of every run.
