@@ -18,9 +18,17 @@ export interface RulesReviewRule {
   resourceNames?: string[];
 }
 
-/** The resource rules the API server says `user` has in `namespace` (cluster-wide ones included). */
+/**
+ * The resource rules the API server says `user` has in `namespace` (cluster-wide ones included). A
+ * ServiceAccount is asked with the groups its token carries, so rules bound to them count too.
+ */
 export async function rulesOf(user: string, namespace: string): Promise<RulesReviewRule[]> {
-  const out = await kubectl(['create', '-o', 'json', `--as=${user}`, '-f', '-'], {
+  const sa = /^system:serviceaccount:([^:]+):/.exec(user);
+  const groups = sa
+    ? ['system:serviceaccounts', `system:serviceaccounts:${sa[1]}`, 'system:authenticated']
+    : ['system:authenticated'];
+  const as = [`--as=${user}`, ...groups.map((g) => `--as-group=${g}`)];
+  const out = await kubectl(['create', '-o', 'json', ...as, '-f', '-'], {
     input: JSON.stringify({
       apiVersion: 'authorization.k8s.io/v1',
       kind: 'SelfSubjectRulesReview',
