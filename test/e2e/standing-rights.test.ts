@@ -150,18 +150,6 @@ async function expectBindingsRefused(s: Setup, keyDir: string): Promise<string[]
   return accepted;
 }
 
-beforeAll(() => {
-  // Argo CD's ClusterRole exists before the attempt to bind it (a binding to a missing role is refused
-  // for another reason: make the 403 the only one possible).
-  return kubectl(['get', 'clusterrole', 'argocd-application-controller', '-o', 'name']).then(
-    () => {},
-    () =>
-      kubectl(['create', 'clusterrole', 'argocd-application-controller', '--verb=*', '--resource=*.*']).then(
-        () => {},
-      ),
-  );
-}, 60_000);
-
 afterAll(async () => {
   writeStandingRightsFigures(figures);
   for (const r of releases) await helm(['uninstall', r.name, '-n', r.ns, '--no-hooks']);
