@@ -28,7 +28,8 @@ export async function rulesOf(user: string, namespace: string): Promise<RulesRev
     ? ['system:serviceaccounts', `system:serviceaccounts:${sa[1]}`, 'system:authenticated']
     : ['system:authenticated'];
   const as = [`--as=${user}`, ...groups.map((g) => `--as-group=${g}`)];
-  const out = await kubectl(['create', '-o', 'json', ...as, '-f', '-'], {
+  // --validate=false: kubectl's schema check would LIST CRDs as that identity.
+  const out = await kubectl(['create', '--validate=false', '-o', 'json', ...as, '-f', '-'], {
     input: JSON.stringify({
       apiVersion: 'authorization.k8s.io/v1',
       kind: 'SelfSubjectRulesReview',
@@ -47,6 +48,19 @@ const SELF_REVIEWS = new Set([
 ]);
 const RBAC = ['roles', 'rolebindings', 'clusterroles', 'clusterrolebindings'];
 const WORKLOADS = ['pods', 'deployments', 'statefulsets', 'daemonsets', 'replicasets', 'jobs', 'cronjobs'];
+/** Cluster-scoped resources: a rules review in a namespace lists them too, but they are not in it. */
+const CLUSTER_SCOPED = [
+  'namespaces',
+  'nodes',
+  'persistentvolumes',
+  'clusterroles',
+  'clusterrolebindings',
+  'customresourcedefinitions',
+  'mutatingwebhookconfigurations',
+  'validatingwebhookconfigurations',
+  'apiservices',
+  'certificatesigningrequests',
+];
 const WRITES = ['create', 'update', 'patch', 'delete', 'deletecollection', '*'];
 const READS = ['get', 'list', 'watch'];
 
@@ -68,8 +82,12 @@ export function grantingRules(rules: RulesReviewRule[], namespace: string, argoN
           found.push(`${what}: create (cannot be limited to names)`);
         if (has(WRITES) && res(RBAC)) found.push(`${what}: writes RBAC objects`);
         if (has(WRITES) && res(WORKLOADS)) found.push(`${what}: writes pods or workloads`);
-        if (namespace === argoNamespace && has(WRITES)) found.push(`${what}: writes in Argo CD's namespace`);
-        if (namespace === argoNamespace && has(READS) && res(['secrets']))
+        if (has(WRITES) && res(['mutatingwebhookconfigurations', 'validatingwebhookconfigurations']))
+          found.push(`${what}: writes admission webhooks`);
+        const inArgo =
+          namespace === argoNamespace && !SELF_REVIEWS.has(key) && !CLUSTER_SCOPED.includes(resource);
+        if (inArgo && has(WRITES)) found.push(`${what}: writes in Argo CD's namespace`);
+        if (inArgo && has(READS) && res(['secrets']))
           found.push(`${what}: reads Secrets in Argo CD's namespace`);
       }
     }
