@@ -95,6 +95,13 @@ describe('parseCli', () => {
       help: false,
     });
   });
+
+  it('--scope drift is for apply only, and full or drift only (exit 2 otherwise)', () => {
+    expect(parseCli(['apply', '--scope', 'drift']).scope).toBe('drift');
+    expect(parseCli(['apply', '--scope', 'full']).scope).toBeUndefined();
+    expect(() => parseCli(['status', '--scope', 'drift'])).toThrow('--scope is only for apply');
+    expect(() => parseCli(['apply', '--scope', 'all'])).toThrow('--scope all: use full or drift');
+  });
 });
 
 describe('run: usage and configuration errors exit 2 before any API call', () => {

@@ -24,9 +24,9 @@ import { formatPlan, planJson } from './report/plan.ts';
 import { redact } from './report/redact.ts';
 import type { ReadinessReport } from './report/types.ts';
 import { configMapFor, formatText, TERMINATION_LOG, writeTerminationLog } from './report/writers.ts';
-import { createContext, type Mode, type StepDeps } from './steps/context.ts';
+import { createContext, type Mode, type Scope, type StepDeps } from './steps/context.ts';
 import { LEASE_NAME } from './steps/preflight.ts';
-import { runSteps, STEPS, UNINSTALL_STEPS } from './steps/runner.ts';
+import { DRIFT_STEPS, runSteps, STEPS, UNINSTALL_STEPS } from './steps/runner.ts';
 
 export const USAGE = `Usage: sd-gitops-bootstrap <apply|plan|status|uninstall> [options]
 
@@ -47,6 +47,10 @@ Options:
                       else the kubeconfig context's namespace; outside a pod one of the three is required)
   --output text|json  result format on stdout (default: text)
   --require-ready     status: exit 1 unless the report is ready (what \`helm test\` runs)
+  --scope full|drift  apply: full (default) converges everything; drift (the chart's scheduled run) only
+                      sets back existing environment namespaces and the git-creds Secret, compares the
+                      rest read-only and reports what differs (repair: helm upgrade); needs no right to
+                      create, to write in Argo CD's namespace or to read its Secrets
   --yes               uninstall: really delete (nothing else asks)
   --help              show this help
 
@@ -64,6 +68,8 @@ export interface Cli {
   output: 'text' | 'json';
   /** status: exit 1 unless ready. */
   requireReady?: boolean;
+  /** apply: `drift` for the scheduled run's narrow rights (default full). */
+  scope?: Scope;
   help: boolean;
   yes?: boolean;
 }
@@ -95,6 +101,11 @@ export function parseCli(argv: string[]): Cli {
   if (output !== 'text' && output !== 'json') throw new UsageError(`--output ${output}: use text or json`);
   if (values['require-ready'] && command !== 'status')
     throw new UsageError(`--require-ready is for status (apply already exits 1 unless ready)`);
+  const scope = values.scope;
+  if (scope !== undefined) {
+    if (command !== 'apply') throw new UsageError('--scope is only for apply');
+    if (scope !== 'full' && scope !== 'drift') throw new UsageError(`--scope ${scope}: use full or drift`);
+  }
   return {
     command: command as Mode,
     config: values.config,
@@ -103,6 +114,7 @@ export function parseCli(argv: string[]): Cli {
     namespace: values.namespace,
     output,
     ...(values['require-ready'] ? { requireReady: true } : {}),
+    ...(scope === 'drift' ? { scope: 'drift' as const } : {}),
     help: false,
     ...(values.yes ? { yes: true } : {}),
   };
@@ -115,6 +127,7 @@ const OPTIONS = {
   namespace: { type: 'string', short: 'n' },
   output: { type: 'string', short: 'o' },
   'require-ready': { type: 'boolean' },
+  scope: { type: 'string' },
   yes: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -256,6 +269,7 @@ async function execute(
   const startedAt = now();
   const ctx = createContext({
     mode: cli.command,
+    ...(cli.scope ? { scope: cli.scope } : {}),
     config,
     env,
     kube,
@@ -265,9 +279,10 @@ async function execute(
     ...(io.deps ? { deps: io.deps } : {}),
   });
   log.info(
-    `${cli.command}: cluster ${kube.server}, Argo CD in ${config.argocd.namespace}, report in ${ctx.runNamespace}`,
+    `${cli.command}${cli.scope ? ` --scope ${cli.scope}` : ''}: cluster ${kube.server}, Argo CD in ${config.argocd.namespace}, report in ${ctx.runNamespace}`,
   );
-  const result = await runSteps(ctx, cli.command === 'uninstall' ? UNINSTALL_STEPS : STEPS);
+  const steps = cli.command === 'uninstall' ? UNINSTALL_STEPS : cli.scope === 'drift' ? DRIFT_STEPS : STEPS;
+  const result = await runSteps(ctx, steps);
 
   if (cli.command === 'plan') {
     io.stdout.write(cli.output === 'json' ? planJson(ctx.changes) : formatPlan(ctx.changes));

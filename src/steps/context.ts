@@ -16,6 +16,12 @@ import { InventoryKeeper } from './inventory.ts';
 /** `apply` converges, `plan` dry-runs every write, `status` only reports, `uninstall` removes the inventory. */
 export type Mode = 'apply' | 'plan' | 'status' | 'uninstall';
 
+/**
+ * What an `apply` may write: `full` (the hook Job) everything; `drift` (the scheduled CronJob) only sets back
+ * existing objects outside the Argo CD namespace and compares the rest read-only (src/steps/repair-drift.ts).
+ */
+export type Scope = 'full' | 'drift';
+
 export interface ApplyStepOptions {
   /**
    * The inventory set the objects this apply creates belong to (src/manifests/inventory.ts; default
@@ -59,10 +65,14 @@ export interface RunState {
     error?: string;
     hooks?: { role: string; url: string; id?: string | undefined; duplicates: string[] }[];
   };
+  /** repair-drift: what differs (or is missing) and was not written; what left the config, not removed. */
+  drift?: { ref: ObjectRef; what: 'missing' | string[] }[];
+  driftRemovals?: string[];
 }
 
 export interface StepContext {
   readonly mode: Mode;
+  readonly scope: Scope;
   readonly config: Config;
   readonly env: Env;
   readonly kube: Kube;
@@ -135,6 +145,8 @@ export function recordChange(changes: ObjectChange[], change: ObjectChange): voi
 
 export interface ContextOptions {
   mode: Mode;
+  /** Default `full`. */
+  scope?: Scope;
   config: Config;
   env: Env;
   kube: Kube;
@@ -153,14 +165,17 @@ export function createContext(opts: ContextOptions): StepContext {
   const deadlineSignal = AbortSignal.timeout(Math.max(1, opts.env.SD_BOOTSTRAP_TIMEOUT_MS));
   const signal = opts.signal ? AbortSignal.any([opts.signal, deadlineSignal]) : deadlineSignal;
   const runNamespace = opts.env.POD_NAMESPACE ?? opts.kube.defaultNamespace;
+  const scope = opts.scope ?? 'full';
   const writes = opts.mode === 'apply' || opts.mode === 'uninstall';
-  const inventory = new InventoryKeeper(opts.kube, runNamespace, writes);
+  // A drift run never writes the inventory: it creates and deletes nothing.
+  const inventory = new InventoryKeeper(opts.kube, runNamespace, writes && scope === 'full');
   const record = (change: ObjectChange) => {
     changeLog.push(change);
     recordChange(changes, change);
   };
   return {
     mode: opts.mode,
+    scope,
     config: opts.config,
     env: opts.env,
     kube: opts.kube,

@@ -263,6 +263,106 @@ export function requiredPermissions(config: StepContext['config'], inputs: Permi
   return dedupe(perms);
 }
 
+export interface DriftPermissionInputs {
+  runNamespace: string;
+  /** Kinds and names of the install manifest (empty with `skip`). */
+  manifestKinds: { apiVersion: string; kind: string; name?: string }[];
+  virtualServiceApiVersion: string | undefined;
+  credentialsNamespace: string;
+}
+
+/** Manifest kinds a drift run compares (repair-drift.ts `comparedInManifest`): no Secrets, CRDs, Namespaces. */
+const NOT_COMPARED = new Set(['/Secret', 'apiextensions.k8s.io/CustomResourceDefinition', '/Namespace']);
+
+/**
+ * Every permission of `apply --scope drift` (the chart's scheduled CronJob): reads (`get`) of what it compares
+ * — nothing in the Argo CD namespace but `get`, no Secret there — and, by name only, `patch` of the
+ * environment namespaces, Seldon Deploy's git-creds Secret, the report ConfigMap and `update` of the Lease.
+ * No `create`, `delete`, `bind`, `escalate` or `impersonate`: an identity that outlives a run cannot grant
+ * rights, directly or through Argo CD (README: "Drift repaired between upgrades").
+ */
+export function driftPermissions(config: StepContext['config'], inputs: DriftPermissionInputs): Permission[] {
+  const argo = config.argocd.namespace;
+  const perms: Permission[] = [];
+  // compared: the install manifest (Secrets, CRDs and Namespaces aside), by name where the chart names them
+  for (const { apiVersion, kind, name } of inputs.manifestKinds) {
+    const group = groupOf(apiVersion);
+    if (NOT_COMPARED.has(`${group}/${kind}`)) continue;
+    const named = name && NAMED_KINDS.has(`${group}/${kind}`) ? [name] : undefined;
+    const ns = CLUSTER_SCOPED_KINDS.has(kind) ? undefined : argo;
+    perms.push({
+      verb: 'get',
+      group,
+      resource: resourceOf(kind),
+      namespace: ns,
+      ...(named ? { names: named } : {}),
+    });
+  }
+  // compared: the settings (argocd-cmd-params-cm, argocd-cm, argocd-rbac-cm, argocd-server), the AppProject,
+  // the Applications, the VirtualService
+  perms.push(
+    { verb: 'get', group: '', resource: 'configmaps', namespace: argo },
+    { verb: 'get', group: 'apps', resource: 'deployments', namespace: argo },
+    { verb: 'get', group: 'argoproj.io', resource: 'appprojects', namespace: argo },
+    { verb: 'get', group: 'argoproj.io', resource: 'applications', namespace: argo },
+  );
+  if (inputs.virtualServiceApiVersion)
+    perms.push({
+      verb: 'get',
+      group: groupOf(inputs.virtualServiceApiVersion),
+      resource: 'virtualservices',
+      namespace: argo,
+    });
+  // set back: the environment namespaces and Seldon Deploy's git-creds Secret, by name, existing only
+  const envs = environmentsOf(config).map((e) => e.namespace);
+  perms.push(
+    { verb: 'get', group: '', resource: 'namespaces', names: [...envs, config.seldonDeploy.namespace] },
+    { verb: 'patch', group: '', resource: 'namespaces', names: envs },
+  );
+  for (const verb of ['get', 'patch'])
+    perms.push({
+      verb,
+      group: '',
+      resource: 'secrets',
+      namespace: config.seldonDeploy.namespace,
+      names: [config.seldonDeploy.gitCredentialsSecret],
+    });
+  // the git-creds Secret's contents: the source Secret
+  perms.push({
+    verb: 'get',
+    group: '',
+    resource: 'secrets',
+    namespace: inputs.credentialsNamespace,
+    names: [config.git.credentials.secretRef.name],
+  });
+  // the run's own objects, which the hook run created: the inventory (read), the report and the Lease
+  perms.push(
+    {
+      verb: 'get',
+      group: '',
+      resource: 'configmaps',
+      namespace: inputs.runNamespace,
+      names: [INVENTORY_CONFIGMAP, config.report.configMap],
+    },
+    {
+      verb: 'patch',
+      group: '',
+      resource: 'configmaps',
+      namespace: inputs.runNamespace,
+      names: [config.report.configMap],
+    },
+  );
+  for (const verb of ['get', 'update'])
+    perms.push({
+      verb,
+      group: 'coordination.k8s.io',
+      resource: 'leases',
+      namespace: inputs.runNamespace,
+      names: [LEASE_NAME],
+    });
+  return dedupe(perms);
+}
+
 /** One permission per description; names united (any name wins). */
 function dedupe(perms: Permission[]): Permission[] {
   const byKey = new Map<string, Permission>();
@@ -393,6 +493,25 @@ async function gatherInputs(ctx: StepContext): Promise<PermissionInputs> {
   };
 }
 
+async function gatherDriftInputs(ctx: StepContext): Promise<DriftPermissionInputs> {
+  const { config } = ctx;
+  const manifestKinds =
+    config.argocd.install.source === 'skip'
+      ? []
+      : (await argocdManifest(ctx)).objects.map((o) => ({
+          apiVersion: o.apiVersion,
+          kind: o.kind,
+          name: o.metadata.name,
+        }));
+  const vs = await virtualServicePlan(ctx);
+  return {
+    runNamespace: ctx.runNamespace,
+    manifestKinds,
+    virtualServiceApiVersion: vs.create ? vs.apiVersion : undefined,
+    credentialsNamespace: credentialsSecretRef(ctx).namespace,
+  };
+}
+
 /**
  * What `uninstall` uses: reading and deleting each inventory member by name (patching an Application for
  * the resources-finalizer), giving back the environment namespaces (and Argo CD's, when it existed before),
@@ -438,13 +557,19 @@ async function reconcile(ctx: StepContext): Promise<string> {
   const perms =
     ctx.mode === 'uninstall'
       ? uninstallPermissions(ctx.config, ctx.runNamespace, await ctx.inventory.previous())
-      : requiredPermissions(ctx.config, await gatherInputs(ctx));
+      : ctx.scope === 'drift'
+        ? driftPermissions(ctx.config, await gatherDriftInputs(ctx))
+        : requiredPermissions(ctx.config, await gatherInputs(ctx));
   const missing = await missingPermissions(ctx.kube, perms);
   ctx.state.permissions = { reviewed: perms.length, missing };
   if (missing.length > 0) throw new PermissionError(missing);
   ctx.log.debug(`all ${perms.length} permissions granted`);
 
-  if (ctx.mode !== 'uninstall') {
+  if (ctx.scope === 'drift') {
+    // Only what a drift run reads: the Git credentials (for git-creds) and Seldon Deploy's namespace.
+    await readGitCredentials(ctx);
+    await requireSeldonDeployNamespace(ctx);
+  } else if (ctx.mode !== 'uninstall') {
     // Inputs the later steps need, read now so a missing Secret stops the run before anything is written.
     // Every input is checked here, against the cluster and the files, so bad input stops the run with
     // nothing written: the Secrets and their keys, the SSH key (decrypted with its passphrase), the CA bundle, the known

@@ -17,6 +17,7 @@ import { installArgocd } from './install-argocd.ts';
 import { preflight } from './preflight.ts';
 import { registerWebhooks } from './register-webhooks.ts';
 import { removeInventory } from './remove-inventory.ts';
+import { repairDrift } from './repair-drift.ts';
 import { setupEnvironments } from './setup-environments.ts';
 import { waitRollout } from './wait-rollout.ts';
 
@@ -31,6 +32,9 @@ export const STEPS: readonly Step[] = [
   setupEnvironments,
   registerWebhooks,
 ];
+
+/** `apply --scope drift` (the scheduled CronJob): the preflight (this scope's permissions), then repair-drift. */
+export const DRIFT_STEPS: readonly Step[] = [preflight, repairDrift];
 
 /** `uninstall`: the preflight (its permissions from the inventory), then removing the inventory. */
 export const UNINSTALL_STEPS: readonly Step[] = [preflight, removeInventory];

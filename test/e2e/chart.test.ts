@@ -23,7 +23,7 @@ import { load } from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.ts';
 import type { Config } from '../../src/config/types.ts';
-import { type Permission, requiredPermissions } from '../../src/steps/preflight.ts';
+import { driftPermissions, type Permission, requiredPermissions } from '../../src/steps/preflight.ts';
 import { notReady } from '../support/report.ts';
 import { unusedSourceSecret } from '../support/ssh-keys.ts';
 import { runCli, writeConfig } from './support/bootstrap.ts';
@@ -612,6 +612,72 @@ describe("the chart's RBAC is exactly what the program's preflight asks for", ()
       );
       expect(granted.filter((g) => g.verb === 'escalate' || g.verb === 'bind')).toEqual([]);
     }
+  });
+});
+
+describe("schedule.enabled: the scheduled RBAC is exactly what `apply --scope drift`'s preflight asks for", () => {
+  it.each(scenarios)('$name', async ({ name, file }) => {
+    const ns = 'seldon-system';
+    const schedule = valuesFile(`schedule-${name}`, { schedule: { enabled: true } });
+    const values = mergeValues(chartValues(), readValues(file)) as { config: unknown };
+    const config = parseConfig(values.config);
+    const standing = (await render('sdb', ns, [file, schedule])).filter(
+      (o) => o.metadata.name.endsWith('-scheduled') && !o.metadata.annotations?.['helm.sh/hook'],
+    );
+    const granted = grantsOf(standing);
+    const install = config.argocd.install.source !== 'skip';
+    const required = driftPermissions(config, {
+      runNamespace: ns,
+      manifestKinds: install ? manifestKinds(config.argocd.version) : [],
+      virtualServiceApiVersion:
+        config.argocd.virtualService.enabled === false ? undefined : 'networking.istio.io/v1',
+      credentialsNamespace: config.git.credentials.secretRef.namespace ?? ns,
+    }).map((p: Permission) => ({
+      verb: p.verb,
+      group: p.group,
+      resource: p.resource,
+      scope: p.namespace ?? '*',
+      ...(p.names ? { names: p.names } : {}),
+    }));
+    const same = (g: Grant, p: Grant) =>
+      g.verb === p.verb &&
+      g.group === p.group &&
+      g.resource === p.resource &&
+      (g.scope === '*' || g.scope === p.scope);
+    const grantsName = (g: Grant, p: Grant, n?: string) =>
+      same(g, p) && (!g.names || (n !== undefined && g.names.includes(n)));
+    const isGranted = (p: Grant) =>
+      p.names
+        ? p.names.every((n) => granted.some((g) => grantsName(g, p, n)))
+        : granted.some((g) => grantsName(g, p));
+    expect(required.filter((p) => !isGranted(p)).map(grantKey), `${name}: not granted`).toEqual([]);
+    const covers = (g: Grant, p: Grant) =>
+      same(g, p) && (!g.names || (!!p.names && g.names.some((n) => p.names!.includes(n))));
+    expect(
+      granted.filter((g) => !required.some((p) => covers(g, p))).map(grantKey),
+      `${name}: needless`,
+    ).toEqual([]);
+    const needlessNames = granted.flatMap((g) =>
+      (g.names ?? [])
+        .filter((n) => !required.some((p) => same(g, p) && p.names?.includes(n)))
+        .map((n) => `${grantKey(g)} for ${n}`),
+    );
+    expect(needlessNames, `${name}: names granted but never used`).toEqual([]);
+    // Nothing that can grant rights: no create, delete, bind, escalate, impersonate; writes only by name; in
+    // Argo CD's namespace only get, and no Secret.
+    expect(
+      granted
+        .filter((g) => ['create', 'delete', 'bind', 'escalate', 'impersonate', '*'].includes(g.verb))
+        .map(grantKey),
+    ).toEqual([]);
+    expect(
+      granted.filter((g) => !['get', 'list', 'watch'].includes(g.verb) && !g.names).map(grantKey),
+    ).toEqual([]);
+    expect(
+      granted
+        .filter((g) => g.scope === config.argocd.namespace && (g.verb !== 'get' || g.resource === 'secrets'))
+        .map(grantKey),
+    ).toEqual([]);
   });
 });
 

@@ -515,3 +515,80 @@ only reads, such as your Git credentials Secret, stays read-only); create, list,
 {{- define "sd-gitops-bootstrap.scheduledClusterName" -}}
 {{- printf "%s-scheduled" (include "sd-gitops-bootstrap.clusterName" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}
+
+{{/*
+schedule.enabled: the rights of the scheduled run (`apply --scope drift`), standing release objects, so
+nothing here can grant rights, directly or through Argo CD (whose application controller is `*` on `*`): no
+create, delete, bind, escalate or impersonate anywhere; in the Argo CD namespace only `get`, and no Secret;
+writes only by name, of objects the hook run created: the environment namespaces (patch), Seldon Deploy's
+git-creds Secret (patch), the report ConfigMap (patch) and the Lease (update). The same list as the
+program's preflight for that scope (src/steps/preflight.ts, `driftPermissions`); test/e2e/chart.test.ts
+checks they are equal. Output like rbacRules (cluster, namespaces).
+*/}}
+{{- define "sd-gitops-bootstrap.scheduledRules" -}}
+{{- $c := .Values.config -}}
+{{- $argo := default "argocd" $c.argocd.namespace -}}
+{{- $source := default "bundled" $c.argocd.install.source -}}
+{{- $install := ne $source "skip" -}}
+{{- $bundled := eq $source "bundled" -}}
+{{- $vs := $c.argocd.virtualService.enabled -}}
+{{- $vsEnabled := or (kindIs "invalid" $vs) (eq (toString $vs) "auto") (eq (toString $vs) "true") -}}
+{{- $release := .Release.Namespace -}}
+{{- $seldonNs := default "seldon-system" $c.seldonDeploy.namespace -}}
+{{- $credNs := $release -}}
+{{- if and $c.git.credentials $c.git.credentials.secretRef $c.git.credentials.secretRef.namespace }}
+{{- $credNs = $c.git.credentials.secretRef.namespace -}}
+{{- end }}
+{{- $envs := list -}}
+{{- range $c.environments.namespaces }}
+{{- if kindIs "string" . }}{{ $envs = append $envs . }}{{ else }}{{ $envs = append $envs .name }}{{ end -}}
+{{- end }}
+{{- if $c.environments.logging.enabled }}{{ $envs = append $envs $c.environments.logging.namespace }}{{ end -}}
+{{- $envs = uniq $envs -}}
+{{- $get := list "get" -}}
+{{- $cluster := list
+  (dict "apiGroups" (list "") "resources" (list "namespaces") "verbs" $get "resourceNames" (uniq (append $envs $seldonNs)))
+  (dict "apiGroups" (list "") "resources" (list "namespaces") "verbs" (list "patch") "resourceNames" $envs)
+-}}
+{{- $argoRules := list
+  (dict "apiGroups" (list "") "resources" (list "configmaps") "verbs" $get)
+  (dict "apiGroups" (list "apps") "resources" (list "deployments") "verbs" $get)
+  (dict "apiGroups" (list "argoproj.io") "resources" (list "appprojects" "applications") "verbs" $get)
+-}}
+{{- if $vsEnabled }}
+{{- $argoRules = append $argoRules (dict "apiGroups" (list "networking.istio.io") "resources" (list "virtualservices") "verbs" $get) -}}
+{{- end }}
+{{- if $install }}
+{{- $argoClusterRoles := list "argocd-application-controller" "argocd-applicationset-controller" "argocd-server" -}}
+{{- $argoRoles := concat $argoClusterRoles (list "argocd-dex-server" "argocd-notifications-controller" "argocd-redis") -}}
+{{- $argoRules = concat $argoRules (list
+  (dict "apiGroups" (list "") "resources" (list "serviceaccounts" "services") "verbs" $get)
+  (dict "apiGroups" (list "apps") "resources" (list "statefulsets") "verbs" $get)
+  (dict "apiGroups" (list "networking.k8s.io") "resources" (list "networkpolicies") "verbs" $get)) -}}
+{{- if $bundled }}
+{{- $argoRules = append $argoRules (dict "apiGroups" (list "rbac.authorization.k8s.io") "resources" (list "roles" "rolebindings") "verbs" $get "resourceNames" $argoRoles) -}}
+{{- $cluster = append $cluster (dict "apiGroups" (list "rbac.authorization.k8s.io") "resources" (list "clusterroles" "clusterrolebindings") "verbs" $get "resourceNames" $argoClusterRoles) -}}
+{{- else }}
+{{- $argoRules = append $argoRules (dict "apiGroups" (list "rbac.authorization.k8s.io") "resources" (list "roles" "rolebindings") "verbs" $get) -}}
+{{- $cluster = append $cluster (dict "apiGroups" (list "rbac.authorization.k8s.io") "resources" (list "clusterroles" "clusterrolebindings") "verbs" $get) -}}
+{{- end }}
+{{- end }}
+{{- $namespaces := dict $argo $argoRules -}}
+{{- $gitCreds := default "git-creds" $c.seldonDeploy.gitCredentialsSecret -}}
+{{- $_ := set $namespaces $seldonNs (concat (get $namespaces $seldonNs | default (list)) (list (dict "apiGroups" (list "") "resources" (list "secrets") "verbs" (list "get" "patch") "resourceNames" (list $gitCreds)))) -}}
+{{- $_ := set $namespaces $credNs (concat (get $namespaces $credNs | default (list)) (list (dict "apiGroups" (list "") "resources" (list "secrets") "verbs" $get "resourceNames" (list $c.git.credentials.secretRef.name)))) -}}
+{{- $reportCm := default "sd-gitops-bootstrap-report" $c.report.configMap -}}
+{{- $runRules := list
+  (dict "apiGroups" (list "") "resources" (list "configmaps") "verbs" $get "resourceNames" (list "sd-gitops-bootstrap-inventory" $reportCm))
+  (dict "apiGroups" (list "") "resources" (list "configmaps") "verbs" (list "patch") "resourceNames" (list $reportCm))
+  (dict "apiGroups" (list "coordination.k8s.io") "resources" (list "leases") "verbs" (list "get" "update") "resourceNames" (list "sd-gitops-bootstrap"))
+-}}
+{{- $_ := set $namespaces $release (concat (get $namespaces $release | default (list)) $runRules) -}}
+{{- $cluster = include "sd-gitops-bootstrap.mergeRules" (dict "rules" $cluster "covered" (list)) | fromYamlArray -}}
+{{- $merged := dict -}}
+{{- range $ns, $rules := $namespaces }}
+{{- $r := include "sd-gitops-bootstrap.mergeRules" (dict "rules" $rules "covered" $cluster) | fromYamlArray -}}
+{{- if $r }}{{ $_ := set $merged $ns $r }}{{ end -}}
+{{- end }}
+{{- toYaml (dict "cluster" $cluster "namespaces" $merged) }}
+{{- end }}
