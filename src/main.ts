@@ -275,7 +275,7 @@ async function execute(
 
   if (cli.command === 'plan') {
     io.stdout.write(cli.output === 'json' ? planJson(ctx.changes) : formatPlan(ctx.changes));
-    return result.failed ? 1 : 0;
+    return result.failed ? (result.failed.error instanceof ConfigError ? 2 : 1) : 0;
   }
 
   const report: ReadinessReport = buildReport({

@@ -350,7 +350,15 @@ export async function acquireLease(kube: Kube, opts: LeaseOptions): Promise<Leas
         } catch (err) {
           if (!isConflict(err)) throw err;
           const latest = await read();
-          if (latest?.spec?.holderIdentity !== opts.holder) return; // not ours any more: nothing to clear
+          if (latest?.spec?.holderIdentity !== opts.holder) {
+            // Not ours any more: nothing to clear, and the run learns it lost the Lease (its report is
+            // the other run's to write).
+            loseIt({
+              holder: latest?.spec?.holderIdentity || undefined,
+              at: latest?.spec?.acquireTime ?? toMicroTime(now()),
+            });
+            return;
+          }
           current = latest;
         }
       }

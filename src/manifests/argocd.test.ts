@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { loadAll } from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sampleConfig } from '../../test/fixtures/sample-config.ts';
-import { StepError } from '../errors.ts';
+import { ConfigError, StepError } from '../errors.ts';
 import type { KubeObject } from '../kube/types.ts';
 import {
   BUNDLED_DOCUMENTS_SHA256,
@@ -104,6 +104,28 @@ describe('loadArgocdManifest sources', () => {
     expect(loaded.objects).toHaveLength(3);
   });
 
+  it('file with sha256: the matching file loads, verified', async () => {
+    const argocd = sampleConfig(
+      (c) => (c.argocd.install = { source: 'file', file, sha256: sha256Hex(SMALL) }),
+    ).argocd;
+    const loaded = await loadArgocdManifest(argocd);
+    expect(loaded.verified).toBe(true);
+    expect(loaded.objects).toHaveLength(3);
+  });
+
+  it('file with sha256: another file is refused as bad input naming argocd.install.sha256', async () => {
+    const wrong = 'b'.repeat(64);
+    const argocd = sampleConfig((c) => (c.argocd.install = { source: 'file', file, sha256: wrong })).argocd;
+    const err = await loadArgocdManifest(argocd).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).problems).toEqual([
+      {
+        path: 'argocd.install.sha256',
+        message: expect.stringContaining(`${file} has sha256 ${sha256Hex(SMALL)}, not ${wrong}: refusing`),
+      },
+    ]);
+  });
+
   it('url: a wrong digest is refused, naming both digests', async () => {
     const wrong = 'a'.repeat(64);
     const argocd = sampleConfig(
@@ -111,7 +133,8 @@ describe('loadArgocdManifest sources', () => {
     ).argocd;
     const fakeFetch = (async () => new Response(SMALL)) as unknown as typeof fetch;
     const err = await loadArgocdManifest(argocd, { fetch: fakeFetch }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(StepError);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).problems.map((p) => p.path)).toEqual(['argocd.install.sha256']);
     expect((err as Error).message).toContain(wrong);
     expect((err as Error).message).toContain(sha256Hex(SMALL));
   });

@@ -10,7 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadAll } from 'js-yaml';
 import type { Config } from '../config/types.ts';
-import { StepError } from '../errors.ts';
+import { ConfigError, StepError } from '../errors.ts';
 import type { KubeObject } from '../kube/types.ts';
 import { argocdKey, cachedPath, ensureUpstream } from './upstream.ts';
 
@@ -217,10 +217,19 @@ export async function loadArgocdManifest(
       throw new StepError(STEP, 'argocd.install.source is "skip": there is no manifest to load');
   }
   const digest = sha256Hex(text);
+  if (install.sha256 !== undefined && digest !== expected) {
+    // The user's pin: bad input (exit 2, nothing written), named by its key.
+    throw new ConfigError([
+      {
+        path: 'argocd.install.sha256',
+        message: `the Argo CD manifest ${origin} has sha256 ${digest}, not ${expected}: refusing to install it; set argocd.install.sha256 to the digest of the manifest you mean to install (\`sha256sum install.yaml\`), or point argocd.install.${install.source === 'file' ? 'file' : 'url'} at the manifest this digest is of`,
+      },
+    ]);
+  }
   if (expected !== undefined && digest !== expected) {
     throw new StepError(
       STEP,
-      `the Argo CD manifest ${origin} has sha256 ${digest}, expected ${expected}${install.sha256 ? ' (argocd.install.sha256)' : ` (the pin of the bundled ${version})`}: refusing to install it; set argocd.install.sha256 to the digest of the manifest you mean to install (\`sha256sum install.yaml\`)`,
+      `the Argo CD manifest ${origin} has sha256 ${digest}, expected ${expected} (the pin of the bundled ${version}): refusing to install it; the image or the cache is damaged: rebuild the image, or delete ${origin} (\`npm run manifests\` fetches it again)`,
     );
   }
   let docs =

@@ -3,7 +3,15 @@
  * failure; then every step reports (read-only) and the checks are gathered. Plan reconciles with dry-runs
  * and reports nothing; status only reports.
  */
-import { ApiError, LeaseLostError, messageOf, PermissionError, StepError, TimeoutError } from '../errors.ts';
+import {
+  ApiError,
+  ConfigError,
+  LeaseLostError,
+  messageOf,
+  PermissionError,
+  StepError,
+  TimeoutError,
+} from '../errors.ts';
 import { LeaseHeldError } from '../kube/lease.ts';
 import { formatDuration, WaitFailedError } from '../kube/wait.ts';
 import { progressLine } from '../log.ts';
@@ -42,6 +50,7 @@ export interface RunResult {
 }
 
 const EXPECTED = [
+  ConfigError,
   StepError,
   PermissionError,
   ApiError,
