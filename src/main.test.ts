@@ -351,8 +351,8 @@ describe('run against a cluster', () => {
           kind: 'Lease',
           namespace: 'seldon-system',
           name: 'sd-gitops-bootstrap',
-        })?.spec as { holderIdentity?: string }
-      ).holderIdentity,
+        })?.spec as { holderIdentity?: string } | undefined
+      )?.holderIdentity,
     ).toBe('thief-pod/7');
   });
 
