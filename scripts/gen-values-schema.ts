@@ -5,7 +5,7 @@
  * fails `helm install` before anything is created.
  *
  * `node scripts/gen-values-schema.ts --write` refreshes the committed file; without `--write` it prints it.
- * test/unit/values-schema.test.ts fails when the committed file is stale.
+ * test/unit/chart-values.test.ts fails when the committed file is stale.
  *
  * Helm validates with JSON Schema draft-07 and Go's regexp (RE2): `assertHelmCompatible` rejects what RE2
  * cannot compile (look-arounds, back-references) instead of letting `helm install` fail on it.
@@ -132,7 +132,7 @@ export function configSubtree(): Schema {
   return {
     ...config,
     description:
-      "The program's configuration file, key for key (rendered into the ConfigMap the Job reads). See the configuration reference in the README.",
+      "The program's configuration file, key for key (rendered into the ConfigMap the Job reads). See the configuration reference in docs/configuration.md.",
   };
 }
 
