@@ -59,7 +59,15 @@ beforeAll(async () => {
   await kubectl(['apply', '--server-side', '-f', upstreamFile('istio/networking-crds')]);
   runner = await runnerIdentity(runNs, 'bootstrap', 'cluster-admin');
   for (const [name, data] of [
-    ['git', { 'ssh-privatekey': git.privateKey, known_hosts: git.knownHosts }],
+    [
+      'git',
+      {
+        'ssh-privatekey': git.privateKey,
+        known_hosts: git.knownHosts,
+        username: 'git',
+        email: 'ci@example.com',
+      },
+    ],
     ['admin-password', { password: `lease-admin-${id}` }],
   ] as const) {
     await kubectl(['apply', '-f', '-'], {
