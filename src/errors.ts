@@ -82,3 +82,36 @@ export class PermissionError extends Error {
 export function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/**
+ * This run's Lease was taken by another run (or could not be renewed within its duration): the run stopped
+ * before the write it was about to make, and leaves the work to the run that holds the Lease now.
+ */
+export class LeaseLostError extends Error {
+  override name = 'LeaseLostError';
+  readonly lease: string;
+  /** The run that holds the Lease now, when known. */
+  readonly holder: string | undefined;
+  /** When it took the Lease (its acquireTime), else when this run found out. */
+  readonly at: string;
+  /** The write that was not made: `PATCH deployments.apps argocd/argocd-server`. */
+  readonly write: string;
+  constructor(opts: { lease: string; holder: string | undefined; at: string; write: string; why?: string }) {
+    super(
+      `lost the Lease ${opts.lease} to ${opts.holder ?? 'another run'} at ${opts.at}` +
+        (opts.why ? ` (${opts.why})` : '') +
+        `; stopped before writing ${opts.write}; the other run finishes the work`,
+    );
+    this.lease = opts.lease;
+    this.holder = opts.holder;
+    this.at = opts.at;
+    this.write = opts.write;
+  }
+}
+
+/** The LeaseLostError in `err` or its causes (a step may wrap what a write threw). */
+export function leaseLostIn(err: unknown): LeaseLostError | undefined {
+  for (let e = err, depth = 0; e instanceof Error && depth < 10; e = e.cause, depth++)
+    if (e instanceof LeaseLostError) return e;
+  return undefined;
+}

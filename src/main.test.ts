@@ -316,6 +316,70 @@ describe('run against a cluster', () => {
     expect(kube.objects.has('/ConfigMap/seldon-system/sd-gitops-bootstrap-report')).toBe(false);
   });
 
+  it('another run takes the Lease while this one runs: exit 1, says who and when, its report left alone', async () => {
+    const kube = cluster();
+    const applyAll = kube.applyAll.bind(kube);
+    let taken = false;
+    kube.applyAll = async (objs, opts) => {
+      const out = await applyAll(objs, opts);
+      if (!taken && !opts?.dryRun) {
+        // After the first batch (Argo CD's install), another run takes the Lease over.
+        taken = true;
+        const ref = {
+          apiVersion: 'coordination.k8s.io/v1',
+          kind: 'Lease',
+          namespace: 'seldon-system',
+          name: 'sd-gitops-bootstrap',
+        };
+        const live = kube.store.get(ref)!;
+        kube.store.update({
+          ...live,
+          spec: {
+            ...(live.spec as object),
+            holderIdentity: 'thief-pod/7',
+            acquireTime: '2026-03-01T10:07:00.000000Z',
+          },
+        });
+      }
+      return out;
+    };
+    const r = await cli(['apply', '--config', configFile, '-o', 'json'], kube);
+    expect(taken).toBe(true);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      'lost the Lease sd-gitops-bootstrap to thief-pod/7 at 2026-03-01T10:07:00.000000Z; stopped before writing the report ConfigMap seldon-system/sd-gitops-bootstrap-report; the other run finishes the work',
+    );
+    expect(kube.objects.has('/ConfigMap/seldon-system/sd-gitops-bootstrap-report')).toBe(false);
+    // The Lease stays the other run's.
+    expect(
+      (
+        kube.store.get({
+          apiVersion: 'coordination.k8s.io/v1',
+          kind: 'Lease',
+          namespace: 'seldon-system',
+          name: 'sd-gitops-bootstrap',
+        })?.spec as { holderIdentity?: string } | undefined
+      )?.holderIdentity,
+    ).toBe('thief-pod/7');
+  });
+
+  it('install.source file with a sha256 the file does not have: exit 2 naming the key, nothing written', async () => {
+    const manifest = join(dir, 'install.yaml');
+    await writeFile(manifest, 'apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: argocd-server\n');
+    const config = join(dir, 'config-file-sha.yaml');
+    const input = structuredClone(SAMPLE_INPUT) as { argocd?: Record<string, unknown> };
+    input.argocd = { ...input.argocd, install: { source: 'file', file: manifest, sha256: 'c'.repeat(64) } };
+    await writeFile(config, dump(input));
+    const kube = cluster();
+    const writes = kube.stats.writes;
+    const r = await cli(['apply', '--config', config, '-o', 'json'], kube);
+    expect(r.code, r.stderr.slice(-1500)).toBe(2);
+    expect(r.stderr).toMatch(
+      /argocd\.install\.sha256: the Argo CD manifest .*install\.yaml has sha256 [0-9a-f]{64}, not c{64}/,
+    );
+    expect(kube.stats.writes).toBe(writes);
+  });
+
   it('another run holds a Lease that runs out in time: waits for it, says so, then takes it over', async () => {
     const kube = cluster().seed(heldLease('killed-pod/1', 1));
     const r = await cli(['apply', '--config', configFile, '-o', 'json'], kube);

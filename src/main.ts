@@ -12,7 +12,15 @@ import { runNamespaceProblems } from './config/guards.ts';
 import { loadConfigFile } from './config/load.ts';
 import { isDnsLabel, labelHint } from './config/schema.ts';
 import type { Config, Env } from './config/types.ts';
-import { ApiError, ConfigError, messageOf, PermissionError, UsageError } from './errors.ts';
+import {
+  ApiError,
+  ConfigError,
+  LeaseLostError,
+  leaseLostIn,
+  messageOf,
+  PermissionError,
+  UsageError,
+} from './errors.ts';
 import { type ConnectOptions, connect } from './kube/client.ts';
 import { LeaseHeldError } from './kube/lease.ts';
 import type { Kube } from './kube/types.ts';
@@ -286,7 +294,7 @@ async function execute(
 
   if (cli.command === 'plan') {
     io.stdout.write(cli.output === 'json' ? planJson(ctx.changes) : formatPlan(ctx.changes));
-    return result.failed ? 1 : 0;
+    return result.failed ? (result.failed.error instanceof ConfigError ? 2 : 1) : 0;
   }
 
   const report: ReadinessReport = buildReport({
@@ -302,10 +310,28 @@ async function execute(
     finishedAt: now(),
   });
   let code = (cli.command === 'status' && !cli.requireReady) || report.ready ? 0 : 1;
+  // Bad input found in preflight (e.g. argocd.install.sha256 against the manifest): exit 2, nothing written.
+  if (result.failed?.error instanceof ConfigError) code = 2;
+  // Another run took the Lease: this one stopped before its next write (the report's, at the latest).
+  const lease = ctx.state.lease;
+  const lost =
+    leaseLostIn(result.failed?.error) ??
+    (lease?.lost
+      ? new LeaseLostError({
+          lease: LEASE_NAME,
+          holder: lease.lostTo?.holder,
+          at: lease.lostTo?.at ?? now().toISOString(),
+          write: `the report ConfigMap ${ctx.runNamespace}/${config.report.configMap}`,
+        })
+      : undefined);
+  if (lost) {
+    log.error(`✗ ${lost.message}`);
+    code = 1;
+  }
   if (cli.command === 'uninstall') {
     // Nothing of the run stays: the report ConfigMap and the inventory went with the rest; the Lease
     // (released by the runner) goes last.
-    if (!result.failed)
+    if (!result.failed && !lost)
       await kube
         .delete({
           apiVersion: 'coordination.k8s.io/v1',
@@ -320,7 +346,9 @@ async function execute(
     // A run that fails in preflight writes nothing, the report ConfigMap included: it holds no Lease, so
     // writing the report would race (and overwrite) the run that does; bad input, missing permissions and
     // a Lease held by another run all end here. Why is said on stderr, stdout and the termination message.
-    if (result.failed?.error instanceof LeaseHeldError) {
+    if (lost) {
+      log.warn('report not written: another run took the Lease and writes its own');
+    } else if (result.failed?.error instanceof LeaseHeldError) {
       log.warn('report not written: another run holds the Lease and writes its own');
     } else if (result.failed?.error instanceof PermissionError) {
       log.warn('report not written: preflight found missing permissions, so this run writes nothing');

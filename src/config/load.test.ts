@@ -394,6 +394,12 @@ describe('parseConfig: invalid input', () => {
       message: 'only used with install.source "url" (source is "file")',
     },
     {
+      name: 'sha256 given with the bundled source',
+      input: withMinimal({ argocd: { install: { sha256: 'a'.repeat(64) } } }),
+      path: 'argocd.install.sha256',
+      message: 'only used with install.source "url" or "file" (source is "bundled")',
+    },
+    {
       name: 'file given with the bundled source',
       input: withMinimal({ argocd: { install: { file: 'install.yaml' } } }),
       path: 'argocd.install.file',

@@ -14,9 +14,9 @@ import { repositoryPathOf, repositorySegmentsOk, WEBHOOK_PROVIDERS } from './web
 
 const SUPPORTED = 'supported versions are 2.14.x and 3.x';
 
-const INSTALL_FIELD_SOURCE = { file: 'file', url: 'url', sha256: 'url' } as const;
+const INSTALL_FIELD_SOURCE = { file: ['file'], url: ['url'], sha256: ['url', 'file'] } as const;
 
-/** source url needs url + sha256; file needs file; file/url/sha256 only with their source. */
+/** source url needs url + sha256; file needs file (sha256 optional); file/url/sha256 only with their source. */
 export function installSource(c: Pick<Config, 'argocd'>): ConfigProblem[] {
   const install = c.argocd.install;
   const problems: ConfigProblem[] = [];
@@ -35,11 +35,12 @@ export function installSource(c: Pick<Config, 'argocd'>): ConfigProblem[] {
   if (install.source === 'file' && install.file === undefined) {
     problems.push({ path: 'argocd.install.file', message: 'required when install.source is "file"' });
   }
-  for (const [field, source] of Object.entries(INSTALL_FIELD_SOURCE)) {
-    if (install[field as keyof typeof INSTALL_FIELD_SOURCE] !== undefined && install.source !== source) {
+  for (const [field, sources] of Object.entries(INSTALL_FIELD_SOURCE)) {
+    const used: readonly string[] = sources;
+    if (install[field as keyof typeof INSTALL_FIELD_SOURCE] !== undefined && !used.includes(install.source)) {
       problems.push({
         path: `argocd.install.${field}`,
-        message: `only used with install.source "${source}" (source is "${install.source}"): remove it, or set argocd.install.source: ${source}`,
+        message: `only used with install.source ${used.map((s) => `"${s}"`).join(' or ')} (source is "${install.source}"): remove it, or set argocd.install.source: ${used[0]}`,
       });
     }
   }

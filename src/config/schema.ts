@@ -232,7 +232,9 @@ export const configSchema = z
               )
               .toLowerCase()
               .optional()
-              .describe('Expected sha256 of the manifest downloaded from `url`.'),
+              .describe(
+                'Expected sha256 of the manifest: required with source `url`, optional with `file` (set, the file is installed only if it matches).',
+              ),
           })
           .prefault({})
           .describe('How Argo CD is installed.'),

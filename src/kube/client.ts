@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { delimiter } from 'node:path';
 import { IsomorphicFetchHttpLibrary, KubeConfig, RequestContext } from '@kubernetes/client-node';
-import { ApiError, UsageError } from '../errors.ts';
+import { ApiError, LeaseLostError, UsageError } from '../errors.ts';
 import { type ApplyContext, applyObject, applyObjects } from './apply.ts';
 import { Discovery, resourcePath } from './discovery.ts';
 import { errorCode, type HttpResponse, type RetryOptions, type Transport, withRetry } from './retry.ts';
@@ -20,6 +20,7 @@ import type {
   RequestStats,
   ResourceRule,
   RulesReview,
+  WriteGuard,
 } from './types.ts';
 
 type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -67,6 +68,7 @@ export class KubeClient implements Kube {
   private readonly applyCtx: ApplyContext;
   private readonly onClose: (() => Promise<void>) | undefined;
   private signal: AbortSignal | undefined;
+  private writeGuard: WriteGuard | undefined;
 
   constructor(opts: KubeClientOptions) {
     this.server = opts.server.replace(/\/+$/, '');
@@ -74,9 +76,12 @@ export class KubeClient implements Kube {
     this.defaultNamespaceSource = opts.defaultNamespaceSource;
     this.context = opts.context;
     this.onClose = opts.onClose;
-    const counted: Transport = (req) => {
+    const counted: Transport = async (req) => {
+      const write = isWrite(req);
+      // Per attempt: a retry after a pause is a write like any other.
+      if (write && this.writeGuard) await this.writeGuard(req);
       this.stats.requests++;
-      if (isWrite(req)) this.stats.writes++;
+      if (write) this.stats.writes++;
       return opts.transport(req);
     };
     this.send = withRetry(counted, {
@@ -99,6 +104,10 @@ export class KubeClient implements Kube {
     this.signal = signal;
   }
 
+  useWriteGuard(guard: WriteGuard | undefined): void {
+    this.writeGuard = guard;
+  }
+
   async request<T = unknown>(method: Method, path: string, opts: RequestOpts = {}): Promise<T> {
     const url = new URL(this.server + path);
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
@@ -112,6 +121,7 @@ export class KubeClient implements Kube {
     try {
       res = await this.send({ method, url: url.toString(), headers, body, signal: this.signal });
     } catch (err) {
+      if (err instanceof LeaseLostError) throw err; // the write guard stopped it: not a network error
       // The request body is deliberately not part of the error (it may hold Secret data).
       throw new ApiError(`cannot reach the Kubernetes API at ${this.server}: ${describeNetworkError(err)}`, {
         method,

@@ -2,8 +2,20 @@
  * One run at a time: a coordination.k8s.io/v1 Lease, taken with optimistic concurrency (resourceVersion;
  * a 409 means another run won the race), renewed while held, and released by clearing the holder so the
  * next run can start at once instead of waiting out the lease.
+ *
+ * Clocks: pods' wall clocks differ. Expiry is never judged from the holder's `renewTime` against this
+ * pod's clock (a holder minutes behind would look expired at once, one ahead would look alive for
+ * minutes). As client-go's leader election does, a run waiting for the Lease records when it last saw the
+ * record change (holder, renewTime, resourceVersion…) on its own monotonic clock, and takes it over only
+ * once it has seen it unchanged for a full `leaseDurationSeconds` (plus `skewAllowanceMs`).
+ *
+ * Writes: the holder confirms the Lease every `renewIntervalMs` (a third of the TTL). `beforeWrite` is the
+ * guard every write of the run passes (the client calls it per attempt, `Kube.useWriteGuard`): it throws
+ * LeaseLostError once the Lease is known to be someone else's, and when the last confirmation is older
+ * than half the TTL (the process was paused, renewals failed) it renews first, so a run that was paused
+ * past its Lease finds out before it writes, not after.
  */
-import { ApiError } from '../errors.ts';
+import { ApiError, LeaseLostError } from '../errors.ts';
 import type { Kube, KubeObject } from './types.ts';
 
 export interface LeaseOptions {
@@ -16,19 +28,43 @@ export interface LeaseOptions {
   renewIntervalMs?: number;
   /** Called once if the lease is lost while held (someone else took it over after it expired). */
   onLost?: (reason: string) => void;
-  /** Test seam. */
+  /**
+   * What this run has seen of a Lease held by another run, kept across attempts (a waiting run calls
+   * acquireLease again and again with the same object): expiry is counted from when the record last
+   * changed, on the monotonic clock.
+   */
+  observation?: LeaseObservation;
+  /** Waited on top of `leaseDurationSeconds` before a record seen unchanged counts as expired (default 0). */
+  skewAllowanceMs?: number;
+  /** Test seam: the wall clock (only for the times written into the Lease). */
   now?: () => Date;
+  /** Test seam: a monotonic clock in milliseconds (default performance.now). */
+  monotonic?: () => number;
+}
+
+/** The Lease record as last seen, and since when (monotonic ms). Start with `{}`. */
+export interface LeaseObservation {
+  record?: string;
+  since?: number;
 }
 
 export interface LeaseHandle {
   readonly holder: string;
   /** True once renewal found the lease taken by someone else. */
   readonly lost: boolean;
+  /** Who took it and when (their acquireTime, else when this run found out), once lost. */
+  readonly lostTo: { holder: string | undefined; at: string; why?: string } | undefined;
   /**
    * The run that held the lease before and let it expire without releasing it (killed, or its node
    * lost): this run took it over. Undefined when the lease was free or released.
    */
   readonly takenOverFrom: { holder: string; expiredAt: Date } | undefined;
+  /**
+   * The write guard: resolves when this run may make the write `req`, throws LeaseLostError when it may
+   * not. The Lease's own requests pass. After `release` every write passes (the run's report is written
+   * after it), unless the Lease had been lost.
+   */
+  beforeWrite(req: { method: string; url: string }): Promise<void>;
   /** Stops renewing and clears `holderIdentity`. Safe to call twice. */
   release(): Promise<void>;
 }
@@ -37,11 +73,12 @@ export interface LeaseHandle {
 export class LeaseHeldError extends Error {
   override name = 'LeaseHeldError';
   readonly holder: string;
+  /** The earliest this run could take it over if the holder stops renewing now (this pod's clock). */
   readonly until: Date | undefined;
   constructor(namespace: string, name: string, holder: string, until: Date | undefined) {
     super(
       `another sd-gitops-bootstrap run (${holder}) holds lease ${namespace}/${name}` +
-        (until ? ` until ${until.toISOString()}` : ''),
+        (until ? ` until ${until.toISOString()} unless it renews it` : ''),
     );
     this.holder = holder;
     this.until = until;
@@ -63,7 +100,10 @@ export function toMicroTime(d: Date): string {
   return d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 }
 
-/** When the lease runs out; undefined when it was never renewed (free). */
+/**
+ * When the lease runs out by the holder's own clock (its renewTime plus the duration); undefined when it was
+ * never renewed. The holder's claim, for messages only: expiry is judged by observation (`acquireLease`).
+ */
 export function leaseExpiry(spec: LeaseSpec): Date | undefined {
   const since = spec.renewTime ?? spec.acquireTime;
   if (!since || spec.leaseDurationSeconds === undefined) return undefined;
@@ -74,10 +114,37 @@ function isConflict(err: unknown): boolean {
   return err instanceof ApiError && (err.status === 409 || err.reason === 'AlreadyExists');
 }
 
+/** `PATCH deployments.apps argocd/argocd-server` from a request, for the sentence of a stopped write. */
+export function describeWrite(method: string, url: string): string {
+  let path = url;
+  try {
+    path = new URL(url, 'http://x').pathname;
+  } catch {
+    // keep it as it is
+  }
+  const m =
+    /^\/(?:api\/[^/]+|apis\/([^/]+)\/[^/]+)(?:\/namespaces\/([^/]+))?\/([^/]+)(?:\/([^/]+))?(?:\/([^/]+))?$/.exec(
+      path,
+    );
+  if (!m) return `${method} ${path}`;
+  const [, group, namespace, resource, name, sub] = m;
+  // `/api/v1/namespaces/x` is the Namespace x itself.
+  if (namespace && !resource) return `${method} namespaces ${namespace}`;
+  const kind = `${resource}${group ? `.${group}` : ''}`;
+  const where = [namespace, name]
+    .filter(Boolean)
+    .map((p) => decodeURIComponent(p!))
+    .join('/');
+  return `${method} ${kind}${where ? ` ${where}` : ''}${sub ? ` (${sub})` : ''}`;
+}
+
 export async function acquireLease(kube: Kube, opts: LeaseOptions): Promise<LeaseHandle> {
   const now = opts.now ?? (() => new Date());
+  const mono = opts.monotonic ?? (() => performance.now());
+  const ttlMs = opts.ttlSeconds * 1000;
   const collection = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(opts.namespace)}/leases`;
   const path = `${collection}/${encodeURIComponent(opts.name)}`;
+  const leaseName = `${opts.namespace}/${opts.name}`;
   const read = async (): Promise<Lease | null> => {
     try {
       return await kube.request<Lease>('GET', path);
@@ -86,15 +153,33 @@ export async function acquireLease(kube: Kube, opts: LeaseOptions): Promise<Leas
       throw err;
     }
   };
-  const heldBy = (lease: Lease | null): LeaseHeldError =>
-    new LeaseHeldError(
-      opts.namespace,
-      opts.name,
-      lease?.spec?.holderIdentity || 'unknown holder',
-      lease?.spec ? leaseExpiry(lease.spec) : undefined,
-    );
+  const heldBy = (lease: Lease | null, until?: Date): LeaseHeldError =>
+    new LeaseHeldError(opts.namespace, opts.name, lease?.spec?.holderIdentity || 'unknown holder', until);
 
+  /** Until when the record must stay unchanged before it counts as expired (undefined: it has expired). */
+  const observe = (lease: Lease, seenAt: number): Date | undefined => {
+    const spec = lease.spec ?? {};
+    const seen = opts.observation ?? {};
+    const record = JSON.stringify([
+      lease.metadata.resourceVersion,
+      spec.holderIdentity,
+      spec.renewTime,
+      spec.acquireTime,
+      spec.leaseDurationSeconds,
+      spec.leaseTransitions,
+    ]);
+    if (seen.record !== record || seen.since === undefined) {
+      seen.record = record;
+      seen.since = seenAt;
+    }
+    const left =
+      (spec.leaseDurationSeconds ?? 0) * 1000 + (opts.skewAllowanceMs ?? 0) - (mono() - seen.since);
+    return left > 0 ? new Date(now().getTime() + left) : undefined;
+  };
+
+  let confirmedAt = mono();
   const live = await read();
+  const seenAt = mono();
   const t = toMicroTime(now());
   let current: Lease;
   let takenOverFrom: LeaseHandle['takenOverFrom'];
@@ -123,17 +208,21 @@ export async function acquireLease(kube: Kube, opts: LeaseOptions): Promise<Leas
       // A retried request whose first attempt went through (the answer was lost to a reset) conflicts
       // with itself: the Lease is then ours.
       const latest = await read();
-      if (latest?.spec?.holderIdentity !== opts.holder) throw heldBy(latest);
+      if (latest?.spec?.holderIdentity !== opts.holder)
+        throw heldBy(latest, latest ? observe(latest, mono()) : undefined);
       current = latest;
     }
   } else {
     const spec = live.spec ?? {};
     const holder = spec.holderIdentity;
-    const expiry = leaseExpiry(spec);
-    const free =
-      !holder || holder === opts.holder || expiry === undefined || expiry.getTime() < now().getTime();
-    if (!free) throw heldBy(live);
-    if (holder && holder !== opts.holder && expiry) takenOverFrom = { holder, expiredAt: expiry };
+    // Another run's Lease without a duration never expires by itself: treated as free (as before).
+    const other = !!holder && holder !== opts.holder && spec.leaseDurationSeconds !== undefined;
+    if (other) {
+      const until = observe(live, seenAt);
+      if (until) throw heldBy(live, until);
+      takenOverFrom = { holder, expiredAt: now() };
+    }
+    confirmedAt = mono();
     try {
       current = await kube.request<Lease>('PUT', path, {
         body: {
@@ -153,50 +242,99 @@ export async function acquireLease(kube: Kube, opts: LeaseOptions): Promise<Leas
       // A retried request whose first attempt went through (the answer was lost to a reset) conflicts
       // with itself: the Lease is then ours.
       const latest = await read();
-      if (latest?.spec?.holderIdentity !== opts.holder) throw heldBy(latest);
+      if (latest?.spec?.holderIdentity !== opts.holder)
+        throw heldBy(latest, latest ? observe(latest, mono()) : undefined);
       current = latest;
     }
   }
 
   let lost = false;
+  let lostTo: LeaseHandle['lostTo'];
   let released = false;
   let renewing: Promise<void> = Promise.resolve();
 
-  const loseIt = (reason: string) => {
+  const loseIt = (by: NonNullable<LeaseHandle['lostTo']>) => {
     if (lost) return;
     lost = true;
+    lostTo = by;
     clearInterval(timer);
-    opts.onLost?.(reason);
+    opts.onLost?.(
+      `lease ${leaseName} is now held by ${by.holder || 'nobody'}${by.why ? ` (${by.why})` : ''}`,
+    );
   };
 
+  /** One renewal; a conflict with our own earlier write (a retried PUT) is renewed again once. */
   const renew = async () => {
-    try {
-      current = await kube.request<Lease>('PUT', path, {
-        body: { ...current, spec: { ...current.spec, renewTime: toMicroTime(now()) } },
-      });
-    } catch (err) {
-      if (!isConflict(err)) return; // transient: the next tick tries again, well before expiry
-      const latest = await read().catch(() => null);
-      if (latest?.spec?.holderIdentity === opts.holder) current = latest;
-      else
-        loseIt(
-          `lease ${opts.namespace}/${opts.name} is now held by ${latest?.spec?.holderIdentity || 'nobody'}`,
-        );
+    for (let attempt = 0; attempt < 2 && !lost; attempt++) {
+      const sent = mono();
+      try {
+        current = await kube.request<Lease>('PUT', path, {
+          body: { ...current, spec: { ...current.spec, renewTime: toMicroTime(now()) } },
+        });
+        confirmedAt = sent;
+        return;
+      } catch (err) {
+        if (!isConflict(err)) return; // transient: the next tick (or the write guard) tries again
+        const latest = await read().catch(() => null);
+        if (latest?.spec?.holderIdentity === opts.holder) {
+          current = latest;
+          continue;
+        }
+        loseIt({
+          holder: latest?.spec?.holderIdentity || undefined,
+          at: latest?.spec?.acquireTime ?? toMicroTime(now()),
+        });
+      }
     }
   };
+  const renewNow = (): Promise<void> => {
+    renewing = renewing.then(renew);
+    return renewing;
+  };
 
-  const interval = opts.renewIntervalMs ?? Math.max(1000, (opts.ttlSeconds * 1000) / 3);
+  const interval = opts.renewIntervalMs ?? Math.max(1000, ttlMs / 3);
+  /** A confirmation older than this is renewed before the next write. */
+  const staleAfterMs = Math.min(interval * 1.5, ttlMs / 2);
   const timer = setInterval(() => {
     if (released || lost) return;
-    renewing = renewing.then(renew);
+    void renewNow();
   }, interval);
   timer.unref();
+
+  const lostError = (req: { method: string; url: string }) =>
+    new LeaseLostError({
+      lease: opts.name,
+      holder: lostTo?.holder,
+      at: lostTo?.at ?? toMicroTime(now()),
+      write: describeWrite(req.method, req.url),
+      ...(lostTo?.why ? { why: lostTo.why } : {}),
+    });
 
   return {
     holder: opts.holder,
     takenOverFrom,
     get lost() {
       return lost;
+    },
+    get lostTo() {
+      return lostTo;
+    },
+    async beforeWrite(req) {
+      if (new URL(req.url, 'http://x').pathname === path) return; // the Lease itself
+      if (lost) throw lostError(req);
+      if (released) return;
+      await renewing; // a renewal in flight decides first
+      if (!lost && mono() - confirmedAt > staleAfterMs) await renewNow();
+      if (!lost && mono() - confirmedAt >= ttlMs) {
+        // Not renewed for a whole lease duration (the API server refused or did not answer): another run
+        // may have taken it over by now.
+        loseIt({
+          holder: undefined,
+          at: toMicroTime(now()),
+          why: `not renewed for ${Math.round((mono() - confirmedAt) / 1000)} s, longer than its ${opts.ttlSeconds} s`,
+        });
+      }
+      if (lost) throw lostError(req);
     },
     async release() {
       if (released) return;
@@ -212,7 +350,15 @@ export async function acquireLease(kube: Kube, opts: LeaseOptions): Promise<Leas
         } catch (err) {
           if (!isConflict(err)) throw err;
           const latest = await read();
-          if (latest?.spec?.holderIdentity !== opts.holder) return; // not ours any more: nothing to clear
+          if (latest?.spec?.holderIdentity !== opts.holder) {
+            // Not ours any more: nothing to clear, and the run learns it lost the Lease (its report is
+            // the other run's to write).
+            loseIt({
+              holder: latest?.spec?.holderIdentity || undefined,
+              at: latest?.spec?.acquireTime ?? toMicroTime(now()),
+            });
+            return;
+          }
           current = latest;
         }
       }

@@ -94,6 +94,12 @@ export interface Kube {
    */
   useSignal?(signal: AbortSignal | undefined): void;
 
+  /**
+   * From now on every write attempt (each retry too; not dry-runs, not access reviews) first awaits
+   * `guard`, which throws to stop it (the run's Lease: `LeaseHandle.beforeWrite`). Undefined: none.
+   */
+  useWriteGuard?(guard: WriteGuard | undefined): void;
+
   /** GET one object; null on 404. */
   get<T extends KubeObject = KubeObject>(ref: ObjectRef): Promise<T | null>;
   /** LIST objects of a kind (optionally in a namespace / by label selector). */
@@ -128,6 +134,9 @@ export interface Kube {
   /** Does the API serve this group/version + kind (discovery, cached per run)? */
   hasKind(apiVersion: string, kind: string): Promise<boolean>;
 }
+
+/** Called before each write attempt; throws (e.g. LeaseLostError) to stop it. */
+export type WriteGuard = (req: { method: string; url: string }) => Promise<void>;
 
 /** What a SelfSubjectAccessReview asks about (its `spec.resourceAttributes`). */
 export interface AccessAttributes {

@@ -1,11 +1,14 @@
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { loadAll } from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sampleConfig } from '../../test/fixtures/sample-config.ts';
-import { StepError } from '../errors.ts';
+import { ConfigError, StepError } from '../errors.ts';
 import type { KubeObject } from '../kube/types.ts';
 import {
+  BUNDLED_DOCUMENTS_SHA256,
   BUNDLED_SHA256,
   bundledManifestPaths,
   loadArgocdManifest,
@@ -101,6 +104,28 @@ describe('loadArgocdManifest sources', () => {
     expect(loaded.objects).toHaveLength(3);
   });
 
+  it('file with sha256: the matching file loads, verified', async () => {
+    const argocd = sampleConfig(
+      (c) => (c.argocd.install = { source: 'file', file, sha256: sha256Hex(SMALL) }),
+    ).argocd;
+    const loaded = await loadArgocdManifest(argocd);
+    expect(loaded.verified).toBe(true);
+    expect(loaded.objects).toHaveLength(3);
+  });
+
+  it('file with sha256: another file is refused as bad input naming argocd.install.sha256', async () => {
+    const wrong = 'b'.repeat(64);
+    const argocd = sampleConfig((c) => (c.argocd.install = { source: 'file', file, sha256: wrong })).argocd;
+    const err = await loadArgocdManifest(argocd).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).problems).toEqual([
+      {
+        path: 'argocd.install.sha256',
+        message: expect.stringContaining(`${file} has sha256 ${sha256Hex(SMALL)}, not ${wrong}: refusing`),
+      },
+    ]);
+  });
+
   it('url: a wrong digest is refused, naming both digests', async () => {
     const wrong = 'a'.repeat(64);
     const argocd = sampleConfig(
@@ -108,7 +133,8 @@ describe('loadArgocdManifest sources', () => {
     ).argocd;
     const fakeFetch = (async () => new Response(SMALL)) as unknown as typeof fetch;
     const err = await loadArgocdManifest(argocd, { fetch: fakeFetch }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(StepError);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).problems.map((p) => p.path)).toEqual(['argocd.install.sha256']);
     expect((err as Error).message).toContain(wrong);
     expect((err as Error).message).toContain(sha256Hex(SMALL));
   });
@@ -161,7 +187,7 @@ describe('loadArgocdManifest sources', () => {
     await expect(loadArgocdManifest(argocd, { root })).rejects.toThrow(/expected 795a3a97/);
   });
 
-  it('bundled: the parsed documents are kept as JSON beside the YAML, used only with its sha256', async () => {
+  it('bundled: the parsed documents are kept as JSON beside the YAML, used when they are the pinned ones', async () => {
     const root = join(dir, 'pkg-sidecar');
     const path = join(root, 'manifests', 'argocd', 'v3.5.1');
     await import('node:fs/promises').then((fs) => fs.mkdir(path, { recursive: true }));
@@ -173,15 +199,72 @@ describe('loadArgocdManifest sources', () => {
     const sidecar = JSON.parse(await readFile(join(path, 'install.yaml.json'), 'utf8'));
     expect(sidecar.sha256).toBe(first.sha256);
     expect(sidecar.documents.filter(Boolean)).toHaveLength(first.objects.length);
-    // A second load reads the JSON: a marker put into it shows up in the objects.
-    sidecar.documents[0].metadata.labels = { 'from-sidecar': 'yes' };
-    await writeFile(join(path, 'install.yaml.json'), JSON.stringify(sidecar));
-    const second = await loadArgocdManifest(argocd, { root });
-    expect(second.objects[0]!.metadata.labels?.['from-sidecar']).toBe('yes');
+    // The documents pinned for SMALL: a second load takes them from the JSON (a reformatted copy, same
+    // documents, shows it).
+    const pins = { [sha256Hex(SMALL)]: sha256Hex(JSON.stringify(sidecar.documents)) };
+    await writeFile(join(path, 'install.yaml.json'), JSON.stringify(sidecar, null, 1));
+    const second = await loadArgocdManifest(argocd, { root, documentsSha256: pins });
+    expect(second.objects).toEqual(first.objects);
+    expect(await readFile(join(path, 'install.yaml.json'), 'utf8')).toContain('\n "sha256"');
     // With another digest it is ignored (and rewritten from the YAML).
     await writeFile(join(path, 'install.yaml.json'), JSON.stringify({ ...sidecar, sha256: 'x' }));
-    const third = await loadArgocdManifest(argocd, { root });
-    expect(third.objects[0]!.metadata.labels?.['from-sidecar']).toBeUndefined();
+    const third = await loadArgocdManifest(argocd, { root, documentsSha256: pins });
     expect(third.objects).toEqual(first.objects);
+    expect(JSON.parse(await readFile(join(path, 'install.yaml.json'), 'utf8')).sha256).toBe(first.sha256);
   });
+
+  describe('bundled: a tampered sidecar whose sha256 field matches the YAML', () => {
+    const setUp = async (name: string) => {
+      const root = join(dir, name);
+      const path = join(root, 'manifests', 'argocd', 'v3.5.1');
+      await import('node:fs/promises').then((fs) => fs.mkdir(path, { recursive: true }));
+      await writeFile(join(path, 'install.yaml'), SMALL);
+      const argocd = sampleConfig(
+        (c) => (c.argocd.install = { source: 'bundled', sha256: sha256Hex(SMALL) }),
+      ).argocd;
+      const first = await loadArgocdManifest(argocd, { root });
+      const sidecar = JSON.parse(await readFile(join(path, 'install.yaml.json'), 'utf8'));
+      const pins = { [sha256Hex(SMALL)]: sha256Hex(JSON.stringify(sidecar.documents)) };
+      // An attacker who can write the cache: a ClusterRoleBinding to cluster-admin, the YAML's digest kept.
+      sidecar.documents[1].roleRef.name = 'cluster-admin';
+      sidecar.documents.push({
+        apiVersion: 'v1',
+        kind: 'ServiceAccount',
+        metadata: { name: 'backdoor' },
+      });
+      await writeFile(join(path, 'install.yaml.json'), JSON.stringify(sidecar));
+      return { root, path, argocd, first, pins };
+    };
+
+    it('is not used: the documents come from the verified YAML, and the sidecar is written again', async () => {
+      const { root, path, argocd, first, pins } = await setUp('pkg-tampered');
+      const loaded = await loadArgocdManifest(argocd, { root, documentsSha256: pins });
+      expect(loaded.objects).toEqual(first.objects);
+      expect(find(loaded.objects, 'ClusterRoleBinding', 'argocd-server')?.roleRef).toMatchObject({
+        name: 'argocd-server',
+      });
+      expect(find(loaded.objects, 'ServiceAccount', 'backdoor')).toBeUndefined();
+      const rewritten = JSON.parse(await readFile(join(path, 'install.yaml.json'), 'utf8'));
+      expect(sha256Hex(JSON.stringify(rewritten.documents))).toBe(pins[sha256Hex(SMALL)]);
+    });
+
+    it('is not used either when no documents digest is pinned for the YAML', async () => {
+      const { root, argocd, first } = await setUp('pkg-tampered-unpinned');
+      const loaded = await loadArgocdManifest(argocd, { root, documentsSha256: {} });
+      expect(loaded.objects).toEqual(first.objects);
+      expect(find(loaded.objects, 'ServiceAccount', 'backdoor')).toBeUndefined();
+    });
+  });
+
+  for (const [version, yamlSha] of Object.entries(BUNDLED_SHA256))
+    it(`bundled ${version}: the documents digest pinned for it is that of its parsed YAML`, async ({
+      skip,
+    }) => {
+      const path = bundledManifestPaths(version).find((p) => existsSync(p));
+      // Not cached in this checkout (`npm run manifests` fetches it): nothing to compare with.
+      if (!path) return skip(`${version} is not cached: run npm run manifests`);
+      const text = await readFile(path, 'utf8');
+      expect(sha256Hex(text)).toBe(yamlSha);
+      expect(BUNDLED_DOCUMENTS_SHA256[yamlSha]).toBe(sha256Hex(JSON.stringify(loadAll(text))));
+    });
 });

@@ -10,7 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadAll } from 'js-yaml';
 import type { Config } from '../config/types.ts';
-import { StepError } from '../errors.ts';
+import { ConfigError, StepError } from '../errors.ts';
 import type { KubeObject } from '../kube/types.ts';
 import { argocdKey, cachedPath, ensureUpstream } from './upstream.ts';
 
@@ -18,6 +18,18 @@ import { argocdKey, cachedPath, ensureUpstream } from './upstream.ts';
 export const BUNDLED_SHA256: Readonly<Record<string, string>> = Object.freeze({
   'v3.5.1': '795a3a972224da6a7f9d32c3e946445f062b60fb46028476715affeb688236e3',
   'v2.14.21': 'ee39d40847bbb36154ebcdf2f5c93e0a9001ab60131afb60dbe42981a069699e',
+});
+
+/**
+ * sha256 of each pinned manifest's documents as the sidecar holds them (`JSON.stringify(loadAll(yaml))`),
+ * by the YAML's sha256: what proves a sidecar's documents are that YAML's without parsing it. A test checks
+ * them against the cached manifests (src/manifests/argocd.test.ts).
+ */
+export const BUNDLED_DOCUMENTS_SHA256: Readonly<Record<string, string>> = Object.freeze({
+  '795a3a972224da6a7f9d32c3e946445f062b60fb46028476715affeb688236e3':
+    'd7e4a8f423ea5288bf76dcd0bc41de3830c2d86d06ceb5f3d0a7dc4ea6d3ad0d',
+  ee39d40847bbb36154ebcdf2f5c93e0a9001ab60131afb60dbe42981a069699e:
+    '8e07382e5d825cf70973c15b00998d7c0a07e9fdd0beff2e4b11917e3c848aa7',
 });
 
 /** Kinds without a namespace. The install manifest uses the first three; the rest make `file`/`url` sources safe. */
@@ -132,6 +144,8 @@ export interface LoadOptions {
   signal?: AbortSignal;
   /** Where the upstream cache is (`SD_GITOPS_BOOTSTRAP_CACHE`, `XDG_CACHE_HOME`); default process.env. */
   env?: NodeJS.ProcessEnv;
+  /** Test seam: the documents' sha256 by the YAML's (default BUNDLED_DOCUMENTS_SHA256). */
+  documentsSha256?: Readonly<Record<string, string>>;
   /** `bundled`: fetch a pinned manifest missing from the package and cache (default true). */
   download?: boolean;
 }
@@ -203,13 +217,25 @@ export async function loadArgocdManifest(
       throw new StepError(STEP, 'argocd.install.source is "skip": there is no manifest to load');
   }
   const digest = sha256Hex(text);
+  if (install.sha256 !== undefined && digest !== expected) {
+    // The user's pin: bad input (exit 2, nothing written), named by its key.
+    throw new ConfigError([
+      {
+        path: 'argocd.install.sha256',
+        message: `the Argo CD manifest ${origin} has sha256 ${digest}, not ${expected}: refusing to install it; set argocd.install.sha256 to the digest of the manifest you mean to install (\`sha256sum install.yaml\`), or point argocd.install.${install.source === 'file' ? 'file' : 'url'} at the manifest this digest is of`,
+      },
+    ]);
+  }
   if (expected !== undefined && digest !== expected) {
     throw new StepError(
       STEP,
-      `the Argo CD manifest ${origin} has sha256 ${digest}, expected ${expected}${install.sha256 ? ' (argocd.install.sha256)' : ` (the pin of the bundled ${version})`}: refusing to install it; set argocd.install.sha256 to the digest of the manifest you mean to install (\`sha256sum install.yaml\`)`,
+      `the Argo CD manifest ${origin} has sha256 ${digest}, expected ${expected} (the pin of the bundled ${version}): refusing to install it; the image or the cache is damaged: rebuild the image, or delete ${origin} (\`npm run manifests\` fetches it again)`,
     );
   }
-  let docs = install.source === 'bundled' ? await readSidecar(origin, digest) : undefined;
+  let docs =
+    install.source === 'bundled'
+      ? await readSidecar(origin, digest, opts.documentsSha256 ?? BUNDLED_DOCUMENTS_SHA256)
+      : undefined;
   if (!docs) {
     docs = loadAll(text);
     if (install.source === 'bundled') await writeSidecar(origin, digest, docs);
@@ -226,17 +252,28 @@ export async function loadArgocdManifest(
  * A bundled manifest's documents as JSON beside it (`install.yaml.json`, with the YAML's sha256): parsing
  * 1.8 MB of YAML costs ~0.3 s and ~40 MiB of heap that Node keeps for the rest of the run; JSON.parse of
  * the same documents costs ~15 ms and next to nothing. Written by the first run that can (and by the
- * image build), used only when its sha256 is the verified YAML's.
+ * image build). Used only when its documents are proven to be the verified YAML's: their sha256 must be
+ * the one pinned for that YAML's sha256 (`BUNDLED_DOCUMENTS_SHA256`); the sidecar's own `sha256` field
+ * proves nothing, anyone who can write the file can write it. Anything else (no pin for the YAML,
+ * different documents, unreadable JSON) falls back to parsing the verified YAML, and the sidecar is
+ * written again from it.
  */
 export const sidecarPath = (yamlPath: string) => `${yamlPath}.json`;
 
-async function readSidecar(yamlPath: string, sha256: string): Promise<unknown[] | undefined> {
+async function readSidecar(
+  yamlPath: string,
+  sha256: string,
+  pins: Readonly<Record<string, string>>,
+): Promise<unknown[] | undefined> {
+  const pinned = pins[sha256];
+  if (!pinned) return undefined;
   try {
     const parsed = JSON.parse(await readFile(sidecarPath(yamlPath), 'utf8')) as {
       sha256?: string;
       documents?: unknown[];
     };
-    return parsed.sha256 === sha256 && Array.isArray(parsed.documents) ? parsed.documents : undefined;
+    if (parsed.sha256 !== sha256 || !Array.isArray(parsed.documents)) return undefined;
+    return sha256Hex(JSON.stringify(parsed.documents)) === pinned ? parsed.documents : undefined;
   } catch {
     return undefined;
   }

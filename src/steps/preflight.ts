@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import { environmentsOf } from '../config/environments.ts';
 import { webhookSettings } from '../config/webhooks.ts';
 import { ApiError, messageOf, PermissionError, StepError } from '../errors.ts';
-import { acquireLease, type LeaseHandle, LeaseHeldError } from '../kube/lease.ts';
+import { acquireLease, type LeaseHandle, LeaseHeldError, type LeaseObservation } from '../kube/lease.ts';
 import { groupOf } from '../kube/objects.ts';
 import { sleep } from '../kube/retry.ts';
 import type { Kube, ResourceRule, RulesReview } from '../kube/types.ts';
@@ -586,7 +586,11 @@ async function reconcile(ctx: StepContext): Promise<string> {
   if (ctx.mode !== 'apply' && ctx.mode !== 'uninstall') return granted;
   const holder = `${process.env.HOSTNAME || hostname()}/${process.pid}`;
   try {
-    ctx.state.lease = await takeLease(ctx, holder);
+    const lease = await takeLease(ctx, holder);
+    ctx.state.lease = lease;
+    // Every write from here on (each attempt, whichever step or helper makes it) first asks the Lease:
+    // a run that lost it stops before its next write.
+    ctx.kube.useWriteGuard?.((req) => lease.beforeWrite(req));
     const before = ctx.state.lease.takenOverFrom;
     if (before)
       ctx.log.warn(
@@ -603,7 +607,8 @@ async function reconcile(ctx: StepContext): Promise<string> {
 
 /**
  * How long the Lease lasts without renewal (renewed every third of it while the run lives): a run killed
- * without releasing it (SIGKILL, a lost node) blocks the next one for at most this long.
+ * without releasing it (SIGKILL, a lost node) blocks the next one for this long after the next one first
+ * sees it (expiry is judged by observation on the waiting run's own clock, never by the holder's).
  */
 export const LEASE_TTL_SECONDS = 60;
 /** A run that would have less than this left after waiting for the Lease does not wait. */
@@ -618,6 +623,9 @@ const LEASE_POLL_MS = 5_000;
  */
 async function takeLease(ctx: StepContext, holder: string): Promise<LeaseHandle> {
   let said = '';
+  // What this run has seen of another run's Lease, across attempts: it expires after a full TTL seen
+  // unchanged on this pod's monotonic clock, whatever the holder's clock says.
+  const observation: LeaseObservation = {};
   for (;;) {
     try {
       return await acquireLease(ctx.kube, {
@@ -625,6 +633,7 @@ async function takeLease(ctx: StepContext, holder: string): Promise<LeaseHandle>
         name: LEASE_NAME,
         holder,
         ttlSeconds: LEASE_TTL_SECONDS,
+        observation,
         onLost: (reason) => ctx.log.error(`✗ lost the Lease: ${reason}`),
       });
     } catch (err) {

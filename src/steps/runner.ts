@@ -3,7 +3,15 @@
  * failure; then every step reports (read-only) and the checks are gathered. Plan reconciles with dry-runs
  * and reports nothing; status only reports.
  */
-import { ApiError, messageOf, PermissionError, StepError, TimeoutError } from '../errors.ts';
+import {
+  ApiError,
+  ConfigError,
+  LeaseLostError,
+  messageOf,
+  PermissionError,
+  StepError,
+  TimeoutError,
+} from '../errors.ts';
 import { LeaseHeldError } from '../kube/lease.ts';
 import { formatDuration, WaitFailedError } from '../kube/wait.ts';
 import { progressLine } from '../log.ts';
@@ -45,7 +53,16 @@ export interface RunResult {
   failed?: { step: string; message: string; error: unknown };
 }
 
-const EXPECTED = [StepError, PermissionError, ApiError, TimeoutError, WaitFailedError, LeaseHeldError];
+const EXPECTED = [
+  ConfigError,
+  StepError,
+  PermissionError,
+  ApiError,
+  TimeoutError,
+  WaitFailedError,
+  LeaseHeldError,
+  LeaseLostError,
+];
 
 /** The failure as a required check that names the step; an error no step anticipated is called unexpected. */
 export function failureCheck(step: Step, err: unknown): Check {
