@@ -209,8 +209,12 @@ async function lease(): Promise<{
 }
 
 /** Moves the Lease's renewTime into the past: what waiting out its duration would do, without the wait. */
+/**
+ * Shortens the killed run's Lease to 1 s, so the next run takes it over after seeing it unchanged for 1 s
+ * on its own clock. (A renewTime moved into the past no longer expires it: expiry is judged by observation,
+ * not by the holder's clock — a skewed clock must not count as expiry.)
+ */
 async function expireLease(): Promise<void> {
-  const past = '2000-01-01T00:00:00.000000Z';
   await kubectl([
     'patch',
     'lease',
@@ -220,7 +224,7 @@ async function expireLease(): Promise<void> {
     '--type',
     'merge',
     '-p',
-    JSON.stringify({ spec: { renewTime: past, acquireTime: past } }),
+    JSON.stringify({ spec: { leaseDurationSeconds: 1 } }),
   ]);
 }
 
