@@ -5,13 +5,14 @@
  * every accepted config every object the builders make has names, labels and annotations the API server
  * accepts. Run counts are small (seconds); `INPUT_CASES` records how many cases each class tried.
  */
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import fc from 'fast-check';
 import { dump } from 'js-yaml';
 import { afterAll, describe, expect, it } from 'vitest';
+import { writeFigures } from '../../test/support/figures.ts';
 import { ConfigError } from '../errors.ts';
 import type { Kube, KubeObject } from '../kube/types.ts';
 import { run } from '../main.ts';
@@ -38,7 +39,7 @@ import {
   ANNOTATIONS_MAX_BYTES,
   csvField,
   FIXED_NAMES,
-  type INPUT_CLASSES,
+  INPUT_CLASSES,
   isDnsLabelName,
   isDnsSubdomainName,
   isLabelValue,
@@ -349,16 +350,16 @@ function readCsvLine(line: string): string[] | undefined {
 }
 
 afterAll(() => {
-  // For the reliability table (INPUT_CLASSES in guards.ts names the classes): the cases each class tried,
-  // added to the JSON file SD_INPUT_CASES_FILE names (docs/reliability.md's generator sets it), else printed.
-  const file = process.env.SD_INPUT_CASES_FILE;
-  if (!file) {
-    process.stdout.write(`input cases by class: ${JSON.stringify(INPUT_CASES)}\n`);
-    return;
-  }
-  const before = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, number>) : {};
-  for (const [k, n] of Object.entries(INPUT_CASES)) before[k] = (before[k] ?? 0) + n;
-  writeFileSync(file, `${JSON.stringify(before)}\n`);
+  // For the reliability table (INPUT_CLASSES in guards.ts names the classes): the cases each class tried.
+  const classes = INPUT_CLASSES.filter((c) => c.id !== 'chart-values');
+  writeFigures('inputs', {
+    source: 'src/config/guards.test.ts',
+    complete: classes.every((c) => (INPUT_CASES[c.id] ?? 0) > 0),
+    figures: [
+      { label: 'input classes', value: classes.length },
+      ...classes.map((c) => ({ label: `${c.title}: inputs tried`, value: INPUT_CASES[c.id] ?? 0 })),
+    ],
+  });
 });
 
 // ---------------------------------------------------------------------------------------------------------

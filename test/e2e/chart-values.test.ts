@@ -8,10 +8,10 @@
  * injected). In the e2e tier because that is where the pinned helm binary is.
  */
 
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { load } from 'js-yaml';
 import { afterAll, describe, expect, it } from 'vitest';
+import { writeFigures } from '../support/figures.ts';
 import { CHART, ciScenarios, helm, type K8sObject, parseObjects, valuesFile } from './support/helm.ts';
 
 const DEFAULT = ciScenarios().find((s) => s.name === 'default')!.file;
@@ -33,14 +33,14 @@ async function template(values: unknown): Promise<{ code: number; stderr: string
   return { code: r.code, stderr: r.stderr, objects: r.code === 0 ? parseObjects(r.stdout) : [] };
 }
 
-/** Cases tried, added to SD_INPUT_CASES_FILE under the class `chart-values` (see INPUT_CLASSES). */
+/** Cases tried, for docs/reliability.md (the class `chart-values` of INPUT_CLASSES). */
 let cases = 0;
 afterAll(() => {
-  const file = process.env.SD_INPUT_CASES_FILE;
-  if (!file) return;
-  const before = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, number>) : {};
-  before['chart-values'] = (before['chart-values'] ?? 0) + cases;
-  writeFileSync(file, `${JSON.stringify(before)}\n`);
+  writeFigures('chart-values', {
+    source: 'test/e2e/chart-values.test.ts',
+    complete: cases > 0,
+    figures: [{ label: 'generated values rendered by helm template', value: cases }],
+  });
 });
 
 type Obj = Record<string, unknown>;

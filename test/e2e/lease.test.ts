@@ -17,6 +17,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LEASE_TTL_SECONDS } from '../../src/steps/preflight.ts';
+import { writeFigures } from '../support/figures.ts';
 import { type GitSshServer, startGitSshServer } from '../support/git-ssh-server.ts';
 import { repoRoot, runCli, runnerIdentity, upstreamFile, writeConfig } from './support/bootstrap.ts';
 import { type Row, startCli } from './support/faults.ts';
@@ -104,6 +105,18 @@ beforeAll(async () => {
 afterAll(async () => {
   await git?.stop();
   if (rows.length === 0) return; // a filtered run wrote nothing worth keeping
+  writeFigures('lease', {
+    source: 'test/e2e/lease.test.ts',
+    complete: rows.every((r) => r.passed),
+    figures: [
+      { label: 'lost-Lease cases on the real API server', value: rows.length },
+      {
+        label: 'writes after the Lease was lost',
+        value: rows.reduce((n, r) => n + (r.writes ?? 0), 0),
+        must: 0,
+      },
+    ],
+  });
   mkdirSync(dirname(RESULTS), { recursive: true });
   writeFileSync(
     RESULTS,

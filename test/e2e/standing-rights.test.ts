@@ -15,6 +15,7 @@
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeFigures } from '../support/figures.ts';
 import { unusedSourceSecret } from '../support/ssh-keys.ts';
 import { runCli, writeConfig } from './support/bootstrap.ts';
 import { CHART, ciScenarios, helm, helmOk, render, valuesFile } from './support/helm.ts';
@@ -153,6 +154,28 @@ async function expectBindingsRefused(s: Setup, keyDir: string): Promise<string[]
 
 afterAll(async () => {
   writeStandingRightsFigures(figures);
+  writeFigures('rights', {
+    source: 'test/e2e/standing-rights.test.ts',
+    complete: figures.checked.length > 0 && figures.bindAttempts > 0,
+    figures: [
+      {
+        label:
+          'identities that can grant rights after helm install and helm upgrade, with and without the schedule',
+        value: figures.identitiesThatCanGrantRights,
+        must: 0,
+      },
+      { label: 'identity checks (identity × event)', value: figures.checked.length },
+      {
+        label: 'attempts to bind cluster-admin-equivalent rights with a standing identity’s token',
+        value: figures.bindAttempts,
+      },
+      {
+        label: 'of those, refused by the API server',
+        value: figures.bindAttemptsRefused,
+        must: figures.bindAttempts,
+      },
+    ],
+  });
   for (const r of releases) await helm(['uninstall', r.name, '-n', r.ns, '--no-hooks']);
   for (const n of cleanup) await kubectl(['delete', 'namespace', n, '--wait=false', '--ignore-not-found']);
 });

@@ -26,7 +26,6 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import {
   closeSync,
   existsSync,
-  mkdirSync,
   openSync,
   readdirSync,
   readFileSync,
@@ -38,9 +37,12 @@ import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import type { ReadinessReport } from '../../../src/report/types.ts';
+import { FIGURE_DIR, type FigureFile } from '../../support/figures.ts';
 import { freePort, waitForPort } from '../../support/net.ts';
 import { type CliResult, MAIN, repoRoot } from './bootstrap.ts';
 import { type AuditEvent, kubectlJson, target } from './target.ts';
+
+export { FIGURE_DIR, type Figure, type FigureFile, writeFigures } from '../../support/figures.ts';
 
 /** A CLI run in flight: its stderr log messages as they come, and its end. */
 export interface LiveRun {
@@ -355,42 +357,27 @@ export interface Totals {
 }
 
 /** Where other suites leave their figures for docs/reliability.md (see the top of this file). */
-export const FIGURE_DIR = join(repoRoot, 'test-results', 'reliability');
-
-export interface Figure {
-  label: string;
-  value: number;
-  /** The value the figure must have (e.g. 0); shown as **not met** otherwise. */
-  must?: number;
-}
-
-export interface FigureFile {
-  /** The test file that measured the figures. */
-  source: string;
-  /** True only if every case behind the figures ran and passed. */
-  complete: boolean;
-  figures: Figure[];
-}
-
 /** The figure sources the document expects, with the labels each is to report ("not run" until then). */
 export const FIGURE_SOURCES: { id: string; title: string; figures: string[] }[] = [
   {
     id: 'rights',
     title: 'Standing power to grant rights',
     figures: [
-      'identities that can grant rights after install, schedule off (must be 0)',
-      'identities that can grant rights after install, schedule on (must be 0)',
-      'identities that can grant rights after upgrade, schedule off (must be 0)',
-      'identities that can grant rights after upgrade, schedule on (must be 0)',
+      'identities that can grant rights after helm install and helm upgrade, with and without the schedule (must be 0)',
+      'identity checks (identity × event)',
+      'attempts to bind cluster-admin-equivalent rights with a standing identity’s token',
+      'of those, refused by the API server',
     ],
   },
   {
     id: 'inputs',
     title: 'Inputs refused before the first write, by class',
-    figures: [
-      'inputs refused with exit 2 and a dot path, per class',
-      'writes before the refusal (must be 0)',
-    ],
+    figures: ['input classes', 'generated or example inputs tried, per class'],
+  },
+  {
+    id: 'chart-values',
+    title: 'Chart values reach the rendered manifest as data',
+    figures: ['generated values rendered by helm template'],
   },
   {
     id: 'lease',
@@ -398,12 +385,6 @@ export const FIGURE_SOURCES: { id: string; title: string; figures: string[] }[] 
     figures: ['lost-Lease cases on the real API server', 'writes after the Lease was lost (must be 0)'],
   },
 ];
-
-/** Called by a figure source's test (in its afterAll) when it ran whole. */
-export function writeFigures(id: string, file: FigureFile): void {
-  mkdirSync(FIGURE_DIR, { recursive: true });
-  writeFileSync(join(FIGURE_DIR, `${id}.json`), `${JSON.stringify(file, null, 2)}\n`);
-}
 
 /** The figure files present (by id); a missing or unreadable one is left out. */
 export function readFigures(dir = FIGURE_DIR): Map<string, FigureFile> {
