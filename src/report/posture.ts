@@ -47,7 +47,8 @@ export function adminCheck(config: Config, cm: SeenData): Check {
       message: `local admin user disabled (${ARGOCD_CM} admin.enabled: "false")${config.argocd.sso.enabled ? ': people log in through SSO' : ''}`,
     };
   }
-  const how = cm['admin.enabled'] === undefined ? 'admin.enabled unset' : `admin.enabled: "${cm['admin.enabled']}"`;
+  const how =
+    cm['admin.enabled'] === undefined ? 'admin.enabled unset' : `admin.enabled: "${cm['admin.enabled']}"`;
   return {
     ...check,
     message: `local admin user enabled (${ARGOCD_CM} ${how}): the password in argocd.adminPassword.secretRef logs in with full rights; for people, SSO is the alternative (argocd.sso, with argocd.sso.disableAdmin: true to turn the admin off)`,
@@ -59,7 +60,12 @@ export function anonymousCheck(config: Config, cm: SeenData): Check {
   const id = 'argocd.posture.anonymous';
   const { namespace, settings } = config.argocd;
   if (cm === null)
-    return { id, required: true, ready: false, message: `ConfigMap ${namespace}/${ARGOCD_CM} does not exist` };
+    return {
+      id,
+      required: true,
+      ready: false,
+      message: `ConfigMap ${namespace}/${ARGOCD_CM} does not exist`,
+    };
   const value = cm['users.anonymous.enabled'];
   if (value === undefined || !TRUE_VALUES.has(value)) {
     return {

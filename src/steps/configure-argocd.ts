@@ -106,7 +106,10 @@ async function reconcile(ctx: StepContext): Promise<string | undefined> {
 type DataObject = KubeObject & { data?: Record<string, string> };
 
 /** A ConfigMap of argocd.namespace, or the error reading it (each check then says it). */
-async function readConfigMap(ctx: StepContext, name: string): Promise<DataObject | null | { error: unknown }> {
+async function readConfigMap(
+  ctx: StepContext,
+  name: string,
+): Promise<DataObject | null | { error: unknown }> {
   try {
     return await ctx.kube.get<DataObject>({
       apiVersion: 'v1',
