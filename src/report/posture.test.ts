@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { sampleConfig } from '../../test/fixtures/sample-config.ts';
-import { adminCheck, anonymousCheck, insecureCheck, networkPolicyCheck } from './posture.ts';
+import { BUNDLED_VERSIONS } from '../config/bundled.ts';
+import { loadArgocdManifest } from '../manifests/argocd.ts';
+import {
+  adminCheck,
+  anonymousCheck,
+  CORE_NETWORK_POLICIES,
+  insecureCheck,
+  networkPolicyCheck,
+} from './posture.ts';
 
 const config = sampleConfig();
 const skip = sampleConfig((c) => (c.argocd.install.source = 'skip'));
@@ -124,5 +132,15 @@ describe('argocd.posture.network-policies', () => {
     expect(c.message).toMatch(
       /^cannot list the NetworkPolicies in argocd: forbidden \(403\) \(with argocd.install.source: skip/,
     );
+  });
+});
+
+describe('the bundled manifests', () => {
+  it.each(BUNDLED_VERSIONS)('%s ships 7 NetworkPolicies, the core two among them', async (version) => {
+    const { objects } = await loadArgocdManifest(sampleConfig((c) => (c.argocd.version = version)).argocd);
+    const names = objects.filter((o) => o.kind === 'NetworkPolicy').map((o) => o.metadata.name);
+    expect(names).toHaveLength(7);
+    expect(names).toEqual(expect.arrayContaining([...CORE_NETWORK_POLICIES]));
+    expect(names.every((n) => /^argocd-[a-z-]+-network-policy$/.test(n))).toBe(true);
   });
 });
