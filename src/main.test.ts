@@ -51,6 +51,8 @@ beforeAll(async () => {
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
 const KEY = fakeOpensshKey('main-test-key');
+/** Requests of `status` on the converged sample cluster (the fake counts every get, list and apply). */
+const STATUS_REQUESTS = 30;
 
 function cluster(): FakeKube {
   return new FakeKube().seed(
@@ -132,7 +134,7 @@ describe('run: usage and configuration errors exit 2 before any API call', () =>
   it('--help prints usage on stdout and exits 0', async () => {
     const r = await cli(['--help']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^Usage: sd-gitops-bootstrap <apply\|plan\|status\|uninstall>/);
+    expect(r.stdout).toMatch(/^Usage: sd-gitops-bootstrap <apply\|plan\|status\|uninstall\|images>/);
   });
 
   it('uninstall needs --yes, and --yes only goes with uninstall (exit 2, nothing asked of the cluster)', async () => {
@@ -391,5 +393,109 @@ describe('run against a cluster', () => {
     expect(report.checks.find((c) => c.id === 'preflight.lease')?.message).toMatch(
       /taken over from killed-pod\/1/,
     );
+  });
+});
+
+describe('the images a run needs (issue 23)', () => {
+  const V351 = [
+    'ghcr.io/dexidp/dex:v2.45.0',
+    'public.ecr.aws/docker/library/redis:8.2.3-alpine',
+    'quay.io/argoproj/argocd:v3.5.1',
+  ];
+  const OWN = 'registry.example.com/sd-gitops-bootstrap:0.1.0';
+
+  it('images: only the list, one per line, exit 0, no cluster asked', async () => {
+    const r = await cli(['images', '--config', configFile]);
+    expect(r.code).toBe(0);
+    expect(r.connected).toBe(false);
+    expect(r.stdout).toBe(`${V351.join('\n')}\n`);
+  });
+
+  it("images: the bootstrap's own image when SD_BOOTSTRAP_IMAGE names it; --output json a document", async () => {
+    const r = await cli(['images', '--config', configFile, '-o', 'json'], cluster(), {
+      SD_BOOTSTRAP_IMAGE: OWN,
+    });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ kind: 'ImageList', version: 1, images: [...V351, OWN].sort() });
+  });
+
+  it('images with a cluster flag: refused, exit 2', async () => {
+    const r = await cli(['images', '--config', configFile, '--context', 'kind']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--context: images reads no cluster');
+  });
+
+  it('plan lists the images before its summary line (text and json)', async () => {
+    const text = await cli(['plan', '--config', configFile]);
+    const lines = text.stdout.trim().split('\n');
+    const at = lines.indexOf('Images (3):');
+    expect(at).toBeGreaterThan(0);
+    expect(lines.slice(at + 1, at + 4)).toEqual(V351.map((i) => `  ${i}`));
+    expect(lines.at(-1)).toMatch(/^Plan: /);
+    const json = JSON.parse((await cli(['plan', '--config', configFile, '-o', 'json'])).stdout) as {
+      images: string[];
+    };
+    expect(json.images).toEqual(V351);
+  });
+
+  it('status lists them in the report', async () => {
+    const kube = cluster();
+    await cli(['apply', '--config', configFile], kube);
+    const r = await cli(['status', '--config', configFile, '-o', 'json'], kube, { SD_BOOTSTRAP_IMAGE: OWN });
+    expect((JSON.parse(r.stdout) as ReadinessReport).images).toEqual([...V351, OWN].sort());
+    const text = await cli(['status', '--config', configFile], kube);
+    expect(text.stdout).toContain(`Images (3): ${V351.join(', ')}`);
+  });
+});
+
+describe('security posture in the report (issue 23)', () => {
+  const posture = (report: ReadinessReport) =>
+    Object.fromEntries(report.checks.filter((c) => c.id.startsWith('argocd.posture.')).map((c) => [c.id, c]));
+
+  it('after apply: the four checks, ready; status reads 2 requests more than before them', async () => {
+    const kube = cluster();
+    await cli(['apply', '--config', configFile], kube);
+    const before = kube.stats.requests;
+    const r = await cli(['status', '--config', configFile, '-o', 'json'], kube);
+    const checks = posture(JSON.parse(r.stdout) as ReadinessReport);
+    expect(Object.keys(checks).sort()).toEqual([
+      'argocd.posture.admin',
+      'argocd.posture.anonymous',
+      'argocd.posture.network-policies',
+      'argocd.posture.server-insecure',
+    ]);
+    expect(Object.values(checks).every((c) => c.ready)).toBe(true);
+    expect(checks['argocd.posture.network-policies']!.message).toMatch(
+      /^7 NetworkPolicies of Argo CD present/,
+    );
+    // 28 before the posture checks; they add argocd-cm (read anyway with SSO) and the NetworkPolicy list,
+    // once per run, none per environment.
+    expect(kube.stats.requests - before).toBe(STATUS_REQUESTS);
+  });
+
+  it('a NetworkPolicy deleted and anonymous access turned on by hand: not ready, naming both', async () => {
+    const kube = cluster();
+    await cli(['apply', '--config', configFile], kube);
+    await kube.delete({
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      namespace: 'argocd',
+      name: 'argocd-repo-server-network-policy',
+    });
+    const cm = kube.objects.get('/ConfigMap/argocd/argocd-cm')!;
+    cm.data = { ...(cm.data as Record<string, string>), 'users.anonymous.enabled': 'true' };
+    const r = await cli(['status', '--config', configFile, '--require-ready'], kube);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^Not ready: .*argocd\.posture\.anonymous/m);
+    expect(r.stdout).toMatch(
+      /✗ argocd\.posture\.network-policies +NetworkPolicies missing in argocd: argocd-repo-server-network-policy/,
+    );
+    // apply puts the NetworkPolicy back; anonymous access stays (argocd-cm's other keys are not the bootstrap's).
+    await cli(['apply', '--config', configFile], kube);
+    const after = posture(
+      JSON.parse((await cli(['status', '--config', configFile, '-o', 'json'], kube)).stdout),
+    );
+    expect(after['argocd.posture.network-policies']!.ready).toBe(true);
+    expect(after['argocd.posture.anonymous']!.ready).toBe(false);
   });
 });

@@ -25,6 +25,8 @@ import { type ConnectOptions, connect } from './kube/client.ts';
 import { LeaseHeldError } from './kube/lease.ts';
 import type { Kube } from './kube/types.ts';
 import { createLogger, type Logger } from './log.ts';
+import { loadArgocdManifest } from './manifests/argocd.ts';
+import { runImages } from './manifests/images.ts';
 import { seldonDeployHandoff } from './manifests/seldon-deploy.ts';
 import { argocdUrl } from './manifests/virtualservice.ts';
 import { buildReport } from './report/build.ts';
@@ -32,11 +34,12 @@ import { formatPlan, planJson } from './report/plan.ts';
 import { redact } from './report/redact.ts';
 import type { ReadinessReport } from './report/types.ts';
 import { configMapFor, formatText, TERMINATION_LOG, writeTerminationLog } from './report/writers.ts';
-import { createContext, type Mode, type Scope, type StepDeps } from './steps/context.ts';
+import { createContext, type Mode, type Scope, type StepContext, type StepDeps } from './steps/context.ts';
+import { argocdManifest } from './steps/inputs.ts';
 import { LEASE_NAME } from './steps/preflight.ts';
 import { DRIFT_STEPS, runSteps, STEPS, UNINSTALL_STEPS } from './steps/runner.ts';
 
-export const USAGE = `Usage: sd-gitops-bootstrap <apply|plan|status|uninstall> [options]
+export const USAGE = `Usage: sd-gitops-bootstrap <apply|plan|status|uninstall|images> [options]
 
 Installs and configures Argo CD and the GitOps environments of Seldon Deploy, and reports readiness.
 
@@ -46,6 +49,8 @@ Commands:
   status   print the readiness report of the cluster as it is (no writes)
   uninstall  delete what the inventory says this program created (Applications without what they deployed,
            unless environments.deleteRemovedResources), give back the namespaces it labelled; needs --yes
+  images   print only the container images a run needs, one per line (what a site mirrors); reads the
+           config and Argo CD's manifest, no cluster
 
 Options:
   --config FILE       config file (default: $SD_BOOTSTRAP_CONFIG or /etc/sd-gitops-bootstrap/config.yaml)
@@ -67,8 +72,11 @@ Exit codes: 0 ready (plan, status: done; status --require-ready: ready), 1 not r
 2 bad configuration or usage.
 `;
 
+/** The commands: a run's modes, and `images`, which reads no cluster. */
+export type Command = Mode | 'images';
+
 export interface Cli {
-  command: Mode;
+  command: Command;
   config?: string | undefined;
   kubeconfig?: string | undefined;
   context?: string | undefined;
@@ -82,7 +90,7 @@ export interface Cli {
   yes?: boolean;
 }
 
-const COMMANDS: readonly Mode[] = ['apply', 'plan', 'status', 'uninstall'];
+const COMMANDS: readonly Command[] = ['apply', 'plan', 'status', 'uninstall', 'images'];
 
 export function parseCli(argv: string[]): Cli {
   let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>>;
@@ -96,15 +104,22 @@ export function parseCli(argv: string[]): Cli {
   const { values, positionals } = parsed;
   if (values.help) return { command: 'status', output: 'text', help: true };
   const [command, ...extra] = positionals;
-  if (command === undefined) throw new UsageError('missing command: apply, plan, status or uninstall');
-  if (!COMMANDS.includes(command as Mode))
-    throw new UsageError(`unknown command "${command}": use apply, plan, status or uninstall`);
+  if (command === undefined)
+    throw new UsageError('missing command: apply, plan, status, uninstall or images');
+  if (!COMMANDS.includes(command as Command))
+    throw new UsageError(`unknown command "${command}": use apply, plan, status, uninstall or images`);
   if (command === 'uninstall' && !values.yes)
     throw new UsageError(
       'uninstall deletes what the inventory lists (Argo CD too, when this program installed it): add --yes to go ahead',
     );
   if (values.yes && command !== 'uninstall') throw new UsageError('--yes is only for uninstall');
   if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
+  if (command === 'images') {
+    const clusterFlag = (['kubeconfig', 'context', 'namespace'] as const).find(
+      (f) => values[f] !== undefined,
+    );
+    if (clusterFlag) throw new UsageError(`--${clusterFlag}: images reads no cluster, drop it`);
+  }
   const output = values.output ?? 'text';
   if (output !== 'text' && output !== 'json') throw new UsageError(`--output ${output}: use text or json`);
   if (values['require-ready'] && command !== 'status')
@@ -115,7 +130,7 @@ export function parseCli(argv: string[]): Cli {
     if (scope !== 'full' && scope !== 'drift') throw new UsageError(`--scope ${scope}: use full or drift`);
   }
   return {
-    command: command as Mode,
+    command: command as Command,
     config: values.config,
     kubeconfig: values.kubeconfig,
     context: values.context,
@@ -216,6 +231,8 @@ export async function run(argv: string[], io: RunIO): Promise<number> {
     const env = loadEnv(io.env);
     const config = await loadConfigFile(cli.config ?? env.SD_BOOTSTRAP_CONFIG);
     log = createLogger({ level: env.LOG_LEVEL, format: env.LOG_FORMAT, stream: io.stderr });
+    if (cli.command === 'images') return await printImages(cli, config, env, io);
+    const command = cli.command;
     const logger = log;
     const kube = await (io.connect ?? connect)({
       kubeconfig: cli.kubeconfig,
@@ -244,7 +261,7 @@ export async function run(argv: string[], io: RunIO): Promise<number> {
       const runProblems = runNamespaceProblems(config, env.POD_NAMESPACE ?? kube.defaultNamespace);
       if (runProblems.length > 0) throw new ConfigError(runProblems);
       await reachCluster(kube);
-      return await execute(cli, config, env, kube, log, io);
+      return await execute({ ...cli, command }, config, env, kube, log, io);
     } finally {
       await (kube as Kube & { close?: () => Promise<void> }).close?.().catch(() => {});
     }
@@ -265,8 +282,46 @@ export async function run(argv: string[], io: RunIO): Promise<number> {
   }
 }
 
+/**
+ * `images`: the run's images, one per line (`--output json`: a document), exit 0. The manifest the config
+ * selects is read as apply reads it (bundled, file, or url with its sha256); with `install.source: skip`
+ * only the bootstrap's own image, when SD_BOOTSTRAP_IMAGE names it (the chart's Job sets it).
+ */
+async function printImages(cli: Cli, config: Config, env: Env, io: RunIO): Promise<number> {
+  const manifest =
+    config.argocd.install.source === 'skip'
+      ? undefined
+      : await loadArgocdManifest(config.argocd, {
+          ...(io.deps?.packageRoot ? { root: io.deps.packageRoot } : {}),
+          ...(io.deps?.fetch ? { fetch: io.deps.fetch } : {}),
+          ...(io.signal ? { signal: io.signal } : {}),
+        });
+  const images = runImages(manifest?.objects, env.SD_BOOTSTRAP_IMAGE);
+  io.stdout.write(
+    cli.output === 'json'
+      ? `${JSON.stringify({ kind: 'ImageList', version: 1, images }, null, 2)}\n`
+      : images.map((i) => `${i}\n`).join(''),
+  );
+  return 0;
+}
+
+/**
+ * The images the run needs, for plan and status: from the manifest when this run has it at hand (bundled,
+ * file; url only once apply or plan downloaded it), plus the bootstrap's own image when known.
+ */
+async function imagesOfRun(ctx: StepContext): Promise<string[] | undefined> {
+  const { source } = ctx.config.argocd.install;
+  if (source === 'url' && ctx.mode === 'status') return undefined;
+  try {
+    const manifest = source === 'skip' ? undefined : await argocdManifest(ctx);
+    return runImages(manifest?.objects, ctx.env.SD_BOOTSTRAP_IMAGE);
+  } catch {
+    return undefined; // a manifest that cannot be read is install-argocd's failure, said there
+  }
+}
+
 async function execute(
-  cli: Cli,
+  cli: Cli & { command: Mode },
   config: Config,
   env: Env,
   kube: Kube,
@@ -291,9 +346,10 @@ async function execute(
   );
   const steps = cli.command === 'uninstall' ? UNINSTALL_STEPS : cli.scope === 'drift' ? DRIFT_STEPS : STEPS;
   const result = await runSteps(ctx, steps);
+  const images = cli.command === 'uninstall' ? undefined : await imagesOfRun(ctx);
 
   if (cli.command === 'plan') {
-    io.stdout.write(cli.output === 'json' ? planJson(ctx.changes) : formatPlan(ctx.changes));
+    io.stdout.write(cli.output === 'json' ? planJson(ctx.changes, images) : formatPlan(ctx.changes, images));
     return result.failed ? (result.failed.error instanceof ConfigError ? 2 : 1) : 0;
   }
 
@@ -306,6 +362,7 @@ async function execute(
       url: argocdUrl(config),
     },
     seldonDeploy: seldonDeployHandoff(config, argocdUrl(config)),
+    ...(images ? { images } : {}),
     startedAt,
     finishedAt: now(),
   });

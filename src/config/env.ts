@@ -43,6 +43,10 @@ const specs = {
     default: undefined,
     desc: 'The namespace the bootstrap runs in (downward API); the report and Lease live there.',
   }),
+  SD_BOOTSTRAP_IMAGE: str({
+    default: undefined,
+    desc: "The bootstrap's own image (the chart's Job sets it), listed with the images a run needs.",
+  }),
 };
 
 type Name = keyof typeof specs;
@@ -79,5 +83,6 @@ export function loadEnv(raw: Record<string, string | undefined> = process.env): 
     LOG_FORMAT: env.LOG_FORMAT,
     SD_BOOTSTRAP_TIMEOUT_MS: env.SD_BOOTSTRAP_TIMEOUT,
     POD_NAMESPACE: env.POD_NAMESPACE,
+    ...(env.SD_BOOTSTRAP_IMAGE ? { SD_BOOTSTRAP_IMAGE: env.SD_BOOTSTRAP_IMAGE } : {}),
   };
 }

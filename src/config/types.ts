@@ -17,4 +17,6 @@ export interface Env {
   /** Overall deadline of one run, ms (from e.g. "15m"). */
   SD_BOOTSTRAP_TIMEOUT_MS: number;
   POD_NAMESPACE: string | undefined;
+  /** The bootstrap's own image, when the chart's Job names it (listed with the run's images). */
+  SD_BOOTSTRAP_IMAGE?: string;
 }

@@ -14,6 +14,7 @@ export function buildReport(input: {
   changes: readonly ObjectChange[];
   argocd: ReadinessReport['argocd'];
   seldonDeploy?: ReadinessReport['seldonDeploy'];
+  images?: readonly string[];
   startedAt: Date;
   finishedAt: Date;
 }): ReadinessReport {
@@ -27,6 +28,7 @@ export function buildReport(input: {
     changes: countChanges(input.changes),
     updated: updatedObjects(input.changes),
     ...(input.seldonDeploy ? { seldonDeploy: input.seldonDeploy } : {}),
+    ...(input.images?.length ? { images: [...input.images] } : {}),
     ...removedOf(input.changes),
     checks: input.checks.map((c) => ({ id: c.id, ready: c.ready, required: c.required, message: c.message })),
   };

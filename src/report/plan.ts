@@ -16,7 +16,7 @@ function planLine(change: ObjectChange): string {
  * Removals first, under their own heading (what leaves the config is what a reader must not miss), then
  * `+ create`, `~ update (fields…)`, `= unchanged`, one line per object, then a summary line.
  */
-export function formatPlan(changes: readonly ObjectChange[]): string {
+export function formatPlan(changes: readonly ObjectChange[], images?: readonly string[]): string {
   const removals = changes.filter((c) => c.removal || c.action === 'deleted');
   const rest = changes.filter((c) => !(c.removal || c.action === 'deleted'));
   const lines: string[] = [];
@@ -28,6 +28,8 @@ export function formatPlan(changes: readonly ObjectChange[]): string {
     );
   }
   lines.push(...rest.map(planLine));
+  // What the run pulls, so a site knows what to mirror (`images` prints only this list); the summary stays last.
+  if (images?.length) lines.push('', `Images (${images.length}):`, ...images.map((i) => `  ${i}`));
   const { created, updated, unchanged, deleted } = countChanges(changes);
   lines.push(
     '',
@@ -42,14 +44,22 @@ export interface PlanDocument {
   version: 1;
   summary: { created: number; updated: number; unchanged: number; deleted: number };
   changes: readonly ObjectChange[];
+  /** The container images the run needs (see ReadinessReport.images). */
+  images?: string[];
 }
 
-export function planJson(changes: readonly ObjectChange[]): string {
+export function planJson(changes: readonly ObjectChange[], images?: readonly string[]): string {
   // Removals first, as in the text.
   const ordered = [
     ...changes.filter((c) => c.removal || c.action === 'deleted'),
     ...changes.filter((c) => !(c.removal || c.action === 'deleted')),
   ];
-  const doc: PlanDocument = { kind: 'Plan', version: 1, summary: countChanges(changes), changes: ordered };
+  const doc: PlanDocument = {
+    kind: 'Plan',
+    version: 1,
+    summary: countChanges(changes),
+    changes: ordered,
+    ...(images?.length ? { images: [...images] } : {}),
+  };
   return `${JSON.stringify(doc, null, 2)}\n`;
 }

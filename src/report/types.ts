@@ -36,6 +36,12 @@ export interface ReadinessReport {
   updated: string[];
   /** Seldon Deploy's chart values that use this setup (`gitops:`), and its credentials Secret. */
   seldonDeploy?: { values: string; secret: { namespace: string; name: string } };
+  /**
+   * The container images the run needs (what a site mirrors): every container and initContainer image of
+   * the install manifest the config selects, and the bootstrap's own when known. Absent when not known
+   * (`install.source: url` in status, nothing to list with `skip`).
+   */
+  images?: string[];
   /** What this run removed because it left the config: `Application argocd/x: no longer an environment…`. */
   removed?: string[];
   checks: Check[];

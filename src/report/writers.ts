@@ -51,6 +51,7 @@ export function formatText(report: ReadinessReport): string {
     `Changes: ${created} created, ${updated} updated, ${unchanged} unchanged${deleted ? `, ${deleted} deleted` : ''}`,
     ...(report.updated?.length ? [`Updated: ${report.updated.join('; ')}`] : []),
     ...(report.removed?.length ? ['Removed:', ...report.removed.map((r) => `  - ${r}`)] : []),
+    ...(report.images?.length ? [`Images (${report.images.length}): ${report.images.join(', ')}`] : []),
     '',
     ...report.checks.map(
       (c) =>

@@ -27,6 +27,7 @@ import {
   ssoSecretLabelPatch,
 } from '../manifests/argocd-settings.ts';
 import { passwordMatches } from '../manifests/password.ts';
+import { adminCheck, anonymousCheck, insecureCheck, type SeenData } from '../report/posture.ts';
 import type { Check } from '../report/types.ts';
 import type { Step, StepContext } from './context.ts';
 import {
@@ -102,24 +103,65 @@ async function reconcile(ctx: StepContext): Promise<string | undefined> {
   return undefined;
 }
 
+type DataObject = KubeObject & { data?: Record<string, string> };
+
+/** A ConfigMap of argocd.namespace, or the error reading it (each check then says it). */
+async function readConfigMap(
+  ctx: StepContext,
+  name: string,
+): Promise<DataObject | null | { error: unknown }> {
+  try {
+    return await ctx.kube.get<DataObject>({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      namespace: ctx.config.argocd.namespace,
+      name,
+    });
+  } catch (error) {
+    return { error };
+  }
+}
+
+type SeenConfigMap = Awaited<ReturnType<typeof readConfigMap>>;
+
+const failedRead = (seen: SeenConfigMap): seen is { error: unknown } => seen !== null && 'error' in seen;
+
+/** A posture check from a ConfigMap read once for several checks (argocd-cm, argocd-cmd-params-cm). */
+function postureOf(
+  ctx: StepContext,
+  seen: SeenConfigMap,
+  id: string,
+  check: (config: StepContext['config'], data: SeenData) => Check,
+): Check {
+  if (failedRead(seen)) return { id, ready: false, required: true, message: messageOf(seen.error) };
+  return check(ctx.config, seen ? (seen.data ?? {}) : null);
+}
+
 async function report(ctx: StepContext): Promise<Check[]> {
+  // Each ConfigMap read once for every check on it (no request per check).
+  const [cm, cmdParams] = await Promise.all([
+    readConfigMap(ctx, ARGOCD_CM),
+    readConfigMap(ctx, CMD_PARAMS_CONFIGMAP),
+  ]);
   return [
     await passwordCheck(ctx),
-    await serverConfigCheck(ctx),
-    ...(ctx.config.argocd.sso.enabled ? [await ssoCheck(ctx)] : []),
+    await serverConfigCheck(ctx, cmdParams),
+    ...(ctx.config.argocd.sso.enabled ? [await ssoCheck(ctx, cm)] : []),
+    postureOf(ctx, cm, 'argocd.posture.admin', adminCheck),
+    postureOf(ctx, cm, 'argocd.posture.anonymous', anonymousCheck),
+    postureOf(ctx, cmdParams, 'argocd.posture.server-insecure', insecureCheck),
   ];
 }
 
-type DataObject = KubeObject & { data?: Record<string, string> };
-
 /** SSO as written: oidc.config, the group lines, admin disabled if asked, the client secret there and labelled. */
-async function ssoCheck(ctx: StepContext): Promise<Check> {
+async function ssoCheck(ctx: StepContext, seenCm: SeenConfigMap): Promise<Check> {
   const check = { id: 'argocd.sso', required: true };
   const { namespace, sso } = ctx.config.argocd;
   try {
     const get = (name: string, kind = 'ConfigMap') =>
       ctx.kube.get<DataObject>({ apiVersion: 'v1', kind, namespace, name });
-    const cm = await get(ARGOCD_CM);
+    if (failedRead(seenCm)) throw seenCm.error;
+    const cm = seenCm;
     const want = argocdCmData(ctx.config);
     const wrongCm = Object.keys(want).filter((k) => cm?.data?.[k] !== want[k]);
     if (wrongCm.length > 0)
@@ -195,7 +237,7 @@ async function passwordCheck(ctx: StepContext): Promise<Check> {
   }
 }
 
-async function serverConfigCheck(ctx: StepContext): Promise<Check> {
+async function serverConfigCheck(ctx: StepContext, seenCmdParams: SeenConfigMap): Promise<Check> {
   const check = { id: 'argocd.server-config', required: true };
   const { namespace } = ctx.config.argocd;
   const want = serverParams(ctx.config);
@@ -203,12 +245,8 @@ async function serverConfigCheck(ctx: StepContext): Promise<Check> {
     .map(([k, v]) => `${k}=${v}`)
     .join(', ');
   try {
-    const cm = await ctx.kube.get<KubeObject & { data?: Record<string, string> }>({
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      namespace,
-      name: CMD_PARAMS_CONFIGMAP,
-    });
+    if (failedRead(seenCmdParams)) throw seenCmdParams.error;
+    const cm = seenCmdParams;
     if (!cm)
       return {
         ...check,

@@ -8,6 +8,7 @@ import { messageOf } from '../errors.ts';
 import { deploymentRolledOut, type Readiness, statefulSetRolledOut } from '../kube/status.ts';
 import type { KubeObject } from '../kube/types.ts';
 import { formatDuration, waitFor } from '../kube/wait.ts';
+import { networkPolicyCheck } from '../report/posture.ts';
 import type { Check } from '../report/types.ts';
 import type { Step, StepContext } from './context.ts';
 import { argocdManifest } from './inputs.ts';
@@ -23,23 +24,30 @@ export interface Workload {
 const predicate = (w: Workload): ((obj: unknown) => Readiness) =>
   w.kind === 'Deployment' ? deploymentRolledOut : statefulSetRolledOut;
 
-/**
- * The workloads to watch: those of the install manifest (when it is local or already loaded), plus any
- * Deployment or StatefulSet labelled part-of argocd (with `skip`, the only source).
- */
-export async function argocdWorkloads(ctx: StepContext): Promise<Workload[]> {
-  const { namespace, install } = ctx.config.argocd;
-  const found = new Map<string, Workload>();
-  const add = (kind: string, name: string) => {
-    if (kind === 'Deployment' || kind === 'StatefulSet') found.set(`${kind}/${name}`, { kind, name });
-  };
+/** The install manifest's objects when it is local or already loaded (never a download for status). */
+async function manifestObjects(ctx: StepContext): Promise<readonly KubeObject[]> {
+  const { install } = ctx.config.argocd;
   if (
     install.source === 'bundled' ||
     install.source === 'file' ||
     (install.source === 'url' && ctx.mode === 'apply')
   ) {
-    for (const obj of (await argocdManifest(ctx)).objects) add(obj.kind, obj.metadata.name);
+    return (await argocdManifest(ctx)).objects;
   }
+  return [];
+}
+
+/**
+ * The workloads to watch: those of the install manifest (when it is local or already loaded), plus any
+ * Deployment or StatefulSet labelled part-of argocd (with `skip`, the only source).
+ */
+export async function argocdWorkloads(ctx: StepContext): Promise<Workload[]> {
+  const { namespace } = ctx.config.argocd;
+  const found = new Map<string, Workload>();
+  const add = (kind: string, name: string) => {
+    if (kind === 'Deployment' || kind === 'StatefulSet') found.set(`${kind}/${name}`, { kind, name });
+  };
+  for (const obj of await manifestObjects(ctx)) add(obj.kind, obj.metadata.name);
   for (const kind of ['Deployment', 'StatefulSet']) {
     for (const obj of await ctx.kube.list('apps/v1', kind, { namespace, labelSelector: PART_OF_ARGOCD })) {
       add(kind, obj.metadata.name);
@@ -77,7 +85,37 @@ async function reconcile(ctx: StepContext): Promise<string> {
   return `${workloads.length} workloads rolled out`;
 }
 
+/**
+ * After the rollout, what guards the workloads: the install manifest's NetworkPolicies (the repo-server's
+ * and the controller's among them) present in argocd.namespace. One list request per run.
+ */
+async function networkPolicies(ctx: StepContext): Promise<Check> {
+  const { namespace } = ctx.config.argocd;
+  let expected: string[];
+  try {
+    expected = (await manifestObjects(ctx))
+      .filter((o) => o.kind === 'NetworkPolicy')
+      .map((o) => o.metadata.name);
+  } catch {
+    expected = []; // the manifest's own failure is argocd.rollout's and argocd.install's to say
+  }
+  let present: string[] | { error: string };
+  try {
+    present = (await ctx.kube.list('networking.k8s.io/v1', 'NetworkPolicy', { namespace })).map(
+      (o) => o.metadata.name,
+    );
+  } catch (err) {
+    present = { error: messageOf(err) };
+  }
+  return networkPolicyCheck(ctx.config, { expected, present });
+}
+
 async function report(ctx: StepContext): Promise<Check[]> {
+  const [rollout, policies] = await Promise.all([rolloutChecks(ctx), networkPolicies(ctx)]);
+  return [...rollout, policies];
+}
+
+async function rolloutChecks(ctx: StepContext): Promise<Check[]> {
   let workloads: Workload[];
   try {
     workloads = await argocdWorkloads(ctx);

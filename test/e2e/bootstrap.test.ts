@@ -307,6 +307,67 @@ describe('apply on a fresh cluster', () => {
     }
   });
 
+  it('reports the security posture; a NetworkPolicy deleted or anonymous access turned on by hand is not ready', async () => {
+    const posture = (r: ReadinessReport | undefined) =>
+      Object.fromEntries(
+        (r?.checks ?? []).filter((c) => c.id.startsWith('argocd.posture.')).map((c) => [c.id, c]),
+      );
+    const seen = posture(first.report);
+    expect(seen['argocd.posture.admin']).toMatchObject({ ready: true, required: false });
+    expect(seen['argocd.posture.admin']!.message).toMatch(/^local admin user enabled/);
+    expect(seen['argocd.posture.anonymous']).toMatchObject({ ready: true, required: true });
+    expect(seen['argocd.posture.server-insecure']).toMatchObject({ ready: true, required: false });
+    expect(seen['argocd.posture.server-insecure']!.message).toContain("Istio's gateway terminates TLS");
+    const shipped = manifestDocs('v3.5.1').filter((d) => d.kind === 'NetworkPolicy').length;
+    expect(seen['argocd.posture.network-policies']).toMatchObject({ ready: true, required: true });
+    expect(seen['argocd.posture.network-policies']!.message).toMatch(
+      new RegExp(`^${shipped} NetworkPolicies of Argo CD present in ${argoNs}`),
+    );
+    // The images the run needs are in the report.
+    expect(first.report!.images).toEqual(
+      expect.arrayContaining(['quay.io/argoproj/argocd:v3.5.1', 'ghcr.io/dexidp/dex:v2.45.0']),
+    );
+
+    await kubectl(['delete', 'networkpolicy', 'argocd-repo-server-network-policy', '-n', argoNs]);
+    await kubectl([
+      'patch',
+      'configmap',
+      'argocd-cm',
+      '-n',
+      argoNs,
+      '--type=merge',
+      '-p',
+      '{"data":{"users.anonymous.enabled":"true"}}',
+    ]);
+    try {
+      const status = await runCli(['status', '--config', configFile, '--output', 'json', '--require-ready'], {
+        kubeconfig: runner.kubeconfig,
+        env: { POD_NAMESPACE: runNs },
+      });
+      expect(status.code).toBe(1);
+      expect(notReady(status.report).map((l) => l.slice(0, l.indexOf(':')))).toEqual(
+        expect.arrayContaining(['argocd.posture.anonymous', 'argocd.posture.network-policies']),
+      );
+      expect(posture(status.report)['argocd.posture.network-policies']!.message).toBe(
+        `NetworkPolicies missing in ${argoNs}: argocd-repo-server-network-policy: apply re-creates them from the install manifest`,
+      );
+    } finally {
+      await kubectl([
+        'patch',
+        'configmap',
+        'argocd-cm',
+        '-n',
+        argoNs,
+        '--type=json',
+        '-p',
+        '[{"op":"remove","path":"/data/users.anonymous.enabled"}]',
+      ]);
+    }
+    const again = await apply(configFile);
+    expect(again.code, again.stderr.slice(-2000)).toBe(0);
+    expect(posture(again.report)['argocd.posture.network-policies']!.ready).toBe(true);
+  });
+
   describe('a second apply with the same config', () => {
     it('changes no object (resourceVersions equal) and reports 0 created, 0 updated', async () => {
       const before = await resourceVersions();

@@ -270,7 +270,9 @@ describe('the usual values (cert-manager style), each defaulting to what the cha
       'LOG_FORMAT',
       'LOG_LEVEL',
       'POD_NAMESPACE',
+      'SD_BOOTSTRAP_IMAGE',
     ]);
+    expect(c.env.at(-1)).toEqual({ name: 'SD_BOOTSTRAP_IMAGE', value: c.image });
     expect(c.volumeMounts.map((m) => m.name)).toEqual(['config', 'tmp']);
     expect(pod.volumes.map((v) => v.name)).toEqual(['config', 'tmp']);
     expect(c.image).toBe('ghcr.io/seldonio/sd-gitops-bootstrap:0.1.0');

@@ -16,7 +16,7 @@ describe('scripts/bundle.ts', () => {
   it('runs the CLI from one file', () => {
     const r = spawnSync(process.execPath, [file, '--help'], { encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toContain('Usage: sd-gitops-bootstrap <apply|plan|status|uninstall>');
+    expect(r.stdout).toContain('Usage: sd-gitops-bootstrap <apply|plan|status|uninstall|images>');
     const bad = spawnSync(process.execPath, [file, 'aply'], { encoding: 'utf8' });
     expect(bad.status).toBe(2);
   });
