@@ -162,6 +162,36 @@ const secretRefNamespace = z
   .optional()
   .describe('Namespace of the Secret. Default: the namespace the bootstrap runs in (POD_NAMESPACE).');
 
+// The Application's sync policy: environments.<key> for every environment, environments.namespaces[].<key> for one.
+const syncPrune = z
+  .boolean()
+  .describe(
+    "Argo CD's automated sync prunes: a resource whose file is removed from Git (a model deleted in Seldon Deploy) is deleted from the cluster. false (the seed's `automated: {}`): it keeps running.",
+  );
+const syncSelfHeal = z
+  .boolean()
+  .describe(
+    "Argo CD's automated sync self-heals: a change made in the cluster by hand is reverted to Git. false (the seed's): it stays until the next change in Git.",
+  );
+const targetRevision = z
+  .string()
+  .regex(/^\S+$/, 'must be a branch, tag or commit, e.g. "main"')
+  .describe(
+    "The Git revision the Application syncs (a branch, tag or commit). Unset: Argo CD's default, HEAD.",
+  );
+const syncOptions = z
+  .array(
+    z
+      .string()
+      .regex(
+        /^[A-Za-z]+=\S+$/,
+        'must be an Argo CD sync option Name=value, e.g. "CreateNamespace=false" or "ServerSideApply=true"',
+      ),
+  )
+  .describe(
+    "The Application's `syncPolicy.syncOptions`, e.g. `[ServerSideApply=true]` (Argo CD's sync options).",
+  );
+
 const namespaceObject = z
   .strictObject({
     name: dnsLabel('staging').describe('The namespace (created if missing).'),
@@ -169,6 +199,16 @@ const namespaceObject = z
       .boolean()
       .default(true)
       .describe('Value of the namespace label `seldon.restricted` (Seldon Deploy access control).'),
+    prune: syncPrune.optional().describe("This environment's environments.prune."),
+    selfHeal: syncSelfHeal.optional().describe("This environment's environments.selfHeal."),
+    targetRevision: targetRevision
+      .optional()
+      .describe(
+        "This environment's Git revision (e.g. its own branch); default environments.targetRevision.",
+      ),
+    syncOptions: syncOptions
+      .optional()
+      .describe("This environment's sync options, replacing environments.syncOptions."),
   })
   .describe('A namespace with its settings.');
 
@@ -183,7 +223,7 @@ const namespaceEntry = z.union(
   {
     error: (iss) =>
       iss.code === 'invalid_union'
-        ? 'must be a namespace name (e.g. "staging") or an object {name, restricted}'
+        ? 'must be a namespace name (e.g. "staging") or an object {name, restricted, prune, selfHeal, targetRevision, syncOptions}'
         : undefined,
   },
 );
@@ -484,7 +524,7 @@ export const configSchema = z
             })
             .min(1, 'must list at least one namespace, e.g. [staging]')
             .describe(
-              'The GitOps environments: one namespace each, synced from the folder of the same name in the repository. An entry is a name or {name, restricted}.',
+              'The GitOps environments: one namespace each, synced from the folder of the same name in the repository. An entry is a name or {name, restricted, prune, selfHeal, targetRevision, syncOptions}.',
             ),
           applicationName: z
             .string()
@@ -513,6 +553,10 @@ export const configSchema = z
           syncTimeout: duration('5m').describe(
             'How long to wait for the Applications to sync when waitForSync is true ("5m", "90s" or seconds).',
           ),
+          prune: syncPrune.default(false),
+          selfHeal: syncSelfHeal.default(false),
+          targetRevision: targetRevision.optional(),
+          syncOptions: syncOptions.default(() => []),
           deleteRemovedResources: z
             .boolean()
             .default(false)

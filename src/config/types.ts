@@ -93,13 +93,27 @@ export interface Config {
   };
   environments: {
     project: string;
-    namespaces: { name: string; restricted: boolean }[];
+    namespaces: {
+      name: string;
+      restricted: boolean;
+      /** Sync policy of this environment's Application; unset: the environments' default below. */
+      prune?: boolean | undefined;
+      selfHeal?: boolean | undefined;
+      targetRevision?: string | undefined;
+      syncOptions?: string[] | undefined;
+    }[];
     /** Template; `{namespace}` is replaced. */
     applicationName: string;
     logging: { enabled: boolean; namespace: string; restricted: boolean };
     waitForSync: boolean;
     /** Milliseconds (normalised), same formats as rolloutTimeout. */
     syncTimeout: number;
+    /** Sync policy of every environment's Application (the seed's `automated: {}` by default). */
+    prune: boolean;
+    selfHeal: boolean;
+    /** Unset: Argo CD's default, HEAD. */
+    targetRevision?: string | undefined;
+    syncOptions: string[];
     /** When an environment leaves the list, also delete what its Application deployed. */
     deleteRemovedResources: boolean;
   };

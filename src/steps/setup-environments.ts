@@ -10,7 +10,12 @@ import { describeRef, includesDesired } from '../kube/objects.ts';
 import { applicationReady, applicationStatus } from '../kube/status.ts';
 import type { KubeObject } from '../kube/types.ts';
 import { formatDuration, waitFor } from '../kube/wait.ts';
-import { application, RESOURCES_FINALIZER } from '../manifests/application.ts';
+import {
+  application,
+  describeSyncPolicy,
+  RESOURCES_FINALIZER,
+  syncPolicyOf,
+} from '../manifests/application.ts';
 import { appProject, appProjectKeepingOthers } from '../manifests/appproject.ts';
 import { type Environment, environmentsOf } from '../manifests/common.ts';
 import { namespaceFor } from '../manifests/namespace.ts';
@@ -94,9 +99,16 @@ async function reconcile(ctx: StepContext): Promise<string> {
     desired.filter((o) => o.kind === 'Namespace'),
     { set: false },
   );
+  // Plan and the report show each Application's sync policy next to its change.
+  const policyOf = new Map(
+    envs.map((e) => [e.applicationName, describeSyncPolicy(syncPolicyOf(ctx.config, e))] as const),
+  );
   await ctx.apply(
     desired.filter((o) => o.kind !== 'Namespace'),
-    { set: 'environments' },
+    {
+      set: 'environments',
+      noteFor: (c) => (c.ref.kind === 'Application' ? policyOf.get(c.ref.name) : undefined),
+    },
   );
   await pruneEnvironmentMembers(ctx);
   await releaseNamespaces(ctx);
