@@ -223,7 +223,7 @@ const namespaceEntry = z.union(
   {
     error: (iss) =>
       iss.code === 'invalid_union'
-        ? 'must be a namespace name (e.g. "staging") or an object {name, restricted, prune, selfHeal, targetRevision, syncOptions}'
+        ? 'must be a namespace name (e.g. "staging") or an object {name, restricted}'
         : undefined,
   },
 );
