@@ -155,6 +155,19 @@ function settingsMap(configMap: string, example: string) {
     .describe(`Extra keys of ${configMap} (${example}).`);
 }
 
+/** argocd-cm's extra keys: also `null`, which removes a key the bootstrap writes by default. */
+const argocdCmSettings = z
+  .record(
+    z.string().regex(/^[-._a-zA-Z0-9]+$/, 'must be a ConfigMap key'),
+    z.union([z.string(), z.null()], {
+      error: 'must be a string (quote numbers and booleans), or null to remove a key the bootstrap sets',
+    }),
+  )
+  .default(() => ({}))
+  .describe(
+    "Extra keys of argocd-cm (e.g. `resource.customizations.ignoreDifferences.all`, `timeout.reconciliation`). The bootstrap sets Argo CD health checks for Seldon's SeldonDeployment, Model, Pipeline and Experiment (`resource.customizations.health.machinelearning.seldon.io_SeldonDeployment`, `resource.customizations.health.mlops.seldon.io_<Kind>`): a key of the same name replaces one, `null` removes it.",
+  );
+
 const secretRefNamespace = z
   .string()
   .max(63, labelHint('seldon-system'))
@@ -355,10 +368,7 @@ export const configSchema = z
         ),
         settings: z
           .strictObject({
-            cm: settingsMap(
-              'argocd-cm',
-              'e.g. `resource.customizations.ignoreDifferences.all`, `timeout.reconciliation`',
-            ),
+            cm: argocdCmSettings,
             cmdParams: settingsMap(
               'argocd-cmd-params-cm',
               'e.g. `controller.status.processors`; not `server.insecure`/`server.rootpath` (argocd.server)',

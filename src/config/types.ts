@@ -64,7 +64,8 @@ export interface Config {
     url?: string | undefined;
     /** Extra keys of Argo CD's ConfigMaps. */
     settings: {
-      cm: Record<string, string>;
+      /** `null`: remove a key the bootstrap writes by default (a Seldon health check). */
+      cm: Record<string, string | null>;
       cmdParams: Record<string, string>;
       rbac: Record<string, string>;
     };
