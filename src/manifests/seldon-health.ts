@@ -14,8 +14,10 @@
  *   `operator/scheduler/model.go` (main): no state field; knative conditions (ModelReady, PipelineReady, …,
  *   summarised in `Ready`). The operator sets Ready False for every state but Available, with the
  *   scheduler's reason text only (`CreateAndSetCondition(ModelReady, false, reason)`): False while loading
- *   (no reason) as well as on failure (ScheduleFailed, ModelFailed: a failure sentence as reason). So False
- *   is Degraded when it carries a reason or message, and Progressing without one.
+ *   and on failure alike, the scheduler's state name as message (`ModelAvailable`, `ModelProgressing`,
+ *   `ScheduleFailed`, … — Seldon's docs show `kubectl get model` with `message: ModelAvailable`) and its
+ *   reason sentence. So False is Progressing without any text or with an in-progress state name,
+ *   Suspended for ModelScaledDown, and Degraded otherwise (ScheduleFailed, ModelFailed, PipelineFailed, …).
  * Modelled on Argo CD's own checks (argoproj/argo-cd resource_customizations/, e.g.
  * serving.kserve.io/InferenceService/health.lua): `obj` is the live object; return {status, message}.
  * test/health/ runs each script against the fixtures next to its test in gopher-lua itself.
@@ -110,8 +112,8 @@ return hs
 `;
 
 /**
- * Model, Pipeline and Experiment (Core 2): the `Ready` condition. False with a reason or message (the
- * scheduler's failure sentence) is Degraded; False without one (a state still in progress) is Progressing.
+ * Model, Pipeline and Experiment (Core 2): the `Ready` condition. False is Degraded when it names a failure,
+ * Progressing without a text or with an in-progress state name, Suspended when the model is scaled down.
  */
 export const SELDON_CORE2_HEALTH_LUA = `${LUA_HELPERS}
 local hs = {}
@@ -126,6 +128,13 @@ if stale(obj) then
   hs.message = "Waiting for the Seldon operator to observe generation " .. obj.metadata.generation
   return hs
 end
+-- The scheduler's state names the operator writes as the message (or reason) of a condition that is not
+-- True yet: work in progress, not a failure.
+local in_progress = {
+  ModelStateUnknown = true, ModelProgressing = true, ModelTerminating = true, LoadRequested = true,
+  Loading = true, PipelineStatusUnknown = true, PipelineCreate = true, PipelineCreating = true,
+  PipelineTerminate = true, PipelineTerminating = true, PipelineRebalancing = true,
+}
 local text = condition_text(ready)
 if ready.status == "True" then
   hs.status = "Healthy"
@@ -136,7 +145,12 @@ if ready.status == "True" then
   end
   return hs
 end
-if ready.status == "False" and text ~= "" then
+if ready.status == "False" and (ready.message == "ModelScaledDown" or ready.reason == "ModelScaledDown") then
+  hs.status = "Suspended"
+  hs.message = "Scaled down"
+  return hs
+end
+if ready.status == "False" and text ~= "" and not in_progress[ready.message or ""] and not in_progress[ready.reason or ""] then
   hs.status = "Degraded"
   hs.message = "Not ready: " .. text
   return hs

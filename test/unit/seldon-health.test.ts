@@ -70,7 +70,7 @@ describe.skipIf(!built)('Seldon health checks in gopher-lua (Argo CD v3.5.1 libr
     describe(`${group}/${kind}`, () => {
       it('covers healthy, progressing, degraded and no status yet', () => {
         const statuses = new Set(tests.map((t) => t.healthStatus.status));
-        expect([...statuses].sort()).toEqual(['Degraded', 'Healthy', 'Progressing']);
+        expect([...statuses]).toEqual(expect.arrayContaining(['Degraded', 'Healthy', 'Progressing']));
         expect(tests.some((t) => t.obj.status === undefined)).toBe(true);
       });
 
