@@ -148,6 +148,26 @@ export function applicationReady(s: ApplicationStatus): boolean {
   return s.sync === 'Synced' && s.health === 'Healthy' && !s.stale;
 }
 
+interface AppResource {
+  kind?: string;
+  name?: string;
+  namespace?: string;
+  health?: { status?: string; message?: string };
+}
+
+/**
+ * The resources that make the Application as unhealthy as it is, `Kind/name: message` (a Seldon health
+ * check's message, src/manifests/seldon-health.ts). Only where Argo CD keeps each resource's health in the
+ * Application: Argo CD 2.x, and 3.x with `controller.resource.health.persist: "true"` (3.x's default keeps
+ * it in Redis, and then the Application's own status is all there is).
+ */
+function unhealthy(resources: AppResource[] | undefined, health: string): string[] {
+  if (health === 'Healthy' || health === 'Unknown') return [];
+  return (resources ?? [])
+    .filter((r) => r.health?.status === health)
+    .map((r) => `${r.kind}/${r.name}${r.health?.message ? `: ${r.health.message}` : ` ${health}`}`);
+}
+
 interface AppSource {
   repoURL?: string;
   path?: string;
@@ -163,6 +183,7 @@ export function applicationStatus(app: unknown): ApplicationStatus {
           health?: { status?: string; message?: string };
           conditions?: Condition[];
           operationState?: { phase?: string; message?: string };
+          resources?: AppResource[];
         };
       }
     ).status ?? {};
@@ -182,6 +203,8 @@ export function applicationStatus(app: unknown): ApplicationStatus {
   if (errors.length > 0) message = errors.join('; ');
   else if (op && (op.phase === 'Failed' || op.phase === 'Error') && op.message)
     message = `sync ${op.phase.toLowerCase()}: ${op.message}`;
+  else if (unhealthy(status.resources, health).length > 0)
+    message = unhealthy(status.resources, health).join('; ');
   else if (status.health?.message) message = status.health.message;
   else if (!status.sync && !status.health) message = 'not reconciled by Argo CD yet';
   else if (stale) message = 'Argo CD has not compared the new source yet';

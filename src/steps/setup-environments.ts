@@ -299,7 +299,7 @@ async function applicationChecks(
         id,
         ready: false,
         required: true,
-        message: `${where} differs from the configuration (source, destination or project)`,
+        message: `${where} differs from the configuration (source, destination, project or sync policy)`,
       };
   const s = applicationStatus(live);
   const synced = applicationReady(s);
