@@ -210,8 +210,10 @@ const namespaceObject = z
     name: dnsLabel('staging').describe('The namespace (created if missing).'),
     restricted: z
       .boolean()
-      .default(true)
-      .describe('Value of the namespace label `seldon.restricted` (Seldon Deploy access control).'),
+      .default(false)
+      .describe(
+        "Value of the namespace label `seldon.restricted`: false (the seed's) shows the namespace to every Seldon Deploy user; true only to the users and groups its `seldon.user.*`/`seldon.group.*` labels or authorization policies grant.",
+      ),
     prune: syncPrune.optional().describe("This environment's environments.prune."),
     selfHeal: syncSelfHeal.optional().describe("This environment's environments.selfHeal."),
     targetRevision: targetRevision
@@ -229,8 +231,8 @@ const namespaceObject = z
 const namespaceEntry = z.union(
   [
     dnsLabel('staging')
-      .transform((name): z.output<typeof namespaceObject> => ({ name, restricted: true }))
-      .describe('A namespace name; the environment is restricted.'),
+      .transform((name): z.output<typeof namespaceObject> => ({ name, restricted: false }))
+      .describe('A namespace name; the environment is open to every Seldon Deploy user (restricted: false).'),
     namespaceObject,
   ],
   {

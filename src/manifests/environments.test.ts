@@ -12,7 +12,7 @@ describe('environments', () => {
       { namespace: 'staging', restricted: false, logging: false, applicationName: 'seldon-gitops-staging' },
       {
         namespace: 'production',
-        restricted: true,
+        restricted: false,
         logging: false,
         applicationName: 'seldon-gitops-production',
       },
@@ -61,7 +61,7 @@ describe('namespaceFor', () => {
     });
     const labels = environmentsOf(config).map((env) => namespaceFor(config, env).metadata.labels);
     expect(labels[1]).toEqual({
-      'seldon.restricted': 'true',
+      'seldon.restricted': 'false',
       'seldon.gitops': 'enabled',
       argocdapp: 'gitops-production',
     });
