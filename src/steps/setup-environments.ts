@@ -7,7 +7,7 @@
 import { messageOf } from '../errors.ts';
 import { inParallel } from '../kube/apply.ts';
 import { describeRef, includesDesired } from '../kube/objects.ts';
-import { applicationReady, applicationStatus } from '../kube/status.ts';
+import { applicationReady, applicationStatus, seldonFailure, seldonResourcesOf } from '../kube/status.ts';
 import type { KubeObject } from '../kube/types.ts';
 import { formatDuration, waitFor } from '../kube/wait.ts';
 import {
@@ -302,6 +302,20 @@ async function applicationChecks(
         message: `${where} differs from the configuration (source, destination, project or sync policy)`,
       };
   const s = applicationStatus(live);
+  // Argo CD 3.x keeps each resource's health out of the Application: name the failing Seldon resources from
+  // their own status (best effort: an identity that cannot read them gets Argo CD's summary alone).
+  if (s.health === 'Degraded' && s.message === `${s.sync}, ${s.health}`) {
+    const failures = (
+      await Promise.all(
+        seldonResourcesOf(live).map(async (ref) => {
+          const obj = await ctx.kube.get(ref).catch(() => null);
+          const why = obj ? seldonFailure(obj) : undefined;
+          return why ? [`${ref.kind}/${ref.name}: ${why}`] : [];
+        }),
+      )
+    ).flat();
+    if (failures.length > 0) s.message = failures.join('; ');
+  }
   const synced = applicationReady(s);
   const message = synced
     ? 'Synced, Healthy'

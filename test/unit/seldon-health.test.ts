@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { load } from 'js-yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { seldonFailure, seldonResourcesOf } from '../../src/kube/status.ts';
 import { ARGOCD_CM, argocdCmData, argocdConfigTargets } from '../../src/manifests/argocd-settings.ts';
 import { SELDON_HEALTH_CHECKS } from '../../src/manifests/seldon-health.ts';
 import { sampleConfig } from '../fixtures/sample-config.ts';
@@ -92,6 +93,52 @@ describe.skipIf(!built)('Seldon health checks in gopher-lua (Argo CD v3.5.1 libr
   it('the harness reports a script error as Argo CD would fail it (no string library in Argo CD)', () => {
     const [r] = runLua('return { status = string.lower("Healthy") }', [{}]);
     expect(r?.error).toMatch(/string/);
+  });
+});
+
+describe("the report's reading of a live Seldon object (seldonFailure) agrees with the Lua on every fixture", () => {
+  for (const kind of Object.keys(KINDS)) {
+    const { tests } = load(readFileSync(join(here, 'seldon-health', `${kind}.yaml`), 'utf8')) as {
+      tests: HealthCase[];
+    };
+    it(`${kind}: the Degraded message exactly, nothing for the others`, () => {
+      for (const t of tests) {
+        const want = t.healthStatus.status === 'Degraded' ? t.healthStatus.message : undefined;
+        // A stale status (generation not observed yet) is Progressing in Lua whatever it says; the report
+        // reads the same status Argo CD had when it said Degraded, so only fresh ones are compared.
+        if (t.name.includes('has not seen')) continue;
+        expect(seldonFailure(t.obj), t.name).toBe(want);
+      }
+    });
+  }
+
+  it('lists the Seldon resources of an Application as refs to read', () => {
+    expect(
+      seldonResourcesOf({
+        status: {
+          resources: [
+            {
+              group: 'machinelearning.seldon.io',
+              version: 'v1',
+              kind: 'SeldonDeployment',
+              namespace: 'stg',
+              name: 'iris',
+            },
+            { version: 'v1', kind: 'ConfigMap', namespace: 'stg', name: 'x' },
+            { group: 'mlops.seldon.io', version: 'v1alpha1', kind: 'Model', namespace: 'stg', name: 'm' },
+            { group: 'mlops.seldon.io', version: 'v1alpha1', kind: 'Server', namespace: 'stg', name: 's' },
+          ],
+        },
+      }),
+    ).toEqual([
+      {
+        apiVersion: 'machinelearning.seldon.io/v1',
+        kind: 'SeldonDeployment',
+        namespace: 'stg',
+        name: 'iris',
+      },
+      { apiVersion: 'mlops.seldon.io/v1alpha1', kind: 'Model', namespace: 'stg', name: 'm' },
+    ]);
   });
 });
 
