@@ -5,16 +5,7 @@
  * becomes docs/reliability.md.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import {
-  closeSync,
-  existsSync,
-  openSync,
-  readFileSync,
-  readlinkSync,
-  readSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { closeSync, openSync, readFileSync, readlinkSync, readSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
@@ -345,10 +336,6 @@ export function reliabilityDoc(rows: Row[], totals: Totals, command: string): st
     '',
   ];
   return `${lines.join('\n')}\n`;
-}
-
-export function fileSize(file: string): number {
-  return existsSync(file) ? statSync(file).size : 0;
 }
 
 // ------------------------------------------------------------------------------------- Toxiproxy
