@@ -9,6 +9,7 @@ import { BUNDLED_VERSIONS, DEFAULT_ARGOCD_VERSION } from './bundled.ts';
 import { environmentsOf, NAMESPACE_PLACEHOLDER } from './environments.ts';
 import { isDnsSubdomain, subdomainHint } from './schema.ts';
 import type { Config } from './types.ts';
+import { URL_RULES } from './urls.ts';
 import { repositoryPathOf, repositorySegmentsOk, WEBHOOK_PROVIDERS } from './webhooks.ts';
 
 const SUPPORTED = 'supported versions are 2.14.x and 3.x';
@@ -336,7 +337,7 @@ export const RULES: readonly Rule[] = [
  * invalid one) and returns all their problems.
  */
 export function checkRules(config: Partial<Config>): ConfigProblem[] {
-  return RULES.filter((r) => r.needs.every((k) => config[k] !== undefined)).flatMap((r) =>
-    r.check(config as Config),
-  );
+  return [...RULES, ...URL_RULES]
+    .filter((r) => r.needs.every((k) => config[k] !== undefined))
+    .flatMap((r) => r.check(config as Config));
 }

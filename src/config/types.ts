@@ -89,6 +89,8 @@ export interface Config {
     credentials: { secretRef: SecretRef };
     /** Exactly one of the two refs is set. */
     caBundle?: { secretRef?: CaBundleRef | undefined; configMapRef?: CaBundleRef | undefined } | undefined;
+    /** A plain http:// repoUrl is allowed (test setups). */
+    allowInsecureHttp: boolean;
     verify: boolean;
   };
   environments: {
