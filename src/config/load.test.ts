@@ -211,7 +211,9 @@ describe('parseConfig: valid input', () => {
     },
     {
       name: 'https and http repository URLs',
-      input: withMinimal({ git: { repoUrl: 'http://gitea.local:3000/acme/gitops', allowInsecureHttp: true } }),
+      input: withMinimal({
+        git: { repoUrl: 'http://gitea.local:3000/acme/gitops', allowInsecureHttp: true },
+      }),
       expected: { git: { repoUrl: 'http://gitea.local:3000/acme/gitops', allowInsecureHttp: true } },
     },
     {

@@ -21,6 +21,7 @@ export interface UrlRule {
  * query, fragment, whitespace or control character anywhere; a path is required.
  */
 export const GIT_URL =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
   /^(?:https?:\/\/[A-Za-z0-9[][^\s\x00-\x1f\x7f/@?#]*\/[^\s\x00-\x1f\x7f?#]+|ssh:\/\/(?:[A-Za-z0-9_][A-Za-z0-9._~-]*@)?[A-Za-z0-9[][^\s\x00-\x1f\x7f/@?#]*\/[^\s\x00-\x1f\x7f?#]+|[A-Za-z0-9_][A-Za-z0-9._-]*@[A-Za-z0-9][A-Za-z0-9.-]*:\/?[^\s\x00-\x1f\x7f/?#-][^\s\x00-\x1f\x7f?#]*)$/;
 
 export const GIT_URL_HINT =
@@ -61,6 +62,7 @@ const parseUrl = (text: string): URL | undefined => {
   }
 };
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
 const CONTROL = /[\x00-\x1f\x7f]/;
 
 /**
