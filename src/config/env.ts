@@ -7,7 +7,7 @@ import { ConfigError, type ConfigProblem } from '../errors.ts';
 import { DURATION_HINT, parseDuration } from './duration.ts';
 import { isDnsLabel, labelHint } from './schema.ts';
 import type { Env } from './types.ts';
-import { PROXY_VARIABLES, proxyCredentialProblem } from './urls.ts';
+import { CHECKED_PROXY_VARIABLES, proxyCredentialProblem } from './urls.ts';
 
 export const DEFAULT_CONFIG_PATH = '/etc/sd-gitops-bootstrap/config.yaml';
 
@@ -67,7 +67,7 @@ export function loadEnv(raw: Record<string, string | undefined> = process.env): 
     if (v !== undefined && v.trim() !== '') present[name] = v.trim();
   }
   // The proxy variables are git's and curl's, not the program's; only a credential in them is refused.
-  const proxyProblems: ConfigProblem[] = Object.keys(PROXY_VARIABLES).flatMap((name) => {
+  const proxyProblems: ConfigProblem[] = CHECKED_PROXY_VARIABLES.flatMap((name) => {
     const message = raw[name] ? proxyCredentialProblem(name, raw[name].trim()) : undefined;
     return message ? [{ path: name, message }] : [];
   });

@@ -243,15 +243,23 @@ export const PROXY_VARIABLES: Readonly<Record<string, string>> = {
   https_proxy: 'proxy.httpsProxy',
   HTTP_PROXY: 'proxy.httpProxy',
   http_proxy: 'proxy.httpProxy',
-  ALL_PROXY: 'proxy.httpsProxy',
-  all_proxy: 'proxy.httpsProxy',
 };
+
+/** Variables git and curl also read; not set by the chart. */
+const OTHER_PROXY_VARIABLES = ['ALL_PROXY', 'all_proxy'];
+
+/** Every proxy variable whose value is checked. */
+export const CHECKED_PROXY_VARIABLES: readonly string[] = [
+  ...Object.keys(PROXY_VARIABLES),
+  ...OTHER_PROXY_VARIABLES,
+];
 
 export function proxyCredentialProblem(name: string, raw: string): string | undefined {
   const url = parseUrl(raw.includes('://') ? raw : `http://${raw}`);
   if (!url) return undefined;
   if (url.username === '' && url.password === '' && credentialParams(url).length === 0) return undefined;
-  return `holds a credential (chart value ${PROXY_VARIABLES[name] ?? name}): the proxy URL is stored in the Job's pod spec and the Helm release, readable by whoever can read them; write ${withoutCredentials(url)} and have the proxy admit the Job by its network address (the bootstrap has no proxy password setting)`;
+  const from = PROXY_VARIABLES[name] ? ` (chart value ${PROXY_VARIABLES[name]})` : '';
+  return `holds a credential${from}: the proxy URL is stored in the Job's pod spec and the Helm release, readable by whoever can read them; write ${withoutCredentials(url)} and have the proxy admit the Job by its network address (the bootstrap has no proxy password setting)`;
 }
 
 /** The URL rules, run by `checkRules` after the others. */
