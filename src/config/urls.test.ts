@@ -42,7 +42,7 @@ describe('credentials inside URLs are refused, naming the key and where the cred
     const problems = refused(base({ repoUrl }));
     expect(problems).toEqual([{ path: 'git.repoUrl', message: expect.stringMatching(what) }]);
     expect(problems[0]!.message).toContain('git.credentials.secretRef');
-    expect(problems[0]!.message).toMatch(/write (https?|ssh):\/\/[^@\s]+\/acme\/gitops/);
+    expect(problems[0]!.message).toMatch(/write (https?:\/\/[^@\s]+|ssh:\/\/git@[^:@\s]+)\/acme\/gitops/);
   });
 
   it('an ssh:// user name and an scp-like user are not credentials', () => {

@@ -51,7 +51,9 @@ export function credentialParams(url: URL): string[] {
 /** The URL without user-info, query and fragment: what a message may show and the user should write. */
 export function withoutCredentials(url: URL): string {
   const host = url.port ? `${url.hostname}:${url.port}` : url.hostname;
-  return `${url.protocol}//${host}${url.pathname === '/' ? '' : url.pathname}`;
+  // An ssh:// user name is not a credential: kept.
+  const user = url.protocol === 'ssh:' && url.username ? `${url.username}@` : '';
+  return `${url.protocol}//${user}${host}${url.pathname === '/' ? '' : url.pathname}`;
 }
 
 const parseUrl = (text: string): URL | undefined => {
@@ -125,19 +127,19 @@ export function repoUrlProblem(raw: string): string | undefined {
 
 /** Where a credential found in a URL belongs, for each URL-valued key. */
 const CREDENTIAL_HOME: Record<string, string> = {
-  'git.repoUrl': `put the user name and token in ${CREDENTIALS_SECRET} under "username" and "password" (or use an SSH key there under "ssh-privatekey")`,
+  'git.repoUrl': `the user name and token go in ${CREDENTIALS_SECRET}, under "username" and "password"`,
   'argocd.install.url':
     'serve the manifest where it can be read without a credential, or download it and use argocd.install.source: file',
-  'argocd.url': 'Argo CD takes no credential in its URL: remove it',
-  'argocd.sso.issuer':
-    'the OIDC client secret goes in argocd.sso.clientSecret.secretRef (a Secret), never in a URL',
+  'argocd.url': "Argo CD's URL takes no credential",
+  'argocd.sso.issuer': 'the OIDC client secret goes in the Secret named by argocd.sso.clientSecret.secretRef',
   'webhooks.apiUrl':
-    'put the API token in the Secret named by webhooks.token.secretRef (key webhooks.token.secretRef.key)',
+    'the API token goes in the Secret named by webhooks.token.secretRef (key webhooks.token.secretRef.key)',
   'webhooks.argocdUrl':
-    'the provider signs each delivery with the secret the bootstrap generates (webhooks.secretName): remove it',
+    'deliveries are authenticated by the secret the bootstrap generates (webhooks.secretName), not by the URL',
   'webhooks.seldonDeployUrl':
-    'the provider signs each delivery with the secret the bootstrap generates (webhooks.secretName): remove it',
+    'deliveries are authenticated by the secret the bootstrap generates (webhooks.secretName), not by the URL',
 };
+const SSH_HOME = `SSH authenticates with the key in ${CREDENTIALS_SECRET} (key "ssh-privatekey")`;
 
 /** The URL-valued keys of the config, with their values (undefined when unset). */
 export function configUrls(c: Partial<Config>): [string, string | undefined][] {
@@ -158,7 +160,8 @@ export function configUrls(c: Partial<Config>): [string, string | undefined][] {
  * An ssh:// user name is not a credential (`ssh://git@host/…`); an ssh:// password is.
  */
 export function urlCredentialProblem(key: string, raw: string): string | undefined {
-  const home = CREDENTIAL_HOME[key] ?? 'keep it in a Secret';
+  const home = (ssh: boolean) =>
+    ssh && key === 'git.repoUrl' ? SSH_HOME : (CREDENTIAL_HOME[key] ?? 'keep it in a Secret');
   const scp = !/^[a-z][a-z0-9+.-]*:\/\//i.test(raw);
   if (scp) return undefined; // scp-like git@host:path: a user name only, by its shape
   const url = parseUrl(raw);
@@ -171,11 +174,11 @@ export function urlCredentialProblem(key: string, raw: string): string | undefin
       url.password !== ''
         ? 'a password or token ("user:…@")'
         : 'a user name, which servers accept as a token ("…@")';
-    return `holds ${what} in the URL, and ${leak}: write ${withoutCredentials(url)} and ${home}`;
+    return `holds ${what} in the URL, and ${leak}: write ${withoutCredentials(url)} instead; ${home(ssh)}`;
   }
   const params = credentialParams(url);
   if (params.length > 0) {
-    return `holds a credential in its ${url.search ? 'query' : 'fragment'} (${params.join(', ')}), and ${leak}: write ${withoutCredentials(url)} and ${home}`;
+    return `holds a credential in its ${url.search ? 'query' : 'fragment'} (${params.join(', ')}), and ${leak}: write ${withoutCredentials(url)} instead; ${home(ssh)}`;
   }
   return undefined;
 }
