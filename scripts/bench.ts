@@ -647,7 +647,7 @@ function markdown(
     '',
     ...targets(rows),
     '',
-    'Not measured here: the image (its own layers, `docker history`: see README), the preflight (a constant',
+    'Not measured here: the image (its own layers, `docker history`: see docs/chart.md), the preflight (a constant',
     'number of SelfSubjectRulesReviews: src/steps/preflight.test.ts), and the first sync on real pods (the',
     'real-pod tier).',
     '',

@@ -1,7 +1,8 @@
 /**
- * The configuration reference (a markdown table) from the config schema, so the README cannot drift from
- * what the program accepts. README.md holds it between `<!-- config-reference:start -->` and `:end`;
- * `node scripts/gen-config-docs.ts --write` refreshes it, and test/unit/readme.test.ts fails when stale.
+ * The configuration reference (a markdown table) from the config schema, so the documentation cannot drift
+ * from what the program accepts. docs/configuration.md holds it between `<!-- config-reference:start -->`
+ * and `:end`; `node scripts/gen-config-docs.ts --write` refreshes it, and test/unit/readme.test.ts fails
+ * when stale.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -28,21 +29,21 @@ export function configReferenceTable(): string {
   return `${lines.join('\n')}\n`;
 }
 
-export const README = join(import.meta.dirname, '..', 'README.md');
+export const CONFIG_DOC = join(import.meta.dirname, '..', 'docs', 'configuration.md');
 const START = '<!-- config-reference:start -->\n';
 const END = '<!-- config-reference:end -->';
 
-/** README.md with the table between the markers replaced by the current one. */
-export function readmeWithReference(readme: string): string {
-  const a = readme.indexOf(START);
-  const b = readme.indexOf(END);
-  if (a < 0 || b < a) throw new Error('README.md lacks the config-reference markers');
-  return `${readme.slice(0, a + START.length)}${configReferenceTable()}${readme.slice(b)}`;
+/** docs/configuration.md with the table between the markers replaced by the current one. */
+export function withConfigReference(doc: string): string {
+  const a = doc.indexOf(START);
+  const b = doc.indexOf(END);
+  if (a < 0 || b < a) throw new Error('docs/configuration.md lacks the config-reference markers');
+  return `${doc.slice(0, a + START.length)}${configReferenceTable()}${doc.slice(b)}`;
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   if (process.argv.includes('--write')) {
-    writeFileSync(README, readmeWithReference(readFileSync(README, 'utf8')));
+    writeFileSync(CONFIG_DOC, withConfigReference(readFileSync(CONFIG_DOC, 'utf8')));
   } else {
     process.stdout.write(configReferenceTable());
   }

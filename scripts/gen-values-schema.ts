@@ -5,7 +5,7 @@
  * fails `helm install` before anything is created.
  *
  * `node scripts/gen-values-schema.ts --write` refreshes the committed file; without `--write` it prints it.
- * test/unit/values-schema.test.ts fails when the committed file is stale.
+ * test/unit/chart-values.test.ts fails when the committed file is stale.
  *
  * Helm validates with JSON Schema draft-07 and Go's regexp (RE2): `assertHelmCompatible` rejects what RE2
  * cannot compile (look-arounds, back-references) instead of letting `helm install` fail on it.
@@ -38,6 +38,7 @@ const stringMap = (description: string): Schema => ({
   description,
   additionalProperties: { type: 'string' },
 });
+const DNS_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
 const DNS_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
 const quantity: Schema = { anyOf: [{ type: 'string', pattern: '^[0-9.]+[a-zA-Z]*$' }, { type: 'number' }] };
 const quantities = (description: string): Schema => ({
@@ -132,7 +133,7 @@ export function configSubtree(): Schema {
   return {
     ...config,
     description:
-      "The program's configuration file, key for key (rendered into the ConfigMap the Job reads). See the configuration reference in the README.",
+      "The program's configuration file, key for key (rendered into the ConfigMap the Job reads). See the configuration reference in docs/configuration.md.",
   };
 }
 
@@ -193,8 +194,15 @@ export function valuesSchema(): Schema {
     title: 'sd-gitops-bootstrap chart values',
     ...obj({
       global: { type: 'object', description: 'Helm global values (set by a parent chart); not used.' },
-      nameOverride: str('Override the chart name in object names and labels.'),
-      fullnameOverride: str('Override the full name of the chart objects.'),
+      // Patterns, not only quoting: these names are written bare into object names and labels.
+      nameOverride: str('Override the chart name in object names and labels.', {
+        pattern: `^$|${DNS_LABEL}`,
+        maxLength: 63,
+      }),
+      fullnameOverride: str('Override the full name of the chart objects.', {
+        pattern: `^$|${DNS_LABEL}`,
+        maxLength: 63,
+      }),
       commonLabels: stringMap('Labels of every object the chart renders, and of its pods.'),
       image: obj(
         {
@@ -326,7 +334,10 @@ export function valuesSchema(): Schema {
             },
             { description: 'Affinity of the pod (Kubernetes Affinity).' },
           ),
-          priorityClassName: str('PriorityClass of the pod.'),
+          priorityClassName: str('PriorityClass of the pod.', {
+            pattern: `^$|${DNS_SUBDOMAIN}`,
+            maxLength: 253,
+          }),
           podSecurityContext,
           containerSecurityContext,
           extraEnv: namedList('More environment variables (Kubernetes EnvVar).'),

@@ -8,6 +8,7 @@
 import './node-version.ts';
 import { parseArgs } from 'node:util';
 import { loadEnv } from './config/env.ts';
+import { runNamespaceProblems } from './config/guards.ts';
 import { loadConfigFile } from './config/load.ts';
 import { isDnsLabel, labelHint } from './config/schema.ts';
 import type { Config, Env } from './config/types.ts';
@@ -218,6 +219,9 @@ export async function run(argv: string[], io: RunIO): Promise<number> {
           'no namespace to run in: outside a pod, pass --namespace NAME (where Seldon Deploy and the Git credentials Secret are, e.g. seldon-system), set POD_NAMESPACE, or set a namespace in the kubeconfig context',
         );
       }
+      // What only the run knows: its namespace, against the environments and the names that default to it.
+      const runProblems = runNamespaceProblems(config, env.POD_NAMESPACE ?? kube.defaultNamespace);
+      if (runProblems.length > 0) throw new ConfigError(runProblems);
       await reachCluster(kube);
       return await execute(cli, config, env, kube, log, io);
     } finally {

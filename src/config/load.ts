@@ -2,11 +2,12 @@
  * Config loading: parse (zod) → normalise → cross-field rules, collecting every problem with its dot path
  * before failing, so one run tells the user everything that is wrong.
  */
-import { access, readFile } from 'node:fs/promises';
+import { access, readFile, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { loadAll } from 'js-yaml';
 import type { z } from 'zod';
 import { ConfigError, type ConfigProblem } from '../errors.ts';
+import { pathKey } from './guards.ts';
 import { checkRules } from './rules.ts';
 import { configSchema, describeConfig, knownKeysAt } from './schema.ts';
 import type { Config } from './types.ts';
@@ -17,7 +18,12 @@ import type { Config } from './types.ts';
 /** `['environments', 'namespaces', 1, 'name']` → `environments.namespaces[1].name` */
 export function formatPath(path: readonly PropertyKey[]): string {
   return path.reduce<string>(
-    (acc, seg) => (typeof seg === 'number' ? `${acc}[${seg}]` : acc ? `${acc}.${String(seg)}` : String(seg)),
+    (acc, seg) =>
+      typeof seg === 'number'
+        ? `${acc}[${seg}]`
+        : acc
+          ? `${acc}.${pathKey(String(seg))}`
+          : pathKey(String(seg)),
     '',
   );
 }
@@ -219,13 +225,73 @@ function readErrorMessage(file: string, err: unknown): string {
   return `cannot read config file ${file}: ${(err as Error).message}`;
 }
 
+/**
+ * Resource limits of the config file, enforced before anything walks the document: a YAML alias is a shared
+ * reference, so a 400-byte file of nested aliases parses in milliseconds and expands to a billion nodes in
+ * whatever walks it next (here: the schema, which would allocate gigabytes). A real config is a few KB, a few
+ * hundred nodes, a handful of anchors and six levels deep.
+ */
+export const YAML_LIMITS = {
+  /** Bytes of the file. */
+  maxBytes: 1024 * 1024,
+  /** Alias nodes (`*ref`) in the document. */
+  maxAliases: 100,
+  /** Nesting of collections as written. */
+  maxDepth: 50,
+  /** Nodes of the document with every alias expanded, and their nesting. */
+  maxNodes: 100_000,
+  maxExpandedDepth: 64,
+} as const;
+
+/**
+ * Counts the document's nodes as a walk would see them (aliases expanded), stopping at the first limit: the
+ * dot path where it was reached, or undefined within the limits. Never expands more than `maxNodes`.
+ */
+export function expansionProblem(doc: unknown): { path: string; message: string } | undefined {
+  let nodes = 0;
+  const stack: { value: unknown; path: PropertyKey[] }[] = [{ value: doc, path: [] }];
+  while (stack.length > 0) {
+    const { value, path } = stack.pop()!;
+    nodes++;
+    if (nodes > YAML_LIMITS.maxNodes)
+      return {
+        path: formatPath(path),
+        message: `the document expands to more than ${YAML_LIMITS.maxNodes} values (YAML aliases repeat what they name): write the values out, or use fewer nested aliases`,
+      };
+    if (path.length > YAML_LIMITS.maxExpandedDepth)
+      return {
+        path: formatPath(path),
+        message: `nested more than ${YAML_LIMITS.maxExpandedDepth} levels deep (through aliases): a configuration is a few levels deep`,
+      };
+    if (Array.isArray(value))
+      for (const [i, v] of value.entries()) stack.push({ value: v, path: [...path, i] });
+    else if (isMapping(value))
+      for (const [k, v] of Object.entries(value)) stack.push({ value: v, path: [...path, k] });
+  }
+  return undefined;
+}
+
 /** YAML text → one document; empty, multi-document and syntax errors are ConfigErrors naming the file. */
 export function parseYaml(text: string, file: string): unknown {
   let docs: unknown[];
+  if (Buffer.byteLength(text, 'utf8') > YAML_LIMITS.maxBytes) throw fileProblem(file, tooLarge(file));
   try {
-    docs = loadAll(text, { filename: file });
+    docs = loadAll(text, {
+      filename: file,
+      maxAliases: YAML_LIMITS.maxAliases,
+      maxDepth: YAML_LIMITS.maxDepth,
+    });
   } catch (err) {
     const e = err as { reason?: string; mark?: { line: number; column: number; snippet?: string | null } };
+    if (e.reason?.includes('maxAliases') || e.reason?.includes('maxDepth')) {
+      const at = e.mark ? ` at line ${e.mark.line + 1}, column ${e.mark.column + 1}` : '';
+      throw fileProblem(
+        file,
+        e.reason.includes('maxAliases')
+          ? `${file} uses more than ${YAML_LIMITS.maxAliases} YAML aliases${at}: write the values out instead of repeating anchors`
+          : `${file} nests collections more than ${YAML_LIMITS.maxDepth} levels deep${at}: a configuration is a few levels deep`,
+      );
+    }
     if (e.mark) {
       const snippet = e.mark.snippet ? `\n${e.mark.snippet.replace(/^/gm, '      ')}` : '';
       throw fileProblem(
@@ -247,7 +313,13 @@ export function parseYaml(text: string, file: string): unknown {
       `config file ${file} is empty: at least git.repoUrl and environments.namespaces are required`,
     );
   }
+  const expansion = expansionProblem(docs[0]);
+  if (expansion) throw withFile(new ConfigError([expansion]), file);
   return docs[0];
+}
+
+function tooLarge(file: string): string {
+  return `${file} is larger than ${YAML_LIMITS.maxBytes / 1024 / 1024} MiB: a configuration is a few KB (is it the right file?)`;
 }
 
 /**
@@ -257,8 +329,11 @@ export function parseYaml(text: string, file: string): unknown {
 export async function loadConfigFile(path: string): Promise<Config> {
   let text: string;
   try {
+    // Refused before it is read into memory; parseYaml checks the text read once more.
+    if ((await stat(path)).size > YAML_LIMITS.maxBytes) throw fileProblem(path, tooLarge(path));
     text = await readFile(path, 'utf8');
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     // One line, not "invalid configuration (1 problem)": the file is missing or unreadable, not wrong.
     const error = new ConfigError([{ path: '', message: readErrorMessage(path, err) }]);
     error.message = readErrorMessage(path, err);

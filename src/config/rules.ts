@@ -7,9 +7,10 @@
 import type { ConfigProblem } from '../errors.ts';
 import { BUNDLED_VERSIONS, DEFAULT_ARGOCD_VERSION } from './bundled.ts';
 import { environmentsOf, NAMESPACE_PLACEHOLDER } from './environments.ts';
+import { INPUT_RULES } from './guards.ts';
 import { isDnsSubdomain, subdomainHint } from './schema.ts';
 import type { Config } from './types.ts';
-import { URL_RULES } from './urls.ts';
+import { URL_RULES } from './url-rules.ts';
 import { repositoryPathOf, repositorySegmentsOk, WEBHOOK_PROVIDERS } from './webhooks.ts';
 
 const SUPPORTED = 'supported versions are 2.14.x and 3.x';
@@ -330,6 +331,8 @@ export const RULES: readonly Rule[] = [
   { needs: ['environments'], check: applicationNames },
   { needs: ['webhooks', 'git'], check: webhookSettingsComplete },
   { needs: ['git'], check: caBundleNeedsHttps },
+  // Collisions, reserved namespaces, label values, policy strings: src/config/guards.ts.
+  ...INPUT_RULES,
 ];
 
 /**

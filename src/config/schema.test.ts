@@ -40,8 +40,9 @@ function objectsOf(schema: JsonSchema): JsonSchema[] {
 
 describe('configSchema', () => {
   it('produces exactly the Config type the steps code against', () => {
-    // Flattened first: types.ts writes `SecretRef & { key: string }`, which is the same type as zod's
-    // `{ name; key; namespace? }` but not identical for expect-type's strict comparison.
+    // types.ts derives Config from the schema; this holds it there should a hand-written copy come back.
+    // Flattened first: an intersection such as `{ name } & { key }` is the same type as zod's
+    // `{ name; key }` but not identical for expect-type's strict comparison.
     type Flat<T> = T extends (infer U)[] ? Flat<U>[] : T extends object ? { [K in keyof T]: Flat<T[K]> } : T;
     expectTypeOf<Flat<z.output<typeof configSchema>>>().toEqualTypeOf<Flat<Config>>();
   });

@@ -1,7 +1,7 @@
 /**
  * The configuration schema: the single source of truth for the config file's shape, defaults and key
  * documentation. The normalised output is `Config` (types.ts); `configJsonSchema()` feeds the chart's
- * values.schema.json and `describeConfig()` the README's configuration reference, so all three agree.
+ * values.schema.json and `describeConfig()` the configuration reference (docs/configuration.md), so all three agree.
  *
  * Conventions: every object is strict (a typo is an error, not a silently ignored key); every key has a
  * description and either a default, `.optional()`, or is required (git.repoUrl, environments.namespaces).
@@ -14,7 +14,7 @@ import { DEFAULT_ARGOCD_VERSION } from './bundled.ts';
 import { ARGOCD_COMPONENTS } from './components.ts';
 import { DURATION_HINT, DURATION_PATTERN, parseDuration } from './duration.ts';
 import { GIT_URL, repoUrlMessage } from './urls.ts';
-import { WEBHOOK_PROVIDERS } from './webhooks.ts';
+import { WEBHOOK_PROVIDERS } from './webhook-providers.ts';
 
 // ---------------------------------------------------------------------------------------------------------
 // Field types
@@ -583,7 +583,7 @@ export const configSchema = z
                 name: dnsSubdomain('git-webhook-token')
                   .default('git-webhook-token')
                   .describe(
-                    'Name of the Secret holding the provider API token (hook-admin scope: see README). With Bitbucket, an optional `username` key makes it Basic authentication.',
+                    'Name of the Secret holding the provider API token (hook-admin scope: see docs/webhooks.md). With Bitbucket, an optional `username` key makes it Basic authentication.',
                   ),
                 key: secretKey('token').default('token').describe('Key of the token in that Secret.'),
                 namespace: secretRefNamespace,
@@ -635,9 +635,6 @@ export const configSchema = z
       .describe('Where the readiness report goes.'),
   })
   .describe('sd-gitops-bootstrap configuration.');
-
-export type ConfigInput = z.input<typeof configSchema>;
-export type ConfigOutput = z.output<typeof configSchema>;
 
 /** JSON Schema of what a user may write (the input side: durations as strings, plain-string namespaces). */
 export function configJsonSchema(): Record<string, unknown> {
@@ -755,7 +752,7 @@ function defaultOf(schema: z.ZodType): { has: boolean; value: unknown; optional:
   return { has: false, value: undefined, optional: false };
 }
 
-/** Every key of the config, depth first, for the README's configuration reference. */
+/** Every key of the config, depth first, for the configuration reference (docs/configuration.md). */
 export function describeConfig(): ConfigKeyDoc[] {
   const rows: ConfigKeyDoc[] = [];
   const walkObject = (obj: z.ZodType, prefix: string): void => {

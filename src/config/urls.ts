@@ -6,13 +6,6 @@
  * Secret, never in a URL. Pure functions; no import of schema.ts (the schema uses `repoUrlProblem` for
  * the message of its own pattern).
  */
-import type { ConfigProblem } from '../errors.ts';
-import type { Config } from './types.ts';
-
-export interface UrlRule {
-  needs: readonly (keyof Config)[];
-  check: (config: Config) => ConfigProblem[];
-}
 
 /**
  * What `git.repoUrl` accepts, as a JSON-Schema/RE2-compatible pattern (no look-arounds): `https://` or
@@ -28,7 +21,7 @@ export const GIT_URL_HINT =
   'must be a Git URL: ssh://git@host/path.git, https://host/path.git, http://… or scp-like git@host:path.git';
 
 /** Where the Git credentials go, for messages. */
-const CREDENTIALS_SECRET = 'the Secret named by git.credentials.secretRef';
+export const CREDENTIALS_SECRET = 'the Secret named by git.credentials.secretRef';
 
 /**
  * Query (or fragment) parameters that carry a credential: GitLab's `private_token`, OAuth's
@@ -141,19 +134,6 @@ const CREDENTIAL_HOME: Record<string, string> = {
 };
 const SSH_HOME = `SSH authenticates with the key in ${CREDENTIALS_SECRET} (key "ssh-privatekey")`;
 
-/** The URL-valued keys of the config, with their values (undefined when unset). */
-export function configUrls(c: Partial<Config>): [string, string | undefined][] {
-  return [
-    ['git.repoUrl', c.git?.repoUrl],
-    ['argocd.install.url', c.argocd?.install.url],
-    ['argocd.url', c.argocd?.url],
-    ['argocd.sso.issuer', c.argocd?.sso.issuer],
-    ['webhooks.apiUrl', c.webhooks?.apiUrl],
-    ['webhooks.argocdUrl', c.webhooks?.argocdUrl],
-    ['webhooks.seldonDeployUrl', c.webhooks?.seldonDeployUrl],
-  ];
-}
-
 /**
  * The credential inside one URL (user-info password, an https user name, which providers accept as a
  * token, or a credential parameter), as a sentence naming where it belongs; undefined when there is none.
@@ -183,57 +163,10 @@ export function urlCredentialProblem(key: string, raw: string): string | undefin
   return undefined;
 }
 
-function credentialsIn(c: Partial<Config>, section: string): ConfigProblem[] {
-  return configUrls(c)
-    .filter(([path]) => path.startsWith(`${section}.`))
-    .flatMap(([path, value]) => {
-      const message = value === undefined ? undefined : urlCredentialProblem(path, value);
-      return message ? [{ path, message }] : [];
-    });
-}
-
-/** No credential in argocd's URLs (install.url, url, sso.issuer). */
-export function noCredentialsInArgocdUrls(c: Pick<Config, 'argocd'>): ConfigProblem[] {
-  return credentialsIn(c, 'argocd');
-}
-
-/** No credential in the webhooks' URLs (apiUrl, argocdUrl, seldonDeployUrl). */
-export function noCredentialsInWebhookUrls(c: Pick<Config, 'webhooks'>): ConfigProblem[] {
-  return credentialsIn(c, 'webhooks');
-}
-
 /** The schema's message for a git.repoUrl its pattern refuses: the class and its fix. */
 export function repoUrlMessage(input: unknown): string {
   if (typeof input !== 'string') return GIT_URL_HINT;
   return urlCredentialProblem('git.repoUrl', input) ?? repoUrlProblem(input) ?? GIT_URL_HINT;
-}
-
-/**
- * git.repoUrl as git and ssh will read it (what the schema's pattern cannot say: the port range, the
- * scp-like port); plain http:// only with git.allowInsecureHttp, since the Secret's user name and token
- * would cross the network readable.
- */
-export function repoUrlShape(c: Pick<Config, 'git'>): ConfigProblem[] {
-  const { repoUrl, allowInsecureHttp } = c.git;
-  const problem = urlCredentialProblem('git.repoUrl', repoUrl) ?? repoUrlProblem(repoUrl);
-  if (problem) return [{ path: 'git.repoUrl', message: problem }];
-  if (/^http:\/\//i.test(repoUrl) && !allowInsecureHttp) {
-    return [
-      {
-        path: 'git.repoUrl',
-        message: `is plain http://: the user name and token of ${CREDENTIALS_SECRET} would cross the network unencrypted, to git here and to Argo CD: use the https:// URL, or set git.allowInsecureHttp: true (test setups only)`,
-      },
-    ];
-  }
-  if (allowInsecureHttp && !/^http:\/\//i.test(repoUrl)) {
-    return [
-      {
-        path: 'git.allowInsecureHttp',
-        message: 'only for an http:// repository, and git.repoUrl is not one: remove it',
-      },
-    ];
-  }
-  return [];
 }
 
 /**
@@ -264,10 +197,3 @@ export function proxyCredentialProblem(name: string, raw: string): string | unde
   const from = PROXY_VARIABLES[name] ? ` (chart value ${PROXY_VARIABLES[name]})` : '';
   return `holds a credential${from}: the proxy URL is stored in the Job's pod spec and the Helm release, readable by whoever can read them; write ${withoutCredentials(url)} and have the proxy admit the Job by its network address (the bootstrap has no proxy password setting)`;
 }
-
-/** The URL rules, run by `checkRules` after the others. */
-export const URL_RULES: readonly UrlRule[] = [
-  { needs: ['git'], check: repoUrlShape },
-  { needs: ['argocd'], check: noCredentialsInArgocdUrls },
-  { needs: ['webhooks'], check: noCredentialsInWebhookUrls },
-];

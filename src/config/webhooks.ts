@@ -3,9 +3,9 @@
  * git.repoUrl, the resolved settings a run uses. Pure; the provider clients live in src/webhooks/.
  */
 import type { Config } from './types.ts';
+import type { WebhookProvider } from './webhook-providers.ts';
 
-export const WEBHOOK_PROVIDERS = ['github', 'gitlab', 'bitbucket'] as const;
-export type WebhookProvider = (typeof WEBHOOK_PROVIDERS)[number];
+export { WEBHOOK_PROVIDERS, type WebhookProvider } from './webhook-providers.ts';
 
 /** The public APIs (GitHub Enterprise Server and self-hosted GitLab set `webhooks.apiUrl`). */
 export const DEFAULT_API_URLS: Readonly<Record<WebhookProvider, string>> = {

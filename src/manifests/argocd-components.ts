@@ -10,7 +10,6 @@ import type { Config } from '../config/types.ts';
 import type { KubeObject } from '../kube/types.ts';
 
 export type ComponentName = (typeof ARGOCD_COMPONENTS)[number];
-export type ComponentSettings = NonNullable<Config['argocd']['components'][ComponentName]>;
 
 interface Container {
   name: string;

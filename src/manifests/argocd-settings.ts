@@ -4,6 +4,7 @@
  * argocd-secret belongs to argocd-server and never appears here.
  */
 import { createHash } from 'node:crypto';
+import { csvField } from '../config/guards.ts';
 import type { Config } from '../config/types.ts';
 import type { KubeObject } from '../kube/types.ts';
 import { b64, MANAGED_BY_LABELS } from './common.ts';
@@ -71,7 +72,10 @@ export function argocdCmData(config: Config): Record<string, string> {
 export function rbacCmData(config: Config): Record<string, string> {
   const data: Record<string, string> = { ...config.argocd.settings.rbac };
   const sso = config.argocd.sso;
-  const lines = Object.entries(sso.enabled ? sso.groups : {}).map(([group, role]) => `g, ${group}, ${role}`);
+  const lines = Object.entries(sso.enabled ? sso.groups : {}).map(
+    // Quoted when the name holds a comma or a quote (Argo CD reads policy.csv with Go's encoding/csv).
+    ([group, role]) => `g, ${csvField(group)}, ${role}`,
+  );
   if (lines.length > 0) {
     const own = data['policy.csv'] !== undefined ? data['policy.csv'].replace(/\n*$/, '\n') : '';
     data['policy.csv'] = `${own}${lines.join('\n')}\n`;

@@ -7,11 +7,13 @@
  * (never deleted) lose the labels and annotation this program set; last the report ConfigMap and the inventory.
  * What the inventory does not list is never deleted.
  */
+import { environmentsOf } from '../config/environments.ts';
+import { isSystemNamespace, reservedReason } from '../config/guards.ts';
 import { StepError } from '../errors.ts';
 import type { KubeObject } from '../kube/types.ts';
 import { waitFor } from '../kube/wait.ts';
 import { RESOURCES_FINALIZER } from '../manifests/application.ts';
-import type { InventoryMember } from '../manifests/inventory.ts';
+import type { Inventory, InventoryMember } from '../manifests/inventory.ts';
 import type { Check } from '../report/types.ts';
 import type { Step, StepContext } from './context.ts';
 
@@ -25,6 +27,18 @@ export function removalRank(m: InventoryMember): number {
   if (m.kind === 'CustomResourceDefinition') return 5;
   if (m.set !== 'argocd') return 2;
   return m.namespace ? 3 : 4;
+}
+
+/** Namespaces uninstall never deletes: the environments (recorded and configured) and the reserved ones. */
+export function keepNamespace(ctx: StepContext, inventory: Inventory, name: string): boolean {
+  const environments = [
+    ...inventory.environments.map((e) => e.namespace),
+    ...environmentsOf(ctx.config).map((e) => e.namespace),
+  ];
+  if (environments.includes(name)) return true;
+  if (name === ctx.config.argocd.namespace || name === inventory.argocd?.namespace)
+    return isSystemNamespace(name) || name === ctx.runNamespace || name === ctx.config.seldonDeploy.namespace;
+  return reservedReason(name, ctx.config, ctx.runNamespace) !== undefined;
 }
 
 async function reconcile(ctx: StepContext): Promise<string> {
@@ -70,11 +84,21 @@ async function reconcile(ctx: StepContext): Promise<string> {
     });
   }
   let deleted = apps.length;
-  for (const m of members.filter((x) => x.kind !== 'Application')) {
+  // A namespace that is (or was) an environment, or a reserved one, is never deleted even when this program
+  // created it (Argo CD's namespace listed as an environment): it holds workloads that are not ours. It is
+  // given back instead, and leaves the inventory.
+  const kept = members.filter((m) => m.kind === 'Namespace' && keepNamespace(ctx, inventory, m.name));
+  for (const m of members.filter((x) => x.kind !== 'Application' && !kept.includes(x))) {
     if (await ctx.remove(m, { note: 'uninstall' })) deleted++;
   }
+  if (kept.length > 0) {
+    ctx.log.warn(
+      `not deleting namespace ${kept.map((m) => m.name).join(', ')}: an environment's or a reserved namespace; given back instead`,
+    );
+    await ctx.inventory.noteRemoved(kept);
+  }
   // Namespaces this program labelled but did not create: the environments, and Argo CD's when it existed before.
-  const given = inventory.environments.map((e) => e.namespace);
+  const given = [...inventory.environments.map((e) => e.namespace), ...kept.map((m) => m.name)];
   const argoNs = inventory.argocd?.namespace;
   if (installed && argoNs && !members.some((m) => m.kind === 'Namespace' && m.name === argoNs))
     given.push(argoNs);

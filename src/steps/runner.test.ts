@@ -536,6 +536,31 @@ describe('uninstall', () => {
     expect(order.indexOf('CustomResourceDefinition')).toBeGreaterThan(order.indexOf('Deployment'));
   });
 
+  it('never deletes a namespace that is an environment, even when this program created it', async () => {
+    // Argo CD's namespace listed as an environment (refused by the config rules now; an inventory written before
+    // them, or a config edited past them, still says so): the install created it, so it is an inventory member.
+    const kube = cluster();
+    const shared = sampleConfig((c) => c.environments.namespaces.push({ name: 'argocd', restricted: true }));
+    await runOnce(kube, 'apply', shared);
+    expect(
+      parseInventory(kube.objects.get('/ConfigMap/seldon-system/sd-gitops-bootstrap-inventory') ?? null)
+        .members,
+    ).toContainEqual(expect.objectContaining({ kind: 'Namespace', name: 'argocd' }));
+    kube.seed({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'workload', namespace: 'argocd' } });
+    const ctx = context(kube, 'uninstall', shared);
+    const result = await runSteps(ctx, UNINSTALL_STEPS);
+    expect(result.failed).toBeUndefined();
+    expect(failing(result.checks)).toEqual([]);
+    expect(ctx.changeLog.filter((c) => c.action === 'deleted' && c.ref.kind === 'Namespace')).toEqual([]);
+    expect(kube.objects.has('/Namespace//argocd')).toBe(true);
+    expect(kube.objects.has('/ConfigMap/argocd/workload')).toBe(true);
+    // Given back like every environment: without this program's labels (the inventory's part-of label stays
+    // where an apply put it; it names an inventory that no longer exists).
+    const labels = { ...kube.objects.get('/Namespace//argocd')?.metadata.labels };
+    delete labels['applyset.kubernetes.io/part-of'];
+    expect(labels).toEqual({});
+  });
+
   it('with install.source skip, Argo CD stays', async () => {
     const kube = cluster();
     await runOnce(kube, 'apply');

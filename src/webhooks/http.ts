@@ -49,7 +49,7 @@ export interface ProviderResponse {
   body: unknown;
 }
 
-/** What each provider's token needs, for the 403/404 sentence (README "Webhooks" says the same). */
+/** What each provider's token needs, for the 403/404 sentence (docs/webhooks.md says the same). */
 export const TOKEN_SCOPES: Readonly<Record<WebhookProvider, string>> = {
   github:
     'a classic token with the admin:repo_hook scope, or a fine-grained token with the repository permission "Webhooks: Read and write"',

@@ -420,10 +420,12 @@ describe.skipIf(!onKind)('Argo CD v3.5.1 on kind, installed and configured by th
       };
       const get = (ns: string) =>
         kubectlJson<App>(['get', 'applications.argoproj.io', `seldon-gitops-${ns}`, '-n', argoNs]);
-      // What the report's sync checks looked at when the CLI returned (see the todo below).
+      // With waitForSync the report is ready only once Argo CD compared the new source: an Application
+      // still Synced against the old one (status.sync.comparedTo) when the CLI returned fails the test
+      // (caught on the real-pod tier before applicationStatus's `stale`, src/kube/status.ts).
       for (const ns of envs) {
         const compared = (await get(ns)).status.sync?.comparedTo?.source?.repoURL;
-        if (compared !== url) say(`report ready while ${ns} was still compared against ${compared}`);
+        expect(compared, `report ready while ${ns} was still compared against ${compared}`).toBe(url);
       }
       for (const ns of envs) {
         const app = await eventually(
@@ -449,7 +451,7 @@ describe.skipIf(!onKind)('Argo CD v3.5.1 on kind, installed and configured by th
 
     // Seen on the real-pod tier: after the source changed (SSH → HTTPS), `apply` with waitForSync returned ready
     // within seconds, from Applications still Synced against the old source (status.sync.comparedTo). Fixed
-    // in applicationStatus (src/kube/status.ts, `stale`) and unit-tested there.
+    // in applicationStatus (src/kube/status.ts, `stale`), unit-tested there and asserted in the case above.
 
     it("a wrong token: the CLI's own check refuses and the report names it", async () => {
       await setHttpsSecret(`${https.token}-revoked`);

@@ -340,8 +340,8 @@ describe.skipIf(!onKind)('the default install: Argo CD from the bundled manifest
   let git: GitSshServer;
   let repoUrl: string;
   let first: Awaited<ReturnType<typeof install>>;
-  const values = (namespaces: string[]) =>
-    valuesFile(`kind-full-${namespaces.length}`, {
+  const values = (namespaces: string[], deleteRemovedResources = false) =>
+    valuesFile(`kind-full-${namespaces.length}${deleteRemovedResources ? '-delete' : ''}`, {
       ...imageValues(),
       config: {
         argocd: { adminPassword: { generate: false } },
@@ -351,6 +351,7 @@ describe.skipIf(!onKind)('the default install: Argo CD from the bundled manifest
           logging: { namespace: logsNs },
           waitForSync: true,
           syncTimeout: '5m',
+          ...(deleteRemovedResources ? { deleteRemovedResources } : {}),
         },
         seldonDeploy: { namespace: seldonNs },
       },
@@ -491,10 +492,40 @@ describe.skipIf(!onKind)('the default install: Argo CD from the bundled manifest
     );
   });
 
+  it('helm upgrade removing an environment with deleteRemovedResources: Argo CD deletes what it deployed', async () => {
+    // README's promise, with real Argo CD: the Application goes with resources-finalizer, so the controller
+    // deletes the ConfigMap it synced from Git before the Application itself goes; the namespace stays,
+    // given back without the bootstrap's labels.
+    const removed = envs[1]!;
+    await kubectl(['get', 'configmap', `from-git-${removed}`, '-n', removed]);
+    const up = await install(ns, [scenario('default'), values(envs.slice(0, 1), true)]);
+    expect(up.code, `${up.stderr}\n${up.logs}`).toBe(0);
+    expect((await report(ns)).ready).toBe(true);
+    await eventually(
+      async () => {
+        expect((await applications()).map((a) => a.metadata.name)).not.toContain(`seldon-gitops-${removed}`);
+        const left = await kubectlJson<{ items: unknown[] }>(['get', 'configmaps', '-n', removed]);
+        const names = (left.items as { metadata: { name: string } }[]).map((c) => c.metadata.name);
+        expect(names).not.toContain(`from-git-${removed}`);
+      },
+      120_000,
+      2_000,
+    );
+    const namespace = await kubectlJson<{
+      metadata: { labels?: Record<string, string> };
+      status: { phase: string };
+    }>(['get', 'namespace', removed]);
+    expect(namespace.status.phase).toBe('Active');
+    expect(namespace.metadata.labels?.['seldon.gitops']).toBeUndefined();
+    // The environment that stays keeps what Argo CD deployed.
+    await kubectl(['get', 'configmap', `from-git-${envs[0]}`, '-n', envs[0]!]);
+  });
+
   it('helm uninstall leaves Argo CD running and the Applications in place', async () => {
     await helmOk(['uninstall', RELEASE, '-n', ns, '--wait']);
     await kubectl(['rollout', 'status', 'deployment/argocd-server', '-n', 'argocd', '--timeout=60s']);
-    for (const e of envs)
+    // The environment removed by the case above has no Application any more; every other one stays.
+    for (const e of envs.slice(0, 1))
       await kubectl(['get', 'applications.argoproj.io', `seldon-gitops-${e}`, '-n', 'argocd']);
   });
 });

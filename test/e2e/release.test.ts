@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BUNDLED_VERSIONS } from '../../src/config/bundled.ts';
 import { freePort, waitForPort } from '../support/net.ts';
 import { repoRoot } from './support/bootstrap.ts';
 import { helm, helmOk, valuesFile } from './support/helm.ts';
@@ -109,6 +110,52 @@ describe.skipIf(!!missing)('npm run release to a local OCI registry, then helm i
       },
     });
     expect(head.headers.get('docker-content-digest')).toBe(release.image.digest);
+  });
+
+  it('the image holds the program, git and ssh, and no npm, yarn, corepack or Perl', async () => {
+    // What README and the Dockerfile promise of the runtime stage, checked in the image itself: the one-file
+    // bundle and the manifests beside a package.json, no node_modules, no package managers, no Perl (git's
+    // C commands need none), a numeric non-root user.
+    const probe = `
+      const { existsSync, readdirSync, statSync } = require('node:fs');
+      const gone = ['/usr/local/bin/npm', '/usr/local/bin/npx', '/usr/local/bin/yarn', '/usr/local/bin/corepack',
+        '/usr/local/lib/node_modules/npm', '/usr/local/lib/node_modules/corepack', '/usr/bin/perl', '/app/node_modules']
+        .filter((p) => existsSync(p));
+      const have = ['/usr/bin/git', '/usr/bin/ssh', '/app/dist/main.js', '/app/package.json']
+        .filter((p) => existsSync(p));
+      const yarn = readdirSync('/opt').filter((d) => d.startsWith('yarn'));
+      console.log(JSON.stringify({ gone, have, yarn, app: readdirSync('/app').sort(),
+        manifests: readdirSync('/app/manifests/argocd').sort(), uid: process.getuid(),
+        bundle: statSync('/app/dist/main.js').size }));`;
+    const out = execFileSync(
+      'docker',
+      ['run', '--rm', '--entrypoint', 'node', release.image.ref, '-e', probe],
+      {
+        encoding: 'utf8',
+      },
+    );
+    const seen = JSON.parse(out) as {
+      gone: string[];
+      have: string[];
+      yarn: string[];
+      app: string[];
+      manifests: string[];
+      uid: number;
+      bundle: number;
+    };
+    expect(seen.gone).toEqual([]);
+    expect(seen.yarn).toEqual([]);
+    expect(seen.have).toEqual(['/usr/bin/git', '/usr/bin/ssh', '/app/dist/main.js', '/app/package.json']);
+    expect(seen.app).toEqual(['dist', 'manifests', 'package.json']);
+    expect(seen.manifests).toEqual([...BUNDLED_VERSIONS].sort());
+    expect(seen.uid).toBe(10001);
+    // The sizes, printed (not asserted): the image and the bundle.
+    const size = execFileSync('docker', ['image', 'inspect', '--format', '{{.Size}}', release.image.ref], {
+      encoding: 'utf8',
+    }).trim();
+    console.log(
+      `image ${release.image.ref}: ${(Number(size) / 1e6).toFixed(1)} MB, bundle ${(seen.bundle / 1e6).toFixed(2)} MB`,
+    );
   });
 
   it("the chart in the registry is a Helm chart whose appVersion is the image's tag", async () => {

@@ -178,8 +178,21 @@ describe('helm uninstall with uninstall.enabled', () => {
     await deleteObjects(uninstallHooks);
     await helmOk(['uninstall', release, '-n', ns, '--no-hooks']);
 
-    // Argo CD's namespace goes (the namespace controller empties it first).
-    await kubectl(['wait', '--for=delete', `namespace/${argoNs}`, '--timeout=120s']).catch(() => {});
+    // Argo CD's namespace goes (the namespace controller empties it first): a namespace still there
+    // after the wait fails the test, naming what holds it (its status conditions).
+    await kubectl(['wait', '--for=delete', `namespace/${argoNs}`, '--timeout=120s']).catch(async (err) => {
+      const left = await kubectlJson<{
+        metadata: { deletionTimestamp?: string };
+        status?: { phase?: string; conditions?: { type: string; status: string; message?: string }[] };
+      }>(['get', 'namespace', argoNs]).catch(() => undefined);
+      if (!left) return; // gone between the wait's last look and this one
+      const why = (left.status?.conditions ?? [])
+        .filter((c) => c.status === 'True')
+        .map((c) => `${c.type}: ${c.message ?? ''}`);
+      throw new Error(
+        `namespace ${argoNs} not deleted (phase ${left.status?.phase}, deletionTimestamp ${left.metadata.deletionTimestamp ?? 'none'}): ${why.join('; ') || (err as Error).message}`,
+      );
+    });
     const after = await snapshot();
     expect(after.filter((k) => !before.includes(k))).toEqual([]);
     expect(before.filter((k) => !after.includes(k))).toEqual([]);

@@ -13,7 +13,7 @@
  */
 import { existsSync } from 'node:fs';
 import { GenericContainer, type StartedTestContainer } from 'testcontainers';
-import { BASE_IMAGE, docker, ensureBaseDerivedImage, localPath, pushAs } from '../images/images.ts';
+import { BASE_IMAGE, docker, ensureBaseDerivedImage, pushAs } from '../images/images.ts';
 import { KIND_LABEL } from './kind-container.ts';
 
 export const REGISTRY_NAME = 'registry.sd-e2e.internal';
@@ -112,9 +112,4 @@ export async function startKindRegistry(opts: {
     container,
     push: (local, upstream) => pushAs(pushTo, local, upstream),
   };
-}
-
-/** Where `upstream` lives in the local registry (for messages): `<registry>/<path>`. */
-export function registryRef(upstream: string): string {
-  return `${REGISTRY_NAME}:${PORT}/${localPath(upstream)}`;
 }

@@ -1,5 +1,5 @@
 /**
- * README: "`examples/config.yaml` lists every key with its default". Held to the schema: every key the
+ * docs/configuration.md: "`examples/config.yaml` names every key, each set to its default". Held to the schema: every key the
  * schema knows appears in the file (set, or commented out where it has no default), and every value it
  * sets is the default except the keys the demo must choose, which the file says it chooses.
  */

@@ -6,7 +6,7 @@
 #
 # Output: prints the bin directory on stdout. The binary lives in a cache outside the repository, keyed by
 # its version and build flags (not this script's wording), so a warm run takes a second. Cache root, key
-# and build loop: test/lib/build-lib.sh. Cold: about a minute on 2 cores (measured: README, Development).
+# and build loop: test/lib/build-lib.sh. Cold: about a minute on 2 cores (measured: docs/development.md).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=../../lib/build-lib.sh

@@ -1,21 +1,40 @@
 /**
  * What the reliability suite (test/e2e/reliability.test.ts) needs beyond support/bootstrap.ts: the CLI as
- * a child process it can watch and SIGKILL, the audit log followed while a run is in flight, the control
- * plane's processes restarted in place, the managed objects as comparable documents, and the table that
- * becomes docs/reliability.md.
+ * a child process it can watch and SIGKILL, the audit log followed while a run is in flight, a gate in
+ * front of the API server that holds a killed run's last answers, the CLI's child processes read from
+ * /proc, the control plane's processes restarted in place, the managed objects as comparable documents,
+ * secrets in every encoding, and the table that becomes docs/reliability.md.
+ *
+ * Figures from other suites (issue #21): docs/reliability.md also shows figures that other test files
+ * measure (identities that can grant rights, inputs refused before the first write by class, lost-Lease
+ * cases). The interface is one small JSON file per source, written by that source's test when it ran
+ * whole, read by `reliabilityDoc` when the reliability suite writes the document:
+ *
+ * - where: `test-results/reliability/<id>.json` under the repository (FIGURE_DIR; ignored by git), one
+ *   per entry of FIGURE_SOURCES (its `id`);
+ * - what: a FigureFile — `source` (the test file), `complete` (true only if every case behind the figures
+ *   ran and passed; a filtered or skipped run writes `false` or nothing), and `figures`: `{ label, value,
+ *   must? }` (`must`: the value the figure has to have, e.g. 0 identities that can grant rights);
+ * - how: the source's test calls `writeFigures(id, file)` in its `afterAll`; nothing else is shared;
+ * - missing, or `complete: false`: the document says "not run" for that source; a figure whose value is
+ *   not its `must` is shown as **not met**.
+ *
+ * To wire a new source in: add its `{ id, title, figures }` to FIGURE_SOURCES (the labels it is expected
+ * to report, shown as "not run" until it does) and call `writeFigures` from its test.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import {
   closeSync,
   existsSync,
+  mkdirSync,
   openSync,
+  readdirSync,
   readFileSync,
   readlinkSync,
   readSync,
-  statSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer } from 'node:net';
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import type { ReadinessReport } from '../../../src/report/types.ts';
@@ -306,49 +325,342 @@ export interface Row {
   outcome: string;
   /** Writes by the run's user in the audit log, where the case counts them. */
   writes?: number | undefined;
+  /**
+   * For a fault: `survived` — the run under the fault itself exited 0; `repaired` — that run failed (as
+   * the row expects) and the next apply converged. Counted apart, never as survived.
+   */
+  verdict?: 'survived' | 'repaired' | undefined;
   passed: boolean;
 }
 
 export interface Totals {
-  cases: number;
+  /** Faults that landed in a run (asserted per row). */
   faults: number;
+  /** Of those, runs that themselves exited 0 under the fault. */
+  faultsSurvived: number;
+  /** Of those, runs that failed under the fault and were repaired by the next apply. */
+  faultsRepaired: number;
+  /** `retrying …` lines logged by runs under a fault that expects retries. */
+  retries: number;
+  /** SIGKILLs that landed at the named point (asserted per row) and that the next apply repaired. */
   crashes: number;
   badInputWrites: number;
   secretsFound: number;
+  /** Values looked for, and the encodings of each. */
+  secretValues: number;
+  secretForms: string;
+  streams: number;
+  processes: number;
   secretsScanned: string;
+}
+
+/** Where other suites leave their figures for docs/reliability.md (see the top of this file). */
+export const FIGURE_DIR = join(repoRoot, 'test-results', 'reliability');
+
+export interface Figure {
+  label: string;
+  value: number;
+  /** The value the figure must have (e.g. 0); shown as **not met** otherwise. */
+  must?: number;
+}
+
+export interface FigureFile {
+  /** The test file that measured the figures. */
+  source: string;
+  /** True only if every case behind the figures ran and passed. */
+  complete: boolean;
+  figures: Figure[];
+}
+
+/** The figure sources the document expects, with the labels each is to report ("not run" until then). */
+export const FIGURE_SOURCES: { id: string; title: string; figures: string[] }[] = [
+  {
+    id: 'rights',
+    title: 'Standing power to grant rights',
+    figures: [
+      'identities that can grant rights after install, schedule off (must be 0)',
+      'identities that can grant rights after install, schedule on (must be 0)',
+      'identities that can grant rights after upgrade, schedule off (must be 0)',
+      'identities that can grant rights after upgrade, schedule on (must be 0)',
+    ],
+  },
+  {
+    id: 'inputs',
+    title: 'Inputs refused before the first write, by class',
+    figures: [
+      'inputs refused with exit 2 and a dot path, per class',
+      'writes before the refusal (must be 0)',
+    ],
+  },
+  {
+    id: 'lease',
+    title: 'Lost Lease',
+    figures: ['lost-Lease cases on the real API server', 'writes after the Lease was lost (must be 0)'],
+  },
+];
+
+/** Called by a figure source's test (in its afterAll) when it ran whole. */
+export function writeFigures(id: string, file: FigureFile): void {
+  mkdirSync(FIGURE_DIR, { recursive: true });
+  writeFileSync(join(FIGURE_DIR, `${id}.json`), `${JSON.stringify(file, null, 2)}\n`);
+}
+
+/** The figure files present (by id); a missing or unreadable one is left out. */
+export function readFigures(dir = FIGURE_DIR): Map<string, FigureFile> {
+  const out = new Map<string, FigureFile>();
+  for (const { id } of FIGURE_SOURCES) {
+    const file = join(dir, `${id}.json`);
+    if (!existsSync(file)) continue;
+    try {
+      out.set(id, JSON.parse(readFileSync(file, 'utf8')) as FigureFile);
+    } catch {
+      // unreadable: "not run"
+    }
+  }
+  return out;
 }
 
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
-/** docs/reliability.md, from the rows the suite recorded. */
-export function reliabilityDoc(rows: Row[], totals: Totals, command: string): string {
+function figureLines(figures: Map<string, FigureFile>): string[] {
+  const lines: string[] = [];
+  for (const src of FIGURE_SOURCES) {
+    const f = figures.get(src.id);
+    const file = `test-results/reliability/${src.id}.json`;
+    if (!f?.complete) {
+      lines.push(`- ${src.title}: **not run** (no complete ${file})`);
+      for (const label of src.figures) lines.push(`  - ${label}: not run`);
+      continue;
+    }
+    lines.push(`- ${src.title} (${f.source}):`);
+    for (const fig of f.figures) {
+      const unmet = fig.must !== undefined && fig.value !== fig.must;
+      lines.push(`  - ${fig.label}: **${fig.value}**${unmet ? ` — **not met** (must be ${fig.must})` : ''}`);
+    }
+  }
+  return lines;
+}
+
+const RESULT: Record<NonNullable<Row['verdict']>, string> = {
+  survived: 'pass: survived',
+  repaired: 'pass: failed, repaired by the next run',
+};
+
+/** docs/reliability.md, from the rows the suite recorded and the other suites' figure files. */
+export function reliabilityDoc(
+  rows: Row[],
+  totals: Totals,
+  command: string,
+  figures: Map<string, FigureFile> = readFigures(),
+): string {
+  const classes = [...new Set(rows.map((r) => r.item))];
   const lines = [
     '# Reliability: faults, crashes, races, users’ edits, secrets',
     '',
     '<!-- Written by the test run, not by hand: test/e2e/reliability.test.ts. -->',
     `Generated by \`${command}\` on the KWOK tier (a real kube-apiserver with an audit log; see`,
-    'test/e2e/support/faults.ts). Every row is a case the suite ran and asserted; nothing is a timed',
-    'assertion — exit codes, messages, requests and writes (counted in the audit log) and object state.',
+    'test/e2e/support/faults.ts). Every row is a case the suite ran and asserted, and the document is',
+    'written only when every case ran (a skipped prerequisite or a filtered run leaves it as it was).',
+    'Nothing is a timed assertion — exit codes, messages, requests and writes (counted in the audit log),',
+    'retries (counted in the run’s log) and object state. Each fault and crash is counted only where the',
+    'row asserted that it landed: a retry seen, the last step completed before the kill, the run’s requests',
+    'after a restart.',
     '',
-    `- cases tried: **${totals.cases}** (passed: ${rows.filter((r) => r.passed).length})`,
-    `- faults injected: **${totals.faults}**`,
-    `- crashes survived (SIGKILL, then the next apply converged to the state of an uninterrupted run): **${totals.crashes}**`,
+    `- cases tried: **${rows.length}** (passed: ${rows.filter((r) => r.passed).length})`,
+    `- cases tried per class: ${classes.map((c) => `${c} **${rows.filter((r) => r.item === c).length}**`).join(', ')}`,
+    `- faults that landed in a run: **${totals.faults}** — the run itself survived (exit 0): **${totals.faultsSurvived}**; the run failed and the next run repaired it: **${totals.faultsRepaired}**`,
+    `- retries observed under the faults that expect them: **${totals.retries}**`,
+    `- crashes survived (SIGKILL that landed at the named point, then the next apply converged to the state of an uninterrupted run): **${totals.crashes}**`,
     `- writes by the run's user during runs whose input was bad: **${totals.badInputWrites}**`,
-    `- secret values found in ${totals.secretsScanned}: **${totals.secretsFound}**`,
+    `- secrets found in any form (${totals.secretValues} values × ${totals.secretForms}) in ${totals.secretsScanned}: **${totals.secretsFound}**`,
+    `- streams scanned: **${totals.streams}**; child processes of the CLI scanned (/proc cmdline and environ): **${totals.processes}**`,
+    '',
+    '## Figures from the other trust suites',
+    '',
+    'Read from `test-results/reliability/<id>.json`, written by each suite when it ran whole (interface: the',
+    'top of test/e2e/support/faults.ts).',
+    '',
+    ...figureLines(figures),
+    '',
+    '## Cases',
     '',
     '| # | item | case | injected | expected | outcome | writes | result |',
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows.map(
       (r, i) =>
-        `| ${i + 1} | ${cell(r.item)} | ${cell(r.case)} | ${cell(r.injected)} | ${cell(r.expected)} | ${cell(r.outcome)} | ${r.writes ?? ''} | ${r.passed ? 'pass' : '**FAIL**'} |`,
+        `| ${i + 1} | ${cell(r.item)} | ${cell(r.case)} | ${cell(r.injected)} | ${cell(r.expected)} | ${cell(r.outcome)} | ${r.writes ?? ''} | ${r.passed ? (r.verdict ? RESULT[r.verdict] : 'pass') : '**FAIL**'} |`,
     ),
     '',
   ];
   return `${lines.join('\n')}\n`;
 }
 
-export function fileSize(file: string): number {
-  return existsSync(file) ? statSync(file).size : 0;
+// ----------------------------------------------------------------------------- secrets, encoded
+
+/**
+ * The base64 characters that encode `bytes` whatever precedes and follows them (the three alignments
+ * in a larger encoded text), without padding: a substring of every encoding that contains the bytes,
+ * padded or not.
+ */
+function base64Cores(bytes: Buffer, alphabet: 'base64' | 'base64url'): string[] {
+  const out: string[] = [];
+  for (let o = 0; o < 3; o++) {
+    const text = Buffer.concat([Buffer.alloc(o), bytes])
+      .toString(alphabet)
+      .replace(/=+$/, '');
+    const from = Math.ceil((8 * o) / 6);
+    const to = Math.floor((8 * (o + bytes.length)) / 6);
+    out.push(text.slice(from, to));
+  }
+  return out;
+}
+
+/** The encodings the scan looks for, by name (each value, and each `user:password` pair). */
+export const SECRET_FORMS =
+  'raw, base64 and base64url (each alignment, padded or not), URL-encoded, hex (lower and upper case), base64 of user:password';
+
+/** Every form of `value` the scan looks for: `[form, text]`, without duplicates. */
+export function encodedForms(value: string, users: string[] = []): [string, string][] {
+  const bytes = Buffer.from(value, 'utf8');
+  const forms: [string, string][] = [
+    ['raw', value],
+    ...base64Cores(bytes, 'base64').map((t) => ['base64', t] as [string, string]),
+    ...base64Cores(bytes, 'base64url').map((t) => ['base64url', t] as [string, string]),
+    ['URL-encoded', encodeURIComponent(value)],
+    ['URL-encoded (form)', new URLSearchParams({ v: value }).toString().slice(2)],
+    ['hex', bytes.toString('hex')],
+    ['HEX', bytes.toString('hex').toUpperCase()],
+    ...users.flatMap((u) =>
+      base64Cores(Buffer.from(`${u}:${value}`, 'utf8'), 'base64').map(
+        (t) => [`base64 of ${u}:…`, t] as [string, string],
+      ),
+    ),
+  ];
+  const seen = new Set<string>();
+  return forms.filter(([, t]) => t.length >= 8 && !seen.has(t) && seen.add(t));
+}
+
+// ------------------------------------------------------------------------- child processes (/proc)
+
+export interface ProcSeen {
+  pid: number;
+  /** argv, NUL-separated as in /proc. */
+  cmdline: string;
+  environ: string;
+}
+
+/**
+ * Watches the descendants of `rootPid` while it runs: every `everyMs` the PPid chains of /proc/*\/status
+ * are followed, and each descendant (each new command line of a pid: an exec counts again) has its
+ * /proc cmdline and environ read. `stop()` returns what was seen.
+ */
+export function watchDescendants(rootPid: number, everyMs = 25): { stop(): ProcSeen[] } {
+  const seen = new Map<string, ProcSeen>();
+  const read = (f: string) => {
+    try {
+      return readFileSync(f, 'utf8');
+    } catch {
+      return undefined; // gone already
+    }
+  };
+  const tick = () => {
+    const parent = new Map<number, number>();
+    for (const d of readdirSync('/proc')) {
+      if (!/^\d+$/.test(d)) continue;
+      const status = read(`/proc/${d}/status`);
+      const ppid = status && /^PPid:\s*(\d+)/m.exec(status)?.[1];
+      if (ppid) parent.set(Number(d), Number(ppid));
+    }
+    for (const pid of parent.keys()) {
+      let p = parent.get(pid);
+      for (let depth = 0; p !== undefined && p !== rootPid && depth < 64; depth++) p = parent.get(p);
+      if (p !== rootPid) continue;
+      const cmdline = read(`/proc/${pid}/cmdline`);
+      if (cmdline === undefined || seen.has(`${pid} ${cmdline}`)) continue;
+      const environ = read(`/proc/${pid}/environ`);
+      if (environ === undefined) continue;
+      seen.set(`${pid} ${cmdline}`, { pid, cmdline, environ });
+    }
+  };
+  const timer = setInterval(tick, everyMs);
+  tick();
+  return {
+    stop() {
+      clearInterval(timer);
+      return [...seen.values()];
+    },
+  };
+}
+
+// --------------------------------------------------------------------------------------- the gate
+
+/**
+ * A TCP relay in front of the API server (TLS passes through) for runs that are SIGKILLed at a named
+ * point: every chunk the server sends back is held `delayMs` before it reaches the run, and `freeze()`
+ * (called just before the kill) drops everything from then on. A run cannot finish a request it sent
+ * after the point it was killed at: what it had logged when the kill was decided is what it had done.
+ */
+export interface Gate {
+  listen: string;
+  kubeconfigThrough(kubeconfig: string, file: string): string;
+  freeze(): void;
+  /** Opens the gate again and closes every connection through it. */
+  reset(): void;
+  close(): void;
+}
+
+export async function startGate(kubeconfig: string, delayMs = 40): Promise<Gate> {
+  const cfg = JSON.parse(readFileSync(kubeconfig, 'utf8')) as { clusters: { cluster: { server: string } }[] };
+  const upstream = new URL(cfg.clusters[0]!.cluster.server);
+  let frozen = false;
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const up = connect(Number(upstream.port || 443), upstream.hostname);
+    sockets.add(client);
+    sockets.add(up);
+    const end = () => {
+      client.destroy();
+      up.destroy();
+      sockets.delete(client);
+      sockets.delete(up);
+    };
+    client.on('data', (d) => {
+      if (!frozen) up.write(d);
+    });
+    up.on('data', (d) => {
+      if (frozen) return;
+      setTimeout(() => {
+        if (!frozen && !client.destroyed) client.write(d);
+      }, delayMs);
+    });
+    client.on('error', end);
+    up.on('error', end);
+    client.on('close', end);
+    up.on('close', () => setTimeout(end, delayMs + 5));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const listen = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    listen,
+    kubeconfigThrough(source, file) {
+      const c = JSON.parse(readFileSync(source, 'utf8')) as { clusters: { cluster: { server: string } }[] };
+      c.clusters[0]!.cluster.server = `https://${listen}`;
+      writeFileSync(file, JSON.stringify(c), { mode: 0o600 });
+      return file;
+    },
+    freeze() {
+      frozen = true;
+    },
+    reset() {
+      for (const s of sockets) s.destroy();
+      sockets.clear();
+      frozen = false;
+    },
+    close() {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
 }
 
 // ------------------------------------------------------------------------------------- Toxiproxy
