@@ -7,6 +7,7 @@ import { ConfigError, type ConfigProblem } from '../errors.ts';
 import { DURATION_HINT, parseDuration } from './duration.ts';
 import { isDnsLabel, labelHint } from './schema.ts';
 import type { Env } from './types.ts';
+import { CHECKED_PROXY_VARIABLES, proxyCredentialProblem } from './urls.ts';
 
 export const DEFAULT_CONFIG_PATH = '/etc/sd-gitops-bootstrap/config.yaml';
 
@@ -69,12 +70,17 @@ export function loadEnv(raw: Record<string, string | undefined> = process.env): 
     const v = raw[name];
     if (v !== undefined && v.trim() !== '') present[name] = v.trim();
   }
+  // The proxy variables are git's and curl's, not the program's; only a credential in them is refused.
+  const proxyProblems: ConfigProblem[] = CHECKED_PROXY_VARIABLES.flatMap((name) => {
+    const message = raw[name] ? proxyCredentialProblem(name, raw[name].trim()) : undefined;
+    return message ? [{ path: name, message }] : [];
+  });
   const env = cleanEnv(present, specs, {
     reporter: ({ errors }) => {
       const problems: ConfigProblem[] = Object.entries(errors).flatMap(([name, err]) =>
         err ? [{ path: name, message: messageOf(name as Name, err, present) }] : [],
       );
-      if (problems.length > 0) throw new ConfigError(problems);
+      if (problems.length + proxyProblems.length > 0) throw new ConfigError([...problems, ...proxyProblems]);
     },
   });
   return {

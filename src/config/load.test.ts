@@ -107,6 +107,7 @@ describe('parseConfig: valid input', () => {
           "waitForSync": true,
         },
         "git": {
+          "allowInsecureHttp": false,
           "credentials": {
             "secretRef": {
               "name": "gitops-source-creds",
@@ -213,8 +214,10 @@ describe('parseConfig: valid input', () => {
     },
     {
       name: 'https and http repository URLs',
-      input: withMinimal({ git: { repoUrl: 'http://gitea.local:3000/acme/gitops' } }),
-      expected: { git: { repoUrl: 'http://gitea.local:3000/acme/gitops' } },
+      input: withMinimal({
+        git: { repoUrl: 'http://gitea.local:3000/acme/gitops', allowInsecureHttp: true },
+      }),
+      expected: { git: { repoUrl: 'http://gitea.local:3000/acme/gitops', allowInsecureHttp: true } },
     },
     {
       name: 'secret references in other namespaces',
@@ -291,7 +294,7 @@ describe('parseConfig: invalid input', () => {
       name: 'repoUrl with an unsupported scheme',
       input: withMinimal({ git: { repoUrl: 'ftp://example.com/gitops.git' } }),
       path: 'git.repoUrl',
-      message: 'must be a Git URL',
+      message: 'uses the ftp:// transport',
     },
     {
       name: 'capital letters in a namespace',

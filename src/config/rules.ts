@@ -10,6 +10,7 @@ import { environmentsOf, NAMESPACE_PLACEHOLDER } from './environments.ts';
 import { INPUT_RULES } from './guards.ts';
 import { isDnsSubdomain, subdomainHint } from './schema.ts';
 import type { Config } from './types.ts';
+import { URL_RULES } from './url-rules.ts';
 import { repositoryPathOf, repositorySegmentsOk, WEBHOOK_PROVIDERS } from './webhooks.ts';
 
 const SUPPORTED = 'supported versions are 2.14.x and 3.x';
@@ -340,7 +341,7 @@ export const RULES: readonly Rule[] = [
  * invalid one) and returns all their problems.
  */
 export function checkRules(config: Partial<Config>): ConfigProblem[] {
-  return RULES.filter((r) => r.needs.every((k) => config[k] !== undefined)).flatMap((r) =>
-    r.check(config as Config),
-  );
+  return [...RULES, ...URL_RULES]
+    .filter((r) => r.needs.every((k) => config[k] !== undefined))
+    .flatMap((r) => r.check(config as Config));
 }

@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { DEFAULT_ARGOCD_VERSION } from './bundled.ts';
 import { ARGOCD_COMPONENTS } from './components.ts';
 import { DURATION_HINT, DURATION_PATTERN, parseDuration } from './duration.ts';
+import { GIT_URL, repoUrlMessage } from './urls.ts';
 import { WEBHOOK_PROVIDERS } from './webhook-providers.ts';
 
 // ---------------------------------------------------------------------------------------------------------
@@ -28,7 +29,6 @@ const GATEWAY = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$
 // No look-arounds in patterns: they end up in values.schema.json, which Helm checks with Go's RE2.
 // owner/name, or GitLab's group/subgroup/…/project: segments without spaces, no leading or trailing '/'.
 const REPOSITORY = /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)+$/;
-const GIT_URL = /^(?:(?:ssh|https?):\/\/[^\s/]+\/\S+|[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:\/?[^\s/]\S*)$/;
 
 export const labelHint = (example: string): string =>
   `must be a DNS-1123 label (lowercase letters, digits and '-', at most 63 characters, e.g. "${example}")`;
@@ -480,12 +480,9 @@ export const configSchema = z
                   ? 'required: the GitOps repository, e.g. "ssh://git@git.example.com/acme/gitops.git"'
                   : undefined,
             })
-            .regex(
-              GIT_URL,
-              'must be a Git URL: ssh://git@host/path.git, https://host/path.git, http://… or scp-like git@host:path.git',
-            )
+            .regex(GIT_URL, { error: (iss) => repoUrlMessage(iss.input) })
             .describe(
-              "The GitOps repository (ssh://, https://, http:// or scp-like git@host:path). Used verbatim as the Applications' repoURL.",
+              "The GitOps repository (ssh://, https://, http:// with git.allowInsecureHttp, or scp-like git@host:path). Used verbatim as the Applications' repoURL: no credential in it (they go in the credentials Secret).",
             ),
           credentials: z
             .strictObject({
@@ -514,6 +511,12 @@ export const configSchema = z
             .optional()
             .describe(
               "CA certificates (PEM) that sign the HTTPS Git server's certificate, for a server behind a private or corporate CA: trusted by the repository check and written for Argo CD into argocd-tls-certs-cm under the repository's host. Unset: the system CAs. One of secretRef or configMapRef.",
+            ),
+          allowInsecureHttp: z
+            .boolean()
+            .default(false)
+            .describe(
+              'Allow a plain http:// git.repoUrl: the user name and token of the credentials Secret then cross the network unencrypted. Only for test setups.',
             ),
           verify: z
             .boolean()

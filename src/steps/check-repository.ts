@@ -93,9 +93,21 @@ export async function checkRepository(input: {
   const errCtx: GitErrorContext = { repoUrl: input.repoUrl, secret: input.secret };
   const notChecked = (why: string) =>
     input.folders.map((namespace) => ({ namespace, ok: false, message: `not checked: ${why}` }));
-  return withTempDir(async (dir) => {
-    const env = await gitAuthEnv(input.creds, dir, input.privateKey);
-    if (input.caBundle !== undefined) Object.assign(env, await gitCaEnv(input.caBundle, dir));
+  // Key material in the secret directory (memory-backed in the chart); the clone in the temp dir.
+  return withTempDir(
+    (secrets) =>
+      withTempDir(async (dir) => {
+        const env = await gitAuthEnv(input.creds, secrets, {
+          privateKey: input.privateKey,
+          repoUrl: input.repoUrl,
+        });
+        if (input.caBundle !== undefined) Object.assign(env, await gitCaEnv(input.caBundle, secrets));
+        return runChecks(env, dir);
+      }),
+    { secret: true },
+  );
+
+  async function runChecks(env: Record<string, string>, dir: string): Promise<RepositoryCheck> {
     const git = async (args: string[]) => {
       const result = await run('git', args, { env, timeoutMs: GIT_TIMEOUT_MS, signal: input.signal });
       if (result.exitCode !== 0)
@@ -144,7 +156,7 @@ export async function checkRepository(input: {
       message: `${input.repoUrl} is reachable${head ? ` (HEAD is ${head})` : ''}`,
       folders: folderStates(tree.stdout, input.folders, input.repoUrl),
     };
-  });
+  }
 }
 
 /** The check of this run, shared by reconcile and report. */

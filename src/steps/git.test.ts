@@ -134,15 +134,31 @@ describe('gitAuthEnv', () => {
     });
   });
 
-  it('HTTPS: basic auth in an http.extraHeader through GIT_CONFIG_*, not in the URL', async () => {
+  it('HTTPS: a credential helper scoped to the repository URL, reading a 0600 file; no redirect followed', async () => {
     await withTempDir(async (dir) => {
-      const env = await gitAuthEnv({ kind: 'https', username: 'bot', password: 'tok', email: '' }, dir);
+      const url = 'https://git.example.com/acme/gitops.git';
+      const env = await gitAuthEnv(
+        { kind: 'https', username: 'bot', password: 's3cr3t-tok', email: '' },
+        dir,
+        {
+          repoUrl: url,
+        },
+      );
       expect(env).toMatchObject({
-        GIT_CONFIG_COUNT: '1',
-        GIT_CONFIG_KEY_0: 'http.extraHeader',
-        GIT_CONFIG_VALUE_0: `Authorization: Basic ${Buffer.from('bot:tok').toString('base64')}`,
+        GIT_CONFIG_COUNT: '3',
+        GIT_CONFIG_KEY_0: 'credential.helper',
+        GIT_CONFIG_VALUE_0: '',
+        GIT_CONFIG_KEY_1: `credential.${url}.helper`,
+        GIT_CONFIG_KEY_2: 'http.followRedirects',
+        GIT_CONFIG_VALUE_2: 'false',
         GIT_TERMINAL_PROMPT: '0',
       });
+      // The credential is in the file only: in no variable, in no encoding.
+      const all = JSON.stringify(env);
+      for (const form of ['s3cr3t-tok', Buffer.from('bot:s3cr3t-tok').toString('base64')])
+        expect(all).not.toContain(form);
+      expect((await stat(join(dir, 'credentials'))).mode & 0o777).toBe(0o600);
+      expect(await readFile(join(dir, 'credentials'), 'utf8')).toBe('username=bot\npassword=s3cr3t-tok\n');
     });
   });
 

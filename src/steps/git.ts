@@ -1,15 +1,21 @@
 /**
  * Running git and ssh with the user's credentials, safely: credentials live in files (mode 0600) in a
- * private temporary directory removed afterwards, or in environment variables, never in argv; SSH host
- * keys are always checked against the known_hosts the user gave. git's stderr is turned into a sentence.
+ * private directory under SD_BOOTSTRAP_SECRET_DIR (memory-backed storage in the chart), never in argv or
+ * a child's environment; the directory is removed when its work settles, and on every process exit Node
+ * sees (`exit`: the end of a run, `process.exit` after a second SIGTERM, an uncaught error). A SIGKILL is
+ * not seen: then only memory-backed storage makes the files vanish with the pod. SSH host keys are always
+ * checked against the known_hosts the user gave; HTTPS credentials come from a credential helper scoped
+ * to the repository URL, and git follows no redirect (with the credentials it would send them on to the
+ * host the redirect names). git's stderr is turned into a sentence.
  */
+import { rmSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import type { GitCredentials } from '../manifests/git-credentials.ts';
 import { repoHost, stableOpensshKey } from '../manifests/git-credentials.ts';
-import { redact, registerSecret } from '../report/redact.ts';
+import { redact, registerBasicAuth, registerSecret } from '../report/redact.ts';
 
 export interface GitResult {
   exitCode: number;
@@ -49,14 +55,48 @@ const BASE_ENV = { LC_ALL: 'C', LANG: 'C', GIT_TERMINAL_PROMPT: '0' };
 
 const quote = (path: string) => `'${path.replaceAll("'", "'\\''")}'`;
 
-/** A private temporary directory, removed (with the credentials in it) when `fn` settles. */
-export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await mkdtemp(join(tmpdir(), 'sd-gitops-bootstrap-'));
+/** Where key material is written: SD_BOOTSTRAP_SECRET_DIR (memory-backed in the chart), else the temp dir. */
+export function secretParentDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.SD_BOOTSTRAP_SECRET_DIR?.trim() || tmpdir();
+}
+
+/** Directories that exist now, removed synchronously if the process exits before their `finally`. */
+const liveDirs = new Set<string>();
+let exitHook = false;
+
+/** Removes every live directory now (the `exit` handler; also for tests). */
+export function removeLiveDirsSync(): void {
+  for (const dir of liveDirs) {
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // nothing more can be done while exiting
+    }
+  }
+  liveDirs.clear();
+}
+
+/**
+ * A private directory, removed (with the credentials in it) when `fn` settles, or at process exit.
+ * `secret`: under `secretParentDir()` (key material); else under the temp dir (a clone).
+ */
+export async function withTempDir<T>(
+  fn: (dir: string) => Promise<T>,
+  opts: { secret?: boolean } = {},
+): Promise<T> {
+  const parent = opts.secret ? secretParentDir() : tmpdir();
+  const dir = await mkdtemp(join(parent, 'sd-gitops-bootstrap-'));
+  liveDirs.add(dir);
+  if (!exitHook) {
+    process.on('exit', removeLiveDirsSync);
+    exitHook = true;
+  }
   try {
     await chmod(dir, 0o700);
     return await fn(dir);
   } finally {
     await rm(dir, { recursive: true, force: true });
+    liveDirs.delete(dir);
   }
 }
 
@@ -66,19 +106,28 @@ async function writePrivate(path: string, content: string, mode = 0o600): Promis
 }
 
 /**
+ * A credential helper that answers only `get`, from a file: git runs it with the request on stdin and
+ * reads `username=`/`password=` from its stdout, so the credential is in no argv and no environment.
+ */
+const credentialHelper = (file: string) => `!f() { test "$1" = get && cat ${quote(file)}; }; f`;
+
+/**
  * The environment that makes git use `creds`: for SSH a `GIT_SSH_COMMAND` with the key and known_hosts
- * files in `dir` and strict host-key checking; for HTTPS an `Authorization` header through `GIT_CONFIG_*`
- * (git ≥ 2.31), never in argv or the URL.
+ * files in `dir` and strict host-key checking; for HTTPS a credential helper scoped to `repoUrl`
+ * (`credential.<url>.helper`, git ≥ 2.31 reads it from `GIT_CONFIG_*`) answering from a file in `dir`,
+ * other helpers off, and `http.followRedirects=false`: git would otherwise send the credentials to
+ * whatever host a redirect of the first request names (even an `http.<url>.extraHeader` travels: git
+ * reads its config once, for the URL it was given).
  */
 export async function gitAuthEnv(
   creds: GitCredentials,
   dir: string,
-  privateKey?: string,
+  opts: { privateKey?: string | undefined; repoUrl?: string } = {},
 ): Promise<Record<string, string>> {
   if (creds.kind === 'ssh') {
     const key = join(dir, 'id_key');
     const knownHosts = join(dir, 'known_hosts');
-    await writePrivate(key, ensureTrailingNewline(privateKey ?? creds.privateKey));
+    await writePrivate(key, ensureTrailingNewline(opts.privateKey ?? creds.privateKey));
     await writePrivate(knownHosts, ensureTrailingNewline(creds.knownHosts));
     return {
       ...BASE_ENV,
@@ -92,13 +141,24 @@ export async function gitAuthEnv(
       ].join(' '),
     };
   }
-  const header = `Authorization: Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
-  registerSecret(header.slice('Authorization: Basic '.length));
+  registerBasicAuth(creds.username, creds.password);
+  const file = join(dir, 'credentials');
+  await writePrivate(file, `username=${creds.username}\npassword=${creds.password}\n`);
+  const config: [string, string][] = [
+    // An empty helper first clears any helper of the system or user config (a credential store).
+    ['credential.helper', ''],
+    [opts.repoUrl ? `credential.${opts.repoUrl}.helper` : 'credential.helper', credentialHelper(file)],
+    ['http.followRedirects', 'false'],
+  ];
   return {
     ...BASE_ENV,
-    GIT_CONFIG_COUNT: '1',
-    GIT_CONFIG_KEY_0: 'http.extraHeader',
-    GIT_CONFIG_VALUE_0: header,
+    GIT_CONFIG_COUNT: String(config.length),
+    ...Object.fromEntries(
+      config.flatMap(([key, value], i) => [
+        [`GIT_CONFIG_KEY_${i}`, key],
+        [`GIT_CONFIG_VALUE_${i}`, value],
+      ]),
+    ),
   };
 }
 
@@ -115,8 +175,8 @@ function ensureTrailingNewline(text: string): string {
 
 /**
  * The key without its passphrase (Argo CD cannot use an encrypted key, and BatchMode ssh cannot ask).
- * ssh-keygen reads the old passphrase from an askpass helper that prints an environment variable, so the
- * passphrase is never in argv.
+ * ssh-keygen reads the old passphrase from an askpass helper that prints a 0600 file, so the passphrase
+ * is in no argv and no environment.
  */
 export async function decryptPrivateKey(
   privateKey: string,
@@ -125,33 +185,38 @@ export async function decryptPrivateKey(
 ): Promise<string> {
   if (passphrase === '') return privateKey;
   const run = opts.run ?? execaRunner;
-  return withTempDir(async (dir) => {
-    const key = join(dir, 'id_key');
-    const askpass = join(dir, 'askpass.sh');
-    await writePrivate(key, ensureTrailingNewline(privateKey));
-    await writePrivate(askpass, '#!/bin/sh\nprintf \'%s\\n\' "$SD_BOOTSTRAP_KEY_PASSPHRASE"\n', 0o700);
-    const result = await run('ssh-keygen', ['-p', '-N', '', '-f', key], {
-      env: {
-        ...BASE_ENV,
-        SSH_ASKPASS: askpass,
-        SSH_ASKPASS_REQUIRE: 'force',
-        DISPLAY: ':0',
-        SD_BOOTSTRAP_KEY_PASSPHRASE: passphrase,
-      },
-      timeoutMs: 30_000,
-      signal: opts.signal,
-    });
-    if (result.exitCode !== 0) {
-      const why = /incorrect passphrase|bad passphrase/i.test(result.stderr)
-        ? 'the passphrase is wrong'
-        : lastLine(result.stderr) || `ssh-keygen exited with ${result.exitCode}`;
-      throw new Error(`cannot decrypt the SSH private key: ${redact(why)}`);
-    }
-    // Deterministic: ssh-keygen's random check bytes would change the repository Secret on every run.
-    const plain = stableOpensshKey(await readFile(key, 'utf8'));
-    registerSecret(plain);
-    return plain;
-  });
+  return withTempDir(
+    async (dir) => {
+      const key = join(dir, 'id_key');
+      const askpass = join(dir, 'askpass.sh');
+      const secret = join(dir, 'passphrase');
+      await writePrivate(key, ensureTrailingNewline(privateKey));
+      // The passphrase in a file the helper prints: in no argv and no child's environment.
+      await writePrivate(secret, `${passphrase}\n`);
+      await writePrivate(askpass, `#!/bin/sh\ncat ${quote(secret)}\n`, 0o700);
+      const result = await run('ssh-keygen', ['-p', '-N', '', '-f', key], {
+        env: {
+          ...BASE_ENV,
+          SSH_ASKPASS: askpass,
+          SSH_ASKPASS_REQUIRE: 'force',
+          DISPLAY: ':0',
+        },
+        timeoutMs: 30_000,
+        signal: opts.signal,
+      });
+      if (result.exitCode !== 0) {
+        const why = /incorrect passphrase|bad passphrase/i.test(result.stderr)
+          ? 'the passphrase is wrong'
+          : lastLine(result.stderr) || `ssh-keygen exited with ${result.exitCode}`;
+        throw new Error(`cannot decrypt the SSH private key: ${redact(why)}`);
+      }
+      // Deterministic: ssh-keygen's random check bytes would change the repository Secret on every run.
+      const plain = stableOpensshKey(await readFile(key, 'utf8'));
+      registerSecret(plain);
+      return plain;
+    },
+    { secret: true },
+  );
 }
 
 export function lastLine(text: string): string {
@@ -175,6 +240,7 @@ function lineMatching(stderr: string, pattern: RegExp): string {
   return redact(line ? lastLine(line) : lastLine(stderr)).replace(/Load key "[^"]*"/, 'loading the key');
 }
 
+const REDIRECT = /requested URL returned error: (30[12378])\b/;
 const HOST_KEY_CHANGED = /REMOTE HOST IDENTIFICATION HAS CHANGED|Host key for \S+ has changed/i;
 const HOST_KEY_UNKNOWN = /No \S+ host key is known for|Host key verification failed/i;
 const BAD_KEY = /Load key .*?:|invalid format|error in libcrypto|incorrect passphrase/i;
@@ -194,6 +260,10 @@ export function translateGitError(stderr: string, ctx: GitErrorContext, timedOut
   const { host, port } = repoHost(ctx.repoUrl);
   const keyscan = `ssh-keyscan ${port ? `-p ${port} ` : ''}${host}`;
   if (timedOut) return `git timed out talking to ${host}: is the host reachable from the cluster?`;
+  const redirect = REDIRECT.exec(stderr);
+  if (redirect) {
+    return `${host} answered git.repoUrl with a redirect (HTTP ${redirect[1]}): the credentials are not sent on to the address a redirect names; set git.repoUrl to the repository's current URL (the one the server redirects to, e.g. after a rename)`;
+  }
   if (HOST_KEY_CHANGED.test(stderr)) {
     return `host key mismatch: the SSH host key of ${host} does not match known_hosts in Secret ${ctx.secret} (the server's key changed, or the entry is wrong): compare with \`${keyscan}\` and fix the known_hosts key`;
   }

@@ -4,6 +4,9 @@
  * turned into a `ProviderError` whose sentence says what to fix. The token never appears in a message: it
  * is registered for redaction, and messages are built from the status and the provider's own text.
  *
+ * Redirects: followed only on the same origin; one to another host is an error, so no auth header (GitHub's
+ * and Bitbucket's `Authorization`, GitLab's `PRIVATE-TOKEN`) ever reaches a host other than webhooks.apiUrl's.
+ *
  * Node's fetch (undici). TLS is verified unless `insecureSkipTlsVerify` is set; then, and only then, the
  * request goes through an undici Agent that does not verify certificates.
  */
@@ -152,7 +155,8 @@ export class ProviderHttp {
 
   async request(method: string, path: string, body?: unknown): Promise<ProviderResponse> {
     const { opts } = this;
-    const url = this.url(path);
+    let url = this.url(path);
+    let redirects = 0;
     const now = opts.now ?? Date.now;
     const sleep = opts.sleep ?? sleepFor;
     const maxWait = opts.maxRateLimitWaitMs ?? 60_000;
@@ -171,6 +175,9 @@ export class ProviderHttp {
           },
           ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
           ...(opts.signal ? { signal: opts.signal } : {}),
+          // Redirects are followed here, not by fetch: fetch would send PRIVATE-TOKEN (it strips only
+          // Authorization) to whatever host a redirect names.
+          redirect: 'manual' as const,
         };
         if (opts.insecureSkipTlsVerify) {
           insecureAgent ??= new Agent({ connect: { rejectUnauthorized: false } });
@@ -202,6 +209,13 @@ export class ProviderHttp {
       }
       const headers = res.headers as unknown as Headers;
       if (res.ok) return { status: res.status, headers, body: parsed };
+      if (res.status >= 300 && res.status < 400) {
+        const next = this.redirectTarget(method, url, res.status, headers.get('location'), redirects);
+        redirects++;
+        attempt--; // a redirect is not a failed attempt
+        url = next;
+        continue;
+      }
       const wait = rateLimitWaitMs(res.status, headers, now());
       if (wait !== undefined) {
         const resetAt = new Date(now() + wait).toISOString();
@@ -221,6 +235,53 @@ export class ProviderHttp {
       }
       throw new ProviderError(this.sentence(method, url, res.status, parsed, body), { status: res.status });
     }
+  }
+
+  /**
+   * Where a redirect may be followed: only on the same origin (scheme, host and port), at most 5 times,
+   * and for a write only with 307/308 (which keep the method and body). Anything else is a ProviderError
+   * naming the target's origin (never its query) and the fix: the token goes to no other address.
+   */
+  private redirectTarget(
+    method: string,
+    url: string,
+    status: number,
+    location: string | null,
+    redirects: number,
+  ): string {
+    const { provider, apiUrl } = this.opts;
+    const where = `${method} ${new URL(url).pathname}`;
+    let target: URL | undefined;
+    try {
+      target = location ? new URL(location, url) : undefined;
+    } catch {
+      target = undefined;
+    }
+    if (!target) {
+      throw new ProviderError(
+        `${provider} API answered ${where} with a redirect (${status}) without a valid Location: check webhooks.apiUrl (${apiUrl})`,
+        { status },
+      );
+    }
+    if (target.origin !== new URL(url).origin) {
+      throw new ProviderError(
+        `${provider} API answered ${where} with a redirect (${status}) to another address, ${target.origin}: the token is not sent there; set webhooks.apiUrl to the address the API answers at (webhooks.apiUrl is ${apiUrl})`,
+        { status },
+      );
+    }
+    if (method !== 'GET' && status !== 307 && status !== 308) {
+      throw new ProviderError(
+        `${provider} API answered ${where} with a redirect (${status}) to ${target.pathname}, which would turn the request into a GET: set webhooks.apiUrl (or webhooks.repository, if the repository was renamed) to the current address`,
+        { status },
+      );
+    }
+    if (redirects >= 5) {
+      throw new ProviderError(
+        `${provider} API redirected ${where} more than 5 times: check webhooks.apiUrl (${apiUrl})`,
+        { status },
+      );
+    }
+    return target.href;
   }
 
   private sentence(method: string, url: string, status: number, parsed: unknown, body: unknown): string {

@@ -4,6 +4,7 @@
  * with a `username` in the token Secret: an app password or API token).
  */
 import type { WebhookSettings } from '../config/webhooks.ts';
+import { registerBasicAuth } from '../report/redact.ts';
 import { bitbucketClient } from './bitbucket.ts';
 import { githubClient } from './github.ts';
 import { gitlabClient } from './gitlab.ts';
@@ -24,6 +25,8 @@ export interface ProviderToken {
 }
 
 export function authHeaders(provider: WebhookSettings['provider'], t: ProviderToken): Record<string, string> {
+  // The header's base64 of user:token, should a server or proxy quote it back.
+  if (t.username) registerBasicAuth(t.username, t.token);
   switch (provider) {
     case 'github':
       return { authorization: `Bearer ${t.token}`, 'x-github-api-version': '2022-11-28' };

@@ -270,11 +270,12 @@ describe('the usual values (cert-manager style), each defaulting to what the cha
       'LOG_FORMAT',
       'LOG_LEVEL',
       'POD_NAMESPACE',
+      'SD_BOOTSTRAP_SECRET_DIR',
       'SD_BOOTSTRAP_IMAGE',
     ]);
     expect(c.env.at(-1)).toEqual({ name: 'SD_BOOTSTRAP_IMAGE', value: c.image });
-    expect(c.volumeMounts.map((m) => m.name)).toEqual(['config', 'tmp']);
-    expect(pod.volumes.map((v) => v.name)).toEqual(['config', 'tmp']);
+    expect(c.volumeMounts.map((m) => m.name)).toEqual(['config', 'tmp', 'secrets']);
+    expect(pod.volumes.map((v) => v.name)).toEqual(['config', 'tmp', 'secrets']);
     expect(c.image).toBe('ghcr.io/seldonio/sd-gitops-bootstrap:0.1.0');
     expect(objects.filter((o) => o.kind === 'NetworkPolicy')).toEqual([]);
   });
@@ -308,8 +309,8 @@ describe('the usual values (cert-manager style), each defaulting to what the cha
       .map((o) => o.what);
     expect(unlabelled).toEqual([]);
     expect(c.env.at(-1)).toEqual({ name: 'NODE_OPTIONS', value: '--max-old-space-size=384' });
-    expect(c.volumeMounts.map((m) => m.name)).toEqual(['config', 'tmp', 'site-ca']);
-    expect(pod.volumes.map((v) => v.name)).toEqual(['config', 'tmp', 'site-ca']);
+    expect(c.volumeMounts.map((m) => m.name)).toEqual(['config', 'tmp', 'secrets', 'site-ca']);
+    expect(pod.volumes.map((v) => v.name)).toEqual(['config', 'tmp', 'secrets', 'site-ca']);
   });
 
   it("site policy: the NetworkPolicy is egress-only, selects the Job's pod, allows DNS, API server and Git", async () => {

@@ -1,25 +1,8 @@
-/**
- * A run that loses its Lease stops before its next write (issue #21, item 4), on the real API server.
- *
- * The only way another run takes a live run's Lease is the live run going silent for a whole lease
- * duration: paused (a frozen node, a stopped container, a long GC) or cut off. The case plays exactly
- * that: the run is held still by SIGSTOP right after it took the Lease (its install's writes come next),
- * for longer than half the Lease's TTL (the point from which the run re-confirms before it writes);
- * meanwhile the Lease is taken over with another holder identity, as kubectl would; then the run goes on.
- * Asserted: it exits 1 with the sentence naming the new holder, its acquireTime and the write it did not
- * make, and the audit log holds no write by the run's identity after the takeover (the Lease included).
- * Then the work is finished by the next run, once the other holder lets the Lease go.
- *
- * The cases and their outcomes are written to test/e2e/results/lease.json when this file runs whole,
- * for docs/reliability.md's generator (rows in the shape of support/faults.ts's `Row`).
- */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LEASE_TTL_SECONDS } from '../../src/steps/preflight.ts';
 import { writeFigures } from '../support/figures.ts';
 import { type GitSshServer, startGitSshServer } from '../support/git-ssh-server.ts';
-import { repoRoot, runCli, runnerIdentity, upstreamFile, writeConfig } from './support/bootstrap.ts';
+import { runCli, runnerIdentity, upstreamFile, writeConfig } from './support/bootstrap.ts';
 import { type Row, startCli } from './support/faults.ts';
 import { auditEvents, auditMark, kubectl, kubectlJson, uniqueName, writes } from './support/target.ts';
 
@@ -30,7 +13,6 @@ const seldonNs = `lease-seldon-${id}`;
 const envNs = `lease-env-${id}`;
 const LEASE = 'sd-gitops-bootstrap';
 const THIEF = `other-pod-${id}/4242`;
-const RESULTS = join(repoRoot, 'test', 'e2e', 'results', 'lease.json');
 
 let git: GitSshServer;
 let runner: { kubeconfig: string; username: string };
@@ -117,22 +99,6 @@ afterAll(async () => {
       },
     ],
   });
-  mkdirSync(dirname(RESULTS), { recursive: true });
-  writeFileSync(
-    RESULTS,
-    `${JSON.stringify(
-      {
-        source: 'test/e2e/lease.test.ts',
-        command: 'npx vitest run --project e2e test/e2e/lease.test.ts',
-        cases: rows.length,
-        passed: rows.filter((r) => r.passed).length,
-        writesAfterTakeover: rows.reduce((n, r) => n + (r.writes ?? 0), 0),
-        rows,
-      },
-      null,
-      2,
-    )}\n`,
-  );
 });
 
 describe('lost Lease', () => {

@@ -123,6 +123,13 @@ release namespace (Helm's own), and Argo CD's when the Job installs Argo CD (arg
 {{/* The proxy variables of the values (nothing when no proxy is set), upper and lower case. */}}
 {{- define "sd-gitops-bootstrap.proxyEnv" -}}
 {{- $p := .Values.proxy -}}
+{{- /* A credential in a proxy URL would sit in the pod spec and the release: refused (src/config/urls.ts). */}}
+{{- range $key := list "httpsProxy" "httpProxy" }}
+{{- $v := index $p $key | default "" }}
+{{- if or (regexMatch "^([a-zA-Z][a-zA-Z0-9+.-]*://)?[^/?#]*@" $v) (regexMatch "(?i)[?&#](private_token|access_token|token|api_key|apikey|key|password|secret)=" $v) }}
+{{- fail (printf "proxy.%s holds a credential: the proxy URL is stored in the Job's pod spec and the Helm release, readable by whoever can read them; write it without the user name and password (http://host:port) and have the proxy admit the Job by its network address (the bootstrap has no proxy password setting)" $key) }}
+{{- end }}
+{{- end }}
 {{- if or $p.httpsProxy $p.httpProxy }}
 {{- $no := "$(KUBERNETES_SERVICE_HOST),.svc,.cluster.local,localhost,127.0.0.1" -}}
 {{- if $p.noProxy }}{{ $no = printf "%s,%s" $no $p.noProxy }}{{ end -}}
