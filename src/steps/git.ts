@@ -9,7 +9,7 @@
  * host the redirect names). git's stderr is turned into a sentence.
  */
 import { rmSync } from 'node:fs';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -85,6 +85,9 @@ export async function withTempDir<T>(
   opts: { secret?: boolean } = {},
 ): Promise<T> {
   const parent = opts.secret ? secretParentDir() : tmpdir();
+  // The chart mounts SD_BOOTSTRAP_SECRET_DIR; a run elsewhere (a laptop, the chart's pod spec run by hand)
+  // may name one that does not exist yet: made private, as the volume is.
+  if (opts.secret) await mkdir(parent, { recursive: true, mode: 0o700 });
   const dir = await mkdtemp(join(parent, 'sd-gitops-bootstrap-'));
   liveDirs.add(dir);
   if (!exitHook) {
