@@ -747,7 +747,7 @@ describe('4. SIGKILL anywhere; the next apply converges to the state of an unint
           // The named step is done; a step after it can be logged done in the same moment only if it waited
           // for no answer (the gate holds each one), i.e. it had nothing to do: it is named in the outcome.
           expect(done, `steps done: ${done.join(', ')}`).toContain(c.step);
-          const later = done.slice(done.indexOf(c.step) + 1);
+          const later = done.slice(done.indexOf(c.step!) + 1);
           expect(later.length, `steps done: ${done.join(', ')}`).toBeLessThanOrEqual(1);
         } else {
           expect(done, 'killed inside install-argocd').toEqual(['preflight']);
