@@ -52,7 +52,7 @@ RUN set -eu; \
 FROM ${BASE_IMAGE}
 # git (the repository check) and ssh (git over SSH), without recommends; nothing else is installed. Perl
 # goes again (47 MB): git depends on it only for scripts this program never runs (send-email, svn, cvs…);
-# `ls-remote`, `clone` and `ls-tree` are C. The program needs neither npm nor yarn (it is one file, no
+# `ls-remote`, `clone` and `ls-tree` are C. (Debian's essential perl-base of the base image stays.) The program needs neither npm nor yarn (it is one file, no
 # node_modules): they go too, with the packages' documentation.
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends git openssh-client ca-certificates \

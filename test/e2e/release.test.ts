@@ -112,14 +112,16 @@ describe.skipIf(!!missing)('npm run release to a local OCI registry, then helm i
     expect(head.headers.get('docker-content-digest')).toBe(release.image.digest);
   });
 
-  it('the image holds the program, git and ssh, and no npm, yarn, corepack or Perl', async () => {
+  it("the image holds the program, git and ssh, and no npm, yarn, corepack or git's Perl", async () => {
     // What README and the Dockerfile promise of the runtime stage, checked in the image itself: the one-file
-    // bundle and the manifests beside a package.json, no node_modules, no package managers, no Perl (git's
-    // C commands need none), a numeric non-root user.
+    // bundle and the manifests beside a package.json, no node_modules, no package managers, none of the Perl
+    // git pulls in (perl, perl-modules, libperl: git's C commands need none; Debian's essential perl-base of
+    // the base image, /usr/bin/perl, stays), a numeric non-root user.
     const probe = `
       const { existsSync, readdirSync, statSync } = require('node:fs');
       const gone = ['/usr/local/bin/npm', '/usr/local/bin/npx', '/usr/local/bin/yarn', '/usr/local/bin/corepack',
-        '/usr/local/lib/node_modules/npm', '/usr/local/lib/node_modules/corepack', '/usr/bin/perl', '/app/node_modules']
+        '/usr/local/lib/node_modules/npm', '/usr/local/lib/node_modules/corepack', '/usr/share/perl',
+        '/usr/lib/x86_64-linux-gnu/perl', '/app/node_modules']
         .filter((p) => existsSync(p));
       const have = ['/usr/bin/git', '/usr/bin/ssh', '/app/dist/main.js', '/app/package.json']
         .filter((p) => existsSync(p));
