@@ -96,13 +96,10 @@ describe('parseConfig: valid input', () => {
           "namespaces": [
             {
               "name": "staging",
-              "restricted": false,
+              "restricted": true,
             },
           ],
           "project": "seldon",
-          "prune": false,
-          "selfHeal": false,
-          "syncOptions": [],
           "syncTimeout": 300000,
           "waitForSync": true,
         },
@@ -141,21 +138,21 @@ describe('parseConfig: valid input', () => {
 
   it.each([
     {
-      name: "a plain-string namespace is open to every Seldon Deploy user (the seed's restricted: false)",
+      name: 'a plain-string namespace is restricted',
       input: minimal,
-      expected: { environments: { namespaces: [{ name: 'staging', restricted: false }] } },
+      expected: { environments: { namespaces: [{ name: 'staging', restricted: true }] } },
     },
     {
       name: 'object and string namespaces mix',
       input: withMinimal({
-        environments: { namespaces: ['production', { name: 'staging', restricted: true }, { name: 'qa' }] },
+        environments: { namespaces: ['production', { name: 'staging', restricted: false }, { name: 'qa' }] },
       }),
       expected: {
         environments: {
           namespaces: [
-            { name: 'production', restricted: false },
-            { name: 'staging', restricted: true },
-            { name: 'qa', restricted: false },
+            { name: 'production', restricted: true },
+            { name: 'staging', restricted: false },
+            { name: 'qa', restricted: true },
           ],
         },
       },
@@ -721,12 +718,12 @@ describe('loadConfigFile', () => {
   it('loads and normalises a YAML file', async () => {
     const file = await write(
       'ok.yaml',
-      `git: { repoUrl: "${REPO}" }\nenvironments:\n  namespaces: [staging, { name: prod, restricted: true }]\n`,
+      `git: { repoUrl: "${REPO}" }\nenvironments:\n  namespaces: [staging, { name: prod, restricted: false }]\n`,
     );
     const config = await loadConfigFile(file);
     expect(config.environments.namespaces).toEqual([
-      { name: 'staging', restricted: false },
-      { name: 'prod', restricted: true },
+      { name: 'staging', restricted: true },
+      { name: 'prod', restricted: false },
     ]);
   });
 
