@@ -164,6 +164,25 @@ async function apply(file: string, extra: Record<string, string> = {}): Promise<
   return live(file, extra).result;
 }
 
+/**
+ * Starts `second` while `holder` (which has logged "✔ preflight": it holds the Lease) is paused (SIGSTOP), and
+ * lets the holder go on once the second run says it waits for the Lease: on a busy machine the holder could
+ * otherwise finish before the second run's Node has even started, and the race would not happen.
+ */
+async function whileHeld(
+  holder: ReturnType<typeof live>,
+  second: () => ReturnType<typeof live>,
+): Promise<CliResult> {
+  holder.child.kill('SIGSTOP');
+  const run = second();
+  try {
+    await run.waitFor(/^waiting for Lease /);
+  } finally {
+    holder.child.kill('SIGCONT');
+  }
+  return run.result;
+}
+
 function live(file: string, extra: Record<string, string> = {}, kubeconfig = runner.kubeconfig) {
   return cli(['apply', '--config', file, '--output', 'json'], { kubeconfig, env: env(extra) });
 }
@@ -532,14 +551,15 @@ describe('5. two applies at once', () => {
       {
         item: 'race',
         case: 'second apply while the first holds the Lease',
-        injected: 'apply started once the first logged "✔ preflight" (Lease held)',
+        injected:
+          'apply started once the first logged "✔ preflight" (Lease held); the first paused until the second waits',
         expected: 'the second waits for the Lease, runs after the first; both exit 0; state = reference',
       },
       async () => {
         const file = cfgFile('race-held', { cfg });
         const run = live(file);
         await run.waitFor(/^✔ preflight /);
-        const second = await apply(file);
+        const second = await whileHeld(run, () => live(file));
         const first = await run.result;
         current = cfg;
         expect(first.code, tail(first)).toBe(0);
@@ -598,7 +618,7 @@ describe('5. two applies at once', () => {
         item: 'race',
         case: 'helm upgrade while another run holds the Lease',
         injected:
-          'the Job of `helm upgrade` (its rendered command, env and config.yaml) started once a first apply logged "✔ preflight" (Lease held)',
+          'the Job of `helm upgrade` (its rendered command, env and config.yaml) started once a first apply logged "✔ preflight" (Lease held); the first paused until the Job\'s run waits',
         expected:
           'the Job\'s run logs "waiting for Lease …: <holder> holds it until …", runs after the first; both exit 0; state = reference; Lease free; the Job\'s deadline outlasts that wait',
       },
@@ -630,10 +650,12 @@ describe('5. two applies at once', () => {
         const holder = (await lease()).holderIdentity;
         expect(holder).toBeTruthy();
         // The Job's container: `apply` with the Job's env (POD_NAMESPACE from the downward API).
-        const upgrade = await cli([...container.args, '--config', jobConfig, '--output', 'json'], {
-          kubeconfig: runner.kubeconfig,
-          env: { ...jobEnv, LOG_FORMAT: 'json', POD_NAMESPACE: runNs },
-        }).result;
+        const upgrade = await whileHeld(first, () =>
+          cli([...container.args, '--config', jobConfig, '--output', 'json'], {
+            kubeconfig: runner.kubeconfig,
+            env: { ...jobEnv, LOG_FORMAT: 'json', POD_NAMESPACE: runNs },
+          }),
+        );
         const done = await first.result;
         current = cfg;
         expect(done.code, tail(done)).toBe(0);
