@@ -463,17 +463,20 @@ export async function missingPermissions(
   return results.filter((r) => r !== '');
 }
 
+/** The install manifest's objects as preflight reviews them (none with `install.source: skip`). */
+async function manifestKindsOf(ctx: StepContext): Promise<PermissionInputs['manifestKinds']> {
+  if (ctx.config.argocd.install.source === 'skip') return [];
+  return (await argocdManifest(ctx)).objects.map((o) => ({
+    apiVersion: o.apiVersion,
+    kind: o.kind,
+    name: o.metadata.name,
+    roleRef: (o as { roleRef?: { name?: string } }).roleRef?.name,
+  }));
+}
+
 async function gatherInputs(ctx: StepContext): Promise<PermissionInputs> {
   const { config } = ctx;
-  const manifestKinds =
-    config.argocd.install.source === 'skip'
-      ? []
-      : (await argocdManifest(ctx)).objects.map((o) => ({
-          apiVersion: o.apiVersion,
-          kind: o.kind,
-          name: o.metadata.name,
-          roleRef: (o as { roleRef?: { name?: string } }).roleRef?.name,
-        }));
+  const manifestKinds = await manifestKindsOf(ctx);
   const vs = await virtualServicePlan(ctx);
   const pw = config.argocd.adminPassword;
   const adminNs = pw.secretRef.namespace ?? ctx.runNamespace;
@@ -494,15 +497,7 @@ async function gatherInputs(ctx: StepContext): Promise<PermissionInputs> {
 }
 
 async function gatherDriftInputs(ctx: StepContext): Promise<DriftPermissionInputs> {
-  const { config } = ctx;
-  const manifestKinds =
-    config.argocd.install.source === 'skip'
-      ? []
-      : (await argocdManifest(ctx)).objects.map((o) => ({
-          apiVersion: o.apiVersion,
-          kind: o.kind,
-          name: o.metadata.name,
-        }));
+  const manifestKinds = await manifestKindsOf(ctx);
   const vs = await virtualServicePlan(ctx);
   return {
     runNamespace: ctx.runNamespace,
