@@ -6,7 +6,6 @@
 import { randomBytes } from 'node:crypto';
 import { ARGOCD_WEBHOOK_KEYS, type WebhookProvider } from '../config/webhooks.ts';
 import type { KubeObject } from '../kube/types.ts';
-import { ARGOCD_SECRET } from './argocd-settings.ts';
 import { b64, MANAGED_BY_LABELS } from './common.ts';
 
 /** Keys of the bootstrap's webhook Secret. */
@@ -78,14 +77,4 @@ export function webhookStateSecret(
 /** The argocd-secret data (base64) for a provider: its secret, or Bitbucket's hook UUID. */
 export function argocdWebhookData(provider: WebhookProvider, value: string): Record<string, string> {
   return { [ARGOCD_WEBHOOK_KEYS[provider]]: b64(value) };
-}
-
-/** A patch of argocd-secret with only the webhook key. */
-export function argocdWebhookPatch(namespace: string, provider: WebhookProvider, value: string): KubeObject {
-  return {
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name: ARGOCD_SECRET, namespace },
-    data: argocdWebhookData(provider, value),
-  };
 }

@@ -4,21 +4,23 @@
  * has `server.insecure` and `server.rootpath`, and argocd-server's pod template carries the hash of those
  * two values (so it restarts exactly when they change).
  *
- * When this program installs Argo CD, these patches are merged into the install manifest's objects and
- * applied with it (see install-argocd.ts): applying the manifest's argocd-secret without them would remove
- * fields our field manager owns, and restart the server twice per run. So this step only applies them
- * itself when Argo CD is managed elsewhere (`install.source: skip`).
+ * These are Argo CD's configuration objects (src/manifests/argocd-config.ts, with the Git server's host keys
+ * and CA and the webhook key), each written by one step. When this program installs Argo CD they are
+ * merged into the install manifest's objects and applied with it (install-argocd.ts): applying the
+ * manifest's argocd-secret without them would remove fields our field manager owns, and restart the server
+ * twice per run. So this step applies them itself only when Argo CD is managed elsewhere
+ * (`install.source: skip`), with the admin password Secret when it generates the password.
  */
 import { messageOf, StepError } from '../errors.ts';
 import { describeRef, readSecret } from '../kube/objects.ts';
 import type { KubeObject } from '../kube/types.ts';
+import { knownHostsRef } from '../manifests/argocd-config.ts';
 import {
   ARGOCD_CM,
   ARGOCD_SECRET,
   ARGOCD_SERVER,
   adminPasswordSecret,
   argocdCmData,
-  argocdConfigPatches,
   CMD_PARAMS_CONFIGMAP,
   RBAC_CONFIGMAP,
   SERVER_CONFIG_HASH_ANNOTATION,
@@ -26,15 +28,19 @@ import {
   serverParams,
   ssoSecretLabelPatch,
 } from '../manifests/argocd-settings.ts';
+import { repoHost } from '../manifests/git-credentials.ts';
+import { KNOWN_HOSTS_CONFIGMAP, KNOWN_HOSTS_KEY, knownHostsEntries } from '../manifests/known-hosts.ts';
 import { passwordMatches } from '../manifests/password.ts';
+import { pemBundle, TLS_CERTS_CONFIGMAP } from '../manifests/tls-certs.ts';
 import { adminCheck, anonymousCheck, insecureCheck, type SeenData } from '../report/posture.ts';
 import type { Check } from '../report/types.ts';
 import type { Step, StepContext } from './context.ts';
 import {
-  adminPasswordDecision,
+  desiredArgocdConfig,
   passwordStored,
   readAdminPassword,
-  storedArgocdWebhookData,
+  readCaBundle,
+  readGitCredentials,
 } from './inputs.ts';
 import { withOwnedFields } from './ownership.ts';
 
@@ -82,11 +88,7 @@ async function reconcile(ctx: StepContext): Promise<string | undefined> {
     await ctx.apply([adminPasswordSecret(pw)], { set: 'credentials' });
     passwordStored(ctx, pw);
   }
-  const desired = argocdConfigPatches(
-    ctx.config,
-    await adminPasswordDecision(ctx),
-    await storedArgocdWebhookData(ctx),
-  );
+  const desired = await desiredArgocdConfig(ctx);
   const patches = await Promise.all(
     desired.map(async (patch) => {
       const live = await ctx.kube.get({
@@ -150,7 +152,62 @@ async function report(ctx: StepContext): Promise<Check[]> {
     postureOf(ctx, cm, 'argocd.posture.admin', adminCheck),
     postureOf(ctx, cm, 'argocd.posture.anonymous', anonymousCheck),
     postureOf(ctx, cmdParams, 'argocd.posture.server-insecure', insecureCheck),
+    await knownHostsCheck(ctx),
+    ...(ctx.config.git.caBundle ? [await tlsCertsCheck(ctx)] : []),
   ];
+}
+
+/** argocd-ssh-known-hosts-cm has every host key of the source Secret (SSH repositories). */
+async function knownHostsCheck(ctx: StepContext): Promise<Check> {
+  const id = 'git.known-hosts';
+  try {
+    const creds = await readGitCredentials(ctx);
+    if (creds.kind !== 'ssh')
+      return { id, ready: true, required: false, message: 'not needed for an HTTPS repository' };
+    const live = await ctx.kube.get<DataObject>(knownHostsRef(ctx.config.argocd.namespace));
+    const present = new Set(knownHostsEntries(live?.data?.[KNOWN_HOSTS_KEY]));
+    const missing = knownHostsEntries(creds.knownHosts).filter((e) => !present.has(e));
+    const where = `${ctx.config.argocd.namespace}/${KNOWN_HOSTS_CONFIGMAP}`;
+    return missing.length === 0
+      ? { id, ready: true, required: true, message: `${where} has the host keys of the source Secret` }
+      : {
+          id,
+          ready: false,
+          required: true,
+          message: `${where} lacks ${missing.length} host key(s) of the source Secret (${missing.map((e) => e.split(' ').slice(0, 2).join(' ')).join('; ')})`,
+        };
+  } catch (err) {
+    return { id, ready: false, required: true, message: messageOf(err) };
+  }
+}
+
+/** argocd-tls-certs-cm trusts git.caBundle under the repository's host. */
+async function tlsCertsCheck(ctx: StepContext): Promise<Check> {
+  const id = 'git.tls-certs';
+  try {
+    const pem = await readCaBundle(ctx);
+    if (pem === undefined) return { id, ready: true, required: false, message: 'git.caBundle is not set' };
+    const { host } = repoHost(ctx.config.git.repoUrl);
+    const where = `${ctx.config.argocd.namespace}/${TLS_CERTS_CONFIGMAP}`;
+    const live = await readConfigMap(ctx, TLS_CERTS_CONFIGMAP);
+    if (failedRead(live)) throw live.error;
+    const have = live?.data?.[host];
+    return have !== undefined && pemBundle(have) === pem
+      ? {
+          id,
+          ready: true,
+          required: true,
+          message: `${where} trusts the CA bundle of git.caBundle for ${host}`,
+        }
+      : {
+          id,
+          ready: false,
+          required: true,
+          message: `${where} ${have === undefined ? `has no entry for ${host}` : `has another CA bundle for ${host}`}: Argo CD would not trust the Git server`,
+        };
+  } catch (err) {
+    return { id, ready: false, required: true, message: messageOf(err) };
+  }
 }
 
 /** SSO as written: oidc.config, the group lines, admin disabled if asked, the client secret there and labelled. */

@@ -5,7 +5,7 @@
  */
 import type { Config, Env } from '../config/types.ts';
 import type { LeaseHandle } from '../kube/lease.ts';
-import { describeRef, overlay, refKey } from '../kube/objects.ts';
+import { describeRef, refKey } from '../kube/objects.ts';
 import type { Kube, KubeObject, ObjectChange, ObjectRef } from '../kube/types.ts';
 import type { Logger } from '../log.ts';
 import { type InventorySet, isMember } from '../manifests/inventory.ts';
@@ -125,7 +125,7 @@ export interface StepDeps {
 
 const RANK = { unchanged: 0, updated: 1, created: 2, deleted: 3 } as const;
 
-/** Merges an object applied twice in one run (e.g. by install and again by configure) into one change. */
+/** Merges an object applied twice in one run (e.g. the webhook Secret, before and after the hooks) into one change. */
 export function recordChange(changes: ObjectChange[], change: ObjectChange): void {
   const i = changes.findIndex((c) => refKey(c.ref) === refKey(change.ref));
   if (i < 0) {
@@ -159,7 +159,6 @@ export interface ContextOptions {
 export function createContext(opts: ContextOptions): StepContext {
   const changes: ObjectChange[] = [];
   const changeLog: ObjectChange[] = [];
-  const applied = new Map<string, KubeObject>();
   const now = opts.now ?? (() => new Date());
   const deadline = now().getTime() + opts.env.SD_BOOTSTRAP_TIMEOUT_MS;
   const deadlineSignal = AbortSignal.timeout(Math.max(1, opts.env.SD_BOOTSTRAP_TIMEOUT_MS));
@@ -197,24 +196,12 @@ export function createContext(opts: ContextOptions): StepContext {
       if (opts.mode === 'status') throw new Error('bug: apply called in status mode');
       if (objs.length === 0) return [];
       const set = applyOpts.set === undefined ? 'settings' : applyOpts.set;
-      // One field manager: an object applied again in the same run (known hosts by install, then by
-      // git-credentials) is sent with everything applied before, or the second apply would remove the
-      // fields of the first and every run would flip them back and forth.
-      const merged = objs.map((obj) => {
-        const key = refKey({
-          apiVersion: obj.apiVersion,
-          kind: obj.kind,
-          name: obj.metadata.name,
-          namespace: obj.metadata.namespace,
-        });
-        const previous = applied.get(key);
-        const full = previous ? overlay(previous, obj) : obj;
-        applied.set(key, full);
-        return full;
-      });
+      // One field manager: each object is built once (src/manifests/) and applied by one step with all
+      // of its fields, so no apply of a run removes what another applied (docs/lifecycle.md, "Who writes
+      // each object"; src/steps/writers.test.ts holds it to the code).
       await inventory.previous();
       const result = (
-        await opts.kube.applyAll(merged, {
+        await opts.kube.applyAll(objs, {
           dryRun: opts.mode === 'plan',
           // Not a set: the label is kept where an earlier apply put it (one field manager: leaving it out
           // would remove it), never added.

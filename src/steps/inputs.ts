@@ -13,6 +13,7 @@ import type { KubeObject } from '../kube/types.ts';
 import { application } from '../manifests/application.ts';
 import { appProject } from '../manifests/appproject.ts';
 import { type LoadedManifest, loadArgocdManifest } from '../manifests/argocd.ts';
+import { argocdConfigObjects, knownHostsRef } from '../manifests/argocd-config.ts';
 import {
   type AdminPasswordSource,
   ARGOCD_SECRET,
@@ -359,8 +360,7 @@ export const readWebhookState = perRun(liveWebhookState);
 
 /**
  * The webhook key argocd-secret should keep, from what the webhook step stored on an earlier run (the
- * secret, or Bitbucket's hook UUID): the steps that apply argocd-secret before it include it, so no apply
- * removes it and a re-run changes nothing. `{}` with webhooks disabled or nothing stored yet.
+ * secret, or Bitbucket's hook UUID). `{}` with webhooks disabled or nothing stored yet.
  */
 export const storedArgocdWebhookData = perRun(async (ctx): Promise<Record<string, string>> => {
   const s = webhookSettings(ctx.config, ctx.runNamespace);
@@ -372,6 +372,43 @@ export const storedArgocdWebhookData = perRun(async (ctx): Promise<Record<string
   }
   return state.secret ? argocdWebhookData(s.provider, state.secret) : {};
 });
+
+const decidedWebhookData = new WeakMap<StepContext, Record<string, string>>();
+
+/**
+ * register-webhooks, which runs before Argo CD is installed or configured, says here what argocd-secret
+ * must hold for Argo CD to check the deliveries (the secret it stored, Bitbucket's hook UUID once the
+ * hook exists): the step that writes argocd-secret puts it there in the same run.
+ */
+export function webhookKeyDecided(ctx: StepContext, data: Record<string, string>): void {
+  decidedWebhookData.set(ctx, data);
+}
+
+/** argocd-secret's webhook key for this run: as register-webhooks decided it, else as stored. */
+export async function argocdWebhookDataOfRun(ctx: StepContext): Promise<Record<string, string>> {
+  return decidedWebhookData.get(ctx) ?? (await storedArgocdWebhookData(ctx));
+}
+
+/**
+ * Argo CD's configuration objects as they should be now (src/manifests/argocd-config.ts), with the live
+ * known hosts kept; `manifest`: the install manifest's objects they are merged into. Read again on every
+ * call (the live known hosts), never cached.
+ */
+export async function desiredArgocdConfig(
+  ctx: StepContext,
+  manifest?: readonly KubeObject[],
+): Promise<KubeObject[]> {
+  const live = await ctx.kube.get(knownHostsRef(ctx.config.argocd.namespace));
+  const creds = await readGitCredentials(ctx);
+  return argocdConfigObjects(ctx.config, {
+    decision: await adminPasswordDecision(ctx),
+    webhookData: await argocdWebhookDataOfRun(ctx),
+    gitKnownHosts: creds.kind === 'ssh' ? creds.knownHosts : undefined,
+    caBundle: await readCaBundle(ctx),
+    liveKnownHosts: live,
+    manifest,
+  });
+}
 
 // -------------------------------------------------------------------------------------------- removals
 

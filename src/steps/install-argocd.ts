@@ -1,7 +1,9 @@
 /**
  * Step 2: Argo CD's official install manifest, applied server-side into `argocd.namespace` (CRDs first and
  * established; the kube layer orders that). Reconciled means every object of the manifest is as the
- * manifest says, plus this program's settings (configure-argocd.ts) merged into the objects they belong to.
+ * manifest says, plus Argo CD's configuration objects (src/manifests/argocd-config.ts) merged into the
+ * objects they belong to: this step is their one writer when it installs Argo CD (configure-argocd with
+ * `install.source: skip`), and the admin password Secret's when the password is generated.
  */
 
 import { messageOf, StepError } from '../errors.ts';
@@ -10,22 +12,16 @@ import { crdEstablished } from '../kube/status.ts';
 import type { KubeObject } from '../kube/types.ts';
 import { ARGO_CRDS, type LoadedManifest } from '../manifests/argocd.ts';
 import { shapeWorkload, unknownComponents } from '../manifests/argocd-components.ts';
-import { ARGOCD_SERVER, adminPasswordSecret, argocdConfigPatches } from '../manifests/argocd-settings.ts';
+import { ARGOCD_SERVER, adminPasswordSecret } from '../manifests/argocd-settings.ts';
 import { MANAGED_BY_LABELS } from '../manifests/common.ts';
-import { repoHost } from '../manifests/git-credentials.ts';
-import { KNOWN_HOSTS_CONFIGMAP, KNOWN_HOSTS_KEY, mergeKnownHosts } from '../manifests/known-hosts.ts';
-import { TLS_CERTS_CONFIGMAP, tlsCertsConfigMap } from '../manifests/tls-certs.ts';
 import type { Check } from '../report/types.ts';
 import type { Step, StepContext } from './context.ts';
 import {
-  adminPasswordDecision,
   argocdManifest,
+  desiredArgocdConfig,
   droppedManifestMembers,
   passwordStored,
   readAdminPassword,
-  readCaBundle,
-  readGitCredentials,
-  storedArgocdWebhookData,
 } from './inputs.ts';
 
 const NAME = 'install-argocd';
@@ -34,30 +30,17 @@ const sameObject = (a: KubeObject, b: KubeObject) =>
   a.kind === b.kind && a.metadata.name === b.metadata.name && a.metadata.namespace === b.metadata.namespace;
 
 /**
- * The manifest with this program's patches merged in, and the known hosts already in the cluster kept:
- * applying the manifest's list alone would drop the entries added for the Git server.
+ * The manifest with Argo CD's configuration objects (src/manifests/argocd-config.ts: admin hash, settings,
+ * the Git server's host keys and CA, the webhook key) merged into the objects they belong to, so each is
+ * applied once, by this step. The Git server's host keys are in the same apply that creates repo-server: it
+ * mounts argocd-ssh-known-hosts-cm at its start, and a later write reaches its volume only at the kubelet's
+ * next sync, then Argo CD's next refresh (a first sync took 200 s).
  */
 export async function desiredInstallObjects(
   ctx: StepContext,
   manifest: LoadedManifest,
 ): Promise<KubeObject[]> {
-  const patches = argocdConfigPatches(
-    ctx.config,
-    await adminPasswordDecision(ctx),
-    await storedArgocdWebhookData(ctx),
-  );
-  const liveKnownHosts = await ctx.kube.get<KubeObject & { data?: Record<string, string> }>({
-    apiVersion: 'v1',
-    kind: 'ConfigMap',
-    namespace: ctx.config.argocd.namespace,
-    name: KNOWN_HOSTS_CONFIGMAP,
-  });
-  const creds = await readGitCredentials(ctx);
-  const knownHosts = creds.kind === 'ssh' ? creds.knownHosts : undefined;
-  const pem = await readCaBundle(ctx);
-  const ca = pem
-    ? tlsCertsConfigMap(ctx.config.argocd.namespace, repoHost(ctx.config.git.repoUrl).host, pem)
-    : undefined;
+  const patches = await desiredArgocdConfig(ctx, manifest.objects);
   const unknown = unknownComponents(manifest.objects, ctx.config);
   if (unknown.length > 0)
     throw new StepError(
@@ -67,20 +50,6 @@ export async function desiredInstallObjects(
   const objects = manifest.objects.map((obj) => {
     let merged = shapeWorkload(obj, ctx.config);
     for (const patch of patches) if (sameObject(obj, patch)) merged = overlay(merged, patch);
-    if (obj.kind === 'ConfigMap' && obj.metadata.name === KNOWN_HOSTS_CONFIGMAP) {
-      const live = liveKnownHosts?.data?.[KNOWN_HOSTS_KEY];
-      const upstream = (obj.data as Record<string, string> | undefined)?.[KNOWN_HOSTS_KEY];
-      let text = live !== undefined ? mergeKnownHosts(live, upstream).text : upstream;
-      // The Git server's host keys in the same apply that creates repo-server: it mounts this ConfigMap at
-      // its start, and a later write reaches its volume only at the kubelet's next sync, then Argo CD's next
-      // refresh (a first sync took 200 s). git-credentials then finds them there and changes nothing.
-      if (knownHosts !== undefined) text = mergeKnownHosts(text, knownHosts).text;
-      if (text !== undefined && text !== upstream)
-        merged = overlay(merged, { data: { [KNOWN_HOSTS_KEY]: text } });
-    }
-    // git.caBundle's entry, as git-credentials writes it: without it here each run would drop and re-add it.
-    if (ca && obj.kind === 'ConfigMap' && obj.metadata.name === TLS_CERTS_CONFIGMAP)
-      merged = overlay(merged, ca);
     return merged;
   });
   const missing = patches.filter((p) => !objects.some((o) => sameObject(o, p)));

@@ -1,10 +1,14 @@
 /**
- * Step 9 (optional): the Git provider's webhooks for Argo CD and Seldon Deploy. Reconciled means: the
- * repository has exactly one hook per configured URL (webhooks.argocdUrl, webhooks.seldonDeployUrl) with
- * this program's settings — push events, JSON, TLS verified unless insecureSkipTlsVerify, Argo CD's carrying
- * the webhook secret — and argocd-secret holds what Argo CD checks deliveries against
- * (`webhook.github.secret`, `webhook.gitlab.secret`: the secret generated once and kept in the bootstrap's
- * Secret webhooks.secretName; `webhook.bitbucket.uuid`: the hook's UUID). Never the admin password.
+ * Optional: the Git provider's webhooks for Argo CD and Seldon Deploy. Reconciled means: the repository has
+ * exactly one hook per configured URL (webhooks.argocdUrl, webhooks.seldonDeployUrl) with this program's
+ * settings — push events, JSON, TLS verified unless insecureSkipTlsVerify, Argo CD's carrying the webhook
+ * secret — and argocd-secret holds what Argo CD checks deliveries against (`webhook.github.secret`,
+ * `webhook.gitlab.secret`: the secret generated once and kept in the bootstrap's Secret
+ * webhooks.secretName; `webhook.bitbucket.uuid`: the hook's UUID). Never the admin password.
+ *
+ * It runs right after preflight: argocd-secret has one writer (install-argocd, or configure-argocd with
+ * `skip`), which puts the key this step decided (`webhookKeyDecided`) there in the same run — Bitbucket's
+ * UUID exists only once the hook does.
  *
  * Hooks are found by URL, or — after a URL changed — by the id recorded in that Secret; a missing one is
  * created, one whose settings differ is updated, every other hook of the repository is left alone. Plan
@@ -17,7 +21,7 @@ import type { ObjectRef } from '../kube/types.ts';
 import { ARGOCD_SECRET } from '../manifests/argocd-settings.ts';
 import { b64 } from '../manifests/common.ts';
 import {
-  argocdWebhookPatch,
+  argocdWebhookData,
   generateWebhookSecret,
   type HookRecord,
   webhookStateSecret,
@@ -36,8 +40,7 @@ import {
   providerClient,
 } from '../webhooks/index.ts';
 import type { Step, StepContext } from './context.ts';
-import { liveWebhookState, readWebhookState, readWebhookToken } from './inputs.ts';
-import { withOwnedFields } from './ownership.ts';
+import { liveWebhookState, readWebhookState, readWebhookToken, webhookKeyDecided } from './inputs.ts';
 
 const NAME = 'register-webhooks';
 const ROLE_NAME: Record<HookRole, string> = { argocd: 'argocd', seldonDeploy: 'seldon-deploy' };
@@ -145,16 +148,9 @@ async function reconcile(ctx: StepContext): Promise<string> {
   // What Argo CD checks deliveries against. Bitbucket's UUID exists once the hook does (not in a plan
   // that would create it).
   const key = usesSecret ? secret : ids.argocd ? bareUuid(ids.argocd) : undefined;
-  if (key !== undefined) {
-    const argoNs = ctx.config.argocd.namespace;
-    const live = await ctx.kube.get({
-      apiVersion: 'v1',
-      kind: 'Secret',
-      namespace: argoNs,
-      name: ARGOCD_SECRET,
-    });
-    await ctx.apply([withOwnedFields(live, argocdWebhookPatch(argoNs, s.provider, key))]);
-  }
+  // Written into argocd-secret by the step that writes argocd-secret (install-argocd, or configure-argocd
+  // with `skip`), which runs after this one.
+  webhookKeyDecided(ctx, key !== undefined ? argocdWebhookData(s.provider, key) : {});
   const counts = describeDecisions(decisions, ctx.mode === 'plan');
   return `${s.provider} ${s.repository}: ${counts}`;
 }

@@ -14,12 +14,11 @@ import type { KubeObject, ObjectRef } from '../kube/types.ts';
 import { application } from '../manifests/application.ts';
 import { appProjectKeepingOthers } from '../manifests/appproject.ts';
 import { shapeWorkload } from '../manifests/argocd-components.ts';
+import { mergedWithLive } from '../manifests/argocd-config.ts';
 import { argocdConfigTargets } from '../manifests/argocd-settings.ts';
 import { environmentsOf } from '../manifests/common.ts';
 import { seldonGitCredsSecret } from '../manifests/git-credentials.ts';
-import { KNOWN_HOSTS_CONFIGMAP } from '../manifests/known-hosts.ts';
 import { namespaceFor } from '../manifests/namespace.ts';
-import { TLS_CERTS_CONFIGMAP } from '../manifests/tls-certs.ts';
 import { virtualService } from '../manifests/virtualservice.ts';
 import type { Check } from '../report/types.ts';
 import type { Step, StepContext } from './context.ts';
@@ -45,10 +44,8 @@ export interface DriftFinding {
 export function comparedInManifest(obj: KubeObject): boolean {
   if (obj.kind === 'Secret' || obj.kind === 'CustomResourceDefinition' || obj.kind === 'Namespace')
     return false;
-  // The Git server's host keys and CA: merged with what the cluster holds (git-credentials' business).
-  return !(
-    obj.kind === 'ConfigMap' && [KNOWN_HOSTS_CONFIGMAP, TLS_CERTS_CONFIGMAP].includes(obj.metadata.name)
-  );
+  // The Git server's host keys and CA: merged with what the cluster holds.
+  return !mergedWithLive(obj);
 }
 
 /**

@@ -29,8 +29,13 @@ import { repairDrift } from './repair-drift.ts';
 import { setupEnvironments } from './setup-environments.ts';
 import { waitRollout } from './wait-rollout.ts';
 
+/**
+ * register-webhooks comes before Argo CD is installed or configured: argocd-secret's webhook key (for
+ * Bitbucket, the hook's UUID) is known only once the hooks are, and argocd-secret has one writer.
+ */
 export const STEPS: readonly Step[] = [
   preflight,
+  registerWebhooks,
   installArgocd,
   configureArgocd,
   exposeArgocd,
@@ -38,7 +43,6 @@ export const STEPS: readonly Step[] = [
   gitCredentials,
   checkRepositoryStep,
   setupEnvironments,
-  registerWebhooks,
 ];
 
 /** `apply --scope drift` (the scheduled CronJob): the preflight (this scope's permissions), then repair-drift. */
