@@ -690,16 +690,18 @@ describe('4. SIGKILL anywhere; the next apply converges to the state of an unint
   });
   afterAll(() => gate?.close());
 
-  // register-webhooks has no work with webhooks off (no request, no git): a kill at "✔ setup-environments"
-  // would land after it too. The two are one point, killed at "✔ register-webhooks" — the last step, with
+  // register-webhooks has no work with webhooks off (no request, no git): a kill at "✔ preflight" lands
+  // after it too. The two are one point, killed at "✔ preflight". setup-environments is the last step, with
   // the report and the Lease's release still to do (asserted: the killed run wrote neither).
-  const boundaries = STEPS.map((s) => s.name).filter((s) => s !== 'setup-environments');
+  const boundaries = STEPS.map((s) => s.name).filter((s) => s !== 'register-webhooks');
   const cases: { name: string; kill: 'boundary' | 'object'; step?: string; k?: number }[] = [
     ...boundaries.map((step) => ({
       name:
-        step === 'register-webhooks'
-          ? 'after the last step (setup-environments, then register-webhooks: no work with webhooks off), before the report and the Lease release'
-          : `after step ${step}`,
+        step === 'preflight'
+          ? 'after step preflight (then register-webhooks: no work with webhooks off)'
+          : step === 'setup-environments'
+            ? 'after the last step (setup-environments), before the report and the Lease release'
+            : `after step ${step}`,
       kill: 'boundary' as const,
       step,
     })),
@@ -721,7 +723,7 @@ describe('4. SIGKILL anywhere; the next apply converges to the state of an unint
           c.kill === 'boundary'
             ? `SIGKILL at the progress line "✔ ${c.step}" (answers held from then on)`
             : `SIGKILL once the audit log shows the run's ${c.k}th write (answers held from then on)`,
-        expected: `the kill lands ${c.kill === 'boundary' ? `with ${c.step} the last step done` : 'inside install-argocd (preflight the last step done)'}; next apply: exit 0, ready, Lease taken over (reported), state = uninterrupted run, field by field`,
+        expected: `the kill lands ${c.kill === 'boundary' ? `with ${c.step} the last step done` : 'inside install-argocd (preflight and register-webhooks done)'}; next apply: exit 0, ready, Lease taken over (reported), state = uninterrupted run, field by field`,
       },
       async () => {
         const file = cfgFile(`crash-${cfg}`, { cfg });
@@ -772,7 +774,8 @@ describe('4. SIGKILL anywhere; the next apply converges to the state of an unint
           const later = done.slice(done.indexOf(c.step!) + 1);
           expect(later.length, `steps done: ${done.join(', ')}`).toBeLessThanOrEqual(1);
         } else {
-          expect(done, 'killed inside install-argocd').toEqual(['preflight']);
+          // register-webhooks, before install-argocd, has no work with webhooks off.
+          expect(done, 'killed inside install-argocd').toEqual(['preflight', 'register-webhooks']);
           expect(seenWrites).toBeGreaterThanOrEqual(c.k!);
         }
         // Work remained: the killed run never wrote its report.
