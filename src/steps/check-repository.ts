@@ -1,5 +1,5 @@
 /**
- * Step 7: the repository works with the credentials Argo CD and Seldon Deploy were given. Reconciled means:
+ * Step 8: the repository works with the credentials Argo CD and Seldon Deploy were given. Reconciled means:
  * `git ls-remote` succeeds (host key checked), and a shallow, blob-less clone shows a folder named like each
  * environment's namespace with at least one file in it. An unreachable repository stops the run (the
  * Applications would only fail); a missing folder is reported, not fatal: Argo CD syncs it once it appears.

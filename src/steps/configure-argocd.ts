@@ -1,5 +1,5 @@
 /**
- * Step 3: Argo CD's settings. Reconciled means: `argocd-secret` holds the bcrypt hash of the admin password
+ * Step 4: Argo CD's settings. Reconciled means: `argocd-secret` holds the bcrypt hash of the admin password
  * (replaced, with a new `admin.passwordMtime`, only when the password really changed), argocd-cmd-params-cm
  * has `server.insecure` and `server.rootpath`, and argocd-server's pod template carries the hash of those
  * two values (so it restarts exactly when they change).

@@ -1,5 +1,5 @@
 /**
- * Step 4: the Istio VirtualService that serves Argo CD under `<rootPath>/` through the gateway.
+ * Step 5: the Istio VirtualService that serves Argo CD under `<rootPath>/` through the gateway.
  * Reconciled means: it exists as built (enabled: true), or exists when Istio serves the kind (auto), or
  * nothing is done (false). A VirtualService this program created earlier is not deleted when disabled.
  */

@@ -1,6 +1,7 @@
 /**
- * Git credentials, made from the one source Secret the user names. Reconciled means: Argo CD's repository
- * Secret for exactly `git.repoUrl` and Seldon Deploy's `git-creds` Secret, both matching the source Secret.
+ * Step 7: Git credentials, made from the one source Secret the user names. Reconciled means: Argo CD's
+ * repository Secret for exactly `git.repoUrl` and Seldon Deploy's `git-creds` Secret, both matching the
+ * source Secret.
  * The Git server's host keys and CA go into Argo CD's own ConfigMaps with the rest of its configuration
  * (src/manifests/argocd-config.ts; written by install-argocd, or configure-argocd with `skip`).
  */

@@ -1,5 +1,5 @@
 /**
- * Step 2: Argo CD's official install manifest, applied server-side into `argocd.namespace` (CRDs first and
+ * Step 3: Argo CD's official install manifest, applied server-side into `argocd.namespace` (CRDs first and
  * established; the kube layer orders that). Reconciled means every object of the manifest is as the
  * manifest says, plus Argo CD's configuration objects (src/manifests/argocd-config.ts) merged into the
  * objects they belong to: this step is their one writer when it installs Argo CD (configure-argocd with

@@ -1,10 +1,10 @@
 /**
- * Optional: the Git provider's webhooks for Argo CD and Seldon Deploy. Reconciled means: the repository has
- * exactly one hook per configured URL (webhooks.argocdUrl, webhooks.seldonDeployUrl) with this program's
- * settings — push events, JSON, TLS verified unless insecureSkipTlsVerify, Argo CD's carrying the webhook
- * secret — and argocd-secret holds what Argo CD checks deliveries against (`webhook.github.secret`,
- * `webhook.gitlab.secret`: the secret generated once and kept in the bootstrap's Secret
- * webhooks.secretName; `webhook.bitbucket.uuid`: the hook's UUID). Never the admin password.
+ * Step 2 (optional): the Git provider's webhooks for Argo CD and Seldon Deploy. Reconciled means: the
+ * repository has exactly one hook per configured URL (webhooks.argocdUrl, webhooks.seldonDeployUrl) with
+ * this program's settings — push events, JSON, TLS verified unless insecureSkipTlsVerify, Argo CD's
+ * carrying the webhook secret — and argocd-secret holds what Argo CD checks deliveries against
+ * (`webhook.github.secret`, `webhook.gitlab.secret`: the secret generated once and kept in the bootstrap's
+ * Secret webhooks.secretName; `webhook.bitbucket.uuid`: the hook's UUID). Never the admin password.
  *
  * It runs right after preflight: argocd-secret has one writer (install-argocd, or configure-argocd with
  * `skip`), which puts the key this step decided (`webhookKeyDecided`) there in the same run — Bitbucket's

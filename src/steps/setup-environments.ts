@@ -1,5 +1,5 @@
 /**
- * Step 8: the GitOps environments. Reconciled means: each namespace exists with the seed's labels and
+ * Step 9: the GitOps environments. Reconciled means: each namespace exists with the seed's labels and
  * `git-repo` annotation, the AppProject covers all of them, and each has its Application; with
  * `waitForSync`, each Application is also Synced and Healthy (waited for, bounded by `syncTimeout`, in apply).
  */

@@ -1,5 +1,5 @@
 /**
- * Step 5: every Argo CD Deployment and StatefulSet rolled out, in the sense of `kubectl rollout status`
+ * Step 6: every Argo CD Deployment and StatefulSet rolled out, in the sense of `kubectl rollout status`
  * (observedGeneration, updated/ready/available replicas). Reconciled means: all of them are, within
  * `argocd.rolloutTimeout`; a terminal state (progress deadline exceeded) fails at once. No waiting in plan.
  */
