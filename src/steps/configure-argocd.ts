@@ -9,8 +9,11 @@
  * fields our field manager owns, and restart the server twice per run. So this step only applies them
  * itself when Argo CD is managed elsewhere (`install.source: skip`).
  */
+
+import type { Config } from '../config/types.ts';
 import { messageOf, StepError } from '../errors.ts';
 import { describeRef, readSecret } from '../kube/objects.ts';
+import { applyNamedPermissions, applyPermissions, type Permission } from '../kube/rbac.ts';
 import type { KubeObject } from '../kube/types.ts';
 import {
   ARGOCD_CM,
@@ -29,7 +32,7 @@ import {
 import { passwordMatches } from '../manifests/password.ts';
 import { adminCheck, anonymousCheck, insecureCheck, type SeenData } from '../report/posture.ts';
 import type { Check } from '../report/types.ts';
-import type { Step, StepContext } from './context.ts';
+import type { NeedsInputs, Step, StepContext } from './context.ts';
 import {
   adminPasswordDecision,
   passwordStored,
@@ -279,4 +282,42 @@ async function serverConfigCheck(ctx: StepContext, seenCmdParams: SeenConfigMap)
   }
 }
 
-export const configureArgocd: Step = { name: NAME, reconcile, report };
+/**
+ * The settings (also merged into the install): argocd-secret by name, the SSO client secret's Secret (only
+ * its label), the ConfigMaps (one LIST), argocd-server; the admin password Secret (read, by name; applied
+ * when this run generates it).
+ */
+function needs(config: Config, inputs: NeedsInputs): Permission[] {
+  if (inputs.run !== 'full') return [];
+  const argo = config.argocd.namespace;
+  const perms = applyNamedPermissions('', 'secrets', argo, [ARGOCD_SECRET]);
+  if (config.argocd.sso.enabled)
+    perms.push(
+      ...applyNamedPermissions('', 'secrets', argo, [config.argocd.sso.clientSecret.secretRef.name]),
+    );
+  perms.push(...applyPermissions('', 'configmaps', argo), {
+    verb: 'list',
+    group: '',
+    resource: 'configmaps',
+    namespace: argo,
+  });
+  perms.push(...applyPermissions('apps', 'deployments', argo));
+  const pwName = config.argocd.adminPassword.secretRef.name;
+  perms.push({
+    verb: 'get',
+    group: '',
+    resource: 'secrets',
+    namespace: inputs.adminPasswordNamespace,
+    names: [pwName],
+  });
+  if (inputs.createAdminPasswordSecret)
+    perms.push(...applyNamedPermissions('', 'secrets', inputs.adminPasswordNamespace, [pwName]));
+  return perms;
+}
+
+/** The admin password: its Secret and key (or the decision to generate it). */
+async function inputs(ctx: StepContext): Promise<void> {
+  await readAdminPassword(ctx);
+}
+
+export const configureArgocd: Step = { name: NAME, needs, inputs, reconcile, report };

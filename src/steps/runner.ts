@@ -22,15 +22,15 @@ import { describeChanges, type Step, type StepContext } from './context.ts';
 import { exposeArgocd } from './expose-argocd.ts';
 import { gitCredentials } from './git-credentials.ts';
 import { installArgocd } from './install-argocd.ts';
-import { preflight } from './preflight.ts';
+import { preflightFor } from './preflight.ts';
 import { registerWebhooks } from './register-webhooks.ts';
 import { removeInventory } from './remove-inventory.ts';
 import { repairDrift } from './repair-drift.ts';
 import { setupEnvironments } from './setup-environments.ts';
 import { waitRollout } from './wait-rollout.ts';
 
-export const STEPS: readonly Step[] = [
-  preflight,
+/** The steps of `apply` and `plan` after the preflight, which reviews what they declare (`Step.needs`). */
+const FULL_STEPS: readonly Step[] = [
   installArgocd,
   configureArgocd,
   exposeArgocd,
@@ -41,11 +41,13 @@ export const STEPS: readonly Step[] = [
   registerWebhooks,
 ];
 
+export const STEPS: readonly Step[] = [preflightFor(FULL_STEPS), ...FULL_STEPS];
+
 /** `apply --scope drift` (the scheduled CronJob): the preflight (this scope's permissions), then repair-drift. */
-export const DRIFT_STEPS: readonly Step[] = [preflight, repairDrift];
+export const DRIFT_STEPS: readonly Step[] = [preflightFor([repairDrift]), repairDrift];
 
 /** `uninstall`: the preflight (its permissions from the inventory), then removing the inventory. */
-export const UNINSTALL_STEPS: readonly Step[] = [preflight, removeInventory];
+export const UNINSTALL_STEPS: readonly Step[] = [preflightFor([removeInventory]), removeInventory];
 
 export interface RunResult {
   checks: Check[];
