@@ -333,3 +333,16 @@ function errorMessage(err: unknown): string {
 
 /** The CRDs the bootstrap reads (the report's install check, the environments): Argo CD's own. */
 export const ARGO_CRDS = ['applications.argoproj.io', 'appprojects.argoproj.io'];
+
+/**
+ * Manifest kinds (`group/kind`) whose objects the run reads, applies and escalates by name (the chart
+ * grants those of the bundled manifests by `resourceNames`): where a leak or an escalation would hurt.
+ */
+export const NAMED_KINDS: ReadonlySet<string> = new Set([
+  '/Secret',
+  'apiextensions.k8s.io/CustomResourceDefinition',
+  'rbac.authorization.k8s.io/ClusterRole',
+  'rbac.authorization.k8s.io/ClusterRoleBinding',
+  'rbac.authorization.k8s.io/Role',
+  'rbac.authorization.k8s.io/RoleBinding',
+]);

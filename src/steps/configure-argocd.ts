@@ -11,8 +11,11 @@
  * twice per run. So this step applies them itself only when Argo CD is managed elsewhere
  * (`install.source: skip`), with the admin password Secret when it generates the password.
  */
+
+import type { Config } from '../config/types.ts';
 import { messageOf, StepError } from '../errors.ts';
 import { describeRef, readSecret } from '../kube/objects.ts';
+import { applyNamedPermissions, applyPermissions, type Permission } from '../kube/rbac.ts';
 import type { KubeObject } from '../kube/types.ts';
 import { knownHostsRef } from '../manifests/argocd-config.ts';
 import {
@@ -34,7 +37,7 @@ import { passwordMatches } from '../manifests/password.ts';
 import { pemBundle, TLS_CERTS_CONFIGMAP } from '../manifests/tls-certs.ts';
 import { adminCheck, anonymousCheck, insecureCheck, type SeenData } from '../report/posture.ts';
 import type { Check } from '../report/types.ts';
-import type { Step, StepContext } from './context.ts';
+import type { NeedsInputs, Step, StepContext } from './context.ts';
 import {
   desiredArgocdConfig,
   passwordStored,
@@ -336,4 +339,42 @@ async function serverConfigCheck(ctx: StepContext, seenCmdParams: SeenConfigMap)
   }
 }
 
-export const configureArgocd: Step = { name: NAME, reconcile, report };
+/**
+ * The settings (also merged into the install): argocd-secret by name, the SSO client secret's Secret (only
+ * its label), the ConfigMaps (one LIST), argocd-server; the admin password Secret (read, by name; applied
+ * when this run generates it).
+ */
+function needs(config: Config, inputs: NeedsInputs): Permission[] {
+  if (inputs.run !== 'full') return [];
+  const argo = config.argocd.namespace;
+  const perms = applyNamedPermissions('', 'secrets', argo, [ARGOCD_SECRET]);
+  if (config.argocd.sso.enabled)
+    perms.push(
+      ...applyNamedPermissions('', 'secrets', argo, [config.argocd.sso.clientSecret.secretRef.name]),
+    );
+  perms.push(...applyPermissions('', 'configmaps', argo), {
+    verb: 'list',
+    group: '',
+    resource: 'configmaps',
+    namespace: argo,
+  });
+  perms.push(...applyPermissions('apps', 'deployments', argo));
+  const pwName = config.argocd.adminPassword.secretRef.name;
+  perms.push({
+    verb: 'get',
+    group: '',
+    resource: 'secrets',
+    namespace: inputs.adminPasswordNamespace,
+    names: [pwName],
+  });
+  if (inputs.createAdminPasswordSecret)
+    perms.push(...applyNamedPermissions('', 'secrets', inputs.adminPasswordNamespace, [pwName]));
+  return perms;
+}
+
+/** The admin password: its Secret and key (or the decision to generate it). */
+async function inputs(ctx: StepContext): Promise<void> {
+  await readAdminPassword(ctx);
+}
+
+export const configureArgocd: Step = { name: NAME, needs, inputs, reconcile, report };

@@ -6,9 +6,10 @@
 import type { Config, Env } from '../config/types.ts';
 import type { LeaseHandle } from '../kube/lease.ts';
 import { describeRef, refKey } from '../kube/objects.ts';
+import type { Permission } from '../kube/rbac.ts';
 import type { Kube, KubeObject, ObjectChange, ObjectRef } from '../kube/types.ts';
 import type { Logger } from '../log.ts';
-import { type InventorySet, isMember } from '../manifests/inventory.ts';
+import { type Inventory, type InventoryMember, type InventorySet, isMember } from '../manifests/inventory.ts';
 import type { Check } from '../report/types.ts';
 import type { GitRunner } from './git.ts';
 import { InventoryKeeper } from './inventory.ts';
@@ -49,7 +50,65 @@ export interface Step {
   reconcile(ctx: StepContext): Promise<string | undefined>;
   /** Read-only: the checks this step is responsible for, as the cluster is now. Never throws for a "not ready". */
   report(ctx: StepContext): Promise<Check[]>;
+  /**
+   * The permissions this step uses in a run of this kind — pure, from the config and what the preflight
+   * found. The preflight reviews the union of the run's steps before any step writes; the chart's RBAC is
+   * checked against the same union (test/unit/chart-rbac.test.ts).
+   */
+  needs?(config: Config, inputs: NeedsInputs): Permission[];
+  /**
+   * Reads and checks this step's inputs (Secrets and their keys, namespaces), called by the preflight in
+   * run order, so bad input stops the run before anything is written.
+   */
+  inputs?(ctx: StepContext): Promise<void>;
 }
+
+/** One object of the install manifest, as the permissions see it. */
+export interface ManifestKind {
+  apiVersion: string;
+  kind: string;
+  name?: string | undefined;
+  /** A binding's role. */
+  roleRef?: string | undefined;
+}
+
+/** What a full run (`apply`, `plan`) touches beyond the config, found by the preflight before any write. */
+export interface FullNeedsInputs {
+  run: 'full';
+  mode: 'apply' | 'plan';
+  runNamespace: string;
+  /** Kinds of the install manifest (empty with `skip`). */
+  manifestKinds: ManifestKind[];
+  virtualServiceApiVersion: string | undefined;
+  adminPasswordNamespace: string;
+  /** The admin password Secret must be created (generated). */
+  createAdminPasswordSecret: boolean;
+  credentialsNamespace: string;
+  /**
+   * What this run removes (from the inventory): members to delete and environment namespaces to give back.
+   * Absent: nothing (e.g. a first install, or the chart's rendering without a cluster).
+   */
+  removals?: { delete: InventoryMember[]; release: string[] };
+}
+
+/** `apply --scope drift` (the scheduled CronJob). */
+export interface DriftNeedsInputs {
+  run: 'drift';
+  runNamespace: string;
+  /** Kinds and names of the install manifest (empty with `skip`). */
+  manifestKinds: ManifestKind[];
+  virtualServiceApiVersion: string | undefined;
+  credentialsNamespace: string;
+}
+
+/** `uninstall`: what the inventory says the bootstrap created. */
+export interface UninstallNeedsInputs {
+  run: 'uninstall';
+  runNamespace: string;
+  inventory: Inventory;
+}
+
+export type NeedsInputs = FullNeedsInputs | DriftNeedsInputs | UninstallNeedsInputs;
 
 /** Facts one step learns and a later step (or the report) needs. */
 export interface RunState {

@@ -3,13 +3,16 @@
  * Reconciled means: it exists as built (enabled: true), or exists when Istio serves the kind (auto), or
  * nothing is done (false). A VirtualService this program created earlier is not deleted when disabled.
  */
+
+import type { Config } from '../config/types.ts';
 import { messageOf } from '../errors.ts';
-import { includesDesired } from '../kube/objects.ts';
+import { groupOf, includesDesired } from '../kube/objects.ts';
+import { applyPermissions, type Permission } from '../kube/rbac.ts';
 import type { KubeObject } from '../kube/types.ts';
 import { rootPrefix } from '../manifests/common.ts';
 import { VIRTUAL_SERVICE_NAME, virtualService } from '../manifests/virtualservice.ts';
 import type { Check } from '../report/types.ts';
-import type { Step, StepContext } from './context.ts';
+import type { NeedsInputs, Step, StepContext } from './context.ts';
 import { virtualServicePlan } from './inputs.ts';
 
 const NAME = 'expose-argocd';
@@ -54,4 +57,14 @@ async function report(ctx: StepContext): Promise<Check[]> {
   }
 }
 
-export const exposeArgocd: Step = { name: NAME, reconcile, report };
+/** The VirtualService, when this run applies one. */
+function needs(config: Config, inputs: NeedsInputs): Permission[] {
+  if (inputs.run !== 'full' || !inputs.virtualServiceApiVersion) return [];
+  return applyPermissions(
+    groupOf(inputs.virtualServiceApiVersion),
+    'virtualservices',
+    config.argocd.namespace,
+  );
+}
+
+export const exposeArgocd: Step = { name: NAME, needs, reconcile, report };

@@ -5,10 +5,18 @@
  * The Git server's host keys and CA go into Argo CD's own ConfigMaps with the rest of its configuration
  * (src/manifests/argocd-config.ts; written by install-argocd, or configure-argocd with `skip`).
  */
+
+import type { Config } from '../config/types.ts';
 import { ApiError, messageOf } from '../errors.ts';
 import { describeRef } from '../kube/objects.ts';
+import { applyNamedPermissions, type Permission } from '../kube/rbac.ts';
 import type { KubeObject } from '../kube/types.ts';
-import { argocdRepositorySecret, seldonGitCredsSecret } from '../manifests/git-credentials.ts';
+import {
+  argocdRepositorySecret,
+  REPOSITORY_SECRET_NAME,
+  repoHost,
+  seldonGitCredsSecret,
+} from '../manifests/git-credentials.ts';
 import {
   decodeHelmRelease,
   HELM_OWNER_SELECTOR,
@@ -18,8 +26,9 @@ import {
 import { GITOPS_SECRET_CHECK, gitopsSecretCheck, SELDON_DEPLOY_CHART } from '../manifests/seldon-deploy.ts';
 import { argocdUrl } from '../manifests/virtualservice.ts';
 import type { Check } from '../report/types.ts';
-import type { Step, StepContext } from './context.ts';
-import { readGitCredentials, requireSeldonDeployNamespace, unencryptedPrivateKey } from './inputs.ts';
+import type { NeedsInputs, Step, StepContext } from './context.ts';
+import { readCaBundle, readGitCredentials, requireSeldonDeployNamespace, unencryptedPrivateKey } from './inputs.ts';
+import { withOwnedFields } from './ownership.ts';
 
 const NAME = 'git-credentials';
 
@@ -151,4 +160,50 @@ async function secretCheck(
   }
 }
 
-export const gitCredentials: Step = { name: NAME, reconcile, report };
+/**
+ * The repository Secret in Argo CD's namespace (by name); the source Secret and the CA bundle's Secret or
+ * ConfigMap (read, by name; argocd-tls-certs-cm is among configure-argocd's ConfigMaps); Seldon Deploy's
+ * namespace (read) and its git-creds Secret (applied, by name).
+ */
+function needs(config: Config, inputs: NeedsInputs): Permission[] {
+  if (inputs.run !== 'full') return [];
+  const perms = applyNamedPermissions('', 'secrets', config.argocd.namespace, [REPOSITORY_SECRET_NAME]);
+  perms.push({
+    verb: 'get',
+    group: '',
+    resource: 'secrets',
+    namespace: inputs.credentialsNamespace,
+    names: [config.git.credentials.secretRef.name],
+  });
+  const ca = config.git.caBundle;
+  const caRef = ca?.secretRef ?? ca?.configMapRef;
+  if (ca && caRef) {
+    perms.push({
+      verb: 'get',
+      group: '',
+      resource: ca.secretRef ? 'secrets' : 'configmaps',
+      namespace: caRef.namespace ?? inputs.runNamespace,
+      names: [caRef.name],
+    });
+  }
+  perms.push({ verb: 'get', group: '', resource: 'namespaces', names: [config.seldonDeploy.namespace] });
+  perms.push(
+    ...applyNamedPermissions('', 'secrets', config.seldonDeploy.namespace, [
+      config.seldonDeploy.gitCredentialsSecret,
+    ]),
+  );
+  return perms;
+}
+
+/**
+ * The source Secret and its keys, the SSH key (decrypted with its passphrase), the CA bundle, the known hosts
+ * of the repository's host, Seldon Deploy's namespace.
+ */
+async function inputs(ctx: StepContext): Promise<void> {
+  await readGitCredentials(ctx);
+  await unencryptedPrivateKey(ctx);
+  await readCaBundle(ctx);
+  await requireSeldonDeployNamespace(ctx);
+}
+
+export const gitCredentials: Step = { name: NAME, needs, inputs, reconcile, report };

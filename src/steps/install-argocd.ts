@@ -6,16 +6,24 @@
  * `install.source: skip`), and the admin password Secret's when the password is generated.
  */
 
+import type { Config } from '../config/types.ts';
 import { messageOf, StepError } from '../errors.ts';
-import { describeRef, overlay } from '../kube/objects.ts';
+import { describeRef, groupOf, overlay } from '../kube/objects.ts';
+import {
+  applyNamedPermissions,
+  applyPermissions,
+  fullAccess,
+  type Permission,
+  resourceOf,
+} from '../kube/rbac.ts';
 import { crdEstablished } from '../kube/status.ts';
 import type { KubeObject } from '../kube/types.ts';
-import { ARGO_CRDS, type LoadedManifest } from '../manifests/argocd.ts';
+import { ARGO_CRDS, CLUSTER_SCOPED_KINDS, type LoadedManifest, NAMED_KINDS } from '../manifests/argocd.ts';
 import { shapeWorkload, unknownComponents } from '../manifests/argocd-components.ts';
 import { ARGOCD_SERVER, adminPasswordSecret } from '../manifests/argocd-settings.ts';
 import { MANAGED_BY_LABELS } from '../manifests/common.ts';
 import type { Check } from '../report/types.ts';
-import type { Step, StepContext } from './context.ts';
+import type { NeedsInputs, Step, StepContext } from './context.ts';
 import {
   argocdManifest,
   desiredArgocdConfig,
@@ -202,4 +210,51 @@ async function report(ctx: StepContext): Promise<Check[]> {
   }
 }
 
-export const installArgocd: Step = { name: NAME, reconcile, report };
+/**
+ * Applying the manifest: each kind in Argo CD's namespace (or cluster-wide), by name where NAMED_KINDS says,
+ * with one LIST per kind otherwise (src/kube/apply.ts); `escalate`/`bind` for its roles and bindings (or full
+ * access); Argo CD's namespace; and deleting, by name, what the manifest installed last no longer has.
+ */
+function needs(config: Config, inputs: NeedsInputs): Permission[] {
+  if (inputs.run !== 'full') return [];
+  const argo = config.argocd.namespace;
+  const perms: Permission[] = [];
+  for (const { apiVersion, kind, name, roleRef } of inputs.manifestKinds) {
+    const group = groupOf(apiVersion);
+    const resource = resourceOf(kind);
+    const ns = CLUSTER_SCOPED_KINDS.has(kind) ? undefined : argo;
+    // By name where a leak or an escalation would hurt (the chart names those of the bundled manifests).
+    const named = name && NAMED_KINDS.has(`${group}/${kind}`) ? [name] : undefined;
+    perms.push(
+      ...(named ? applyNamedPermissions(group, resource, ns, named) : applyPermissions(group, resource, ns)),
+    );
+    // The apply reads the objects of a kind in a namespace with one LIST (src/kube/apply.ts).
+    if (!named && ns) perms.push({ verb: 'list', group, resource, namespace: ns });
+    // RBAC escalation prevention: granting what one does not hold needs `escalate`/`bind` (or holding it all).
+    if (kind === 'ClusterRole' || kind === 'Role') {
+      perms.push({ verb: 'escalate', group, resource, namespace: ns, names: named, or: [fullAccess(ns)] });
+    }
+    if (kind === 'ClusterRoleBinding' || kind === 'RoleBinding') {
+      const roles = kind === 'ClusterRoleBinding' ? 'clusterroles' : 'roles';
+      const names = roleRef ? [roleRef] : undefined;
+      perms.push({ verb: 'bind', group, resource: roles, namespace: ns, names, or: [fullAccess(ns)] });
+    }
+  }
+  if (inputs.manifestKinds.length > 0)
+    perms.push(...applyNamedPermissions('', 'namespaces', undefined, [argo]));
+  // The previous manifest's objects this one no longer has: by name, only what the inventory says.
+  for (const d of inputs.removals?.delete.filter((m) => m.set === 'argocd') ?? []) {
+    const ns = CLUSTER_SCOPED_KINDS.has(d.kind) ? undefined : d.namespace;
+    for (const verb of ['get', 'delete'])
+      perms.push({
+        verb,
+        group: groupOf(d.apiVersion),
+        resource: resourceOf(d.kind),
+        namespace: ns,
+        names: [d.name],
+      });
+  }
+  return perms;
+}
+
+export const installArgocd: Step = { name: NAME, needs, reconcile, report };

@@ -14,9 +14,12 @@
  * created, one whose settings differ is updated, every other hook of the repository is left alone. Plan
  * lists the hooks (GET only) and says what it would create or update; status only reads.
  */
+
+import type { Config } from '../config/types.ts';
 import { ARGOCD_WEBHOOK_KEYS, type WebhookSettings, webhookSettings } from '../config/webhooks.ts';
 import { messageOf, StepError } from '../errors.ts';
 import { describeRef, readSecret } from '../kube/objects.ts';
+import { applyNamedPermissions, type Permission } from '../kube/rbac.ts';
 import type { ObjectRef } from '../kube/types.ts';
 import { ARGOCD_SECRET } from '../manifests/argocd-settings.ts';
 import { b64 } from '../manifests/common.ts';
@@ -39,8 +42,9 @@ import {
   ProviderError,
   providerClient,
 } from '../webhooks/index.ts';
-import type { Step, StepContext } from './context.ts';
+import type { NeedsInputs, Step, StepContext } from './context.ts';
 import { liveWebhookState, readWebhookState, readWebhookToken, webhookKeyDecided } from './inputs.ts';
+import { withOwnedFields } from './ownership.ts';
 
 const NAME = 'register-webhooks';
 const ROLE_NAME: Record<HookRole, string> = { argocd: 'argocd', seldonDeploy: 'seldon-deploy' };
@@ -261,4 +265,29 @@ async function argocdSecretCheck(ctx: StepContext, s: WebhookSettings): Promise<
   }
 }
 
-export const registerWebhooks: Step = { name: NAME, reconcile, report };
+/**
+ * With webhooks configured: the token Secret (read), the bootstrap's webhook Secret (applied, also in plan:
+ * a dry-run); argocd-secret is configure-argocd's.
+ */
+function needs(config: Config, inputs: NeedsInputs): Permission[] {
+  if (inputs.run !== 'full') return [];
+  const hooks = webhookSettings(config, inputs.runNamespace);
+  if (!hooks) return [];
+  return [
+    {
+      verb: 'get',
+      group: '',
+      resource: 'secrets',
+      namespace: hooks.token.namespace,
+      names: [hooks.token.name],
+    },
+    ...applyNamedPermissions('', 'secrets', inputs.runNamespace, [hooks.secretName]),
+  ];
+}
+
+/** The provider token's Secret, when webhooks are configured. */
+async function inputs(ctx: StepContext): Promise<void> {
+  if (webhookSettings(ctx.config, ctx.runNamespace)) await readWebhookToken(ctx);
+}
+
+export const registerWebhooks: Step = { name: NAME, needs, inputs, reconcile, report };

@@ -9,13 +9,17 @@
  */
 import { environmentsOf } from '../config/environments.ts';
 import { isSystemNamespace, reservedReason } from '../config/guards.ts';
+import type { Config } from '../config/types.ts';
 import { StepError } from '../errors.ts';
+import { groupOf } from '../kube/objects.ts';
+import { type Permission, resourceOf } from '../kube/rbac.ts';
 import type { KubeObject } from '../kube/types.ts';
 import { waitFor } from '../kube/wait.ts';
 import { RESOURCES_FINALIZER } from '../manifests/application.ts';
+import { CLUSTER_SCOPED_KINDS } from '../manifests/argocd.ts';
 import type { Inventory, InventoryMember } from '../manifests/inventory.ts';
 import type { Check } from '../report/types.ts';
-import type { Step, StepContext } from './context.ts';
+import type { NeedsInputs, Step, StepContext } from './context.ts';
 
 const NAME = 'remove-inventory';
 
@@ -142,4 +146,31 @@ async function report(ctx: StepContext): Promise<Check[]> {
   ];
 }
 
-export const removeInventory: Step = { name: NAME, reconcile, report };
+/**
+ * Reading and deleting each inventory member by name (patching an Application for the
+ * resources-finalizer), giving back the environment namespaces (and Argo CD's, when it was installed);
+ * the preflight adds the inventory, the report ConfigMap and the Lease.
+ */
+function needs(config: Config, inputs: NeedsInputs): Permission[] {
+  if (inputs.run !== 'uninstall') return [];
+  const { inventory } = inputs;
+  const perms: Permission[] = [];
+  const installed = inventory.argocd?.installed === true;
+  for (const m of inventory.members.filter((x) => installed || x.set !== 'argocd')) {
+    const group = groupOf(m.apiVersion);
+    const resource = resourceOf(m.kind);
+    const ns = CLUSTER_SCOPED_KINDS.has(m.kind) ? undefined : m.namespace;
+    for (const verb of ['get', 'delete'])
+      perms.push({ verb, group, resource, namespace: ns, names: [m.name] });
+    if (m.kind === 'Application' && config.environments.deleteRemovedResources)
+      perms.push({ verb: 'patch', group, resource, namespace: ns, names: [m.name] });
+  }
+  const release = inventory.environments.map((e) => e.namespace);
+  if (installed && inventory.argocd) release.push(inventory.argocd.namespace);
+  if (release.length > 0)
+    for (const verb of ['get', 'patch'])
+      perms.push({ verb, group: '', resource: 'namespaces', names: release });
+  return perms;
+}
+
+export const removeInventory: Step = { name: NAME, needs, reconcile, report };

@@ -12,7 +12,7 @@ import { createLogger } from '../log.ts';
 import { b64 } from '../manifests/common.ts';
 import { createContext, type Scope } from './context.ts';
 import type { GitRunner } from './git.ts';
-import { driftPermissions } from './preflight.ts';
+import { permissionsOf } from './preflight.ts';
 import { DRIFT_STEPS, runSteps, STEPS } from './runner.ts';
 
 const ENV: Env = {
@@ -37,7 +37,7 @@ const fakeGit: GitRunner = async (_command, args) => {
 
 const WRITES = ['create', 'update', 'patch', 'delete', 'deletecollection', 'bind', 'escalate', 'impersonate'];
 
-describe('driftPermissions: what the scheduled identity may do', () => {
+describe("the drift run's permissions (DRIFT_STEPS): what the scheduled identity may do", () => {
   const manifestKinds = [
     { apiVersion: 'v1', kind: 'Secret', name: 'argocd-secret' },
     { apiVersion: 'v1', kind: 'ConfigMap', name: 'argocd-cm' },
@@ -51,7 +51,8 @@ describe('driftPermissions: what the scheduled identity may do', () => {
     },
   ];
   const perms = (config: Config = sampleConfig()) =>
-    driftPermissions(config, {
+    permissionsOf(DRIFT_STEPS, config, {
+      run: 'drift',
       runNamespace: 'seldon-system',
       manifestKinds,
       virtualServiceApiVersion: 'networking.istio.io/v1',

@@ -8,11 +8,15 @@
  * and `helm upgrade`. Why: every object of the Argo CD namespace is cluster-admin-equivalent through Argo
  * CD's application controller (README: "Drift repaired between upgrades").
  */
+
+import type { Config } from '../config/types.ts';
 import { messageOf } from '../errors.ts';
-import { describeRef, includesDesired, overlay, refOf } from '../kube/objects.ts';
+import { describeRef, groupOf, includesDesired, overlay, refOf } from '../kube/objects.ts';
+import { type Permission, resourceOf } from '../kube/rbac.ts';
 import type { KubeObject, ObjectRef } from '../kube/types.ts';
 import { application } from '../manifests/application.ts';
 import { appProjectKeepingOthers } from '../manifests/appproject.ts';
+import { CLUSTER_SCOPED_KINDS, NAMED_KINDS } from '../manifests/argocd.ts';
 import { shapeWorkload } from '../manifests/argocd-components.ts';
 import { mergedWithLive } from '../manifests/argocd-config.ts';
 import { argocdConfigTargets } from '../manifests/argocd-settings.ts';
@@ -21,7 +25,7 @@ import { seldonGitCredsSecret } from '../manifests/git-credentials.ts';
 import { namespaceFor } from '../manifests/namespace.ts';
 import { virtualService } from '../manifests/virtualservice.ts';
 import type { Check } from '../report/types.ts';
-import type { Step, StepContext } from './context.ts';
+import type { NeedsInputs, Step, StepContext } from './context.ts';
 import {
   argocdManifest,
   plannedRemovals,
@@ -174,4 +178,78 @@ async function report(ctx: StepContext): Promise<Check[]> {
   }
 }
 
-export const repairDrift: Step = { name: NAME, reconcile, report };
+/** Manifest kinds a drift run compares (`comparedInManifest`): no Secrets, CRDs, Namespaces. */
+const NOT_COMPARED = new Set(['/Secret', 'apiextensions.k8s.io/CustomResourceDefinition', '/Namespace']);
+
+/**
+ * Reads (`get`) of what it compares — nothing in the Argo CD namespace but `get`, no Secret there — and, by
+ * name only, `patch` of the environment namespaces and Seldon Deploy's git-creds Secret (the preflight adds
+ * the report ConfigMap and the Lease). No `create`, `delete`, `bind`, `escalate` or `impersonate`: an
+ * identity that outlives a run cannot grant rights, directly or through Argo CD (README: "Drift repaired
+ * between upgrades").
+ */
+function needs(config: Config, inputs: NeedsInputs): Permission[] {
+  if (inputs.run !== 'drift') return [];
+  const argo = config.argocd.namespace;
+  const perms: Permission[] = [];
+  // compared: the install manifest (Secrets, CRDs and Namespaces aside), by name where the chart names them
+  for (const { apiVersion, kind, name } of inputs.manifestKinds) {
+    const group = groupOf(apiVersion);
+    if (NOT_COMPARED.has(`${group}/${kind}`)) continue;
+    const named = name && NAMED_KINDS.has(`${group}/${kind}`) ? [name] : undefined;
+    const ns = CLUSTER_SCOPED_KINDS.has(kind) ? undefined : argo;
+    perms.push({
+      verb: 'get',
+      group,
+      resource: resourceOf(kind),
+      namespace: ns,
+      ...(named ? { names: named } : {}),
+    });
+  }
+  // compared: the settings (argocd-cmd-params-cm, argocd-cm, argocd-rbac-cm, argocd-server), the AppProject,
+  // the Applications, the VirtualService
+  perms.push(
+    { verb: 'get', group: '', resource: 'configmaps', namespace: argo },
+    { verb: 'get', group: 'apps', resource: 'deployments', namespace: argo },
+    { verb: 'get', group: 'argoproj.io', resource: 'appprojects', namespace: argo },
+    { verb: 'get', group: 'argoproj.io', resource: 'applications', namespace: argo },
+  );
+  if (inputs.virtualServiceApiVersion)
+    perms.push({
+      verb: 'get',
+      group: groupOf(inputs.virtualServiceApiVersion),
+      resource: 'virtualservices',
+      namespace: argo,
+    });
+  // set back: the environment namespaces and Seldon Deploy's git-creds Secret, by name, existing only
+  const envs = environmentsOf(config).map((e) => e.namespace);
+  perms.push(
+    { verb: 'get', group: '', resource: 'namespaces', names: [...envs, config.seldonDeploy.namespace] },
+    { verb: 'patch', group: '', resource: 'namespaces', names: envs },
+  );
+  for (const verb of ['get', 'patch'])
+    perms.push({
+      verb,
+      group: '',
+      resource: 'secrets',
+      namespace: config.seldonDeploy.namespace,
+      names: [config.seldonDeploy.gitCredentialsSecret],
+    });
+  // the git-creds Secret's contents: the source Secret
+  perms.push({
+    verb: 'get',
+    group: '',
+    resource: 'secrets',
+    namespace: inputs.credentialsNamespace,
+    names: [config.git.credentials.secretRef.name],
+  });
+  return perms;
+}
+
+/** Only what a drift run reads: the Git credentials (for git-creds) and Seldon Deploy's namespace. */
+async function inputs(ctx: StepContext): Promise<void> {
+  await readGitCredentials(ctx);
+  await requireSeldonDeployNamespace(ctx);
+}
+
+export const repairDrift: Step = { name: NAME, needs, inputs, reconcile, report };

@@ -22,7 +22,7 @@ import { describeChanges, type Step, type StepContext } from './context.ts';
 import { exposeArgocd } from './expose-argocd.ts';
 import { gitCredentials } from './git-credentials.ts';
 import { installArgocd } from './install-argocd.ts';
-import { preflight } from './preflight.ts';
+import { preflightFor } from './preflight.ts';
 import { registerWebhooks } from './register-webhooks.ts';
 import { removeInventory } from './remove-inventory.ts';
 import { repairDrift } from './repair-drift.ts';
@@ -30,11 +30,11 @@ import { setupEnvironments } from './setup-environments.ts';
 import { waitRollout } from './wait-rollout.ts';
 
 /**
+ * The steps of `apply` and `plan` after the preflight, which reviews what they declare (`Step.needs`).
  * register-webhooks comes before Argo CD is installed or configured: argocd-secret's webhook key (for
  * Bitbucket, the hook's UUID) is known only once the hooks are, and argocd-secret has one writer.
  */
-export const STEPS: readonly Step[] = [
-  preflight,
+const FULL_STEPS: readonly Step[] = [
   registerWebhooks,
   installArgocd,
   configureArgocd,
@@ -45,11 +45,13 @@ export const STEPS: readonly Step[] = [
   setupEnvironments,
 ];
 
+export const STEPS: readonly Step[] = [preflightFor(FULL_STEPS), ...FULL_STEPS];
+
 /** `apply --scope drift` (the scheduled CronJob): the preflight (this scope's permissions), then repair-drift. */
-export const DRIFT_STEPS: readonly Step[] = [preflight, repairDrift];
+export const DRIFT_STEPS: readonly Step[] = [preflightFor([repairDrift]), repairDrift];
 
 /** `uninstall`: the preflight (its permissions from the inventory), then removing the inventory. */
-export const UNINSTALL_STEPS: readonly Step[] = [preflight, removeInventory];
+export const UNINSTALL_STEPS: readonly Step[] = [preflightFor([removeInventory]), removeInventory];
 
 export interface RunResult {
   checks: Check[];

@@ -4,18 +4,21 @@
  * `waitForSync`, each Application is also Synced and Healthy (waited for, bounded by `syncTimeout`, in apply).
  */
 
+import type { Config } from '../config/types.ts';
 import { messageOf } from '../errors.ts';
 import { inParallel } from '../kube/apply.ts';
-import { describeRef, includesDesired } from '../kube/objects.ts';
+import { describeRef, groupOf, includesDesired } from '../kube/objects.ts';
+import { applyNamedPermissions, applyPermissions, type Permission, resourceOf } from '../kube/rbac.ts';
 import { applicationReady, applicationStatus } from '../kube/status.ts';
 import type { KubeObject } from '../kube/types.ts';
 import { formatDuration, waitFor } from '../kube/wait.ts';
 import { application, RESOURCES_FINALIZER } from '../manifests/application.ts';
 import { appProject, appProjectKeepingOthers } from '../manifests/appproject.ts';
+import { ARGO_CRDS, CLUSTER_SCOPED_KINDS } from '../manifests/argocd.ts';
 import { type Environment, environmentsOf } from '../manifests/common.ts';
 import { namespaceFor } from '../manifests/namespace.ts';
 import type { Check } from '../report/types.ts';
-import type { Step, StepContext } from './context.ts';
+import type { NeedsInputs, Step, StepContext } from './context.ts';
 import { removedEnvironments } from './inputs.ts';
 
 const NAME = 'setup-environments';
@@ -299,4 +302,45 @@ async function applicationChecks(
   return [present, { id: `${id}.sync`, ready: synced, required: syncRequired, message }];
 }
 
-export const setupEnvironments: Step = { name: NAME, reconcile, report };
+/**
+ * The environment namespaces (by name), the AppProject and the Applications (one LIST for every
+ * Application: the apply and the report), Argo CD's CRDs (read, by name); the removals of environments
+ * gone from the config: their members deleted and their namespaces given back, by name, only what the
+ * inventory says.
+ */
+function needs(config: Config, inputs: NeedsInputs): Permission[] {
+  if (inputs.run !== 'full') return [];
+  const argo = config.argocd.namespace;
+  const perms = applyNamedPermissions(
+    '',
+    'namespaces',
+    undefined,
+    environmentsOf(config).map((e) => e.namespace),
+  );
+  perms.push(
+    ...applyPermissions('argoproj.io', 'appprojects', argo),
+    ...applyPermissions('argoproj.io', 'applications', argo),
+    { verb: 'list', group: 'argoproj.io', resource: 'applications', namespace: argo },
+    { verb: 'get', group: 'apiextensions.k8s.io', resource: 'customresourcedefinitions', names: ARGO_CRDS },
+  );
+  for (const d of inputs.removals?.delete.filter((m) => m.set !== 'argocd') ?? []) {
+    const ns = CLUSTER_SCOPED_KINDS.has(d.kind) ? undefined : d.namespace;
+    for (const verb of ['get', 'delete'])
+      perms.push({
+        verb,
+        group: groupOf(d.apiVersion),
+        resource: resourceOf(d.kind),
+        namespace: ns,
+        names: [d.name],
+      });
+  }
+  const release = inputs.removals?.release ?? [];
+  if (release.length > 0)
+    perms.push(
+      { verb: 'get', group: '', resource: 'namespaces', names: release },
+      { verb: 'patch', group: '', resource: 'namespaces', names: release },
+    );
+  return perms;
+}
+
+export const setupEnvironments: Step = { name: NAME, needs, reconcile, report };

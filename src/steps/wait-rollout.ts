@@ -4,13 +4,15 @@
  * `argocd.rolloutTimeout`; a terminal state (progress deadline exceeded) fails at once. No waiting in plan.
  */
 
+import type { Config } from '../config/types.ts';
 import { messageOf } from '../errors.ts';
+import type { Permission } from '../kube/rbac.ts';
 import { deploymentRolledOut, type Readiness, statefulSetRolledOut } from '../kube/status.ts';
 import type { KubeObject } from '../kube/types.ts';
 import { formatDuration, waitFor } from '../kube/wait.ts';
 import { networkPolicyCheck } from '../report/posture.ts';
 import type { Check } from '../report/types.ts';
-import type { Step, StepContext } from './context.ts';
+import type { NeedsInputs, Step, StepContext } from './context.ts';
 import { argocdManifest } from './inputs.ts';
 
 const NAME = 'wait-rollout';
@@ -150,4 +152,14 @@ async function rolloutChecks(ctx: StepContext): Promise<Check[]> {
   );
 }
 
-export const waitRollout: Step = { name: NAME, reconcile, report };
+/** Reads of Argo CD's workloads. */
+function needs(config: Config, inputs: NeedsInputs): Permission[] {
+  if (inputs.run !== 'full') return [];
+  const argo = config.argocd.namespace;
+  return ['deployments', 'statefulsets'].flatMap((resource) => [
+    { verb: 'get', group: 'apps', resource, namespace: argo },
+    { verb: 'list', group: 'apps', resource, namespace: argo },
+  ]);
+}
+
+export const waitRollout: Step = { name: NAME, needs, reconcile, report };

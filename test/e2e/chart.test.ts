@@ -10,7 +10,7 @@
  * - every object `helm template` renders is accepted by the API server (server-side dry-run), the Job
  *   without a Pod Security "restricted" warning;
  * - values.schema.json rejects bad values before anything is installed;
- * - the chart's RBAC is exactly the permission list of the program's preflight, scenario by scenario;
+ * - the chart's RBAC is exactly what the program's steps declare: test/unit/chart-rbac.test.ts (offline);
  * - the program, run under the chart's own ServiceAccount with nothing but the chart's RBAC, converges to
  *   a ready report: installing Argo CD, then with `install.source: skip` (after `helm upgrade`);
  * - the ServiceAccount and RBAC are hooks one weight before the Job, deleted once it succeeded: after a
@@ -22,8 +22,7 @@ import { join } from 'node:path';
 import { load } from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.ts';
-import type { Config } from '../../src/config/types.ts';
-import { driftPermissions, type Permission, requiredPermissions } from '../../src/steps/preflight.ts';
+import { requiredGrants } from '../support/chart.ts';
 import { notReady } from '../support/report.ts';
 import { unusedSourceSecret } from '../support/ssh-keys.ts';
 import { runCli, writeConfig } from './support/bootstrap.ts';
@@ -39,7 +38,6 @@ import {
   helmOk,
   type K8sObject,
   kubectlResult,
-  manifestKinds,
   mergeValues,
   parseObjects,
   readValues,
@@ -507,180 +505,6 @@ describe('helm test: a read-only pod that runs status --require-ready', () => {
         .map((o) => o.kind)
         .sort(),
     ).toEqual(['Pod', 'ServiceAccount']);
-  });
-});
-
-/** The preflight's permission list for a config, as Grants (assuming the admin password Secret is absent). */
-function requiredGrants(config: Config, runNamespace: string): Grant[] {
-  const install = config.argocd.install.source !== 'skip';
-  const perms = requiredPermissions(config, {
-    mode: 'apply',
-    runNamespace,
-    manifestKinds: install ? manifestKinds(config.argocd.version) : [],
-    virtualServiceApiVersion:
-      config.argocd.virtualService.enabled === false ? undefined : 'networking.istio.io/v1',
-    adminPasswordNamespace: config.argocd.adminPassword.secretRef.namespace ?? runNamespace,
-    createAdminPasswordSecret: config.argocd.adminPassword.generate,
-    credentialsNamespace: config.git.credentials.secretRef.namespace ?? runNamespace,
-  });
-  return perms.map((p: Permission) => ({
-    verb: p.verb,
-    group: p.group,
-    resource: p.resource,
-    scope: p.namespace ?? '*',
-    ...(p.names ? { names: p.names } : {}),
-  }));
-}
-
-describe("the chart's RBAC is exactly what the program's preflight asks for", () => {
-  it.each(scenarios)('$name', async ({ name, file }) => {
-    const ns = 'seldon-system';
-    const values = mergeValues(chartValues(), readValues(file)) as { config: unknown };
-    const config = parseConfig(values.config);
-    const granted = grantsOf(await render('sdb', ns, [file]));
-    const required = requiredGrants(config, ns);
-
-    // Every required permission is granted (cluster-wide, or by a Role in its namespace)…
-    const same = (g: Grant, p: Grant) =>
-      g.verb === p.verb &&
-      g.group === p.group &&
-      g.resource === p.resource &&
-      (g.scope === '*' || g.scope === p.scope);
-    // A permission by name is granted when each name is, by any rule (one without names grants all).
-    const grantsName = (g: Grant, p: Grant, n?: string) =>
-      same(g, p) && (!g.names || (n !== undefined && g.names.includes(n)));
-    const isGranted = (p: Grant) =>
-      p.names
-        ? p.names.every((n) => granted.some((g) => grantsName(g, p, n)))
-        : granted.some((g) => grantsName(g, p));
-    const missing = required.filter((p) => !isGranted(p)).map(grantKey);
-    expect(missing, `${name}: not granted`).toEqual([]);
-    const covers = (g: Grant, p: Grant) =>
-      same(g, p) && (!g.names || (!!p.names && g.names.some((n) => p.names!.includes(n))));
-    // …and nothing is granted that no required permission needs (least privilege), by name too.
-    const needless = granted.filter((g) => !required.some((p) => covers(g, p))).map(grantKey);
-    expect(needless, `${name}: granted but never used`).toEqual([]);
-    const needlessNames = granted.flatMap((g) =>
-      (g.names ?? [])
-        .filter((n) => !required.some((p) => same(g, p) && p.names?.includes(n)))
-        .map((n) => `${grantKey(g)} for ${n}`),
-    );
-    expect(needlessNames, `${name}: names granted but never used`).toEqual([]);
-    // What can be named is: namespaces and Secrets are read and patched only by name, and with the
-    // bundled manifest its CRDs, ClusterRoles, Roles and bindings too (escalate and bind included).
-    const byName = ['namespaces', 'secrets'];
-    if (config.argocd.install.source !== 'file' && config.argocd.install.source !== 'url')
-      byName.push(
-        'customresourcedefinitions',
-        'clusterroles',
-        'clusterrolebindings',
-        'roles',
-        'rolebindings',
-      );
-    expect(
-      granted.filter((g) => byName.includes(g.resource) && g.verb !== 'create' && !g.names).map(grantKey),
-    ).toEqual([]);
-
-    // Cluster-wide only what is cluster-scoped: everything in a namespace (Argo CD's too, when the Job
-    // installs it) is a Role there, so the run cannot touch another namespace's objects.
-    const clusterScoped = ['namespaces', 'customresourcedefinitions', 'clusterroles', 'clusterrolebindings'];
-    expect(
-      granted.filter((g) => g.scope === '*' && !clusterScoped.includes(g.resource)).map(grantKey),
-    ).toEqual([]);
-    if (config.argocd.install.source !== 'skip') {
-      // The namespaced rules of the install are in the Argo CD namespace (created first by the chart).
-      const argoScope = granted.filter((g) => g.scope === config.argocd.namespace).map(grantKey);
-      expect(argoScope).toEqual(
-        expect.arrayContaining([
-          `create apps/deployments @${config.argocd.namespace}`,
-          `escalate rbac.authorization.k8s.io/roles @${config.argocd.namespace}`,
-        ]),
-      );
-    }
-
-    if (config.argocd.install.source === 'skip') {
-      // skip: no CRD writes, no ClusterRoles, no escalate/bind anywhere.
-      expect(
-        granted
-          .filter((g) => g.scope === '*')
-          .map(grantKey)
-          .sort(),
-      ).toEqual(
-        [
-          'create namespaces @*',
-          'get apiextensions.k8s.io/customresourcedefinitions @*',
-          'get namespaces @*',
-          'patch namespaces @*',
-        ].sort(),
-      );
-      expect(granted.filter((g) => g.verb === 'escalate' || g.verb === 'bind')).toEqual([]);
-    }
-  });
-});
-
-describe("schedule.enabled: the scheduled RBAC is exactly what `apply --scope drift`'s preflight asks for", () => {
-  it.each(scenarios)('$name', async ({ name, file }) => {
-    const ns = 'seldon-system';
-    const schedule = valuesFile(`schedule-${name}`, { schedule: { enabled: true } });
-    const values = mergeValues(chartValues(), readValues(file)) as { config: unknown };
-    const config = parseConfig(values.config);
-    const standing = (await render('sdb', ns, [file, schedule])).filter(
-      (o) => o.metadata.name.endsWith('-scheduled') && !o.metadata.annotations?.['helm.sh/hook'],
-    );
-    const granted = grantsOf(standing);
-    const install = config.argocd.install.source !== 'skip';
-    const required = driftPermissions(config, {
-      runNamespace: ns,
-      manifestKinds: install ? manifestKinds(config.argocd.version) : [],
-      virtualServiceApiVersion:
-        config.argocd.virtualService.enabled === false ? undefined : 'networking.istio.io/v1',
-      credentialsNamespace: config.git.credentials.secretRef.namespace ?? ns,
-    }).map((p: Permission) => ({
-      verb: p.verb,
-      group: p.group,
-      resource: p.resource,
-      scope: p.namespace ?? '*',
-      ...(p.names ? { names: p.names } : {}),
-    }));
-    const same = (g: Grant, p: Grant) =>
-      g.verb === p.verb &&
-      g.group === p.group &&
-      g.resource === p.resource &&
-      (g.scope === '*' || g.scope === p.scope);
-    const grantsName = (g: Grant, p: Grant, n?: string) =>
-      same(g, p) && (!g.names || (n !== undefined && g.names.includes(n)));
-    const isGranted = (p: Grant) =>
-      p.names
-        ? p.names.every((n) => granted.some((g) => grantsName(g, p, n)))
-        : granted.some((g) => grantsName(g, p));
-    expect(required.filter((p) => !isGranted(p)).map(grantKey), `${name}: not granted`).toEqual([]);
-    const covers = (g: Grant, p: Grant) =>
-      same(g, p) && (!g.names || (!!p.names && g.names.some((n) => p.names!.includes(n))));
-    expect(
-      granted.filter((g) => !required.some((p) => covers(g, p))).map(grantKey),
-      `${name}: needless`,
-    ).toEqual([]);
-    const needlessNames = granted.flatMap((g) =>
-      (g.names ?? [])
-        .filter((n) => !required.some((p) => same(g, p) && p.names?.includes(n)))
-        .map((n) => `${grantKey(g)} for ${n}`),
-    );
-    expect(needlessNames, `${name}: names granted but never used`).toEqual([]);
-    // Nothing that can grant rights: no create, delete, bind, escalate, impersonate; writes only by name; in
-    // Argo CD's namespace only get, and no Secret.
-    expect(
-      granted
-        .filter((g) => ['create', 'delete', 'bind', 'escalate', 'impersonate', '*'].includes(g.verb))
-        .map(grantKey),
-    ).toEqual([]);
-    expect(
-      granted.filter((g) => !['get', 'list', 'watch'].includes(g.verb) && !g.names).map(grantKey),
-    ).toEqual([]);
-    expect(
-      granted
-        .filter((g) => g.scope === config.argocd.namespace && (g.verb !== 'get' || g.resource === 'secrets'))
-        .map(grantKey),
-    ).toEqual([]);
   });
 });
 

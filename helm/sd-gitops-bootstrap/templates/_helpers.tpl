@@ -149,8 +149,8 @@ release namespace (Helm's own), and Argo CD's when the Job installs Argo CD (arg
 
 {{/*
 The permissions of the program, as RBAC rules, from the values: the same list the program's preflight asks
-the API server about (src/steps/preflight.ts, `requiredPermissions`); test/e2e/chart.test.ts checks that
-the rendered rules and that list are equal, rule for rule. Output (YAML):
+the API server about (each step's `needs` in src/steps/, collected by src/steps/preflight.ts);
+test/unit/chart-rbac.test.ts checks that the rendered rules and that list are equal, rule for rule. Output (YAML):
 
   cluster:     rules of the ClusterRole (bound cluster-wide)
   namespaces:  { <namespace>: rules of a Role there }
@@ -529,8 +529,8 @@ nothing here can grant rights, directly or through Argo CD (whose application co
 create, delete, bind, escalate or impersonate anywhere; in the Argo CD namespace only `get`, and no Secret;
 writes only by name, of objects the hook run created: the environment namespaces (patch), Seldon Deploy's
 git-creds Secret (patch), the report ConfigMap (patch) and the Lease (update). The same list as the
-program's preflight for that scope (src/steps/preflight.ts, `driftPermissions`); test/e2e/chart.test.ts
-checks they are equal. Output like rbacRules (cluster, namespaces).
+program's preflight for that scope (what DRIFT_STEPS declare, src/steps/runner.ts);
+test/unit/chart-rbac.test.ts checks they are equal. Output like rbacRules (cluster, namespaces).
 */}}
 {{- define "sd-gitops-bootstrap.scheduledRules" -}}
 {{- $c := .Values.config -}}
