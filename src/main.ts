@@ -21,6 +21,7 @@ import {
   PermissionError,
   UsageError,
 } from './errors.ts';
+import { argocdManifest } from './inputs/inputs.ts';
 import { type ConnectOptions, connect } from './kube/client.ts';
 import { LeaseHeldError } from './kube/lease.ts';
 import type { Kube } from './kube/types.ts';
@@ -35,7 +36,6 @@ import { redact } from './report/redact.ts';
 import type { ReadinessReport } from './report/types.ts';
 import { configMapFor, formatText, TERMINATION_LOG, writeTerminationLog } from './report/writers.ts';
 import { createContext, type Mode, type Scope, type StepContext, type StepDeps } from './steps/context.ts';
-import { argocdManifest } from './steps/inputs.ts';
 import { LEASE_NAME } from './steps/preflight.ts';
 import { DRIFT_STEPS, runSteps, STEPS, UNINSTALL_STEPS } from './steps/runner.ts';
 

@@ -10,6 +10,12 @@
  * itself when Argo CD is managed elsewhere (`install.source: skip`).
  */
 import { messageOf, StepError } from '../errors.ts';
+import {
+  adminPasswordDecision,
+  passwordStored,
+  readAdminPassword,
+  storedArgocdWebhookData,
+} from '../inputs/inputs.ts';
 import { describeRef, readSecret } from '../kube/objects.ts';
 import type { KubeObject } from '../kube/types.ts';
 import {
@@ -26,17 +32,11 @@ import {
   serverParams,
   ssoSecretLabelPatch,
 } from '../manifests/argocd-settings.ts';
+import { withOwnedFields } from '../manifests/ownership.ts';
 import { passwordMatches } from '../manifests/password.ts';
 import { adminCheck, anonymousCheck, insecureCheck, type SeenData } from '../report/posture.ts';
 import type { Check } from '../report/types.ts';
 import type { Step, StepContext } from './context.ts';
-import {
-  adminPasswordDecision,
-  passwordStored,
-  readAdminPassword,
-  storedArgocdWebhookData,
-} from './inputs.ts';
-import { withOwnedFields } from './ownership.ts';
 
 const NAME = 'configure-argocd';
 

@@ -4,14 +4,14 @@
  * only the difference; report only reads, and says check by check whether the result works.
  */
 import type { Config, Env } from '../config/types.ts';
+import type { GitRunner } from '../git/git.ts';
+import { InventoryKeeper } from '../inventory/keeper.ts';
 import type { LeaseHandle } from '../kube/lease.ts';
 import { describeRef, overlay, refKey } from '../kube/objects.ts';
 import type { Kube, KubeObject, ObjectChange, ObjectRef } from '../kube/types.ts';
 import type { Logger } from '../log.ts';
 import { type InventorySet, isMember } from '../manifests/inventory.ts';
 import type { Check } from '../report/types.ts';
-import type { GitRunner } from './git.ts';
-import { InventoryKeeper } from './inventory.ts';
 
 /** `apply` converges, `plan` dry-runs every write, `status` only reports, `uninstall` removes the inventory. */
 export type Mode = 'apply' | 'plan' | 'status' | 'uninstall';
@@ -261,7 +261,7 @@ export function createContext(opts: ContextOptions): StepContext {
 
 /**
  * `fn`, computed once per run (context) and shared by every caller: inputs such as the credentials
- * (src/steps/inputs.ts), never live targets.
+ * (src/inputs/inputs.ts), never live targets.
  */
 export function perRun<T>(fn: (ctx: StepContext) => Promise<T>): (ctx: StepContext) => Promise<T> {
   const memo = new WeakMap<StepContext, Promise<T>>();

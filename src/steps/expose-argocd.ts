@@ -4,13 +4,13 @@
  * nothing is done (false). A VirtualService this program created earlier is not deleted when disabled.
  */
 import { messageOf } from '../errors.ts';
+import { virtualServicePlan } from '../inputs/inputs.ts';
 import { includesDesired } from '../kube/objects.ts';
 import type { KubeObject } from '../kube/types.ts';
 import { rootPrefix } from '../manifests/common.ts';
 import { VIRTUAL_SERVICE_NAME, virtualService } from '../manifests/virtualservice.ts';
 import type { Check } from '../report/types.ts';
 import type { Step, StepContext } from './context.ts';
-import { virtualServicePlan } from './inputs.ts';
 
 const NAME = 'expose-argocd';
 

@@ -4,6 +4,12 @@
  * (existing entries kept), and Seldon Deploy's `git-creds` Secret, all matching the source Secret.
  */
 import { ApiError, messageOf } from '../errors.ts';
+import {
+  readCaBundle,
+  readGitCredentials,
+  requireSeldonDeployNamespace,
+  unencryptedPrivateKey,
+} from '../inputs/inputs.ts';
 import { describeRef } from '../kube/objects.ts';
 import type { KubeObject } from '../kube/types.ts';
 import { argocdRepositorySecret, repoHost, seldonGitCredsSecret } from '../manifests/git-credentials.ts';
@@ -20,18 +26,12 @@ import {
   knownHostsEntries,
   mergeKnownHosts,
 } from '../manifests/known-hosts.ts';
+import { withOwnedFields } from '../manifests/ownership.ts';
 import { GITOPS_SECRET_CHECK, gitopsSecretCheck, SELDON_DEPLOY_CHART } from '../manifests/seldon-deploy.ts';
 import { pemBundle, TLS_CERTS_CONFIGMAP, tlsCertsConfigMap } from '../manifests/tls-certs.ts';
 import { argocdUrl } from '../manifests/virtualservice.ts';
 import type { Check } from '../report/types.ts';
 import type { Step, StepContext } from './context.ts';
-import {
-  readCaBundle,
-  readGitCredentials,
-  requireSeldonDeployNamespace,
-  unencryptedPrivateKey,
-} from './inputs.ts';
-import { withOwnedFields } from './ownership.ts';
 
 const NAME = 'git-credentials';
 

@@ -14,8 +14,8 @@ import {
   startRedirector,
   type TestServer,
 } from '../../test/support/git-http-backend.ts';
+import { execaRunner, type GitRunner } from '../git/git.ts';
 import { checkRepository } from './check-repository.ts';
-import { execaRunner, type GitRunner } from './git.ts';
 
 const USER = 'gitops-bot';
 const TOKEN = `tok-${Math.random().toString(36).slice(2)}-secret`;

@@ -5,6 +5,16 @@
  */
 
 import { messageOf, StepError } from '../errors.ts';
+import {
+  adminPasswordDecision,
+  argocdManifest,
+  droppedManifestMembers,
+  passwordStored,
+  readAdminPassword,
+  readCaBundle,
+  readGitCredentials,
+  storedArgocdWebhookData,
+} from '../inputs/inputs.ts';
 import { describeRef, overlay } from '../kube/objects.ts';
 import { crdEstablished } from '../kube/status.ts';
 import type { KubeObject } from '../kube/types.ts';
@@ -17,16 +27,6 @@ import { KNOWN_HOSTS_CONFIGMAP, KNOWN_HOSTS_KEY, mergeKnownHosts } from '../mani
 import { TLS_CERTS_CONFIGMAP, tlsCertsConfigMap } from '../manifests/tls-certs.ts';
 import type { Check } from '../report/types.ts';
 import type { Step, StepContext } from './context.ts';
-import {
-  adminPasswordDecision,
-  argocdManifest,
-  droppedManifestMembers,
-  passwordStored,
-  readAdminPassword,
-  readCaBundle,
-  readGitCredentials,
-  storedArgocdWebhookData,
-} from './inputs.ts';
 
 const NAME = 'install-argocd';
 

@@ -8,16 +8,6 @@ import { hostname } from 'node:os';
 import { environmentsOf } from '../config/environments.ts';
 import { webhookSettings } from '../config/webhooks.ts';
 import { ApiError, messageOf, PermissionError, StepError } from '../errors.ts';
-import { acquireLease, type LeaseHandle, LeaseHeldError, type LeaseObservation } from '../kube/lease.ts';
-import { groupOf } from '../kube/objects.ts';
-import { sleep } from '../kube/retry.ts';
-import type { Kube, ResourceRule, RulesReview } from '../kube/types.ts';
-import { ARGO_CRDS, CLUSTER_SCOPED_KINDS } from '../manifests/argocd.ts';
-import { ARGOCD_SECRET } from '../manifests/argocd-settings.ts';
-import { REPOSITORY_SECRET_NAME } from '../manifests/git-credentials.ts';
-import { INVENTORY_CONFIGMAP, type Inventory } from '../manifests/inventory.ts';
-import type { Check } from '../report/types.ts';
-import type { Step, StepContext } from './context.ts';
 import {
   argocdManifest,
   credentialsSecretRef,
@@ -29,7 +19,17 @@ import {
   requireSeldonDeployNamespace,
   unencryptedPrivateKey,
   virtualServicePlan,
-} from './inputs.ts';
+} from '../inputs/inputs.ts';
+import { acquireLease, type LeaseHandle, LeaseHeldError, type LeaseObservation } from '../kube/lease.ts';
+import { groupOf } from '../kube/objects.ts';
+import { sleep } from '../kube/retry.ts';
+import type { Kube, ResourceRule, RulesReview } from '../kube/types.ts';
+import { ARGO_CRDS, CLUSTER_SCOPED_KINDS } from '../manifests/argocd.ts';
+import { ARGOCD_SECRET } from '../manifests/argocd-settings.ts';
+import { REPOSITORY_SECRET_NAME } from '../manifests/git-credentials.ts';
+import { INVENTORY_CONFIGMAP, type Inventory } from '../manifests/inventory.ts';
+import type { Check } from '../report/types.ts';
+import type { Step, StepContext } from './context.ts';
 
 const NAME = 'preflight';
 export const LEASE_NAME = 'sd-gitops-bootstrap';

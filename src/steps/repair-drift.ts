@@ -9,6 +9,13 @@
  * CD's application controller (README: "Drift repaired between upgrades").
  */
 import { messageOf } from '../errors.ts';
+import {
+  argocdManifest,
+  plannedRemovals,
+  readGitCredentials,
+  requireSeldonDeployNamespace,
+  virtualServicePlan,
+} from '../inputs/inputs.ts';
 import { describeRef, includesDesired, overlay, refOf } from '../kube/objects.ts';
 import type { KubeObject, ObjectRef } from '../kube/types.ts';
 import { application } from '../manifests/application.ts';
@@ -23,13 +30,6 @@ import { TLS_CERTS_CONFIGMAP } from '../manifests/tls-certs.ts';
 import { virtualService } from '../manifests/virtualservice.ts';
 import type { Check } from '../report/types.ts';
 import type { Step, StepContext } from './context.ts';
-import {
-  argocdManifest,
-  plannedRemovals,
-  readGitCredentials,
-  requireSeldonDeployNamespace,
-  virtualServicePlan,
-} from './inputs.ts';
 
 const NAME = 'repair-drift';
 export const REPAIR = 'run `helm upgrade` to repair';

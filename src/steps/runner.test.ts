@@ -4,6 +4,7 @@ import { sampleConfig } from '../../test/fixtures/sample-config.ts';
 import { fakeOpensshKey } from '../../test/fixtures/ssh-key.ts';
 import type { Config, Env } from '../config/types.ts';
 import { ApiError } from '../errors.ts';
+import type { GitRunner } from '../git/git.ts';
 import type { KubeObject, ObjectChange } from '../kube/types.ts';
 import { createLogger } from '../log.ts';
 import { b64, fromB64 } from '../manifests/common.ts';
@@ -13,7 +14,6 @@ import { passwordMatches } from '../manifests/password.ts';
 import { buildReport } from '../report/build.ts';
 import { formatPlan } from '../report/plan.ts';
 import { createContext, type Mode, type StepContext } from './context.ts';
-import type { GitRunner } from './git.ts';
 import { runSteps, UNINSTALL_STEPS } from './runner.ts';
 
 const ENV: Env = {

@@ -5,6 +5,7 @@
  */
 
 import { messageOf } from '../errors.ts';
+import { removedEnvironments } from '../inputs/inputs.ts';
 import { inParallel } from '../kube/apply.ts';
 import { describeRef, includesDesired } from '../kube/objects.ts';
 import { applicationReady, applicationStatus } from '../kube/status.ts';
@@ -16,7 +17,6 @@ import { type Environment, environmentsOf } from '../manifests/common.ts';
 import { namespaceFor } from '../manifests/namespace.ts';
 import type { Check } from '../report/types.ts';
 import type { Step, StepContext } from './context.ts';
-import { removedEnvironments } from './inputs.ts';
 
 const NAME = 'setup-environments';
 

@@ -4,11 +4,11 @@ import { sampleConfig } from '../../test/fixtures/sample-config.ts';
 import { fakeOpensshKey } from '../../test/fixtures/ssh-key.ts';
 import type { Env } from '../config/types.ts';
 import { StepError } from '../errors.ts';
+import { parseGitCredentials } from '../inputs/inputs.ts';
 import type { KubeObject, ObjectChange } from '../kube/types.ts';
 import { createLogger } from '../log.ts';
 import { b64, fromB64 } from '../manifests/common.ts';
 import { createContext, describeChanges, recordChange } from './context.ts';
-import { parseGitCredentials } from './inputs.ts';
 import { desiredInstallObjects, imageVersion } from './install-argocd.ts';
 import {
   describePermission,

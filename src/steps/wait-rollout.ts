@@ -5,13 +5,13 @@
  */
 
 import { messageOf } from '../errors.ts';
+import { argocdManifest } from '../inputs/inputs.ts';
 import { deploymentRolledOut, type Readiness, statefulSetRolledOut } from '../kube/status.ts';
 import type { KubeObject } from '../kube/types.ts';
 import { formatDuration, waitFor } from '../kube/wait.ts';
 import { networkPolicyCheck } from '../report/posture.ts';
 import type { Check } from '../report/types.ts';
 import type { Step, StepContext } from './context.ts';
-import { argocdManifest } from './inputs.ts';
 
 const NAME = 'wait-rollout';
 const PART_OF_ARGOCD = 'app.kubernetes.io/part-of=argocd';
