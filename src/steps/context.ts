@@ -149,6 +149,8 @@ export interface ContextOptions {
   scope?: Scope;
   config: Config;
   env: Env;
+  /** Where the run's own objects live; default POD_NAMESPACE, else the kubeconfig context's namespace. */
+  runNamespace?: string;
   kube: Kube;
   log: Logger;
   signal?: AbortSignal;
@@ -164,7 +166,7 @@ export function createContext(opts: ContextOptions): StepContext {
   const deadline = now().getTime() + opts.env.SD_BOOTSTRAP_TIMEOUT_MS;
   const deadlineSignal = AbortSignal.timeout(Math.max(1, opts.env.SD_BOOTSTRAP_TIMEOUT_MS));
   const signal = opts.signal ? AbortSignal.any([opts.signal, deadlineSignal]) : deadlineSignal;
-  const runNamespace = opts.env.POD_NAMESPACE ?? opts.kube.defaultNamespace;
+  const runNamespace = opts.runNamespace ?? opts.env.POD_NAMESPACE ?? opts.kube.defaultNamespace;
   const scope = opts.scope ?? 'full';
   const writes = opts.mode === 'apply' || opts.mode === 'uninstall';
   // A drift run never writes the inventory: it creates and deletes nothing.
@@ -273,28 +275,4 @@ export function perRun<T>(fn: (ctx: StepContext) => Promise<T>): (ctx: StepConte
     }
     return p;
   };
-}
-
-/** `3 created, 1 updated, 50 unchanged` (plan: `3 to create, …`), or `` when nothing was applied. */
-export function describeChanges(changes: readonly ObjectChange[], mode: Mode): string {
-  const n = { created: 0, updated: 0, unchanged: 0, deleted: 0 };
-  for (const c of changes) n[c.action]++;
-  const parts =
-    mode === 'plan'
-      ? [
-          [n.deleted, 'to delete'],
-          [n.created, 'to create'],
-          [n.updated, 'to update'],
-          [n.unchanged, 'unchanged'],
-        ]
-      : [
-          [n.deleted, 'deleted'],
-          [n.created, 'created'],
-          [n.updated, 'updated'],
-          [n.unchanged, 'unchanged'],
-        ];
-  return parts
-    .filter(([count]) => (count as number) > 0)
-    .map(([count, word]) => `${count} ${word}`)
-    .join(', ');
 }
