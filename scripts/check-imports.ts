@@ -5,8 +5,11 @@
  * - Circles: among the project's own modules (src/, scripts/, test/), with type-only imports and dynamic
  *   `import('./literal.ts')` counted too — a circle through a dynamic import is how `npm run images` once
  *   waited on itself (exit 13).
- * - Steps: a module under src/steps/ that exports a Step (`export const x: Step = …`) may import the
- *   context, the run inputs, the manifests and the kube layer, never another step.
+ * - Steps: src/steps/ holds the steps, the context they get (`context.ts`) and the order they run in
+ *   (`runner.ts`). Every other module there is a step and exports one (`export const x: Step = …`, or the
+ *   preflight's `export function preflightFor(…): Step {`); a
+ *   helper that is not a step lives outside src/steps/. A step imports nothing from src/steps/ but the
+ *   context.
  * - Test code: nothing under src/ but its tests imports from test/ or a fake.
  *
  * Imports are read from the text (every relative import here names its `.ts` file), so the check needs no
@@ -88,8 +91,13 @@ export function circles(graph: Map<string, string[]>): string[][] {
   return out;
 }
 
-const isStep = (file: string, text: string) =>
-  file.startsWith('src/steps/') && !file.endsWith('.test.ts') && /^export const \w+: Step = /m.test(text);
+/** The two modules of src/steps/ that are not steps: what a step gets, and the order steps run in. */
+const CONTEXT = 'src/steps/context.ts';
+const RUNNER = 'src/steps/runner.ts';
+const isStepModule = (file: string) =>
+  file.startsWith('src/steps/') && !file.endsWith('.test.ts') && file !== CONTEXT && file !== RUNNER;
+const exportsStep = (text: string) =>
+  /^export (?:const \w+: Step = |function \w+\([^)]*\): Step \{)/m.test(text);
 
 /** What the import rules forbid, one sentence each. */
 export function problems(
@@ -97,10 +105,14 @@ export function problems(
   read = (f: string) => readFileSync(join(root, f), 'utf8'),
 ) {
   const found = circles(graph).map((c) => `import circle among ${c.join(', ')}`);
-  const steps = new Set([...graph.keys()].filter((f) => isStep(f, read(f))));
+  const steps = new Set([...graph.keys()].filter(isStepModule));
   for (const [file, imports] of graph) {
     if (steps.has(file)) {
-      for (const i of imports.filter((i) => steps.has(i))) found.push(`step ${file} imports step ${i}`);
+      if (!exportsStep(read(file)))
+        found.push(`${file} is not a step (exports no Step): move it out of src/steps/`);
+      for (const i of imports.filter((i) => i.startsWith('src/steps/') && i !== CONTEXT)) {
+        found.push(`step ${file} imports ${steps.has(i) ? 'step ' : ''}${i}`);
+      }
     }
     if (file.startsWith('src/') && !file.endsWith('.test.ts')) {
       for (const i of imports.filter((i) => i.startsWith('test/') || /(^|\/)fake[^/]*\.ts$/.test(i))) {

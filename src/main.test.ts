@@ -8,9 +8,10 @@ import { FakeKube } from '../test/fakes/kube.ts';
 import { sampleRepositoryGit } from '../test/fixtures/git-runner.ts';
 import { SAMPLE_INPUT } from '../test/fixtures/sample-config.ts';
 import { fakeOpensshKey } from '../test/fixtures/ssh-key.ts';
+import { parseCli } from './cli/args.ts';
 import { ApiError } from './errors.ts';
 import type { Kube, KubeObject } from './kube/types.ts';
-import { parseCli, run } from './main.ts';
+import { run } from './main.ts';
 import { b64 } from './manifests/common.ts';
 import type { ReadinessReport } from './report/types.ts';
 

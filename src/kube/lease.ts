@@ -16,7 +16,70 @@
  * past its Lease finds out before it writes, not after.
  */
 import { ApiError, LeaseLostError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { sleep } from './retry.ts';
 import type { Kube, KubeObject } from './types.ts';
+
+/** The run's Lease, in the namespace the run runs in: one run at a time per namespace. */
+export const LEASE_NAME = 'sd-gitops-bootstrap';
+
+/**
+ * How long the Lease lasts without renewal (renewed every third of it while the run lives): a run killed
+ * without releasing it (SIGKILL, a lost node) blocks the next one for this long after the next one first
+ * sees it (expiry is judged by observation on the waiting run's own clock, never by the holder's).
+ */
+export const LEASE_TTL_SECONDS = 60;
+/** A run that would have less than this left after waiting for the Lease does not wait. */
+const MIN_RUN_AFTER_WAIT_MS = 60_000;
+const LEASE_POLL_MS = 5_000;
+
+export interface WaitForLeaseOptions {
+  namespace: string;
+  holder: string;
+  now: () => Date;
+  /** Milliseconds left of the run's deadline. */
+  remainingMs: () => number;
+  signal: AbortSignal;
+  log: Pick<Logger, 'warn' | 'error'>;
+}
+
+/**
+ * The run's Lease, waited for while another run holds it — as long as it runs out (or is released) early
+ * enough to leave this run a minute of its own deadline; otherwise LeaseHeldError at once. The holder may
+ * be a run that is still working (it releases the Lease when done) or one that was killed (its Lease
+ * then expires, at most LEASE_TTL_SECONDS after its last renewal, and is taken over).
+ */
+export async function waitForLease(kube: Kube, opts: WaitForLeaseOptions): Promise<LeaseHandle> {
+  let said = '';
+  // What this run has seen of another run's Lease, across attempts: it expires after a full TTL seen
+  // unchanged on this pod's monotonic clock, whatever the holder's clock says.
+  const observation: LeaseObservation = {};
+  for (;;) {
+    try {
+      return await acquireLease(kube, {
+        namespace: opts.namespace,
+        name: LEASE_NAME,
+        holder: opts.holder,
+        ttlSeconds: LEASE_TTL_SECONDS,
+        observation,
+        onLost: (reason) => opts.log.error(`✗ lost the Lease: ${reason}`),
+      });
+    } catch (err) {
+      if (!(err instanceof LeaseHeldError) || err.until === undefined) throw err;
+      const left = err.until.getTime() - opts.now().getTime();
+      if (left > opts.remainingMs() - MIN_RUN_AFTER_WAIT_MS) throw err;
+      const line = `waiting for Lease ${opts.namespace}/${LEASE_NAME}: ${err.holder} holds it until ${err.until.toISOString()} (a run that ends releases it earlier)`;
+      if (line !== said) opts.log.warn(line);
+      said = line;
+      await sleep(Math.min(LEASE_POLL_MS, Math.max(200, left + 200)), opts.signal);
+    }
+  }
+}
+
+/** Deletes the run's Lease (uninstall: nothing of the run stays), after it was released. */
+export async function deleteLease(kube: Kube, namespace: string): Promise<void> {
+  await kube.delete({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', namespace, name: LEASE_NAME });
+}
 
 export interface LeaseOptions {
   namespace: string;

@@ -6,11 +6,6 @@
  */
 import { join } from 'node:path';
 import { messageOf, StepError } from '../errors.ts';
-import { environmentsOf } from '../manifests/common.ts';
-import type { GitCredentials } from '../manifests/git-credentials.ts';
-import { redact } from '../report/redact.ts';
-import type { Check } from '../report/types.ts';
-import { perRun, type Step, type StepContext } from './context.ts';
 import {
   execaRunner,
   type GitErrorContext,
@@ -19,8 +14,18 @@ import {
   gitCaEnv,
   translateGitError,
   withTempDir,
-} from './git.ts';
-import { credentialsSecretRef, readCaBundle, readGitCredentials, unencryptedPrivateKey } from './inputs.ts';
+} from '../git/git.ts';
+import {
+  credentialsSecretRef,
+  readCaBundle,
+  readGitCredentials,
+  unencryptedPrivateKey,
+} from '../inputs/inputs.ts';
+import { environmentsOf } from '../manifests/common.ts';
+import type { GitCredentials } from '../manifests/git-credentials.ts';
+import { redact } from '../report/redact.ts';
+import type { Check } from '../report/types.ts';
+import { perRun, type Step, type StepContext } from './context.ts';
 
 const NAME = 'check-repository';
 const GIT_TIMEOUT_MS = 120_000;

@@ -14,6 +14,15 @@
 
 import type { Config } from '../config/types.ts';
 import { messageOf, StepError } from '../errors.ts';
+import {
+  adminPasswordDecision,
+  desiredArgocdConfig,
+  passwordStored,
+  readAdminPassword,
+  readCaBundle,
+  readGitCredentials,
+  storedArgocdWebhookData,
+} from '../inputs/inputs.ts';
 import { describeRef, readSecret } from '../kube/objects.ts';
 import { applyNamedPermissions, applyPermissions, type Permission } from '../kube/rbac.ts';
 import type { KubeObject } from '../kube/types.ts';
@@ -33,19 +42,12 @@ import {
 } from '../manifests/argocd-settings.ts';
 import { repoHost } from '../manifests/git-credentials.ts';
 import { KNOWN_HOSTS_CONFIGMAP, KNOWN_HOSTS_KEY, knownHostsEntries } from '../manifests/known-hosts.ts';
+import { withOwnedFields } from '../manifests/ownership.ts';
 import { passwordMatches } from '../manifests/password.ts';
 import { pemBundle, TLS_CERTS_CONFIGMAP } from '../manifests/tls-certs.ts';
 import { adminCheck, anonymousCheck, insecureCheck, type SeenData } from '../report/posture.ts';
 import type { Check } from '../report/types.ts';
 import type { NeedsInputs, Step, StepContext } from './context.ts';
-import {
-  desiredArgocdConfig,
-  passwordStored,
-  readAdminPassword,
-  readCaBundle,
-  readGitCredentials,
-} from './inputs.ts';
-import { withOwnedFields } from './ownership.ts';
 
 const NAME = 'configure-argocd';
 

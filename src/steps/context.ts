@@ -4,6 +4,8 @@
  * only the difference; report only reads, and says check by check whether the result works.
  */
 import type { Config, Env } from '../config/types.ts';
+import type { GitRunner } from '../git/git.ts';
+import { InventoryKeeper } from '../inventory/keeper.ts';
 import type { LeaseHandle } from '../kube/lease.ts';
 import { describeRef, refKey } from '../kube/objects.ts';
 import type { Permission } from '../kube/rbac.ts';
@@ -11,8 +13,6 @@ import type { Kube, KubeObject, ObjectChange, ObjectRef } from '../kube/types.ts
 import type { Logger } from '../log.ts';
 import { type Inventory, type InventoryMember, type InventorySet, isMember } from '../manifests/inventory.ts';
 import type { Check } from '../report/types.ts';
-import type { GitRunner } from './git.ts';
-import { InventoryKeeper } from './inventory.ts';
 
 /** `apply` converges, `plan` dry-runs every write, `status` only reports, `uninstall` removes the inventory. */
 export type Mode = 'apply' | 'plan' | 'status' | 'uninstall';
@@ -208,6 +208,8 @@ export interface ContextOptions {
   scope?: Scope;
   config: Config;
   env: Env;
+  /** Where the run's own objects live; default POD_NAMESPACE, else the kubeconfig context's namespace. */
+  runNamespace?: string;
   kube: Kube;
   log: Logger;
   signal?: AbortSignal;
@@ -222,7 +224,7 @@ export function createContext(opts: ContextOptions): StepContext {
   const deadline = now().getTime() + opts.env.SD_BOOTSTRAP_TIMEOUT_MS;
   const deadlineSignal = AbortSignal.timeout(Math.max(1, opts.env.SD_BOOTSTRAP_TIMEOUT_MS));
   const signal = opts.signal ? AbortSignal.any([opts.signal, deadlineSignal]) : deadlineSignal;
-  const runNamespace = opts.env.POD_NAMESPACE ?? opts.kube.defaultNamespace;
+  const runNamespace = opts.runNamespace ?? opts.env.POD_NAMESPACE ?? opts.kube.defaultNamespace;
   const scope = opts.scope ?? 'full';
   const writes = opts.mode === 'apply' || opts.mode === 'uninstall';
   // A drift run never writes the inventory: it creates and deletes nothing.
@@ -307,7 +309,7 @@ export function createContext(opts: ContextOptions): StepContext {
 
 /**
  * `fn`, computed once per run (context) and shared by every caller: inputs such as the credentials
- * (src/steps/inputs.ts), never live targets.
+ * (src/inputs/inputs.ts), never live targets.
  */
 export function perRun<T>(fn: (ctx: StepContext) => Promise<T>): (ctx: StepContext) => Promise<T> {
   const memo = new WeakMap<StepContext, Promise<T>>();
@@ -319,28 +321,4 @@ export function perRun<T>(fn: (ctx: StepContext) => Promise<T>): (ctx: StepConte
     }
     return p;
   };
-}
-
-/** `3 created, 1 updated, 50 unchanged` (plan: `3 to create, …`), or `` when nothing was applied. */
-export function describeChanges(changes: readonly ObjectChange[], mode: Mode): string {
-  const n = { created: 0, updated: 0, unchanged: 0, deleted: 0 };
-  for (const c of changes) n[c.action]++;
-  const parts =
-    mode === 'plan'
-      ? [
-          [n.deleted, 'to delete'],
-          [n.created, 'to create'],
-          [n.updated, 'to update'],
-          [n.unchanged, 'unchanged'],
-        ]
-      : [
-          [n.deleted, 'deleted'],
-          [n.created, 'created'],
-          [n.updated, 'updated'],
-          [n.unchanged, 'unchanged'],
-        ];
-  return parts
-    .filter(([count]) => (count as number) > 0)
-    .map(([count, word]) => `${count} ${word}`)
-    .join(', ');
 }

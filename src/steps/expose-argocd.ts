@@ -6,6 +6,7 @@
 
 import type { Config } from '../config/types.ts';
 import { messageOf } from '../errors.ts';
+import { virtualServicePlan } from '../inputs/inputs.ts';
 import { groupOf, includesDesired } from '../kube/objects.ts';
 import { applyPermissions, type Permission } from '../kube/rbac.ts';
 import type { KubeObject } from '../kube/types.ts';
@@ -13,7 +14,6 @@ import { rootPrefix } from '../manifests/common.ts';
 import { VIRTUAL_SERVICE_NAME, virtualService } from '../manifests/virtualservice.ts';
 import type { Check } from '../report/types.ts';
 import type { NeedsInputs, Step, StepContext } from './context.ts';
-import { virtualServicePlan } from './inputs.ts';
 
 const NAME = 'expose-argocd';
 

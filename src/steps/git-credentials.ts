@@ -8,6 +8,12 @@
 
 import type { Config } from '../config/types.ts';
 import { ApiError, messageOf } from '../errors.ts';
+import {
+  readCaBundle,
+  readGitCredentials,
+  requireSeldonDeployNamespace,
+  unencryptedPrivateKey,
+} from '../inputs/inputs.ts';
 import { describeRef } from '../kube/objects.ts';
 import { applyNamedPermissions, type Permission } from '../kube/rbac.ts';
 import type { KubeObject } from '../kube/types.ts';
@@ -23,12 +29,11 @@ import {
   type HelmRelease,
   latestReleaseSecrets,
 } from '../manifests/helm-release.ts';
+import { withOwnedFields } from '../manifests/ownership.ts';
 import { GITOPS_SECRET_CHECK, gitopsSecretCheck, SELDON_DEPLOY_CHART } from '../manifests/seldon-deploy.ts';
 import { argocdUrl } from '../manifests/virtualservice.ts';
 import type { Check } from '../report/types.ts';
 import type { NeedsInputs, Step, StepContext } from './context.ts';
-import { readCaBundle, readGitCredentials, requireSeldonDeployNamespace, unencryptedPrivateKey } from './inputs.ts';
-import { withOwnedFields } from './ownership.ts';
 
 const NAME = 'git-credentials';
 

@@ -14,8 +14,8 @@ import {
   startRedirector,
   type TestServer,
 } from '../../test/support/git-http-backend.ts';
+import { execaRunner, type GitRunner } from '../git/git.ts';
 import { checkRepository } from './check-repository.ts';
-import { execaRunner, type GitRunner } from './git.ts';
 
 const USER = 'gitops-bot';
 const TOKEN = `tok-${Math.random().toString(36).slice(2)}-secret`;
@@ -142,7 +142,7 @@ describe('HTTPS credentials with a real git over HTTP', () => {
 /** A child process that holds a credential directory, as a run does while git works. */
 function driver(mode: 'abort' | 'exit' | 'throw' | 'none'): string {
   const file = join(work, `driver-${mode}.ts`);
-  const git = join(import.meta.dirname, 'git.ts');
+  const git = join(import.meta.dirname, '../git/git.ts');
   writeFileSync(
     file,
     `import { writeFile } from 'node:fs/promises';

@@ -8,6 +8,13 @@
 
 import type { Config } from '../config/types.ts';
 import { messageOf, StepError } from '../errors.ts';
+import {
+  argocdManifest,
+  desiredArgocdConfig,
+  droppedManifestMembers,
+  passwordStored,
+  readAdminPassword,
+} from '../inputs/inputs.ts';
 import { describeRef, groupOf, overlay } from '../kube/objects.ts';
 import {
   applyNamedPermissions,
@@ -24,13 +31,6 @@ import { ARGOCD_SERVER, adminPasswordSecret } from '../manifests/argocd-settings
 import { MANAGED_BY_LABELS } from '../manifests/common.ts';
 import type { Check } from '../report/types.ts';
 import type { NeedsInputs, Step, StepContext } from './context.ts';
-import {
-  argocdManifest,
-  desiredArgocdConfig,
-  droppedManifestMembers,
-  passwordStored,
-  readAdminPassword,
-} from './inputs.ts';
 
 const NAME = 'install-argocd';
 

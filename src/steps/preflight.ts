@@ -9,9 +9,14 @@
 import { hostname } from 'node:os';
 import type { Config } from '../config/types.ts';
 import { ApiError, messageOf, PermissionError, StepError } from '../errors.ts';
-import { acquireLease, type LeaseHandle, LeaseHeldError, type LeaseObservation } from '../kube/lease.ts';
+import {
+  argocdManifest,
+  credentialsSecretRef,
+  plannedRemovals,
+  virtualServicePlan,
+} from '../inputs/inputs.ts';
+import { LEASE_NAME, LeaseHeldError, waitForLease } from '../kube/lease.ts';
 import { applyPermissions, dedupePermissions, missingPermissions, type Permission } from '../kube/rbac.ts';
-import { sleep } from '../kube/retry.ts';
 import { INVENTORY_CONFIGMAP } from '../manifests/inventory.ts';
 import type { Check } from '../report/types.ts';
 import type {
@@ -22,10 +27,8 @@ import type {
   Step,
   StepContext,
 } from './context.ts';
-import { argocdManifest, credentialsSecretRef, plannedRemovals, virtualServicePlan } from './inputs.ts';
 
 const NAME = 'preflight';
-export const LEASE_NAME = 'sd-gitops-bootstrap';
 
 /**
  * The preflight's own: the run's objects in its namespace — the inventory (read in every mode to plan the
@@ -161,7 +164,14 @@ async function reconcile(ctx: StepContext, steps: readonly Step[]): Promise<stri
   if (ctx.mode !== 'apply' && ctx.mode !== 'uninstall') return granted;
   const holder = `${process.env.HOSTNAME || hostname()}/${process.pid}`;
   try {
-    const lease = await takeLease(ctx, holder);
+    const lease = await waitForLease(ctx.kube, {
+      namespace: ctx.runNamespace,
+      holder,
+      now: () => ctx.now(),
+      remainingMs: () => ctx.remainingMs(),
+      signal: ctx.signal,
+      log: ctx.log,
+    });
     ctx.state.lease = lease;
     // Every write from here on (each attempt, whichever step or helper makes it) first asks the Lease:
     // a run that lost it stops before its next write.
@@ -178,49 +188,6 @@ async function reconcile(ctx: StepContext, steps: readonly Step[]): Promise<stri
     });
   }
   return `${granted}, Lease ${ctx.runNamespace}/${LEASE_NAME} held`;
-}
-
-/**
- * How long the Lease lasts without renewal (renewed every third of it while the run lives): a run killed
- * without releasing it (SIGKILL, a lost node) blocks the next one for this long after the next one first
- * sees it (expiry is judged by observation on the waiting run's own clock, never by the holder's).
- */
-export const LEASE_TTL_SECONDS = 60;
-/** A run that would have less than this left after waiting for the Lease does not wait. */
-const MIN_RUN_AFTER_WAIT_MS = 60_000;
-const LEASE_POLL_MS = 5_000;
-
-/**
- * The Lease, waited for while another run holds it — as long as it runs out (or is released) early
- * enough to leave this run a minute of its own deadline; otherwise LeaseHeldError at once. The holder may
- * be a run that is still working (it releases the Lease when done) or one that was killed (its Lease
- * then expires, at most LEASE_TTL_SECONDS after its last renewal, and is taken over).
- */
-async function takeLease(ctx: StepContext, holder: string): Promise<LeaseHandle> {
-  let said = '';
-  // What this run has seen of another run's Lease, across attempts: it expires after a full TTL seen
-  // unchanged on this pod's monotonic clock, whatever the holder's clock says.
-  const observation: LeaseObservation = {};
-  for (;;) {
-    try {
-      return await acquireLease(ctx.kube, {
-        namespace: ctx.runNamespace,
-        name: LEASE_NAME,
-        holder,
-        ttlSeconds: LEASE_TTL_SECONDS,
-        observation,
-        onLost: (reason) => ctx.log.error(`✗ lost the Lease: ${reason}`),
-      });
-    } catch (err) {
-      if (!(err instanceof LeaseHeldError) || err.until === undefined) throw err;
-      const left = err.until.getTime() - ctx.now().getTime();
-      if (left > ctx.remainingMs() - MIN_RUN_AFTER_WAIT_MS) throw err;
-      const line = `waiting for Lease ${ctx.runNamespace}/${LEASE_NAME}: ${err.holder} holds it until ${err.until.toISOString()} (a run that ends releases it earlier)`;
-      if (line !== said) ctx.log.warn(line);
-      said = line;
-      await sleep(Math.min(LEASE_POLL_MS, Math.max(200, left + 200)), ctx.signal);
-    }
-  }
 }
 
 async function report(ctx: StepContext): Promise<Check[]> {

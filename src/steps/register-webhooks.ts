@@ -18,11 +18,13 @@
 import type { Config } from '../config/types.ts';
 import { ARGOCD_WEBHOOK_KEYS, type WebhookSettings, webhookSettings } from '../config/webhooks.ts';
 import { messageOf, StepError } from '../errors.ts';
+import { liveWebhookState, readWebhookState, readWebhookToken, webhookKeyDecided } from '../inputs/inputs.ts';
 import { describeRef, readSecret } from '../kube/objects.ts';
 import { applyNamedPermissions, type Permission } from '../kube/rbac.ts';
 import type { ObjectRef } from '../kube/types.ts';
 import { ARGOCD_SECRET } from '../manifests/argocd-settings.ts';
 import { b64 } from '../manifests/common.ts';
+import { withOwnedFields } from '../manifests/ownership.ts';
 import {
   argocdWebhookData,
   generateWebhookSecret,
@@ -43,8 +45,6 @@ import {
   providerClient,
 } from '../webhooks/index.ts';
 import type { NeedsInputs, Step, StepContext } from './context.ts';
-import { liveWebhookState, readWebhookState, readWebhookToken, webhookKeyDecided } from './inputs.ts';
-import { withOwnedFields } from './ownership.ts';
 
 const NAME = 'register-webhooks';
 const ROLE_NAME: Record<HookRole, string> = { argocd: 'argocd', seldonDeploy: 'seldon-deploy' };

@@ -7,11 +7,11 @@ import { FakeKube } from '../../test/fakes/kube.ts';
 import { sampleConfig } from '../../test/fixtures/sample-config.ts';
 import { fakeOpensshKey } from '../../test/fixtures/ssh-key.ts';
 import type { Config, Env } from '../config/types.ts';
+import type { GitRunner } from '../git/git.ts';
 import type { KubeObject, ObjectRef } from '../kube/types.ts';
 import { createLogger } from '../log.ts';
 import { b64 } from '../manifests/common.ts';
 import { createContext, type Scope } from './context.ts';
-import type { GitRunner } from './git.ts';
 import { permissionsOf } from './preflight.ts';
 import { DRIFT_STEPS, runSteps, STEPS } from './runner.ts';
 

@@ -11,6 +11,13 @@
 
 import type { Config } from '../config/types.ts';
 import { messageOf } from '../errors.ts';
+import {
+  argocdManifest,
+  plannedRemovals,
+  readGitCredentials,
+  requireSeldonDeployNamespace,
+  virtualServicePlan,
+} from '../inputs/inputs.ts';
 import { describeRef, groupOf, includesDesired, overlay, refOf } from '../kube/objects.ts';
 import { type Permission, resourceOf } from '../kube/rbac.ts';
 import type { KubeObject, ObjectRef } from '../kube/types.ts';
@@ -26,13 +33,6 @@ import { namespaceFor } from '../manifests/namespace.ts';
 import { virtualService } from '../manifests/virtualservice.ts';
 import type { Check } from '../report/types.ts';
 import type { NeedsInputs, Step, StepContext } from './context.ts';
-import {
-  argocdManifest,
-  plannedRemovals,
-  readGitCredentials,
-  requireSeldonDeployNamespace,
-  virtualServicePlan,
-} from './inputs.ts';
 
 const NAME = 'repair-drift';
 export const REPAIR = 'run `helm upgrade` to repair';

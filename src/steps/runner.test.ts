@@ -4,6 +4,7 @@ import { sampleConfig } from '../../test/fixtures/sample-config.ts';
 import { fakeOpensshKey } from '../../test/fixtures/ssh-key.ts';
 import type { Config, Env } from '../config/types.ts';
 import { ApiError } from '../errors.ts';
+import type { GitRunner } from '../git/git.ts';
 import type { KubeObject, ObjectChange } from '../kube/types.ts';
 import { createLogger } from '../log.ts';
 import { b64, fromB64 } from '../manifests/common.ts';
@@ -11,10 +12,9 @@ import { helmReleaseSecret } from '../manifests/helm-release.ts';
 import { applysetId, parseInventory } from '../manifests/inventory.ts';
 import { passwordMatches } from '../manifests/password.ts';
 import { buildReport } from '../report/build.ts';
-import { formatPlan } from '../report/plan.ts';
+import { formatPlan } from '../report/changes.ts';
 import { createContext, type Mode, type StepContext } from './context.ts';
-import type { GitRunner } from './git.ts';
-import { runSteps, UNINSTALL_STEPS } from './runner.ts';
+import { runSteps, runToEnd, UNINSTALL_STEPS } from './runner.ts';
 
 const ENV: Env = {
   SD_BOOTSTRAP_CONFIG: '/dev/null',
@@ -517,7 +517,7 @@ describe('uninstall', () => {
     expect(result.failed).toBeUndefined();
     expect(failing(result.checks)).toEqual([]);
     const left = [...kube.objects.keys()].filter((k) => !before.has(k));
-    // Environment namespaces are given back, never deleted; the Lease is deleted by main after the run.
+    // Environment namespaces are given back, never deleted; the Lease is deleted after the steps (runToEnd).
     expect(left.sort()).toEqual(
       [
         '/Namespace//production',
@@ -570,5 +570,37 @@ describe('uninstall', () => {
     expect(result.failed).toBeUndefined();
     expect(kube.objects.has('apps/Deployment/argocd/argocd-server')).toBe(true);
     expect(kube.objects.has('argoproj.io/Application/argocd/seldon-gitops-staging')).toBe(false);
+  });
+});
+
+describe('a run to its end', () => {
+  it('uninstall: the Lease goes last, after a clean removal', async () => {
+    const kube = cluster();
+    await runOnce(kube, 'apply');
+    const end = await runToEnd(context(kube, 'uninstall'), UNINSTALL_STEPS);
+    expect(end.failed).toBeUndefined();
+    expect(end.wrote).toBe(true);
+    expect(end.noReport).toBeUndefined();
+    expect(kube.objects.has('coordination.k8s.io/Lease/seldon-system/sd-gitops-bootstrap')).toBe(false);
+  });
+
+  it('apply stopped by missing permissions: wrote nothing, says why no report, no write request', async () => {
+    const kube = cluster();
+    kube.denied.add('create argoproj.io/applications argocd');
+    const before = kube.stats.writes;
+    const end = await runToEnd(context(kube, 'apply'));
+    expect(end.failed?.step).toBe('preflight');
+    expect(end.wrote).toBe(false);
+    expect(end.noReport).toBe('preflight found missing permissions, so this run writes nothing');
+    expect(kube.stats.writes).toBe(before);
+  });
+
+  it('apply that held the Lease: wrote, and its report may be written', async () => {
+    const kube = cluster();
+    const end = await runToEnd(context(kube, 'apply'));
+    expect(end.failed).toBeUndefined();
+    expect(end.wrote).toBe(true);
+    expect(end.lost).toBeUndefined();
+    expect(end.noReport).toBeUndefined();
   });
 });

@@ -7,18 +7,20 @@ import {
   ApiError,
   ConfigError,
   LeaseLostError,
+  leaseLostIn,
   messageOf,
   PermissionError,
   StepError,
   TimeoutError,
 } from '../errors.ts';
-import { LeaseHeldError } from '../kube/lease.ts';
+import { deleteLease, LEASE_NAME, LeaseHeldError } from '../kube/lease.ts';
 import { formatDuration, WaitFailedError } from '../kube/wait.ts';
 import { progressLine } from '../log.ts';
+import { describeChanges } from '../report/changes.ts';
 import type { Check } from '../report/types.ts';
 import { checkRepositoryStep } from './check-repository.ts';
 import { configureArgocd } from './configure-argocd.ts';
-import { describeChanges, type Step, type StepContext } from './context.ts';
+import type { Step, StepContext } from './context.ts';
 import { exposeArgocd } from './expose-argocd.ts';
 import { gitCredentials } from './git-credentials.ts';
 import { installArgocd } from './install-argocd.ts';
@@ -57,6 +59,19 @@ export interface RunResult {
   checks: Check[];
   /** The step that failed, with its sentence and what it threw. */
   failed?: { step: string; message: string; error: unknown };
+}
+
+/** A run to its end: the steps' result, and what the run's writing came to. */
+export interface RunEnd extends RunResult {
+  /**
+   * apply and uninstall: whether the run wrote anything. Every write waits for the Lease (preflight takes
+   * it last), so a run that never held it wrote nothing — bad input, missing permissions, another run.
+   */
+  wrote: boolean;
+  /** Another run took the Lease: this run stopped before its next write (the report's, at the latest). */
+  lost?: LeaseLostError;
+  /** apply and uninstall: why the run's report must not be written (it wrote nothing, or lost the Lease). */
+  noReport?: string;
 }
 
 const EXPECTED = [
@@ -154,4 +169,47 @@ export async function runSteps(ctx: StepContext, steps: readonly Step[] = STEPS)
       .catch((err: unknown) => ctx.log.warn(`could not release the Lease: ${messageOf(err)}`));
   }
   return { checks, ...(failed ? { failed } : {}) };
+}
+
+/**
+ * The run from its first step to its end: `runSteps`, then the Lease deleted after a clean uninstall
+ * (nothing of the run stays), and whether the run wrote anything and may write its report.
+ */
+export async function runToEnd(ctx: StepContext, steps: readonly Step[] = STEPS): Promise<RunEnd> {
+  const result = await runSteps(ctx, steps);
+  const lost = leaseLost(ctx, result.failed?.error);
+  if (ctx.mode === 'uninstall' && !result.failed && !lost) {
+    // The report ConfigMap and the inventory went with the rest; the Lease (released by runSteps) goes last.
+    await deleteLease(ctx.kube, ctx.runNamespace).catch((err: unknown) =>
+      ctx.log.warn(`could not delete the Lease: ${messageOf(err)}`),
+    );
+  }
+  const wrote = ctx.state.lease !== undefined;
+  const error = result.failed?.error;
+  const noReport = lost
+    ? 'another run took the Lease and writes its own'
+    : wrote || (ctx.mode !== 'apply' && ctx.mode !== 'uninstall')
+      ? undefined
+      : error instanceof LeaseHeldError
+        ? 'another run holds the Lease and writes its own'
+        : error instanceof PermissionError
+          ? 'preflight found missing permissions, so this run writes nothing'
+          : 'preflight found bad input, so this run writes nothing';
+  return { ...result, wrote, ...(lost ? { lost } : {}), ...(noReport ? { noReport } : {}) };
+}
+
+/** The Lease lost to another run: said by the step it stopped, or found by renewal after the steps. */
+function leaseLost(ctx: StepContext, error: unknown): LeaseLostError | undefined {
+  const lease = ctx.state.lease;
+  return (
+    leaseLostIn(error) ??
+    (lease?.lost
+      ? new LeaseLostError({
+          lease: LEASE_NAME,
+          holder: lease.lostTo?.holder,
+          at: lease.lostTo?.at ?? ctx.now().toISOString(),
+          write: `the report ConfigMap ${ctx.runNamespace}/${ctx.config.report.configMap}`,
+        })
+      : undefined)
+  );
 }

@@ -6,6 +6,7 @@
 
 import type { Config } from '../config/types.ts';
 import { messageOf } from '../errors.ts';
+import { removedEnvironments } from '../inputs/inputs.ts';
 import { inParallel } from '../kube/apply.ts';
 import { describeRef, groupOf, includesDesired } from '../kube/objects.ts';
 import { applyNamedPermissions, applyPermissions, type Permission, resourceOf } from '../kube/rbac.ts';
@@ -19,7 +20,6 @@ import { type Environment, environmentsOf } from '../manifests/common.ts';
 import { namespaceFor } from '../manifests/namespace.ts';
 import type { Check } from '../report/types.ts';
 import type { NeedsInputs, Step, StepContext } from './context.ts';
-import { removedEnvironments } from './inputs.ts';
 
 const NAME = 'setup-environments';
 

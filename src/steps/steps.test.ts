@@ -4,11 +4,11 @@ import { sampleConfig } from '../../test/fixtures/sample-config.ts';
 import { fakeOpensshKey } from '../../test/fixtures/ssh-key.ts';
 import type { Env } from '../config/types.ts';
 import { StepError } from '../errors.ts';
+import { parseGitCredentials } from '../inputs/inputs.ts';
 import type { KubeObject, ObjectChange } from '../kube/types.ts';
 import { createLogger } from '../log.ts';
 import { b64, fromB64 } from '../manifests/common.ts';
-import { createContext, describeChanges, recordChange } from './context.ts';
-import { parseGitCredentials } from './inputs.ts';
+import { createContext, recordChange } from './context.ts';
 import { desiredInstallObjects, imageVersion } from './install-argocd.ts';
 
 const ref = (kind: string, name: string) => ({ apiVersion: 'v1', kind, name, namespace: 'argocd' });
@@ -25,17 +25,6 @@ describe('change records', () => {
       { ref: ref('Secret', 'argocd-secret'), action: 'updated', fields: ['data.a', 'data.b'] },
       { ref: ref('ConfigMap', 'x'), action: 'created' },
     ]);
-  });
-
-  it('describes a step’s changes for its progress line', () => {
-    const changes: ObjectChange[] = [
-      { ref: ref('A', 'a'), action: 'created' },
-      { ref: ref('A', 'b'), action: 'unchanged' },
-      { ref: ref('A', 'c'), action: 'unchanged' },
-    ];
-    expect(describeChanges(changes, 'apply')).toBe('1 created, 2 unchanged');
-    expect(describeChanges(changes, 'plan')).toBe('1 to create, 2 unchanged');
-    expect(describeChanges([], 'apply')).toBe('');
   });
 });
 

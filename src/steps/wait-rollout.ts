@@ -6,6 +6,7 @@
 
 import type { Config } from '../config/types.ts';
 import { messageOf } from '../errors.ts';
+import { argocdManifest } from '../inputs/inputs.ts';
 import type { Permission } from '../kube/rbac.ts';
 import { deploymentRolledOut, type Readiness, statefulSetRolledOut } from '../kube/status.ts';
 import type { KubeObject } from '../kube/types.ts';
@@ -13,7 +14,6 @@ import { formatDuration, waitFor } from '../kube/wait.ts';
 import { networkPolicyCheck } from '../report/posture.ts';
 import type { Check } from '../report/types.ts';
 import type { NeedsInputs, Step, StepContext } from './context.ts';
-import { argocdManifest } from './inputs.ts';
 
 const NAME = 'wait-rollout';
 const PART_OF_ARGOCD = 'app.kubernetes.io/part-of=argocd';

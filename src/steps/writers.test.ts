@@ -14,11 +14,11 @@ import { SAMPLE_INPUT } from '../../test/fixtures/sample-config.ts';
 import { fakeOpensshKey } from '../../test/fixtures/ssh-key.ts';
 import { parseConfig } from '../config/load.ts';
 import type { Config, Env } from '../config/types.ts';
+import { argocdManifest } from '../inputs/inputs.ts';
 import type { KubeObject } from '../kube/types.ts';
 import { createLogger } from '../log.ts';
 import { b64 } from '../manifests/common.ts';
 import { createContext, type Step, type StepContext } from './context.ts';
-import { argocdManifest } from './inputs.ts';
 import { DRIFT_STEPS, runSteps, STEPS } from './runner.ts';
 
 const ENV: Env = {

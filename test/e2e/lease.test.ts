@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LEASE_TTL_SECONDS } from '../../src/steps/preflight.ts';
+import { LEASE_TTL_SECONDS } from '../../src/kube/lease.ts';
 import { writeFigures } from '../support/figures.ts';
 import { type GitSshServer, startGitSshServer } from '../support/git-ssh-server.ts';
 import { runCli, runnerIdentity, upstreamFile, writeConfig } from './support/bootstrap.ts';

@@ -39,15 +39,32 @@ describe('the import check (npm run lint)', () => {
 
   it('fails on a step importing a step and on src/ importing test code', () => {
     const graph = new Map([
-      ['src/steps/one.ts', ['src/steps/two.ts', 'src/steps/inputs.ts']],
-      ['src/steps/two.ts', ['src/steps/inputs.ts']],
-      ['src/steps/inputs.ts', ['test/fakes/kube.ts']],
+      ['src/steps/one.ts', ['src/steps/two.ts', 'src/inputs/inputs.ts']],
+      ['src/steps/two.ts', ['src/inputs/inputs.ts']],
+      ['src/inputs/inputs.ts', ['test/fakes/kube.ts']],
       ['test/fakes/kube.ts', []],
     ]);
     const text = (f: string) => (f.includes('inputs') ? '' : 'export const s: Step = { name };');
     expect(problems(graph, text)).toEqual([
       'step src/steps/one.ts imports step src/steps/two.ts',
-      'src/steps/inputs.ts imports test code test/fakes/kube.ts',
+      'src/inputs/inputs.ts imports test code test/fakes/kube.ts',
+    ]);
+  });
+
+  it('holds src/steps/ to steps: every module but the context and the runner exports a Step', () => {
+    const graph = new Map([
+      ['src/steps/context.ts', []],
+      ['src/steps/runner.ts', ['src/steps/context.ts', 'src/steps/one.ts']],
+      ['src/steps/one.ts', ['src/steps/context.ts']],
+      ['src/steps/helper.ts', ['src/steps/context.ts']],
+      ['src/steps/two.ts', ['src/steps/context.ts', 'src/steps/runner.ts']],
+      ['src/steps/one.test.ts', ['src/steps/helper.ts']],
+    ]);
+    const text = (f: string) =>
+      /one|two|runner|context/.test(f) ? 'export const s: Step = { name };' : 'export const x = 1;';
+    expect(problems(graph, text)).toEqual([
+      'src/steps/helper.ts is not a step (exports no Step): move it out of src/steps/',
+      'step src/steps/two.ts imports src/steps/runner.ts',
     ]);
   });
 });

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { load } from 'js-yaml';
 import { describe, expect, it } from 'vitest';
-import { USAGE } from '../../src/main.ts';
+import { USAGE } from '../../src/cli/args.ts';
 import { UPSTREAM } from '../../src/manifests/upstream.ts';
 
 const root = new URL('../../', import.meta.url);

@@ -8,7 +8,7 @@
 import { projectFields } from '../kube/fields.ts';
 import { overlay } from '../kube/objects.ts';
 import type { KubeObject } from '../kube/types.ts';
-import { FIELD_MANAGER } from '../manifests/common.ts';
+import { FIELD_MANAGER } from './common.ts';
 
 type FieldsV1 = Record<string, unknown>;
 

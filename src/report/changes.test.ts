@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ObjectChange } from '../kube/types.ts';
-import { formatPlan, planJson } from './plan.ts';
+import { describeChanges, formatPlan, planJson } from './changes.ts';
 
 const CHANGES: ObjectChange[] = [
   { ref: { apiVersion: 'v1', kind: 'Namespace', name: 'argocd' }, action: 'created' },
@@ -35,5 +35,19 @@ describe('plan output', () => {
 
   it('json: the change list', () => {
     expect(JSON.parse(planJson(CHANGES))).toMatchObject({ kind: 'Plan', version: 1, changes: CHANGES });
+  });
+});
+
+describe('progress line', () => {
+  const ref = (name: string) => ({ apiVersion: 'v1', kind: 'A', name });
+  it('describes a step’s changes for its progress line', () => {
+    const changes: ObjectChange[] = [
+      { ref: ref('a'), action: 'created' },
+      { ref: ref('b'), action: 'unchanged' },
+      { ref: ref('c'), action: 'unchanged' },
+    ];
+    expect(describeChanges(changes, 'apply')).toBe('1 created, 2 unchanged');
+    expect(describeChanges(changes, 'plan')).toBe('1 to create, 2 unchanged');
+    expect(describeChanges([], 'apply')).toBe('');
   });
 });

@@ -8,6 +8,7 @@
 import { environmentsOf } from '../config/environments.ts';
 import { webhookSettings } from '../config/webhooks.ts';
 import { messageOf, StepError } from '../errors.ts';
+import { decryptPrivateKey } from '../git/git.ts';
 import { describeRef, readSecret, refKey, refOf } from '../kube/objects.ts';
 import type { KubeObject } from '../kube/types.ts';
 import { application } from '../manifests/application.ts';
@@ -38,9 +39,8 @@ import {
   WEBHOOK_SECRET_KEY,
 } from '../manifests/webhooks.ts';
 import { registerSecret } from '../report/redact.ts';
+import { perRun, type StepContext } from '../steps/context.ts';
 import { bareUuid, type ProviderToken, TOKEN_SCOPES } from '../webhooks/index.ts';
-import { perRun, type StepContext } from './context.ts';
-import { decryptPrivateKey } from './git.ts';
 
 // The steps whose inputs these are: a StepError names the step the user would fix the input for.
 const CONFIGURE_ARGOCD = 'configure-argocd';

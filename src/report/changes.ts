@@ -1,7 +1,62 @@
-/** The output of `plan`: what an apply would do, object by object, from server-side dry-runs. */
+/**
+ * A run's changes, counted and said: the counts (report, plan), a step's progress line, the report's
+ * updated and removed objects, and the output of `plan` (what an apply would do, object by object, from
+ * server-side dry-runs). The one module that counts and formats changes.
+ */
 import { describeRef } from '../kube/objects.ts';
 import type { ObjectChange } from '../kube/types.ts';
-import { countChanges } from './build.ts';
+import type { ChangeCounts } from './types.ts';
+
+export function countChanges(changes: readonly ObjectChange[]): ChangeCounts {
+  const counts: ChangeCounts = { created: 0, updated: 0, unchanged: 0, deleted: 0 };
+  for (const change of changes) counts[change.action]++;
+  return counts;
+}
+
+/** `3 created, 1 updated, 50 unchanged` (plan: `3 to create, …`), or `` when nothing was applied. */
+export function describeChanges(changes: readonly ObjectChange[], mode: string): string {
+  const n = { created: 0, updated: 0, unchanged: 0, deleted: 0 };
+  for (const c of changes) n[c.action]++;
+  const parts =
+    mode === 'plan'
+      ? [
+          [n.deleted, 'to delete'],
+          [n.created, 'to create'],
+          [n.updated, 'to update'],
+          [n.unchanged, 'unchanged'],
+        ]
+      : [
+          [n.deleted, 'deleted'],
+          [n.created, 'created'],
+          [n.updated, 'updated'],
+          [n.unchanged, 'unchanged'],
+        ];
+  return parts
+    .filter(([count]) => (count as number) > 0)
+    .map(([count, word]) => `${count} ${word}`)
+    .join(', ');
+}
+
+/** `Kind namespace/name (field, field)` of each updated object, once each, in the order applied. */
+export function updatedObjects(changes: readonly ObjectChange[]): string[] {
+  const out = new Map<string, Set<string>>();
+  for (const c of changes) {
+    if (c.action !== 'updated') continue;
+    const name = describeRef(c.ref);
+    const fields = out.get(name) ?? new Set<string>();
+    for (const f of c.fields ?? []) fields.add(f);
+    out.set(name, fields);
+  }
+  return [...out].map(([name, fields]) => (fields.size ? `${name} (${[...fields].join(', ')})` : name));
+}
+
+/** The removals of a run, one sentence each (absent when there were none). */
+export function removedOf(changes: readonly ObjectChange[]): { removed?: string[] } {
+  const removed = changes
+    .filter((c) => c.removal && c.action !== 'unchanged')
+    .map((c) => `${describeRef(c.ref)}: ${c.action}${c.note ? ` (${c.note})` : ''}`);
+  return removed.length > 0 ? { removed } : {};
+}
 
 const SYMBOL = { created: '+', updated: '~', unchanged: '=', deleted: '-' } as const;
 const VERB = { created: 'create', updated: 'update', unchanged: 'unchanged', deleted: 'delete' } as const;
