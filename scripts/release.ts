@@ -19,9 +19,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { load } from 'js-yaml';
-import { docker, pushRef } from '../test/images/images.ts';
-import { buildProjectImage } from './images.ts';
-import { ensureAll } from './manifests.ts';
+import { docker, pushRef } from '../tools/images/docker.ts';
+import { buildProjectImage } from '../tools/images/project.ts';
+import { ensureAll } from '../tools/manifests.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const chartDir = join(root, 'helm', 'sd-gitops-bootstrap');
