@@ -18,6 +18,7 @@ import { formatText } from '../src/report/writers.ts';
 import { runningKind, upKind } from '../tools/cluster/local.ts';
 import { sourceSecret, startGitSshServer } from '../tools/git/git-ssh-server.ts';
 import { GIT_HOST_NAME, startGitHost } from '../tools/hosts/git-host.ts';
+import { docker } from '../tools/images/docker.ts';
 import { ensureImages } from '../tools/images/project.ts';
 import { ensureAll } from '../tools/manifests.ts';
 
@@ -47,7 +48,7 @@ say(`images built and loaded in ${((Date.now() - t0) / 1000).toFixed(0)}s`);
 // The Git host: one container per cluster, kept (Argo CD polls it); its keys too, so a re-run is a no-op.
 const stateDir = join(root, '.e2e', 'demo-kind');
 mkdirSync(stateDir, { recursive: true });
-spawnSync('docker', ['rm', '-f', `sd-git-${cluster.id}`], { stdio: 'ignore' });
+docker(['rm', '-f', `sd-git-${cluster.id}`], { allowFail: true });
 const gitHost = await startGitHost({
   network: cluster.network,
   clusterId: cluster.id,

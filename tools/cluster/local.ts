@@ -18,6 +18,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
+import { docker } from '../images/docker.ts';
 import { startKindCluster } from '../kind/cluster.ts';
 import { removeKindCluster } from '../kind/kind-container.ts';
 import { KUBE_VERSION } from '../versions.ts';
@@ -226,10 +227,8 @@ export function up(): ClusterInfo {
 export function runningKind(): KindClusterInfo | undefined {
   if (!existsSync(kindInfoPath)) return undefined;
   const info = JSON.parse(readFileSync(kindInfoPath, 'utf8')) as KindClusterInfo;
-  const r = spawnSync('docker', ['inspect', '--format', '{{.State.Running}}', info.container], {
-    encoding: 'utf8',
-  });
-  return r.stdout?.trim() === 'true' ? info : undefined;
+  const r = docker(['inspect', '--format', '{{.State.Running}}', info.container], { allowFail: true });
+  return r.stdout.trim() === 'true' ? info : undefined;
 }
 
 /** `cluster:up -- --kind`: one kind node through testcontainers, left running until `cluster:down`. */

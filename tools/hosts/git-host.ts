@@ -9,13 +9,13 @@
  * processes run in this container (`docker exec`) and their files live in a host directory mounted at the
  * same path, so the tests create repositories and commits from the host with plain `git`.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GenericContainer, type StartedTestContainer } from 'testcontainers';
 import type { ServerHost } from '../git/net.ts';
-import { BASE_IMAGE, ensureBaseDerivedImage } from '../images/docker.ts';
+import { BASE_IMAGE, docker, ensureBaseDerivedImage } from '../images/docker.ts';
 import { KIND_LABEL } from '../kind/kind-container.ts';
 
 export const GIT_HOST_NAME = 'git.sd-e2e.internal';
@@ -96,7 +96,7 @@ export async function startGitHost(opts: {
       await container.stop({ remove: true, removeVolumes: true, timeout: 2_000 }).catch(() => {});
       // Files the servers wrote as root in the container are the host's root's too: plain removal works.
       if (!opts.dir) rmSync(dir, { recursive: true, force: true });
-      spawnSync('docker', ['rm', '-f', id], { stdio: 'ignore' });
+      docker(['rm', '-f', id], { allowFail: true });
     },
   };
 }

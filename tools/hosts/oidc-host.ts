@@ -1,17 +1,9 @@
-/**
- * The OpenID Provider of the kind tier's SSO test (tools/hosts/oidc-runner.ts: the `oidc-provider` package)
- * in a container of its own on the kind cluster's network, reached by name (`oidc.sd-e2e.internal`) over
- * HTTPS by argocd-server's pods and by the test's browser pod — one issuer URL for both, as at a site. The
- * TLS certificate is signed by a CA made at run time (tools/git/git-https-server.ts, never committed);
- * the container is the project's Node base image running the runner's own source, with the repository's
- * node_modules mounted read-only for `oidc-provider`.
- */
-import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { GenericContainer, Wait } from 'testcontainers';
 import { makeCertificates } from '../git/git-https-server.ts';
+import { docker } from '../images/docker.ts';
 import { ensureNodeBase } from '../images/project.ts';
 import { jsonLogLines } from '../kind/container-log.ts';
 import { KIND_LABEL } from '../kind/kind-container.ts';
@@ -85,7 +77,7 @@ export async function startOidcHost(opts: {
         .map((l) => String(l.serverError ?? l.interactionError)),
     async stop() {
       await container.stop({ remove: true, timeout: 2_000 }).catch(() => {});
-      spawnSync('docker', ['rm', '-f', id], { stdio: 'ignore' });
+      docker(['rm', '-f', id], { allowFail: true });
       rmSync(certs, { recursive: true, force: true });
     },
   };

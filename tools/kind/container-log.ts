@@ -2,10 +2,10 @@
  * The JSON lines a test runner container logged (tools/kind/*-runner.ts print one JSON object per event),
  * its other output skipped; read again from `docker logs` on each call.
  */
-import { spawnSync } from 'node:child_process';
+import { docker } from '../images/docker.ts';
 
 export function jsonLogLines(containerId: string): Record<string, unknown>[] {
-  return spawnSync('docker', ['logs', containerId], { encoding: 'utf8' })
+  return docker(['logs', containerId], { allowFail: true })
     .stdout.split('\n')
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as Record<string, unknown>);

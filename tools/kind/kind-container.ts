@@ -14,7 +14,7 @@
  * Teardown: `stop()` removes the container (with its `/var` volume) and the network; every container and
  * network carries the label `sd.kind.cluster=<id>`, and a SIGINT/SIGTERM handler removes them on interrupt.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import {
@@ -24,6 +24,7 @@ import {
   type StartedTestContainer,
   Wait,
 } from 'testcontainers';
+import { docker } from '../images/docker.ts';
 
 // Ryuk (testcontainers' reaper) is an image that cannot be pulled here; teardown is ours.
 process.env.TESTCONTAINERS_RYUK_DISABLED ??= 'true';
@@ -48,8 +49,8 @@ let privilegedProbe: boolean | undefined;
 /** Whether `docker run --privileged` works on this host (cached per process). */
 export function privilegedAllowed(image: string): boolean {
   if (privilegedProbe === undefined) {
-    const r = spawnSync('docker', ['run', '--rm', '--privileged', '--entrypoint', '/bin/true', image], {
-      stdio: 'ignore',
+    const r = docker(['run', '--rm', '--privileged', '--entrypoint', '/bin/true', image], {
+      allowFail: true,
     });
     privilegedProbe = r.status === 0;
   }
@@ -64,16 +65,12 @@ export function removeKindCluster(id: string): void {
 }
 
 function removeLabelled(id: string): void {
-  const ps = spawnSync('docker', ['ps', '-aq', '--filter', `label=${KIND_LABEL}=${id}`], {
-    encoding: 'utf8',
-  });
-  const ids = (ps.stdout ?? '').split('\n').filter(Boolean);
-  if (ids.length) spawnSync('docker', ['rm', '-f', '-v', ...ids], { stdio: 'ignore' });
-  const nets = spawnSync('docker', ['network', 'ls', '-q', '--filter', `label=${KIND_LABEL}=${id}`], {
-    encoding: 'utf8',
-  });
-  const nids = (nets.stdout ?? '').split('\n').filter(Boolean);
-  if (nids.length) spawnSync('docker', ['network', 'rm', ...nids], { stdio: 'ignore' });
+  const ps = docker(['ps', '-aq', '--filter', `label=${KIND_LABEL}=${id}`], { allowFail: true });
+  const ids = ps.stdout.split('\n').filter(Boolean);
+  if (ids.length) docker(['rm', '-f', '-v', ...ids], { allowFail: true });
+  const nets = docker(['network', 'ls', '-q', '--filter', `label=${KIND_LABEL}=${id}`], { allowFail: true });
+  const nids = nets.stdout.split('\n').filter(Boolean);
+  if (nids.length) docker(['network', 'rm', ...nids], { allowFail: true });
 }
 function installInterruptHandlers(): void {
   if (handlersInstalled) return;
