@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 const root = join(import.meta.dirname, '..');
 export const CHART_DIR = join(root, 'helm', 'sd-gitops-bootstrap');
 export const CHART_README = join(CHART_DIR, 'README.md');
-const BUILD = join(root, 'test', 'chart', 'tools', 'build.sh');
+const BUILD = join(root, 'tools', 'helm-docs', 'build.sh');
 
 /** The helm-docs binary: built on first use, then from the cache. Throws when Go is missing. */
 export function helmDocsBinary(): string {
