@@ -1,6 +1,6 @@
 /**
  * `npm run release -- --registry HOST[:PORT]`: publishes one version of the project to an OCI registry —
- * the image, built from the Dockerfile by the `npm run images` machinery (scripts/images.ts), and the
+ * the image, built from the Dockerfile by the `npm run images` machinery (tools/images/project.ts), and the
  * chart beside it, `helm package` + `helm push` — under package.json's version, which must also be the
  * chart's `version` and `appVersion` (and the Artifact Hub image annotation): one number for everything.
  *
