@@ -30,7 +30,7 @@ export default defineConfig({
         },
       },
       {
-        // kind through testcontainers: a node container started from the suite (test/kind/), with the
+        // kind through testcontainers: a node container started from the suite (tools/kind/), with the
         // offline-built node image here or the official kindest/node (KIND_NODE_IMAGE) anywhere it can be pulled.
         test: {
           name: 'e2e-kind',

@@ -26,7 +26,9 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { dump } from 'js-yaml';
 import { ensureUpstream } from '../src/manifests/upstream.ts';
-import { sourceSecret, startGitSshServer } from '../test/support/git-ssh-server.ts';
+import type { Measure } from '../tools/bench.ts';
+import { sourceSecret, startGitSshServer } from '../tools/git/git-ssh-server.ts';
+import { ARGOCD_VERSION, KUBE_VERSION } from '../tools/versions.ts';
 import { bundle } from './bundle.ts';
 
 const root = join(import.meta.dirname, '..');
@@ -55,37 +57,15 @@ const entry = args.entry
   ? resolve(args.entry)
   : await bundle(join(mkdtempSync(join(tmpdir(), 'sd-bench-bundle-')), 'main.js'));
 // Imported after the state directory is chosen: cluster.ts reads it when loaded.
-const { down, up, KUBE_VERSION } = await import('./cluster.ts');
+const { down, up } = await import('../tools/cluster/local.ts');
 
 const RUN_NS = 'seldon-system';
 const SA = 'bench';
 const USER = `system:serviceaccount:${RUN_NS}:${SA}`;
-const ARGOCD_VERSION = 'v3.5.1';
 const GNU_TIME = '/usr/bin/time';
 
 function log(msg: string): void {
   process.stderr.write(`[bench] ${msg}\n`);
-}
-
-export interface Measure {
-  /** What was run: baseline, apply fresh, no-op apply, apply +1 environment, plan, status. */
-  run: string;
-  n: number;
-  seconds: number;
-  /** Spread over repetitions (no-op apply): min and max seconds. */
-  min?: number;
-  max?: number;
-  reps?: number;
-  requests: number;
-  mutating: number;
-  moved: number;
-  rssMiB: number | undefined;
-  /** Seconds spent waiting for Argo CD's workloads to roll out (measured apart). */
-  rolloutSeconds?: number;
-  /** Seconds of the repository check (git over SSH), bootstrap only. */
-  repoCheckSeconds?: number;
-  /** Bootstrap: seconds per step, from its progress lines. */
-  steps?: Record<string, number>;
 }
 
 // ------------------------------------------------------------------------------------------- one cluster

@@ -1,8 +1,8 @@
 /**
- * `npm run lint`'s import check: fails on an import circle, on a step importing another step, and on a
- * program file importing test code.
+ * `npm run lint`'s import check: fails on an import circle, on a step importing another step, on a
+ * program file importing test code, and on tooling and tests crossing into each other's folders.
  *
- * - Circles: among the project's own modules (src/, scripts/, test/), with type-only imports and dynamic
+ * - Circles: among the project's own modules (src/, scripts/, tools/, test/), with type-only imports and dynamic
  *   `import('./literal.ts')` counted too — a circle through a dynamic import is how `npm run images` once
  *   waited on itself (exit 13).
  * - Steps: src/steps/ holds the steps, the context they get (`context.ts`) and the order they run in
@@ -11,6 +11,9 @@
  *   helper that is not a step lives outside src/steps/. A step imports nothing from src/steps/ but the
  *   context.
  * - Test code: nothing under src/ but its tests imports from test/ or a fake.
+ * - Tooling: scripts/ and tools/ (image builds, clusters, tool builders, the Git/OIDC hosts) never import
+ *   test/, so the release path runs without test code; tests import tooling from tools/, and scripts/ only
+ *   from test/unit/ (the unit tests of the scripts themselves).
  *
  * Imports are read from the text (every relative import here names its `.ts` file), so the check needs no
  * compiler and no package.
@@ -24,7 +27,9 @@ import { fileURLToPath } from 'node:url';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** Project files (relative to the root) and the project files each imports. */
-export function importGraph(dirs: readonly string[] = ['src', 'scripts', 'test']): Map<string, string[]> {
+export function importGraph(
+  dirs: readonly string[] = ['src', 'scripts', 'tools', 'test'],
+): Map<string, string[]> {
   const files: string[] = [];
   const walk = (dir: string): void => {
     for (const e of readdirSync(join(root, dir), { withFileTypes: true })) {
@@ -119,6 +124,16 @@ export function problems(
         found.push(`${file} imports test code ${i}`);
       }
     }
+    if (file.startsWith('scripts/') || file.startsWith('tools/')) {
+      for (const i of imports.filter((i) => i.startsWith('test/'))) {
+        found.push(`${file} imports test code ${i} (tooling lives in tools/)`);
+      }
+    }
+    if (file.startsWith('test/') && !file.startsWith('test/unit/')) {
+      for (const i of imports.filter((i) => i.startsWith('scripts/'))) {
+        found.push(`${file} imports the script ${i} (import tools/ instead)`);
+      }
+    }
   }
   return found;
 }
@@ -128,5 +143,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   const found = problems(graph);
   for (const p of found) process.stderr.write(`✗ ${p}\n`);
   if (found.length > 0) process.exit(1);
-  process.stdout.write(`imports: ${graph.size} modules, no circle, no step imports another step\n`);
+  process.stdout.write(
+    `imports: ${graph.size} modules, no circle, no step imports another step, no tooling imports test code\n`,
+  );
 }

@@ -15,11 +15,12 @@ import { join } from 'node:path';
 import { dump, load } from 'js-yaml';
 import type { ReadinessReport } from '../src/report/types.ts';
 import { formatText } from '../src/report/writers.ts';
-import { GIT_HOST_NAME, startGitHost } from '../test/kind/git-host.ts';
-import { sourceSecret, startGitSshServer } from '../test/support/git-ssh-server.ts';
-import { runningKind, upKind } from './cluster.ts';
-import { ensureImages } from './images.ts';
-import { ensureAll } from './manifests.ts';
+import { runningKind, upKind } from '../tools/cluster/local.ts';
+import { sourceSecret, startGitSshServer } from '../tools/git/git-ssh-server.ts';
+import { GIT_HOST_NAME, startGitHost } from '../tools/hosts/git-host.ts';
+import { docker } from '../tools/images/docker.ts';
+import { ensureImages } from '../tools/images/project.ts';
+import { ensureAll } from '../tools/manifests.ts';
 
 const root = join(import.meta.dirname, '..');
 const say = (m: string) => process.stderr.write(`[demo] ${m}\n`);
@@ -47,7 +48,7 @@ say(`images built and loaded in ${((Date.now() - t0) / 1000).toFixed(0)}s`);
 // The Git host: one container per cluster, kept (Argo CD polls it); its keys too, so a re-run is a no-op.
 const stateDir = join(root, '.e2e', 'demo-kind');
 mkdirSync(stateDir, { recursive: true });
-spawnSync('docker', ['rm', '-f', `sd-git-${cluster.id}`], { stdio: 'ignore' });
+docker(['rm', '-f', `sd-git-${cluster.id}`], { allowFail: true });
 const gitHost = await startGitHost({
   network: cluster.network,
   clusterId: cluster.id,
@@ -84,7 +85,7 @@ config.argocd.install = { source: 'bundled' };
 const runNs = config.seldonDeploy?.namespace ?? 'seldon-system';
 
 kubectl(['apply', '-f', '-'], kubectl(['create', 'namespace', runNs, '--dry-run=client', '-o', 'yaml']));
-// dex (Argo CD's own SSO server) cannot be built from the Go module proxy (test/argocd/tools/README.md).
+// dex (Argo CD's own SSO server) cannot be built from the Go module proxy (tools/argocd/README.md).
 // Without its image the demo runs it at zero replicas through the product's own `argocd.components`
 // setting, as a site that does not use dex would.
 if (images.argocd.missing.some((i) => i.startsWith('ghcr.io/dexidp/dex:'))) {

@@ -12,9 +12,9 @@ import { join } from 'node:path';
 import { dump, load } from 'js-yaml';
 import { run } from '../src/main.ts';
 import { ensureUpstream } from '../src/manifests/upstream.ts';
-import { sourceSecret, startGitSshServer } from '../test/support/git-ssh-server.ts';
-import { up } from './cluster.ts';
-import { ensureAll } from './manifests.ts';
+import { up } from '../tools/cluster/local.ts';
+import { sourceSecret, startGitSshServer } from '../tools/git/git-ssh-server.ts';
+import { ensureAll } from '../tools/manifests.ts';
 
 const root = join(import.meta.dirname, '..');
 if (process.argv.includes('--kind')) {

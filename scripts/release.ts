@@ -1,6 +1,6 @@
 /**
  * `npm run release -- --registry HOST[:PORT]`: publishes one version of the project to an OCI registry —
- * the image, built from the Dockerfile by the `npm run images` machinery (scripts/images.ts), and the
+ * the image, built from the Dockerfile by the `npm run images` machinery (tools/images/project.ts), and the
  * chart beside it, `helm package` + `helm push` — under package.json's version, which must also be the
  * chart's `version` and `appVersion` (and the Artifact Hub image annotation): one number for everything.
  *
@@ -19,9 +19,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { load } from 'js-yaml';
-import { docker, pushRef } from '../test/images/images.ts';
-import { buildProjectImage } from './images.ts';
-import { ensureAll } from './manifests.ts';
+import { docker, pushRef } from '../tools/images/docker.ts';
+import { buildProjectImage } from '../tools/images/project.ts';
+import { ensureAll } from '../tools/manifests.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const chartDir = join(root, 'helm', 'sd-gitops-bootstrap');

@@ -1,9 +1,9 @@
 /**
  * Issue 5: what only Argo CD itself can judge. Its v3.5.1 manifest (bundled, unchanged) runs in pods on
- * the kind cluster with images built here (scripts/argocd-images.ts: the `argocd` binary from its Go
+ * the kind cluster with images built here (tools/images/argocd.ts: the `argocd` binary from its Go
  * module, redis from Debian), installed and configured by the real CLI (`apply`, run from the project
  * image in a container on the cluster's network), against a real Git server over SSH (Debian's sshd) in a
- * container of its own on that network (test/kind/git-host.ts), which the CLI and the pods reach by name.
+ * container of its own on that network (tools/hosts/git-host.ts), which the CLI and the pods reach by name.
  *
  * - every Argo CD workload rolls out for real, and the report says so;
  * - login through `kubectl port-forward` with `POST /argocd/api/v1/session` over plain HTTP: the bcrypt
@@ -17,19 +17,19 @@
  *   CA that Argo CD trusts through argocd-tls-certs-cm, as a site would configure it);
  * - a wrong host key, a revoked key, a wrong token: refused, and the report names the failing check.
  *
- * dex: its image cannot be built from the module proxy (test/argocd/tools/README.md). Before the first run
+ * dex: its image cannot be built from the module proxy (tools/argocd/README.md). Before the first run
  * the test creates `argocd-dex-server` with zero replicas under its own field manager, as an installation
  * without SSO may: the manifest sets no `replicas`, so the bootstrap's server-side apply leaves it at 0.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ArgocdImagesResult, buildArgocdImages } from '../../scripts/argocd-images.ts';
+import { type GitHttpsServer, startGitHttpsServer } from '../../tools/git/git-https-server.ts';
+import { type GitSshServer, startGitSshServer } from '../../tools/git/git-ssh-server.ts';
+import { type GitHost, startGitHost } from '../../tools/hosts/git-host.ts';
+import { type ArgocdImagesResult, buildArgocdImages } from '../../tools/images/argocd.ts';
 import { runnerIdentity, writeConfig } from '../e2e/support/bootstrap.ts';
 import { dataOf, kubectl, kubectlJson, target, uniqueName } from '../e2e/support/target.ts';
-import { type GitHost, startGitHost } from '../kind/git-host.ts';
-import { type GitHttpsServer, startGitHttpsServer } from '../support/git-https-server.ts';
-import { type GitSshServer, startGitSshServer } from '../support/git-ssh-server.ts';
 import { notReady } from '../support/report.ts';
 import { withArgocdServer } from './support/argocd.ts';
 import { withoutDex } from './support/chart.ts';

@@ -1,5 +1,5 @@
 /**
- * The chart end to end on kind (a node started through testcontainers: test/kind/): `helm install` with the
+ * The chart end to end on kind (a node started through testcontainers: tools/kind/): `helm install` with the
  * project image built by Docker from the real Dockerfile and loaded into the node under the chart's own
  * image name (`pullPolicy: Never`: nothing is pulled), the hook Job really running in a pod under Pod
  * Security "restricted" — no simulated completion.
@@ -10,20 +10,20 @@
  *   restricted PSA, idempotent upgrade, converging upgrade, uninstall.
  * - a config error only the program can see: the failed Job stays, its RBAC hooks do not.
  * - the default install, as users run it: Argo CD v3.5.1 from the bundled manifest with its images built
- *   here (scripts/argocd-images.ts; dex cannot be built from the module proxy, so argocd-dex-server is
+ *   here (tools/images/argocd.ts; dex cannot be built from the module proxy, so argocd-dex-server is
  *   pre-created at zero replicas, as a site without SSO may), a real Git server over SSH in a container of
- *   its own on the cluster's network (test/kind/git-host.ts), reached by name by the Job and by Argo CD:
+ *   its own on the cluster's network (tools/hosts/git-host.ts), reached by name by the Job and by Argo CD:
  *   report ready, both environments Synced and Healthy, an upgrade with the same values moves nothing, an
  *   upgrade adding an environment converges, login under /argocd, the admin password rotated by changing
  *   its Secret and upgrading.
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildArgocdImages } from '../../scripts/argocd-images.ts';
+import { type GitSshServer, startGitSshServer } from '../../tools/git/git-ssh-server.ts';
+import { type GitHost, startGitHost } from '../../tools/hosts/git-host.ts';
+import { buildArgocdImages } from '../../tools/images/argocd.ts';
 import { ciScenarios, helm, helmOk, valuesFile } from '../e2e/support/helm.ts';
 import { kubectl, kubectlJson, target, uniqueName } from '../e2e/support/target.ts';
-import { type GitHost, startGitHost } from '../kind/git-host.ts';
-import { type GitSshServer, startGitSshServer } from '../support/git-ssh-server.ts';
 import { unusedSourceSecret } from '../support/ssh-keys.ts';
 import { withArgocdServer } from './support/argocd.ts';
 import {
@@ -373,7 +373,7 @@ describe.skipIf(!onKind)('the default install: Argo CD from the bundled manifest
     say(
       `Argo CD images pushed to the cluster's registry in ${((Date.now() - t0) / 1000).toFixed(0)}s: ${argo.images.map((i) => i.upstream).join(', ')}`,
     );
-    // dex cannot be built here (test/argocd/tools/README.md): argocd-dex-server at zero replicas.
+    // dex cannot be built here (tools/argocd/README.md): argocd-dex-server at zero replicas.
     if (argo.dexMissing) await withoutDex();
 
     gitHost = await startGitHost({ network: kind().network, clusterId: kind().id, log: say });

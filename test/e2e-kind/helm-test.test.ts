@@ -19,10 +19,10 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type GitSshServer, startGitSshServer } from '../../tools/git/git-ssh-server.ts';
+import { type GitHost, startGitHost } from '../../tools/hosts/git-host.ts';
 import { ciScenarios, helm, valuesFile } from '../e2e/support/helm.ts';
 import { kubectl, kubectlJson, target, uniqueName } from '../e2e/support/target.ts';
-import { type GitHost, startGitHost } from '../kind/git-host.ts';
-import { type GitSshServer, startGitSshServer } from '../support/git-ssh-server.ts';
 import { newSshKey } from '../support/ssh-keys.ts';
 import {
   argocdStandIn,

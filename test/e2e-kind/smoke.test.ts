@@ -1,5 +1,5 @@
 /**
- * kind smoke test: one node started through testcontainers (test/kind/kind-container.ts) is Ready, a pod
+ * kind smoke test: one node started through testcontainers (tools/kind/kind-container.ts) is Ready, a pod
  * runs from an image loaded the way `kind load docker-image` does, CoreDNS resolves, a Service answers.
  */
 import { spawnSync } from 'node:child_process';
@@ -7,9 +7,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { BASE_IMAGE } from '../images/images.ts';
-import { KindContainer, type StartedKindCluster } from '../kind/kind-container.ts';
-import { KUBE_VERSION, toolsBin } from '../kind/node-image.ts';
+import { toolsBin } from '../../tools/cluster/bin.ts';
+import { BASE_IMAGE } from '../../tools/images/docker.ts';
+import { KindContainer, type StartedKindCluster } from '../../tools/kind/kind-container.ts';
+import { KUBE_VERSION } from '../../tools/versions.ts';
 
 const image = inject('kindNodeImage');
 

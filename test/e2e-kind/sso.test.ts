@@ -1,11 +1,11 @@
 /**
  * Single sign-on against a real OpenID Provider (issue #12 item 5): the chart's default install on kind (Argo
  * CD v3.5.1 in pods) with `argocd.sso` pointing at the OpenID-certified `oidc-provider` package, served over
- * HTTPS with a CA made at run time, in a container on the cluster's network (test/kind/oidc-host.ts) —
+ * HTTPS with a CA made at run time, in a container on the cluster's network (tools/hosts/oidc-host.ts) —
  * trusted by argocd-server through `argocd.sso.rootCA` (oidc.config `rootCA`). The client secret is in a
  * Secret the config references; the provider knows static users with groups.
  *
- * The browser is a pod (test/kind/oidc-flow.ts, an HTTP client with a cookie jar), so it reaches the
+ * The browser is a pod (test/e2e-kind/support/oidc-flow.ts, an HTTP client with a cookie jar), so it reaches the
  * provider by the same issuer URL as argocd-server and Argo CD by its Service, which is Argo CD's URL
  * here (argocd.url, argocd-cm `url`: the redirect URI is `<url>/auth/callback`). For each user it goes
  * `/argocd/auth/login` → the provider's authorize → login form → consent → `/argocd/auth/callback`, takes
@@ -20,12 +20,11 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type GitSshServer, sourceSecret, startGitSshServer } from '../../tools/git/git-ssh-server.ts';
+import { type GitHost, startGitHost } from '../../tools/hosts/git-host.ts';
+import { type OidcHost, startOidcHost } from '../../tools/hosts/oidc-host.ts';
 import { valuesFile } from '../e2e/support/helm.ts';
 import { kubectl, kubectlJson, target, uniqueName } from '../e2e/support/target.ts';
-import { type GitHost, startGitHost } from '../kind/git-host.ts';
-import type { UserOutcome } from '../kind/oidc-flow.ts';
-import { type OidcHost, startOidcHost } from '../kind/oidc-host.ts';
-import { type GitSshServer, sourceSecret, startGitSshServer } from '../support/git-ssh-server.ts';
 import {
   createNamespace,
   defaultScenario,
@@ -40,6 +39,7 @@ import {
 } from './support/chart.ts';
 import { apply } from './support/cluster.ts';
 import { kind, type LoadedProjectImage, projectImage } from './support/kind.ts';
+import type { UserOutcome } from './support/oidc-flow.ts';
 
 const onKind = !!target().kind;
 

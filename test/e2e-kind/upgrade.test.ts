@@ -1,7 +1,7 @@
 /**
  * An Argo CD upgrade in place with real Argo CD in pods (issue #12, item 3): the chart installs Argo CD
  * v2.14.21 (`argocd.version: v2.14.21`, the bundled manifest, its images built here from the Go module of
- * that release: test/argocd/tools/build.sh with ARGOCD_VERSION=v2.14.21), one environment syncs over SSH
+ * that release: tools/argocd/build.sh with ARGOCD_VERSION=v2.14.21), one environment syncs over SSH
  * from the Git container on the cluster's network; then `helm upgrade` with `argocd.version: v3.5.1`.
  *
  * - CRDs updated: fields v3.5.1's schema added (`spec.source.tagPrefix` of Application,
@@ -19,18 +19,18 @@
  *   and delete on the inventory's `argocd` members by name, which this deletion needs;
  * - a second `helm upgrade` with the same values changes no resourceVersion.
  *
- * dex cannot be built from the module proxy (test/argocd/tools/README.md): argocd-dex-server is pre-created
+ * dex cannot be built from the module proxy (tools/argocd/README.md): argocd-dex-server is pre-created
  * at zero replicas from v2.14.21's manifest, and stays there across the upgrade (the manifest sets no
  * `replicas`).
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildArgocdImages, manifestImages } from '../../scripts/argocd-images.ts';
 import { applysetId, INVENTORY_CONFIGMAP, INVENTORY_KEY } from '../../src/manifests/inventory.ts';
+import { type GitSshServer, startGitSshServer } from '../../tools/git/git-ssh-server.ts';
+import { type GitHost, startGitHost } from '../../tools/hosts/git-host.ts';
+import { buildArgocdImages, manifestImages } from '../../tools/images/argocd.ts';
 import { valuesFile } from '../e2e/support/helm.ts';
 import { kubectl, kubectlJson, target, uniqueName } from '../e2e/support/target.ts';
-import { type GitHost, startGitHost } from '../kind/git-host.ts';
-import { type GitSshServer, startGitSshServer } from '../support/git-ssh-server.ts';
 import { withArgocdServer } from './support/argocd.ts';
 import {
   applicationSpecs,

@@ -2,7 +2,7 @@
  * Webhooks against real Argo CD on kind (issue #13): the default install (Argo CD v3.5.1 in pods, a Git
  * server over SSH in a container on the cluster's network) with `webhooks.enabled`, each provider's hook
  * API a stand-in (test/fakes/git-providers.ts) in a container of its own on that network
- * (test/kind/provider-host.ts), reached by name by the Job like a GitHub Enterprise or self-hosted GitLab
+ * (test/e2e-kind/support/provider-host.ts), reached by name by the Job like a GitHub Enterprise or self-hosted GitLab
  * API. One Argo CD for the three providers: the provider is a config choice, so the file installs with
  * GitHub and switches to GitLab, then Bitbucket Cloud, by `helm upgrade` with another `webhooks.provider`,
  * as a site would.
@@ -27,11 +27,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ARGOCD_WEBHOOK_KEYS, type WebhookProvider } from '../../src/config/webhooks.ts';
 import { signedPushEvent } from '../../src/webhooks/sign.ts';
+import { type GitSshServer, startGitSshServer } from '../../tools/git/git-ssh-server.ts';
+import { type GitHost, startGitHost } from '../../tools/hosts/git-host.ts';
 import { valuesFile } from '../e2e/support/helm.ts';
 import { kubectl, kubectlJson, target, uniqueName } from '../e2e/support/target.ts';
-import { type GitHost, startGitHost } from '../kind/git-host.ts';
-import { type ProviderHost, startProviderHost } from '../kind/provider-host.ts';
-import { type GitSshServer, startGitSshServer } from '../support/git-ssh-server.ts';
 import { portForward } from './support/argocd.ts';
 import {
   defaultScenario,
@@ -46,6 +45,7 @@ import {
 } from './support/chart.ts';
 import { apply, eventually } from './support/cluster.ts';
 import { kind, type LoadedProjectImage, projectImage } from './support/kind.ts';
+import { type ProviderHost, startProviderHost } from './support/provider-host.ts';
 
 const onKind = !!target().kind;
 const pollBench = process.env.SD_WEBHOOK_POLL_BENCH === '1';

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Measure } from '../../scripts/bench.ts';
+import type { Measure } from '../../tools/bench.ts';
 import { repoRoot } from './support/bootstrap.ts';
 
 const run = promisify(execFile);

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KubeObject } from '../../src/kube/types.ts';
 import { decodeHelmRelease, helmReleaseSecret } from '../../src/manifests/helm-release.ts';
 import type { ReadinessReport } from '../../src/report/types.ts';
-import { type GitSshServer, startGitSshServer } from '../support/git-ssh-server.ts';
+import { type GitSshServer, startGitSshServer } from '../../tools/git/git-ssh-server.ts';
 import { notReady } from '../support/report.ts';
 import { manifestDocs, runCli, runnerIdentity, upstreamFile, writeConfig } from './support/bootstrap.ts';
 import { helm, helmOk } from './support/helm.ts';

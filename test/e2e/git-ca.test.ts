@@ -14,7 +14,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ReadinessReport } from '../../src/report/types.ts';
-import { type GitHttpsServer, gitHttpsMissing, startGitHttpsServer } from '../support/git-https-server.ts';
+import {
+  type GitHttpsServer,
+  gitHttpsMissing,
+  startGitHttpsServer,
+} from '../../tools/git/git-https-server.ts';
 import { runCli, writeConfig } from './support/bootstrap.ts';
 import { kubectl, kubectlJson, target, uniqueName } from './support/target.ts';
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LEASE_TTL_SECONDS } from '../../src/kube/lease.ts';
+import { type GitSshServer, startGitSshServer } from '../../tools/git/git-ssh-server.ts';
 import { writeFigures } from '../support/figures.ts';
-import { type GitSshServer, startGitSshServer } from '../support/git-ssh-server.ts';
 import { runCli, runnerIdentity, upstreamFile, writeConfig } from './support/bootstrap.ts';
 import { type Row, startCli } from './support/faults.ts';
 import { auditEvents, auditMark, kubectl, kubectlJson, uniqueName, writes } from './support/target.ts';

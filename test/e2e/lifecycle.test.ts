@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { dump } from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applysetId, parseInventory } from '../../src/manifests/inventory.ts';
-import { type GitSshServer, startGitSshServer } from '../support/git-ssh-server.ts';
+import { type GitSshServer, startGitSshServer } from '../../tools/git/git-ssh-server.ts';
 import { notReady } from '../support/report.ts';
 import { runCli, runnerIdentity, upstreamFile, writeConfig } from './support/bootstrap.ts';
 import { auditEvents, auditMark, kubectl, kubectlJson, uniqueName, writes } from './support/target.ts';

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUNDLED_VERSIONS } from '../../src/config/bundled.ts';
-import { freePort, waitForPort } from '../support/net.ts';
+import { freePort, waitForPort } from '../../tools/git/net.ts';
 import { repoRoot } from './support/bootstrap.ts';
 import { helm, helmOk, valuesFile } from './support/helm.ts';
 import { kubectl, kubectlJson, target, uniqueName } from './support/target.ts';

@@ -18,12 +18,12 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BODY_AUDITED_NAMESPACE } from '../../scripts/cluster.ts';
 import { parseDuration } from '../../src/config/duration.ts';
 import { LEASE_TTL_SECONDS } from '../../src/kube/lease.ts';
 import type { ReadinessReport } from '../../src/report/types.ts';
 import { STEPS } from '../../src/steps/runner.ts';
-import { type GitSshServer, startGitSshServer } from '../support/git-ssh-server.ts';
+import { BODY_AUDITED_NAMESPACE } from '../../tools/cluster/local.ts';
+import { type GitSshServer, startGitSshServer } from '../../tools/git/git-ssh-server.ts';
 import { type CliResult, repoRoot, runnerIdentity, upstreamFile, writeConfig } from './support/bootstrap.ts';
 import {
   controlPlaneProcess,
@@ -948,7 +948,7 @@ describe('3. TCP faults through Toxiproxy between the run and the API server', (
 
   // Outside CI without Go, Toxiproxy cannot be built: its cases are skipped (reported as skipped, with
   // what to install) and the document is not rewritten. In CI a missing prerequisite fails the suite.
-  const MISSING = 'Toxiproxy cases: install Go (>= 1.26) so test/faults/build.sh can build Toxiproxy';
+  const MISSING = 'Toxiproxy cases: install Go (>= 1.26) so tools/toxiproxy/build.sh can build Toxiproxy';
   beforeAll(async () => {
     proxy = await startToxiproxy(runner.kubeconfig);
     if (proxy)

@@ -90,7 +90,7 @@ interface Options {
   tls?: { key: string; cert: string };
   /**
    * Where to listen and the host name clients use (default 127.0.0.1, a free port): the kind tier runs
-   * the stand-in in a container on the cluster's network (test/kind/provider-host.ts).
+   * the stand-in in a container on the cluster's network (test/e2e-kind/support/provider-host.ts).
    */
   listen?: { host: string; port: number; advertise: string };
 }

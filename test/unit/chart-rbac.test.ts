@@ -1,7 +1,7 @@
 /**
  * The chart's RBAC is what the program's steps declare (`Step.needs`, collected by the preflight), scenario
  * by scenario, with the real `helm template` (offline, as for a first install; the pinned helm of
- * test/cluster/tools/build.sh, or E2E_BIN_DIR's):
+ * tools/cluster/build.sh, or E2E_BIN_DIR's):
  * - the hook Job's ClusterRole and Roles grant every permission STEPS declare, and nothing (no verb, no
  *   name) that none of them needs; what can be named is granted by name; cluster-wide only what is
  *   cluster-scoped; with `install.source: skip`, no CRD write, ClusterRole, escalate or bind;
@@ -12,9 +12,10 @@
  */
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it, type TestContext } from 'vitest';
-import { KUBE_VERSION, toolsBin } from '../../scripts/cluster.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import { argocdKey, ensureUpstream } from '../../src/manifests/upstream.ts';
+import { toolsBin } from '../../tools/cluster/bin.ts';
+import { KUBE_VERSION } from '../../tools/versions.ts';
 import {
   chartValues,
   ciScenarios,
@@ -54,7 +55,7 @@ beforeAll(async () => {
 function helmReady(ctx: TestContext): boolean {
   if (helmBin) return true;
   if (process.env.CI) throw new Error(`helm could not be built: ${missing}`);
-  ctx.skip(`helm not built (needs Go on PATH; test/cluster/tools/build.sh): ${missing}`);
+  ctx.skip(`helm not built (needs Go on PATH; tools/cluster/build.sh): ${missing}`);
   return false;
 }
 

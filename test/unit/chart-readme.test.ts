@@ -1,6 +1,6 @@
 /**
  * The chart's README is what helm-docs renders from values.yaml and README.md.gotmpl (refresh:
- * `npm run chart-docs`). helm-docs comes from test/chart/tools/build.sh (built from the Go module proxy on
+ * `npm run chart-docs`). helm-docs comes from tools/helm-docs/build.sh (built from the Go module proxy on
  * first use, cached after; .ci/run builds it before the tests).
  */
 import { readFileSync } from 'node:fs';
@@ -22,7 +22,7 @@ describe('helm/sd-gitops-bootstrap/README.md', () => {
   it('is what helm-docs renders now (refresh: npm run chart-docs)', (ctx) => {
     if (!binary) {
       if (process.env.CI) throw new Error(`helm-docs could not be built: ${missing}`);
-      ctx.skip(`helm-docs not built (needs Go on PATH; test/chart/tools/build.sh): ${missing}`);
+      ctx.skip(`helm-docs not built (needs Go on PATH; tools/helm-docs/build.sh): ${missing}`);
       return;
     }
     expect(readFileSync(CHART_README, 'utf8')).toBe(renderChartReadme(binary));

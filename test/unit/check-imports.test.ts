@@ -67,4 +67,20 @@ describe('the import check (npm run lint)', () => {
       'step src/steps/two.ts imports src/steps/runner.ts',
     ]);
   });
+
+  it('fails on scripts/ or tools/ importing test/, and on a test outside test/unit importing scripts/', () => {
+    const graph = new Map([
+      ['scripts/release.ts', ['tools/images/docker.ts', 'test/kind/registry.ts']],
+      ['tools/kind/cluster.ts', ['tools/versions.ts', 'test/support/net.ts']],
+      ['test/e2e/setup/global.ts', ['tools/cluster/local.ts', 'scripts/cluster.ts']],
+      ['test/unit/bundle.test.ts', ['scripts/bundle.ts']],
+      ['tools/images/docker.ts', []],
+      ['tools/versions.ts', ['src/config/bundled.ts']],
+    ]);
+    expect(problems(graph, () => '')).toEqual([
+      'scripts/release.ts imports test code test/kind/registry.ts (tooling lives in tools/)',
+      'tools/kind/cluster.ts imports test code test/support/net.ts (tooling lives in tools/)',
+      'test/e2e/setup/global.ts imports the script scripts/cluster.ts (import tools/ instead)',
+    ]);
+  });
 });

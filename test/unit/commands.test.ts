@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 // The documented commands run as commands, the way README has a user type them: the other tests import
 // these scripts' functions, which never evaluates a script as the entry module (its command-line branch
 // and top-level await). Only what needs no cluster and no Docker runs here; `--help` goes past module
-// loading, and `npm run images -- --help` loads scripts/argocd-images.ts the way a real run does.
+// loading, and `npm run images -- --help` loads tools/images/argocd.ts the way a real run does.
 const root = join(import.meta.dirname, '..', '..');
 
 function run(cmd: string, args: string[]): { status: number | null; stdout: string; stderr: string } {
@@ -19,11 +19,11 @@ describe('documented commands', () => {
     expect(r.stderr).not.toMatch(/unsettled top-level await/i);
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('usage: npm run images');
-    expect(r.stdout).toContain('usage: node scripts/argocd-images.ts');
+    expect(r.stdout).toContain('usage: node tools/images/argocd.ts');
   });
 
-  it('node scripts/argocd-images.ts --help', () => {
-    const r = run(process.execPath, ['scripts/argocd-images.ts', '--help']);
+  it('node tools/images/argocd.ts --help', () => {
+    const r = run(process.execPath, ['tools/images/argocd.ts', '--help']);
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('--dex');
   });

@@ -1,6 +1,6 @@
 /** Where an upstream image name lands in another registry (`npm run images -- --registry`). */
 import { describe, expect, it } from 'vitest';
-import { localPath, localRef } from '../images/images.ts';
+import { localPath, localRef } from '../../tools/images/docker.ts';
 
 describe('localPath', () => {
   it.each([

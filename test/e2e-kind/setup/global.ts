@@ -1,23 +1,24 @@
 /**
  * Global setup of the `e2e-kind` project: the kind node image, and one kind cluster (one node, started
- * through testcontainers: test/kind/kind-container.ts) that the project's files share, one after another.
+ * through testcontainers by tools/kind/cluster.ts, as `npm run cluster:up -- --kind` starts it) that the
+ * project's files share, one after another.
  *
  * - `KIND_NODE_IMAGE` set (e.g. the official `kindest/node:v1.36.x` on a machine that can pull): that image.
- * - Otherwise the offline build (test/kind/node-image.ts), cached by the hash of its inputs.
+ * - Otherwise the offline build (tools/kind/node-image.ts), cached by the hash of its inputs.
  * - Prerequisites missing (no Docker; for the local build, no Go or debootstrap): one line saying what to
  *   install, and the suite is skipped; in CI (`CI=true`) that is an error instead.
  * - No host-wide state: several runs (other checkouts) each start their own cluster on their own network.
  *   `KIND_KEEP_CLUSTER=1` leaves the cluster running after the run (its kubeconfig in `.e2e-kind/`).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { ensureAll } from '../../../scripts/manifests.ts';
+import { startKindCluster } from '../../../tools/kind/cluster.ts';
+import { ensureNodeImage } from '../../../tools/kind/node-image.ts';
+import { registryMissing } from '../../../tools/kind/registry.ts';
+import { ensureAll } from '../../../tools/manifests.ts';
 import type { E2eTarget } from '../../e2e/support/target.ts';
-import { KindContainer } from '../../kind/kind-container.ts';
-import { ensureNodeImage, KUBE_VERSION, toolsBin } from '../../kind/node-image.ts';
-import { registryMissing, startKindRegistry } from '../../kind/registry.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -74,31 +75,16 @@ export default async function setup(project: TestProject): Promise<(() => Promis
   // The pinned upstream files (Argo CD's manifests) the suite and the image build read.
   await ensureAll();
 
-  const t0 = Date.now();
-  const cluster = await new KindContainer({
+  const { cluster, dir, registry, kubeconfig, internalKubeconfig, binDir } = await startKindCluster({
+    dir: (id) => join(KIND_STATE_DIR, id),
     image,
-    kubernetesVersion: KUBE_VERSION,
-    log: (m) => say(m),
-  }).startCluster();
-  say(`cluster ${cluster.id} ready in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
-  // Argo CD's manifest pulls with `imagePullPolicy: Always`: its images come from a local registry.
-  const registry = await startKindRegistry({
-    network: cluster.network.getName(),
-    clusterId: cluster.id,
-    nodeContainer: cluster.containerId,
     log: say,
   });
-  const dir = join(KIND_STATE_DIR, cluster.id);
-  mkdirSync(dir, { recursive: true });
-  const kubeconfig = join(dir, 'kubeconfig');
-  const internalKubeconfig = join(dir, 'kubeconfig.internal');
-  writeFileSync(kubeconfig, cluster.kubeconfig, { mode: 0o600 });
-  writeFileSync(internalKubeconfig, cluster.internalKubeconfig, { mode: 0o600 });
   project.provide('e2eTarget', {
     mode: 'local',
     kubeconfig,
     auditLog: undefined,
-    binDir: toolsBin(),
+    binDir,
     realNode: true,
     registry: registry.pushTo,
     kind: {

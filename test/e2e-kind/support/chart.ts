@@ -4,12 +4,13 @@
  * `install.source: skip`, argocd-dex-server at zero replicas for the default install.
  */
 import { readFileSync } from 'node:fs';
-import { buildArgocdImages } from '../../../scripts/argocd-images.ts';
 import type { ReadinessReport } from '../../../src/report/types.ts';
+import { type GitSshServer, sourceSecret } from '../../../tools/git/git-ssh-server.ts';
+import { buildArgocdImages } from '../../../tools/images/argocd.ts';
+import { ARGOCD_VERSION, type ARGOCD_VERSIONS } from '../../../tools/versions.ts';
 import { upstreamFile } from '../../e2e/support/bootstrap.ts';
 import { CHART, ciScenarios, helm, parseObjects } from '../../e2e/support/helm.ts';
 import { dataOf, kubectl, kubectlJson } from '../../e2e/support/target.ts';
-import { type GitSshServer, sourceSecret } from '../../support/git-ssh-server.ts';
 import { apply } from './cluster.ts';
 import { type LoadedProjectImage, publish } from './kind.ts';
 
@@ -145,7 +146,7 @@ export async function install(namespace: string, files: string[], extra: string[
  * they really roll out on the node.
  */
 export async function argocdStandIn(namespace: string): Promise<void> {
-  const crds = parseObjects(readFileSync(upstreamFile('argocd/v3.5.1'), 'utf8')).filter(
+  const crds = parseObjects(readFileSync(upstreamFile(`argocd/${ARGOCD_VERSION}`), 'utf8')).filter(
     (o) => o.kind === 'CustomResourceDefinition',
   );
   await kubectl(['apply', '--server-side', '--field-manager=argocd-standin', '-f', '-'], {
@@ -224,7 +225,7 @@ export async function argocdStandIn(namespace: string): Promise<void> {
  * may: the manifest sets no `replicas`, so the bootstrap's server-side apply leaves it at 0. `version`:
  * the manifest whose Deployment is pre-created (its image is never pulled at zero replicas).
  */
-export async function withoutDex(version: 'v3.5.1' | 'v2.14.21' = 'v3.5.1'): Promise<void> {
+export async function withoutDex(version: (typeof ARGOCD_VERSIONS)[number] = ARGOCD_VERSION): Promise<void> {
   const dex = parseObjects(readFileSync(upstreamFile(`argocd/${version}`), 'utf8')).find(
     (o) => o.kind === 'Deployment' && o.metadata.name === 'argocd-dex-server',
   )!;

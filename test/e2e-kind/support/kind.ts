@@ -8,12 +8,12 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { buildProjectImage, type ProjectImage } from '../../../scripts/images.ts';
 import type { ReadinessReport } from '../../../src/report/types.ts';
+import { docker, pushAs } from '../../../tools/images/docker.ts';
+import { buildProjectImage, type ProjectImage } from '../../../tools/images/project.ts';
+import { loadImageInto } from '../../../tools/kind/kind-container.ts';
 import type { CliResult } from '../../e2e/support/bootstrap.ts';
 import { type KindTarget, target } from '../../e2e/support/target.ts';
-import { docker, pushAs } from '../../images/images.ts';
-import { loadImageInto } from '../../kind/kind-container.ts';
 
 export function kind(): KindTarget {
   const k = target().kind;
@@ -34,7 +34,7 @@ export async function loadAs(local: string, upstream: string): Promise<string> {
 /**
  * Makes a locally built image pullable by the node under `upstream`, whatever the pull policy: pushed to
  * the cluster's local registry, which the node's containerd uses for that image's registry
- * (test/kind/registry.ts). For manifests that say `imagePullPolicy: Always`, as Argo CD's does.
+ * (tools/kind/registry.ts). For manifests that say `imagePullPolicy: Always`, as Argo CD's does.
  */
 export function publish(local: string, upstream: string): string {
   const registry = target().registry;

@@ -9,8 +9,9 @@
 import { existsSync } from 'node:fs';
 import { delimiter } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { toolsBin, up } from '../../../scripts/cluster.ts';
-import { ensureAll } from '../../../scripts/manifests.ts';
+import { toolsBin } from '../../../tools/cluster/bin.ts';
+import { up } from '../../../tools/cluster/local.ts';
+import { ensureAll } from '../../../tools/manifests.ts';
 import type { E2eTarget } from '../support/target.ts';
 
 export default async function setup(project: TestProject): Promise<void> {

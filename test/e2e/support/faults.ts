@@ -37,8 +37,8 @@ import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import type { ReadinessReport } from '../../../src/report/types.ts';
+import { freePort, waitForPort } from '../../../tools/git/net.ts';
 import { FIGURE_DIR, type FigureFile } from '../../support/figures.ts';
-import { freePort, waitForPort } from '../../support/net.ts';
 import { type CliResult, MAIN, repoRoot } from './bootstrap.ts';
 import { type AuditEvent, kubectlJson, target } from './target.ts';
 
@@ -665,13 +665,13 @@ export interface Toxiproxy {
 }
 
 /**
- * Toxiproxy's server (built by test/faults/build.sh from the Go module proxy, cached), with one proxy in
+ * Toxiproxy's server (built by tools/toxiproxy/build.sh from the Go module proxy, cached), with one proxy in
  * front of the API server of `kubeconfig`. Undefined outside CI when Go is not installed.
  */
 export async function startToxiproxy(kubeconfig: string): Promise<Toxiproxy | undefined> {
   let bin: string;
   try {
-    bin = execFileSync(join(repoRoot, 'test/faults/build.sh'), {
+    bin = execFileSync(join(repoRoot, 'tools/toxiproxy/build.sh'), {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'inherit'],
     })
