@@ -189,7 +189,7 @@ describe('who writes each object (docs/lifecycle.md)', () => {
       apiVersion: 'v1',
       kind: 'Secret',
       metadata: { name: 'argocd-oidc', namespace: 'argocd' },
-      data: { clientSecret: b64('not-a-real-secret') },
+      data: { clientSecret: b64(randomBytes(12).toString('hex')) },
     });
 
   it('each object has exactly one writing step, the one the table names, in every kind of run', async () => {
