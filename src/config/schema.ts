@@ -264,9 +264,15 @@ export const configSchema = z
               ),
             map: z
               .record(
-                z.string().superRefine(refProblem(mapKeyProblem)),
+                z.string(),
                 z.string().superRefine(refProblem((v) => repositoryProblem(v, 'repository'))),
               )
+              .superRefine((map, ctx) => {
+                for (const key of Object.keys(map)) {
+                  const message = mapKeyProblem(key);
+                  if (message) ctx.addIssue({ code: 'custom', path: [key], message });
+                }
+              })
               .default(() => ({}))
               .describe(
                 "Per-image repositories for a mirror that renames: the manifest's repository (no tag) → the one to pull, e.g. `quay.io/argoproj/argocd: registry.example.com/platform/argocd`. Wins over `registry`; tags and digests kept.",
