@@ -218,6 +218,25 @@ export function valuesSchema(): Schema {
         description: 'Existing Secrets for pulling the image.',
         items: obj({ name: str('Secret name.', { pattern: DNS_SUBDOMAIN }) }, { required: ['name'] }),
       },
+      global: obj(
+        {
+          image: obj({
+            registry: str(
+              "Registry (and path prefix) the Job's image is pulled from instead of image.repository's own; no scheme, no tag.",
+              {
+                pattern:
+                  '^$|^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?(/[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*)*$',
+              },
+            ),
+          }),
+          imagePullSecrets: {
+            type: 'array',
+            description: 'Secrets for pulling the image, added before imagePullSecrets (argo-helm style).',
+            items: obj({ name: str('Secret name.', { pattern: DNS_SUBDOMAIN }) }, { required: ['name'] }),
+          },
+        },
+        { description: "Settings for every image the chart runs (Argo CD's: config.argocd.images)." },
+      ),
       serviceAccount: obj(
         {
           create: bool('Create the ServiceAccount.'),
