@@ -180,6 +180,8 @@ export function requiredPermissions(config: StepContext['config'], inputs: Permi
       { verb: 'list', group: 'apps', resource, namespace: argo },
     );
   }
+  // wait-rollout: the pods, for an image they cannot pull
+  perms.push({ verb: 'list', group: '', resource: 'pods', namespace: argo });
   // git-credentials
   perms.push({
     verb: 'get',

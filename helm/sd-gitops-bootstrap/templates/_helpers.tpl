@@ -268,6 +268,7 @@ the rendered rules and that list are equal, rule for rule. Output (YAML):
   (dict "apiGroups" (list "") "resources" (list "configmaps") "verbs" $applyList)
   (dict "apiGroups" (list "apps") "resources" (list "deployments") "verbs" (concat $apply (list "list")))
   (dict "apiGroups" (list "apps") "resources" (list "statefulsets") "verbs" (ternary (concat $apply (list "list")) (list "get" "list") $install))
+  (dict "apiGroups" (list "") "resources" (list "pods") "verbs" (list "list"))
   (dict "apiGroups" (list "argoproj.io") "resources" (list "appprojects") "verbs" $apply)
   (dict "apiGroups" (list "argoproj.io") "resources" (list "applications") "verbs" $applyList)
 -}}
