@@ -185,12 +185,16 @@ async function rolloutChecks(ctx: StepContext): Promise<Check[]> {
   }
   // The pods are listed once, and only when some workload is not rolled out.
   let failures: Promise<ImagePullFailure[]> | undefined;
+  const listOnce = (): Promise<ImagePullFailure[]> => {
+    failures ??= pullFailures(ctx);
+    return failures;
+  };
   return Promise.all(
     workloads.map(async (w): Promise<Check> => {
       const id = `argocd.rollout.${w.name}`;
       try {
         const r = await probe(ctx, w);
-        const pulls = r.done ? [] : failuresOf(w, await (failures ??= pullFailures(ctx)));
+        const pulls = r.done ? [] : failuresOf(w, await listOnce());
         return {
           id,
           ready: r.done,
