@@ -516,7 +516,7 @@ function requiredGrants(config: Config, runNamespace: string): Grant[] {
   const perms = requiredPermissions(config, {
     mode: 'apply',
     runNamespace,
-    manifestKinds: install ? manifestKinds(config.argocd.version) : [],
+    manifestKinds: install ? manifestKinds(config.argocd.version, config.argocd.install.profile) : [],
     virtualServiceApiVersion:
       config.argocd.virtualService.enabled === false ? undefined : 'networking.istio.io/v1',
     adminPasswordNamespace: config.argocd.adminPassword.secretRef.namespace ?? runNamespace,
@@ -631,7 +631,7 @@ describe("schedule.enabled: the scheduled RBAC is exactly what `apply --scope dr
     const install = config.argocd.install.source !== 'skip';
     const required = driftPermissions(config, {
       runNamespace: ns,
-      manifestKinds: install ? manifestKinds(config.argocd.version) : [],
+      manifestKinds: install ? manifestKinds(config.argocd.version, config.argocd.install.profile) : [],
       virtualServiceApiVersion:
         config.argocd.virtualService.enabled === false ? undefined : 'networking.istio.io/v1',
       credentialsNamespace: config.git.credentials.secretRef.namespace ?? ns,

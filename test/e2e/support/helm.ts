@@ -177,8 +177,10 @@ export function grantsOf(objects: K8sObject[]): Grant[] {
 /** apiVersion, kind and name of every object in a bundled Argo CD manifest. */
 export function manifestKinds(
   version: string,
+  profile: 'standard' | 'ha' = 'standard',
 ): { apiVersion: string; kind: string; name: string; roleRef?: string }[] {
-  const text = readFileSync(upstreamFile(`argocd/${version}` as UpstreamKey), 'utf8');
+  const key = `${profile === 'ha' ? 'argocd-ha' : 'argocd'}/${version}` as UpstreamKey;
+  const text = readFileSync(upstreamFile(key), 'utf8');
   return parseObjects(text).map((o) => ({
     apiVersion: o.apiVersion,
     kind: o.kind,
