@@ -33,19 +33,23 @@ RUN npm run build && node scripts/bundle.ts
 FROM build AS manifests
 # version=sha256 of upstream manifests/install.yaml at that tag.
 ARG ARGOCD_BUNDLED="v3.5.1=795a3a972224da6a7f9d32c3e946445f062b60fb46028476715affeb688236e3 v2.14.21=ee39d40847bbb36154ebcdf2f5c93e0a9001ab60131afb60dbe42981a069699e"
+# version=sha256 of upstream manifests/ha/install.yaml at that tag (argocd.install.profile: ha).
+ARG ARGOCD_BUNDLED_HA="v3.5.1=1d7b6baa0769ff8a5757c61e2c677ae0939a15e86e149f64df6b12435db5c4b2 v2.14.21=0fd3798afc491023fc4fae35961e976a7cfdcd611a67abbf333443cee720f44c"
 ARG GOPROXY=https://proxy.golang.org
 COPY manifests/argocd/ /manifests/
 RUN set -eu; \
-    for pair in ${ARGOCD_BUNDLED}; do \
-      version="${pair%%=*}"; sum="${pair#*=}"; file="/manifests/${version}/install.yaml"; \
+    bundle() { \
+      key="$1"; sum="$2"; file="$3"; \
       if [ ! -f "${file}" ]; then \
-        mkdir -p "/manifests/${version}"; \
-        GOPROXY="${GOPROXY}" SD_GITOPS_BOOTSTRAP_CACHE=/tmp/upstream NODE_USE_ENV_PROXY=1 node --input-type=module -e 'const m = await import("/src/dist/manifests/upstream.js"); const { copyFileSync } = await import("node:fs"); copyFileSync(await m.ensureUpstream(`argocd/${process.argv[1]}`, { log: console.log }), process.argv[2]);' "${version}" "${file}"; \
+        mkdir -p "$(dirname "${file}")"; \
+        GOPROXY="${GOPROXY}" SD_GITOPS_BOOTSTRAP_CACHE=/tmp/upstream NODE_USE_ENV_PROXY=1 node --input-type=module -e 'const m = await import("/src/dist/manifests/upstream.js"); const { copyFileSync } = await import("node:fs"); copyFileSync(await m.ensureUpstream(process.argv[1], { log: console.log }), process.argv[2]);' "${key}" "${file}"; \
       fi; \
       echo "${sum}  ${file}" | sha256sum -c -; \
       node --input-type=module -e 'const m = await import("/src/dist/manifests/argocd.js"); const { loadAll } = await import("/src/node_modules/js-yaml/dist/js-yaml.mjs"); const { readFileSync } = await import("node:fs"); await m.writeSidecar(process.argv[1], process.argv[2], loadAll(readFileSync(process.argv[1], "utf8")));' "${file}" "${sum}"; \
       test -s "${file}.json"; \
-    done; \
+    }; \
+    for pair in ${ARGOCD_BUNDLED}; do bundle "argocd/${pair%%=*}" "${pair#*=}" "/manifests/${pair%%=*}/install.yaml"; done; \
+    for pair in ${ARGOCD_BUNDLED_HA}; do bundle "argocd-ha/${pair%%=*}" "${pair#*=}" "/manifests/${pair%%=*}/ha/install.yaml"; done; \
     rm -f /manifests/README.md
 
 # ------------------------------------------------------------------------------------------------ runtime

@@ -193,7 +193,6 @@ export function valuesSchema(): Schema {
     $schema: 'http://json-schema.org/draft-07/schema#',
     title: 'sd-gitops-bootstrap chart values',
     ...obj({
-      global: { type: 'object', description: 'Helm global values (set by a parent chart); not used.' },
       // Patterns, not only quoting: these names are written bare into object names and labels.
       nameOverride: str('Override the chart name in object names and labels.', {
         pattern: `^$|${DNS_LABEL}`,
@@ -218,6 +217,33 @@ export function valuesSchema(): Schema {
         description: 'Existing Secrets for pulling the image.',
         items: obj({ name: str('Secret name.', { pattern: DNS_SUBDOMAIN }) }, { required: ['name'] }),
       },
+      global: obj(
+        {
+          image: obj(
+            {
+              registry: str(
+                "Registry (and path prefix) the Job's image is pulled from instead of image.repository's own; no scheme, no tag.",
+                {
+                  pattern:
+                    '^$|^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?(/[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*)*$',
+                },
+              ),
+            },
+            { additionalProperties: true },
+          ),
+          imagePullSecrets: {
+            type: 'array',
+            description: 'Secrets for pulling the image, added before imagePullSecrets (argo-helm style).',
+            items: obj({ name: str('Secret name.', { pattern: DNS_SUBDOMAIN }) }, { required: ['name'] }),
+          },
+        },
+        {
+          // Open: a parent chart's globals pass through.
+          additionalProperties: true,
+          description:
+            "Helm global values, shared with a parent chart: image.registry and imagePullSecrets apply to every image the chart runs (Argo CD's: config.argocd.images); others are not used.",
+        },
+      ),
       serviceAccount: obj(
         {
           create: bool('Create the ServiceAccount.'),

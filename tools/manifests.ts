@@ -16,12 +16,13 @@ export async function ensureAll(log?: (line: string) => void): Promise<Record<Up
   return out;
 }
 
-/** Copies the cached Argo CD manifests into `manifests/argocd/<version>/install.yaml` (gitignored). */
+/** Copies the cached Argo CD manifests into `manifests/argocd/<version>/[ha/]install.yaml` (gitignored). */
 export async function bundle(into = join(root, 'manifests', 'argocd')): Promise<string[]> {
   const written: string[] = [];
   for (const key of Object.keys(UPSTREAM) as UpstreamKey[]) {
-    if (!key.startsWith('argocd/')) continue;
-    const target = join(into, UPSTREAM[key].version, 'install.yaml');
+    if (!key.startsWith('argocd/') && !key.startsWith('argocd-ha/')) continue;
+    const profile = key.startsWith('argocd-ha/') ? ['ha'] : [];
+    const target = join(into, UPSTREAM[key].version, ...profile, 'install.yaml');
     mkdirSync(dirname(target), { recursive: true });
     copyFileSync(await ensureUpstream(key), target);
     written.push(target);

@@ -7,4 +7,7 @@ export const ARGOCD_COMPONENTS = [
   'argocd-dex-server',
   'argocd-redis',
   'argocd-notifications-controller',
+  // argocd.install.profile: ha (Redis HA in place of argocd-redis)
+  'argocd-redis-ha-server',
+  'argocd-redis-ha-haproxy',
 ] as const;

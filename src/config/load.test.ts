@@ -44,6 +44,10 @@ describe('parseConfig: valid input', () => {
           },
           "allowDowngrade": false,
           "components": {},
+          "images": {
+            "map": {},
+            "pullSecrets": [],
+          },
           "install": {
             "source": "bundled",
           },
@@ -347,6 +351,70 @@ describe('parseConfig: invalid input', () => {
       input: withMinimal({ argocd: ['v3.5.1'] }),
       path: 'argocd',
       message: 'expected a mapping, got a list',
+    },
+    {
+      name: 'an image registry with a scheme',
+      input: withMinimal({ argocd: { images: { registry: 'https://registry.example.com' } } }),
+      path: 'argocd.images.registry',
+      message:
+        'must not start with a scheme (https://): the runtime always pulls over HTTPS; write "registry.example.com/mirror"',
+    },
+    {
+      name: 'an image registry with a tag',
+      input: withMinimal({ argocd: { images: { registry: 'registry.example.com/mirror/argocd:v3.5.1' } } }),
+      path: 'argocd.images.registry',
+      message: 'must not carry a tag (:v3.5.1): every image keeps its own tag and digest',
+    },
+    {
+      name: 'an image registry without a host',
+      input: withMinimal({ argocd: { images: { registry: 'mirror/argoproj' } } }),
+      path: 'argocd.images.registry',
+      message: '"mirror" would be read as a Docker Hub path',
+    },
+    {
+      name: 'an image map key with a tag',
+      input: withMinimal({
+        argocd: { images: { map: { 'quay.io/argoproj/argocd:v3.5.1': 'registry.example.com/argocd' } } },
+      }),
+      path: 'argocd.images.map."quay.io/argoproj/argocd:v3.5.1"',
+      message: 'must not carry a tag or digest (:v3.5.1)',
+    },
+    {
+      name: 'an image map value in upper case',
+      input: withMinimal({
+        argocd: { images: { map: { 'quay.io/argoproj/argocd': 'registry.example.com/ArgoCD' } } },
+      }),
+      path: 'argocd.images.map.quay.io/argoproj/argocd',
+      message: 'must be lower case',
+    },
+    {
+      name: 'a pull Secret that is not a name',
+      input: withMinimal({ argocd: { images: { pullSecrets: ['Registry Creds'] } } }),
+      path: 'argocd.images.pullSecrets[0]',
+      message: 'must be a DNS-1123 subdomain',
+    },
+    {
+      name: 'the HA profile with a manifest file',
+      input: withMinimal({ argocd: { install: { source: 'file', file: '/m/install.yaml', profile: 'ha' } } }),
+      path: 'argocd.install.profile',
+      message:
+        'only with install.source "bundled" (source is "file"): remove it, and point argocd.install.file at the manifest you mean (Argo CD\'s HA one is manifests/ha/install.yaml)',
+    },
+    {
+      name: 'argocd-redis shaped under the HA profile',
+      input: withMinimal({
+        argocd: { install: { profile: 'ha' }, components: { 'argocd-redis': { replicas: 1 } } },
+      }),
+      path: 'argocd.components.argocd-redis',
+      message: 'is not in the HA manifest',
+    },
+    {
+      name: 'images with install.source skip',
+      input: withMinimal({
+        argocd: { install: { source: 'skip' }, images: { registry: 'registry.example.com' } },
+      }),
+      path: 'argocd.images.registry',
+      message: 'only when the bootstrap installs Argo CD',
     },
     {
       name: 'unknown install source',

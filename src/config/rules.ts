@@ -91,6 +91,49 @@ export function bundledVersion(c: Pick<Config, 'argocd'>): ConfigProblem[] {
   ];
 }
 
+/**
+ * `install.profile` picks one of the bundled manifests; `images` and the profile's components change the
+ * manifest the bootstrap installs: neither means anything when someone else installs Argo CD.
+ */
+export function installProfile(c: Pick<Config, 'argocd'>): ConfigProblem[] {
+  const { install, images, components } = c.argocd;
+  const problems: ConfigProblem[] = [];
+  if (install.profile !== undefined && install.source !== 'bundled') {
+    problems.push({
+      path: 'argocd.install.profile',
+      message: `selects a bundled manifest, only with install.source "bundled" (source is "${install.source}"): remove it${install.source === 'skip' ? '' : `, and point argocd.install.${install.source} at the manifest you mean (Argo CD's HA one is manifests/ha/install.yaml)`}`,
+    });
+  }
+  if (install.source === 'skip') {
+    const used = [
+      ...(images.registry !== undefined ? ['registry'] : []),
+      ...(Object.keys(images.map).length > 0 ? ['map'] : []),
+      ...(images.pullSecrets.length > 0 ? ['pullSecrets'] : []),
+    ];
+    if (used.length > 0) {
+      problems.push({
+        path: `argocd.images.${used[0]}`,
+        message: `only when the bootstrap installs Argo CD (install.source is "skip": its images are set where Argo CD is managed): remove argocd.images`,
+      });
+    }
+  }
+  if (install.source === 'bundled') {
+    const ha = install.profile === 'ha';
+    const other = Object.keys(components).filter((n) =>
+      ha ? n === 'argocd-redis' : n === 'argocd-redis-ha-server' || n === 'argocd-redis-ha-haproxy',
+    );
+    for (const name of other) {
+      problems.push({
+        path: `argocd.components.${name}`,
+        message: ha
+          ? 'is not in the HA manifest (install.profile: ha runs argocd-redis-ha-server and argocd-redis-ha-haproxy instead): shape those, or remove it'
+          : 'is only in the HA manifest: set argocd.install.profile: ha, or remove it',
+      });
+    }
+  }
+  return problems;
+}
+
 /** No namespace twice, and none equal to the logging namespace when logging is an environment. */
 export function uniqueNamespaces(c: Pick<Config, 'environments'>): ConfigProblem[] {
   const { namespaces, logging } = c.environments;
@@ -325,6 +368,7 @@ export const RULES: readonly Rule[] = [
   { needs: ['argocd'], check: installSource },
   { needs: ['argocd'], check: supportedVersion },
   { needs: ['argocd'], check: bundledVersion },
+  { needs: ['argocd'], check: installProfile },
   { needs: ['argocd'], check: rootPathNoTrailingSlash },
   { needs: ['argocd'], check: argocdUrlMatchesRootPath },
   { needs: ['environments'], check: uniqueNamespaces },

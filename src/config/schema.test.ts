@@ -79,6 +79,8 @@ describe('describeConfig', () => {
       'argocd.install.file',
       'argocd.install.url',
       'argocd.install.sha256',
+      'argocd.install.profile', // unset: standard
+      'argocd.images.registry', // unset: each image's own registry
       'argocd.adminPassword.secretRef.namespace',
       'argocd.url', // required with argocd.sso.enabled (a rule says so)
       // Needed only with argocd.sso.enabled (a rule says so).

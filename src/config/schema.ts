@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { DEFAULT_ARGOCD_VERSION } from './bundled.ts';
 import { ARGOCD_COMPONENTS } from './components.ts';
 import { DURATION_HINT, DURATION_PATTERN, parseDuration } from './duration.ts';
+import { mapKeyProblem, repositoryProblem } from './image-refs.ts';
 import { GIT_URL, repoUrlMessage } from './urls.ts';
 import { WEBHOOK_PROVIDERS } from './webhook-providers.ts';
 
@@ -144,6 +145,14 @@ function componentSettings(name: string) {
     .describe(`Settings of ${name}.`);
 }
 
+/** A refinement from a function that says what is wrong with a value (undefined: nothing). */
+function refProblem(problem: (value: string) => string | undefined) {
+  return (value: string, ctx: z.RefinementCtx) => {
+    const message = problem(value);
+    if (message) ctx.addIssue({ code: 'custom', message });
+  };
+}
+
 /** Extra string keys of one of Argo CD's ConfigMaps. */
 function settingsMap(configMap: string, example: string) {
   return z
@@ -235,9 +244,50 @@ export const configSchema = z
               .describe(
                 'Expected sha256 of the manifest: required with source `url`, optional with `file` (set, the file is installed only if it matches).',
               ),
+            profile: z
+              .enum(['standard', 'ha'])
+              .optional()
+              .describe(
+                "Which of Argo CD's bundled manifests (source `bundled`): `standard` (manifests/install.yaml, also when unset) or `ha` (manifests/ha/install.yaml: several replicas, Redis HA with Sentinel and HAProxy, pod anti-affinity by node: needs three nodes). Switching a running install is supported: the next run applies the other manifest and deletes what it no longer has (Redis is Argo CD's cache; Applications and settings stay).",
+              ),
           })
           .prefault({})
           .describe('How Argo CD is installed.'),
+        images: z
+          .strictObject({
+            registry: z
+              .string()
+              .superRefine(refProblem((v) => repositoryProblem(v, 'prefix')))
+              .optional()
+              .describe(
+                'Registry (and path prefix) every container image of the installed manifest is pulled from instead of its own registry, e.g. `registry.example.com/mirror`: `quay.io/argoproj/argocd:v3.5.1` becomes `registry.example.com/mirror/argoproj/argocd:v3.5.1` (the repository path, tag and digest kept). No scheme, no tag.',
+              ),
+            map: z
+              .record(
+                z.string(),
+                z.string().superRefine(refProblem((v) => repositoryProblem(v, 'repository'))),
+              )
+              .superRefine((map, ctx) => {
+                for (const key of Object.keys(map)) {
+                  const message = mapKeyProblem(key);
+                  if (message) ctx.addIssue({ code: 'custom', path: [key], message });
+                }
+              })
+              .default(() => ({}))
+              .describe(
+                "Per-image repositories for a mirror that renames: the manifest's repository (no tag) → the one to pull, e.g. `quay.io/argoproj/argocd: registry.example.com/platform/argocd`. Wins over `registry`; tags and digests kept.",
+              ),
+            pullSecrets: z
+              .array(dnsSubdomain('registry-creds'))
+              .default(() => [])
+              .describe(
+                'Secrets of type kubernetes.io/dockerconfigjson in argocd.namespace, added as `imagePullSecrets` to every pod template of the installed manifest (the bootstrap does not create them). `kubectl -n argocd create secret docker-registry …`.',
+              ),
+          })
+          .prefault({})
+          .describe(
+            "Where Argo CD's images come from: a site's own registry or mirror (air-gapped installs). Only when the bootstrap installs Argo CD; `images` prints the resulting list.",
+          ),
         adminPassword: z
           .strictObject({
             secretRef: z
@@ -335,7 +385,7 @@ export const configSchema = z
           .partialRecord(z.enum(ARGOCD_COMPONENTS), componentSettings('the component'))
           .default(() => ({}))
           .describe(
-            "Argo CD's workloads shaped to the site, by name (argocd-server, argocd-repo-server, argocd-application-controller, argocd-applicationset-controller, argocd-dex-server, argocd-redis, argocd-notifications-controller): replicas, resources, nodeSelector, tolerations, extraArgs, env — changed in the install manifest before it is applied. Only when the bootstrap installs Argo CD.",
+            "Argo CD's workloads shaped to the site, by name (argocd-server, argocd-repo-server, argocd-application-controller, argocd-applicationset-controller, argocd-dex-server, argocd-redis, argocd-notifications-controller; with profile `ha`: argocd-redis-ha-server, argocd-redis-ha-haproxy instead of argocd-redis): replicas, resources, nodeSelector, tolerations, extraArgs, env — changed in the install manifest before it is applied. Only when the bootstrap installs Argo CD.",
           ),
         sso: z
           .strictObject({

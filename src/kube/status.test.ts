@@ -4,6 +4,7 @@ import {
   applicationStatus,
   crdEstablished,
   deploymentRolledOut,
+  imagePullFailures,
   statefulSetRolledOut,
 } from './status.ts';
 
@@ -289,5 +290,57 @@ describe('applicationStatus', () => {
       },
     };
     expect(applicationStatus(app).message).toBe('sync failed: one or more objects failed to apply');
+  });
+});
+
+describe('imagePullFailures', () => {
+  it('names the image of each container waiting on a pull, init containers included, nothing else', () => {
+    const pods = [
+      {
+        metadata: { name: 'argocd-server-1' },
+        status: {
+          initContainerStatuses: [
+            {
+              name: 'copyutil',
+              image: 'registry.example.com/mirror/argoproj/argocd:v3.5.1',
+              state: { waiting: { reason: 'ErrImagePull', message: 'unauthorized' } },
+            },
+          ],
+          containerStatuses: [
+            { name: 'argocd-server', image: 'x', state: { waiting: { reason: 'PodInitializing' } } },
+          ],
+        },
+      },
+      {
+        metadata: { name: 'argocd-redis-0' },
+        status: {
+          containerStatuses: [
+            {
+              name: 'redis',
+              image: 'r:1',
+              state: { waiting: { reason: 'ImagePullBackOff', message: 'Back-off pulling image "r:1"' } },
+            },
+            { name: 'ok', image: 'o:1', state: { running: {} } },
+          ],
+        },
+      },
+      { metadata: { name: 'no-status' } },
+    ];
+    expect(imagePullFailures(pods)).toEqual([
+      {
+        pod: 'argocd-server-1',
+        container: 'copyutil',
+        image: 'registry.example.com/mirror/argoproj/argocd:v3.5.1',
+        reason: 'ErrImagePull',
+        message: 'unauthorized',
+      },
+      {
+        pod: 'argocd-redis-0',
+        container: 'redis',
+        image: 'r:1',
+        reason: 'ImagePullBackOff',
+        message: 'Back-off pulling image "r:1"',
+      },
+    ]);
   });
 });

@@ -188,3 +188,49 @@ export function applicationStatus(app: unknown): ApplicationStatus {
   else message = `${sync}, ${health}`;
   return { sync, health, message, stale };
 }
+
+/** A container of a pod that cannot get its image: the image, the kubelet's reason and message. */
+export interface ImagePullFailure {
+  pod: string;
+  container: string;
+  image: string;
+  reason: string;
+  message: string;
+}
+
+const PULL_REASONS = new Set(['ImagePullBackOff', 'ErrImagePull', 'InvalidImageName', 'ErrImageNeverPull']);
+
+/** The containers (init containers too) of the pods waiting on an image they cannot pull. */
+export function imagePullFailures(pods: readonly unknown[]): ImagePullFailure[] {
+  const out: ImagePullFailure[] = [];
+  for (const p of pods) {
+    const pod = p as {
+      metadata?: { name?: string };
+      status?: {
+        initContainerStatuses?: ContainerStatus[];
+        containerStatuses?: ContainerStatus[];
+      };
+    };
+    for (const c of [
+      ...(pod.status?.initContainerStatuses ?? []),
+      ...(pod.status?.containerStatuses ?? []),
+    ]) {
+      const waiting = c.state?.waiting;
+      if (!waiting?.reason || !PULL_REASONS.has(waiting.reason)) continue;
+      out.push({
+        pod: pod.metadata?.name ?? '?',
+        container: c.name ?? '?',
+        image: c.image ?? '?',
+        reason: waiting.reason,
+        message: waiting.message ?? '',
+      });
+    }
+  }
+  return out;
+}
+
+interface ContainerStatus {
+  name?: string;
+  image?: string;
+  state?: { waiting?: { reason?: string; message?: string } };
+}

@@ -9,6 +9,7 @@ import { ConfigError, StepError } from '../errors.ts';
 import type { KubeObject } from '../kube/types.ts';
 import {
   BUNDLED_DOCUMENTS_SHA256,
+  BUNDLED_HA_SHA256,
   BUNDLED_SHA256,
   bundledManifestPaths,
   loadArgocdManifest,
@@ -87,6 +88,48 @@ describe.each(Object.keys(BUNDLED_SHA256))('bundled %s', (version) => {
   });
 });
 
+describe.each(Object.keys(BUNDLED_HA_SHA256))('bundled %s, install.profile: ha', (version) => {
+  const config = sampleConfig((c) => {
+    c.argocd.version = version;
+    c.argocd.install.profile = 'ha';
+  });
+
+  it("loads Argo CD's manifests/ha/install.yaml, verified, with Redis HA in place of argocd-redis", async () => {
+    const loaded = await loadArgocdManifest(config.argocd);
+    expect(loaded.verified).toBe(true);
+    expect(loaded.sha256).toBe(BUNDLED_HA_SHA256[version]);
+    expect(loaded.origin).toMatch(new RegExp(`${version}/ha/install\\.yaml$`));
+    const workloads = loaded.objects
+      .filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet')
+      .map((o) => `${o.kind}/${o.metadata.name}`)
+      .sort();
+    expect(workloads).toEqual([
+      'Deployment/argocd-applicationset-controller',
+      'Deployment/argocd-dex-server',
+      'Deployment/argocd-notifications-controller',
+      'Deployment/argocd-redis-ha-haproxy',
+      'Deployment/argocd-repo-server',
+      'Deployment/argocd-server',
+      'StatefulSet/argocd-application-controller',
+      'StatefulSet/argocd-redis-ha-server',
+    ]);
+    const redis = find(loaded.objects, 'StatefulSet', 'argocd-redis-ha-server') as KubeObject & {
+      spec: { replicas: number };
+    };
+    expect(redis.spec.replicas).toBe(3);
+  });
+
+  it('the documents digest pinned for it is that of its parsed YAML', async ({ skip }) => {
+    const path = bundledManifestPaths(version, undefined, undefined, 'ha').find((p) => existsSync(p));
+    if (!path) return skip(`${version} (HA) is not cached: run npm run manifests`);
+    const text = await readFile(path, 'utf8');
+    expect(sha256Hex(text)).toBe(BUNDLED_HA_SHA256[version]);
+    expect(BUNDLED_DOCUMENTS_SHA256[BUNDLED_HA_SHA256[version]!]).toBe(
+      sha256Hex(JSON.stringify(loadAll(text))),
+    );
+  });
+});
+
 describe('loadArgocdManifest sources', () => {
   let dir: string;
   let file: string;
@@ -160,6 +203,10 @@ describe('loadArgocdManifest sources', () => {
       '/c/manifests/argocd/v3.5.1/install.yaml',
     ]);
     expect(bundledManifestPaths('v9.9.9', '/app')).toEqual(['/app/manifests/argocd/v9.9.9/install.yaml']);
+    expect(bundledManifestPaths('v3.5.1', '/app', { SD_GITOPS_BOOTSTRAP_CACHE: '/c' }, 'ha')).toEqual([
+      '/app/manifests/argocd/v3.5.1/ha/install.yaml',
+      '/c/manifests/argocd/v3.5.1/ha/install.yaml',
+    ]);
   });
 
   it('bundled: a manifest in neither place is fetched, verified and cached', async () => {

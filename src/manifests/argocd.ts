@@ -12,6 +12,7 @@ import { loadAll } from 'js-yaml';
 import type { Config } from '../config/types.ts';
 import { ConfigError, StepError } from '../errors.ts';
 import type { KubeObject } from '../kube/types.ts';
+import { applyImageSettings } from './registry.ts';
 import { argocdKey, cachedPath, ensureUpstream } from './upstream.ts';
 
 /** sha256 of the upstream `manifests/install.yaml` at each tag the image bundles (`sha256sum install.yaml`). */
@@ -19,6 +20,18 @@ export const BUNDLED_SHA256: Readonly<Record<string, string>> = Object.freeze({
   'v3.5.1': '795a3a972224da6a7f9d32c3e946445f062b60fb46028476715affeb688236e3',
   'v2.14.21': 'ee39d40847bbb36154ebcdf2f5c93e0a9001ab60131afb60dbe42981a069699e',
 });
+
+/** sha256 of the upstream `manifests/ha/install.yaml` at each bundled tag (`argocd.install.profile: ha`). */
+export const BUNDLED_HA_SHA256: Readonly<Record<string, string>> = Object.freeze({
+  'v3.5.1': '1d7b6baa0769ff8a5757c61e2c677ae0939a15e86e149f64df6b12435db5c4b2',
+  'v2.14.21': '0fd3798afc491023fc4fae35961e976a7cfdcd611a67abbf333443cee720f44c',
+});
+
+export type InstallProfile = 'standard' | 'ha';
+
+/** The pins of a profile's bundled manifests, by version. */
+export const bundledSha256 = (profile: InstallProfile = 'standard'): Readonly<Record<string, string>> =>
+  profile === 'ha' ? BUNDLED_HA_SHA256 : BUNDLED_SHA256;
 
 /**
  * sha256 of each pinned manifest's documents as the sidecar holds them (`JSON.stringify(loadAll(yaml))`),
@@ -30,6 +43,10 @@ export const BUNDLED_DOCUMENTS_SHA256: Readonly<Record<string, string>> = Object
     'd7e4a8f423ea5288bf76dcd0bc41de3830c2d86d06ceb5f3d0a7dc4ea6d3ad0d',
   ee39d40847bbb36154ebcdf2f5c93e0a9001ab60131afb60dbe42981a069699e:
     '8e07382e5d825cf70973c15b00998d7c0a07e9fdd0beff2e4b11917e3c848aa7',
+  '1d7b6baa0769ff8a5757c61e2c677ae0939a15e86e149f64df6b12435db5c4b2':
+    '88063c4a9b789344b160e14465c732159b0c12c39137a2465c2979f90ff480c1',
+  '0fd3798afc491023fc4fae35961e976a7cfdcd611a67abbf333443cee720f44c':
+    'cbed2c5549ae0fffc3600d75b94796958ee75646dc0aaea2d87143be26cf8c7b',
 });
 
 /** Kinds without a namespace. The install manifest uses the first three; the rest make `file`/`url` sources safe. */
@@ -73,16 +90,19 @@ export function packageRoot(): string {
 
 /**
  * Where a bundled version's manifest is looked for: `manifests/argocd/<version>/install.yaml` in the package
- * (the image copies them there at build), then the cache outside the repository (a checkout: see
- * `upstream.ts`, filled by `npm run manifests` or on first use).
+ * (the image copies them there at build; the HA profile's `<version>/ha/install.yaml`), then the cache
+ * outside the repository (a checkout: see `upstream.ts`, filled by `npm run manifests` or on first use).
  */
 export function bundledManifestPaths(
   version: string,
   root: string = packageRoot(),
   env: NodeJS.ProcessEnv = process.env,
+  profile: InstallProfile = 'standard',
 ): string[] {
-  const paths = [join(root, 'manifests', 'argocd', version, 'install.yaml')];
-  const key = argocdKey(version);
+  const paths = [
+    join(root, 'manifests', 'argocd', version, ...(profile === 'ha' ? ['ha'] : []), 'install.yaml'),
+  ];
+  const key = argocdKey(version, profile);
   if (key) paths.push(cachedPath(key, env));
   return paths;
 }
@@ -161,9 +181,10 @@ export async function loadArgocdManifest(
   let expected: string | undefined = install.sha256?.toLowerCase();
   switch (install.source) {
     case 'bundled': {
-      expected ??= BUNDLED_SHA256[version];
-      let found = await readFirst(bundledManifestPaths(version, opts.root, opts.env));
-      const key = argocdKey(version);
+      const profile = install.profile ?? 'standard';
+      expected ??= bundledSha256(profile)[version];
+      let found = await readFirst(bundledManifestPaths(version, opts.root, opts.env, profile));
+      const key = argocdKey(version, profile);
       if (!found && key && opts.download !== false) {
         // A checkout without the cache yet: fetch the pinned file (Go module proxy, else the release URL).
         try {
@@ -176,7 +197,7 @@ export async function loadArgocdManifest(
         } catch (err) {
           throw new StepError(
             STEP,
-            `Argo CD ${version} is bundled but not in this checkout: ${errorMessage(err)}`,
+            `Argo CD ${version}${profile === 'ha' ? ' (HA)' : ''} is bundled but not in this checkout: ${errorMessage(err)}`,
             {
               cause: err,
             },
@@ -241,7 +262,8 @@ export async function loadArgocdManifest(
     if (install.source === 'bundled') await writeSidecar(origin, digest, docs);
   }
   return {
-    objects: placeDocuments(docs, argocd.namespace),
+    // argocd.images: the site's registry, on the objects every reader of the manifest gets.
+    objects: applyImageSettings(placeDocuments(docs, argocd.namespace), argocd.images),
     sha256: digest,
     origin,
     verified: expected !== undefined,

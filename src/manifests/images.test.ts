@@ -26,6 +26,32 @@ describe('the images a run needs', () => {
     ]);
   });
 
+  it('v3.5.1 HA: the HA manifest adds HAProxy', async () => {
+    const config = sampleConfig((c) => (c.argocd.install.profile = 'ha'));
+    expect(manifestImages((await loadArgocdManifest(config.argocd)).objects)).toEqual([
+      'ghcr.io/dexidp/dex:v2.45.0',
+      'public.ecr.aws/docker/library/haproxy:3.0.8-alpine',
+      'public.ecr.aws/docker/library/redis:8.2.3-alpine',
+      'quay.io/argoproj/argocd:v3.5.1',
+    ]);
+  });
+
+  it('with argocd.images: the images as the site pulls them (what it mirrors)', async () => {
+    const config = sampleConfig((c) => {
+      c.argocd.version = 'v2.14.21';
+      c.argocd.images = {
+        registry: 'registry.example.com/mirror',
+        map: { 'ghcr.io/dexidp/dex': 'registry.example.com/sso/dex' },
+        pullSecrets: ['registry-creds'],
+      };
+    });
+    expect(manifestImages((await loadArgocdManifest(config.argocd)).objects)).toEqual([
+      'registry.example.com/mirror/argoproj/argocd:v2.14.21',
+      'registry.example.com/mirror/library/redis:7.2.11-alpine',
+      'registry.example.com/sso/dex:v2.41.1',
+    ]);
+  });
+
   it('initContainers, CronJobs and Pods count; other kinds and empty images do not', () => {
     const objects = [
       {

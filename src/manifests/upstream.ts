@@ -62,6 +62,23 @@ export const UPSTREAM = {
     sha256: 'ee39d40847bbb36154ebcdf2f5c93e0a9001ab60131afb60dbe42981a069699e',
     cachePath: 'argocd/v2.14.21/install.yaml',
   },
+  // The HA profile (argocd.install.profile: ha): the same modules' `manifests/ha/install.yaml`.
+  'argocd-ha/v3.5.1': {
+    module: `${ARGO}/v3`,
+    version: 'v3.5.1',
+    path: 'manifests/ha/install.yaml',
+    url: 'https://raw.githubusercontent.com/argoproj/argo-cd/v3.5.1/manifests/ha/install.yaml',
+    sha256: '1d7b6baa0769ff8a5757c61e2c677ae0939a15e86e149f64df6b12435db5c4b2',
+    cachePath: 'argocd/v3.5.1/ha/install.yaml',
+  },
+  'argocd-ha/v2.14.21': {
+    module: `${ARGO}/v2`,
+    version: 'v2.14.21',
+    path: 'manifests/ha/install.yaml',
+    url: 'https://raw.githubusercontent.com/argoproj/argo-cd/v2.14.21/manifests/ha/install.yaml',
+    sha256: '0fd3798afc491023fc4fae35961e976a7cfdcd611a67abbf333443cee720f44c',
+    cachePath: 'argocd/v2.14.21/ha/install.yaml',
+  },
   'istio/networking-crds': {
     module: 'istio.io/api',
     version: ISTIO_API,
@@ -75,9 +92,9 @@ export const UPSTREAM = {
 
 export type UpstreamKey = keyof typeof UPSTREAM;
 
-/** The key of Argo CD's install manifest at `version`, when one is pinned. */
-export function argocdKey(version: string): UpstreamKey | undefined {
-  const key = `argocd/${version}`;
+/** The key of Argo CD's install manifest at `version` (`ha`: manifests/ha/install.yaml), when one is pinned. */
+export function argocdKey(version: string, profile: 'standard' | 'ha' = 'standard'): UpstreamKey | undefined {
+  const key = `${profile === 'ha' ? 'argocd-ha' : 'argocd'}/${version}`;
   return key in UPSTREAM ? (key as UpstreamKey) : undefined;
 }
 

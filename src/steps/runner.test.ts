@@ -335,6 +335,42 @@ describe('runner failures', () => {
     expect(result.failed?.message).toMatch(/timed out after \d+ms waiting for .* to roll out: /);
   });
 
+  it('an image that cannot be pulled: the timeout and the report name the image and the fix', async () => {
+    const kube = cluster();
+    kube.controllers = false;
+    const image = 'registry.example.com/mirror/argoproj/argocd:v3.5.1';
+    kube.seed({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'argocd-application-controller-0', namespace: 'argocd' },
+      status: {
+        containerStatuses: [
+          {
+            name: 'argocd-application-controller',
+            image,
+            state: { waiting: { reason: 'ImagePullBackOff', message: `Back-off pulling image "${image}"` } },
+          },
+        ],
+      },
+    } as KubeObject);
+    const config = sampleConfig((c) => {
+      c.argocd.rolloutTimeout = 50;
+      c.argocd.images = { registry: 'registry.example.com/mirror', map: {}, pullSecrets: ['registry-creds'] };
+    });
+    const { result } = await runOnce(kube, 'apply', config);
+    expect(result.failed?.step).toBe('wait-rollout');
+    const sentence = `image ${image} cannot be pulled (ImagePullBackOff in pod argocd-application-controller-0: Back-off pulling image "${image}"): push it to that name in the site's registry`;
+    expect(result.failed?.message).toContain(sentence);
+    expect(result.failed?.message).toContain('argocd/registry-creds (argocd.images.pullSecrets)');
+    const check = result.checks.find((c) => c.id === 'argocd.rollout.argocd-application-controller');
+    expect(check).toMatchObject({ ready: false });
+    expect(check?.message).toContain(sentence);
+    // Only the workload whose pods fail names it.
+    expect(result.checks.find((c) => c.id === 'argocd.rollout.argocd-server')?.message).not.toContain(
+      'cannot be pulled',
+    );
+  });
+
   it('an interrupted run says it was stopped, and releases the Lease', async () => {
     const kube = cluster();
     kube.controllers = false;

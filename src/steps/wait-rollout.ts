@@ -8,7 +8,13 @@ import type { Config } from '../config/types.ts';
 import { messageOf } from '../errors.ts';
 import { argocdManifest } from '../inputs/inputs.ts';
 import type { Permission } from '../kube/rbac.ts';
-import { deploymentRolledOut, type Readiness, statefulSetRolledOut } from '../kube/status.ts';
+import {
+  deploymentRolledOut,
+  type ImagePullFailure,
+  imagePullFailures,
+  type Readiness,
+  statefulSetRolledOut,
+} from '../kube/status.ts';
 import type { KubeObject } from '../kube/types.ts';
 import { formatDuration, waitFor } from '../kube/wait.ts';
 import { networkPolicyCheck } from '../report/posture.ts';
@@ -68,6 +74,51 @@ async function probe(ctx: StepContext, w: Workload): Promise<Readiness> {
   return obj ? predicate(w)(obj) : { done: false, state: 'not found' };
 }
 
+/**
+ * Argo CD's pods that wait on an image they cannot pull (ImagePullBackOff, ErrImagePull), from one list of
+ * the namespace's pods; none when the pods cannot be listed (a reader without that right gets no detail).
+ */
+async function pullFailures(ctx: StepContext): Promise<ImagePullFailure[]> {
+  try {
+    return imagePullFailures(await ctx.kube.list('v1', 'Pod', { namespace: ctx.config.argocd.namespace }));
+  } catch {
+    return [];
+  }
+}
+
+/** The pods of workload `w` among the failures (pods are named `<workload>-…`). */
+const failuresOf = (w: Workload, failures: readonly ImagePullFailure[]) =>
+  failures.filter((f) => f.pod.startsWith(`${w.name}-`));
+
+/** One sentence per image that cannot be pulled: the image, the kubelet's reason, the fix. */
+export function pullFailureSentence(ctx: StepContext, failures: readonly ImagePullFailure[]): string {
+  const { images, namespace } = ctx.config.argocd;
+  const byImage = new Map<string, ImagePullFailure>();
+  for (const f of failures) if (!byImage.has(f.image)) byImage.set(f.image, f);
+  const rewritten = images.registry !== undefined || Object.keys(images.map).length > 0;
+  const fix = rewritten
+    ? `push it to that name in the site's registry (\`sd-gitops-bootstrap images\` lists every image the run needs)${
+        images.pullSecrets.length > 0
+          ? `, and check that Secret ${images.pullSecrets.map((n) => `${namespace}/${n}`).join(', ')} (argocd.images.pullSecrets) holds credentials that may read it`
+          : ', and if the registry needs credentials, name a kubernetes.io/dockerconfigjson Secret in argocd.images.pullSecrets'
+      }`
+    : `the nodes cannot pull from its registry: mirror the images \`sd-gitops-bootstrap images\` lists into the site's registry and set argocd.images.registry (and argocd.images.pullSecrets when it needs credentials)`;
+  return [...byImage.values()]
+    .map((f) => {
+      const why = f.message ? `: ${f.message.length > 240 ? `${f.message.slice(0, 240)}…` : f.message}` : '';
+      return `image ${f.image} cannot be pulled (${f.reason} in pod ${f.pod}${why}): ${fix}`;
+    })
+    .join('; ');
+}
+
+/** The probe while waiting: when not rolled out yet, the state names any image its pods cannot pull. */
+async function probeNamingPulls(ctx: StepContext, w: Workload): Promise<Readiness> {
+  const r = await probe(ctx, w);
+  if (r.done) return r;
+  const failures = failuresOf(w, await pullFailures(ctx));
+  return failures.length > 0 ? { ...r, state: `${r.state}; ${pullFailureSentence(ctx, failures)}` } : r;
+}
+
 async function reconcile(ctx: StepContext): Promise<string> {
   if (ctx.mode !== 'apply') return 'no waiting in plan';
   const workloads = await argocdWorkloads(ctx);
@@ -77,7 +128,7 @@ async function reconcile(ctx: StepContext): Promise<string> {
   );
   for (const w of workloads) {
     const started = Date.now();
-    await waitFor(`${w.kind.toLowerCase()}/${w.name} to roll out`, () => probe(ctx, w), {
+    await waitFor(`${w.kind.toLowerCase()}/${w.name} to roll out`, () => probeNamingPulls(ctx, w), {
       timeoutMs: Math.max(0, deadline - Date.now()),
       intervalMs: ctx.deps.pollIntervalMs ?? 2000,
       signal: ctx.signal,
@@ -134,16 +185,23 @@ async function rolloutChecks(ctx: StepContext): Promise<Check[]> {
       },
     ];
   }
+  // The pods are listed once, and only when some workload is not rolled out.
+  let failures: Promise<ImagePullFailure[]> | undefined;
+  const listOnce = (): Promise<ImagePullFailure[]> => {
+    failures ??= pullFailures(ctx);
+    return failures;
+  };
   return Promise.all(
     workloads.map(async (w): Promise<Check> => {
       const id = `argocd.rollout.${w.name}`;
       try {
         const r = await probe(ctx, w);
+        const pulls = r.done ? [] : failuresOf(w, await listOnce());
         return {
           id,
           ready: r.done,
           required: true,
-          message: `${w.kind.toLowerCase()}/${w.name}: ${r.terminal ?? r.state}`,
+          message: `${w.kind.toLowerCase()}/${w.name}: ${r.terminal ?? r.state}${pulls.length > 0 ? `; ${pullFailureSentence(ctx, pulls)}` : ''}`,
         };
       } catch (err) {
         return { id, ready: false, required: true, message: messageOf(err) };
@@ -152,14 +210,17 @@ async function rolloutChecks(ctx: StepContext): Promise<Check[]> {
   );
 }
 
-/** Reads of Argo CD's workloads. */
+/** Reads of Argo CD's workloads, and a list of their pods for an image they cannot pull. */
 function needs(config: Config, inputs: NeedsInputs): Permission[] {
   if (inputs.run !== 'full') return [];
   const argo = config.argocd.namespace;
-  return ['deployments', 'statefulsets'].flatMap((resource) => [
-    { verb: 'get', group: 'apps', resource, namespace: argo },
-    { verb: 'list', group: 'apps', resource, namespace: argo },
-  ]);
+  return [
+    ...['deployments', 'statefulsets'].flatMap((resource) => [
+      { verb: 'get', group: 'apps', resource, namespace: argo },
+      { verb: 'list', group: 'apps', resource, namespace: argo },
+    ]),
+    { verb: 'list', group: '', resource: 'pods', namespace: argo },
+  ];
 }
 
 export const waitRollout: Step = { name: NAME, needs, reconcile, report };

@@ -778,3 +778,128 @@ describe('the older Argo CD line (v2.14.21)', () => {
     expect(back.code).toBe(0);
   });
 });
+
+describe('the HA profile with images from a private registry (argocd.install.profile: ha, argocd.images)', () => {
+  /** The KWOK tier's one node is not enough: the HA manifest spreads Redis, HAProxy and the servers over three. */
+  async function ensureThreeNodes() {
+    const nodes = await kubectlJson<{ items: unknown[] }>(['get', 'nodes']);
+    if (target().mode !== 'local' || nodes.items.length >= 3) return;
+    for (const name of ['kwok-node-1', 'kwok-node-2']) {
+      const node = {
+        apiVersion: 'v1',
+        kind: 'Node',
+        metadata: {
+          name,
+          annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
+          labels: {
+            'kubernetes.io/hostname': name,
+            'kubernetes.io/os': 'linux',
+            'kubernetes.io/arch': 'amd64',
+            'kubernetes.io/role': 'agent',
+            type: 'kwok',
+          },
+        },
+        status: {
+          allocatable: { cpu: '32', memory: '256Gi', pods: '250' },
+          capacity: { cpu: '32', memory: '256Gi', pods: '250' },
+          nodeInfo: { architecture: 'amd64', kubeletVersion: 'fake', operatingSystem: 'linux' },
+          phase: 'Running',
+        },
+      };
+      await kubectl(['apply', '-f', '-'], { input: JSON.stringify(node) });
+    }
+  }
+
+  type PodTemplate = {
+    imagePullSecrets?: { name: string }[];
+    initContainers?: { image: string }[];
+    containers: { image: string }[];
+  };
+  type Workload = KubeObject & {
+    spec: { replicas: number; template: { spec: PodTemplate } };
+    status: { readyReplicas?: number };
+  };
+
+  it('rolls out every HA workload on three nodes from the mirror, with the pull Secret; a re-run changes nothing; back to standard deletes Redis HA', async () => {
+    await ensureThreeNodes();
+    const haNs = `argocd-ha-${id}`;
+    const cfg = baseConfig();
+    const argocd: Record<string, unknown> = cfg.argocd;
+    argocd.namespace = haNs;
+    argocd.install = { source: 'bundled', profile: 'ha' };
+    argocd.images = { registry: 'registry.example.com/mirror', pullSecrets: ['registry-creds'] };
+    const file = writeConfig('ha', cfg);
+
+    const images = await runCli(['images', '--config', file]);
+    expect(images.code, images.stderr).toBe(0);
+    expect(images.stdout.trim().split('\n')).toEqual([
+      'registry.example.com/mirror/argoproj/argocd:v3.5.1',
+      'registry.example.com/mirror/dexidp/dex:v2.45.0',
+      'registry.example.com/mirror/docker/library/haproxy:3.0.8-alpine',
+      'registry.example.com/mirror/docker/library/redis:8.2.3-alpine',
+    ]);
+
+    const res = await apply(file);
+    expect(notReady(res.report), res.stderr.slice(-3000)).toEqual([]);
+    expect(res.code).toBe(0);
+    const rollout = (res.report?.checks ?? []).filter((c) => c.id.startsWith('argocd.rollout.'));
+    expect(rollout.map((c) => c.id).sort()).toEqual(
+      [
+        'argocd-application-controller',
+        'argocd-applicationset-controller',
+        'argocd-dex-server',
+        'argocd-notifications-controller',
+        'argocd-redis-ha-haproxy',
+        'argocd-redis-ha-server',
+        'argocd-repo-server',
+        'argocd-server',
+      ].map((n) => `argocd.rollout.${n}`),
+    );
+    expect(rollout.every((c) => c.ready)).toBe(true);
+
+    const workloads = [
+      ...(await kubectlJson<{ items: Workload[] }>(['get', 'deployments', '-n', haNs])).items,
+      ...(await kubectlJson<{ items: Workload[] }>(['get', 'statefulsets', '-n', haNs])).items,
+    ];
+    const redis = workloads.find((w) => w.metadata.name === 'argocd-redis-ha-server')!;
+    expect(redis.status.readyReplicas).toBe(3);
+    for (const w of workloads) {
+      expect(w.status.readyReplicas ?? 0, w.metadata.name).toBe(w.spec.replicas);
+      const pod = w.spec.template.spec;
+      expect(pod.imagePullSecrets, w.metadata.name).toEqual([{ name: 'registry-creds' }]);
+      for (const c of [...(pod.initContainers ?? []), ...pod.containers]) {
+        expect(c.image, w.metadata.name).toMatch(/^registry\.example\.com\/mirror\//);
+      }
+    }
+    // Required anti-affinity satisfied: Redis HA's three servers on three nodes.
+    const pods = await kubectlJson<{ items: { spec: { nodeName?: string } }[] }>([
+      'get',
+      'pods',
+      '-n',
+      haNs,
+      '-l',
+      'app.kubernetes.io/name=argocd-redis-ha',
+    ]);
+    expect(new Set(pods.items.map((p) => p.spec.nodeName)).size).toBe(3);
+
+    const again = await apply(file);
+    expect(again.code).toBe(0);
+    expect(again.report?.changes).toMatchObject({ created: 0, updated: 0 });
+
+    // Switching profiles on the running install: the standard manifest, Redis HA deleted.
+    const standard = baseConfig();
+    standard.argocd.namespace = haNs;
+    const switched = await apply(writeConfig('ha-to-standard', standard));
+    expect(notReady(switched.report), switched.stderr.slice(-3000)).toEqual([]);
+    expect(switched.code).toBe(0);
+    const left = await kubectlJson<{ items: KubeObject[] }>(['get', 'statefulsets,deployments', '-n', haNs]);
+    const names = left.items.map((o) => o.metadata.name);
+    expect(names).toContain('argocd-redis');
+    expect(names).not.toContain('argocd-redis-ha-server');
+    expect(names).not.toContain('argocd-redis-ha-haproxy');
+
+    // Back to the default install for whatever runs next (CRDs and cluster roles are cluster-wide).
+    const back = await apply(writeConfig('base-after-ha', baseConfig()));
+    expect(back.code).toBe(0);
+  });
+});

@@ -125,8 +125,10 @@ export function grantsOf(objects: K8sObject[]): Grant[] {
 /** apiVersion, kind and name of every object in a bundled Argo CD manifest. */
 export function manifestKinds(
   version: string,
+  profile: 'standard' | 'ha' = 'standard',
 ): { apiVersion: string; kind: string; name: string; roleRef?: string }[] {
-  const text = readFileSync(upstreamPathSync(`argocd/${version}` as UpstreamKey), 'utf8');
+  const key = `${profile === 'ha' ? 'argocd-ha' : 'argocd'}/${version}` as UpstreamKey;
+  const text = readFileSync(upstreamPathSync(key), 'utf8');
   return parseObjects(text).map((o) => ({
     apiVersion: o.apiVersion,
     kind: o.kind,
@@ -155,7 +157,7 @@ export function requiredGrants(config: Config, runNamespace: string): Grant[] {
     run: 'full',
     mode: 'apply',
     runNamespace,
-    manifestKinds: install ? manifestKinds(config.argocd.version) : [],
+    manifestKinds: install ? manifestKinds(config.argocd.version, config.argocd.install.profile) : [],
     virtualServiceApiVersion:
       config.argocd.virtualService.enabled === false ? undefined : 'networking.istio.io/v1',
     adminPasswordNamespace: config.argocd.adminPassword.secretRef.namespace ?? runNamespace,
@@ -170,7 +172,7 @@ export function driftGrants(config: Config, runNamespace: string): Grant[] {
   return permissionsOf(DRIFT_STEPS, config, {
     run: 'drift',
     runNamespace,
-    manifestKinds: install ? manifestKinds(config.argocd.version) : [],
+    manifestKinds: install ? manifestKinds(config.argocd.version, config.argocd.install.profile) : [],
     virtualServiceApiVersion:
       config.argocd.virtualService.enabled === false ? undefined : 'networking.istio.io/v1',
     credentialsNamespace: config.git.credentials.secretRef.namespace ?? runNamespace,

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { BUNDLED_VERSIONS } from '../../src/config/bundled.ts';
-import { BUNDLED_SHA256 } from '../../src/manifests/argocd.ts';
+import { BUNDLED_HA_SHA256, BUNDLED_SHA256 } from '../../src/manifests/argocd.ts';
 
 const dockerfile = readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8');
 
@@ -13,6 +13,13 @@ describe('Dockerfile', () => {
     const pairs = Object.fromEntries(arg!.split(/\s+/).map((p) => p.split('=') as [string, string]));
     expect(Object.keys(pairs)).toEqual([...BUNDLED_VERSIONS]);
     expect(pairs).toEqual(Object.fromEntries(BUNDLED_VERSIONS.map((v) => [v, BUNDLED_SHA256[v]])));
+  });
+
+  it('ARGOCD_BUNDLED_HA lists every bundled version with the sha256 of its HA manifest', () => {
+    const arg = /^ARG ARGOCD_BUNDLED_HA="([^"]*)"$/m.exec(dockerfile)?.[1];
+    expect(arg).toBeDefined();
+    const pairs = Object.fromEntries(arg!.split(/\s+/).map((p) => p.split('=') as [string, string]));
+    expect(pairs).toEqual(Object.fromEntries(BUNDLED_VERSIONS.map((v) => [v, BUNDLED_HA_SHA256[v]])));
   });
 
   it('runs as a numeric non-root user, from the built program', () => {

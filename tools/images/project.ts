@@ -33,7 +33,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { load } from 'js-yaml';
 import { BUNDLED_VERSIONS } from '../../src/config/bundled.ts';
-import { BUNDLED_SHA256, sha256Hex } from '../../src/manifests/argocd.ts';
+import { BUNDLED_HA_SHA256, BUNDLED_SHA256, sha256Hex } from '../../src/manifests/argocd.ts';
 import { upstreamPathSync } from '../../src/manifests/upstream.ts';
 import { docker, ensureBaseImage, localPath, pushAs } from './docker.ts';
 
@@ -196,6 +196,11 @@ export function projectContext(): Record<string, string> {
     if (sum !== BUNDLED_SHA256[version])
       throw new Error(`${file}: sha256 ${sum}, expected ${BUNDLED_SHA256[version]}`);
     files[`manifests/argocd/${version}/install.yaml`] = file;
+    const ha = upstreamPathSync(`argocd-ha/${version}`);
+    const haSum = sha256Hex(readFileSync(ha));
+    if (haSum !== BUNDLED_HA_SHA256[version])
+      throw new Error(`${ha}: sha256 ${haSum}, expected ${BUNDLED_HA_SHA256[version]}`);
+    files[`manifests/argocd/${version}/ha/install.yaml`] = ha;
   }
   return files;
 }

@@ -52,11 +52,37 @@ app.kubernetes.io/part-of: sd-gitops-bootstrap
 
 {{- define "sd-gitops-bootstrap.image" -}}
 {{- $tag := default .Chart.AppVersion .Values.image.tag }}
+{{- $repo := include "sd-gitops-bootstrap.imageRepository" . }}
 {{- if .Values.image.digest }}
-{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- printf "%s@%s" $repo .Values.image.digest }}
 {{- else }}
-{{- printf "%s:%s" .Values.image.repository $tag }}
+{{- printf "%s:%s" $repo $tag }}
 {{- end }}
+{{- end }}
+
+{{/*
+image.repository under global.image.registry, when set: the registry host of the repository replaced (the
+path kept), as config.argocd.images.registry does for Argo CD's images.
+*/}}
+{{- define "sd-gitops-bootstrap.imageRepository" -}}
+{{- $repo := .Values.image.repository -}}
+{{- $registry := trimSuffix "/" (default "" ((.Values.global).image).registry) -}}
+{{- if $registry }}
+{{- $parts := splitList "/" $repo -}}
+{{- $first := first $parts -}}
+{{- if and (gt (len $parts) 1) (or (contains "." $first) (contains ":" $first) (eq $first "localhost")) }}
+{{- $repo = printf "%s/%s" $registry (join "/" (rest $parts)) -}}
+{{- else }}
+{{- $repo = printf "%s/%s" $registry $repo -}}
+{{- end }}
+{{- end }}
+{{- $repo -}}
+{{- end }}
+
+{{/* The pods' imagePullSecrets: global.imagePullSecrets, then imagePullSecrets (YAML list, or nothing). */}}
+{{- define "sd-gitops-bootstrap.imagePullSecrets" -}}
+{{- $all := concat (default (list) (.Values.global).imagePullSecrets) (default (list) .Values.imagePullSecrets) -}}
+{{- if $all }}{{ toYaml (uniq $all) }}{{ end -}}
 {{- end }}
 
 {{/*
@@ -201,11 +227,16 @@ test/unit/chart-rbac.test.ts checks that the rendered rules and that list are eq
 {{- $inventory := lookup "v1" "ConfigMap" .Release.Namespace "sd-gitops-bootstrap-inventory" -}}
 {{- if and $inventory $inventory.data (hasKey $inventory.data "inventory.json") }}
 {{- $doc := index $inventory.data "inventory.json" | fromJson -}}
+{{- /* argocd.install.profile switched (ha ↔ standard): the same deletions as a version change. The profile
+       installed last is the one whose Redis the inventory holds. */ -}}
+{{- $installedHa := false -}}
+{{- range $doc.members }}{{ if and (eq .set "argocd") (eq .kind "StatefulSet") (eq .name "argocd-redis-ha-server") }}{{ $installedHa = true }}{{ end }}{{ end -}}
+{{- $profileChanged := ne $installedHa (eq (default "standard" $c.argocd.install.profile) "ha") -}}
 {{- range $doc.environments }}{{ if not (has .namespace $nsNames) }}{{ $nsNames = append $nsNames .namespace }}{{ end }}{{ end -}}
 {{- range $doc.members }}
 {{- if and (eq .set "environments") (eq .kind "Application") (eq .namespace $argo) (not (has .name $apps)) }}{{ $removedApps = append $removedApps .name }}{{ end -}}
 {{- if and (eq .set "environments") (eq .kind "AppProject") (eq .namespace $argo) (ne .name (default "seldon" $c.environments.project)) }}{{ $removedProjects = append $removedProjects .name }}{{ end -}}
-{{- if and (eq .set "argocd") (hasKey $manifestResources .kind) $doc.argocd (ne $doc.argocd.version (default "v3.5.1" $c.argocd.version)) }}
+{{- if and (eq .set "argocd") (hasKey $manifestResources .kind) $doc.argocd (or $profileChanged (ne $doc.argocd.version (default "v3.5.1" $c.argocd.version))) }}
 {{- $group := ternary (first (splitList "/" .apiVersion)) "" (contains "/" .apiVersion) -}}
 {{- $key := printf "%s/%s" $group (get $manifestResources .kind) -}}
 {{- $_ := set $installedMembers $key (append (get $installedMembers $key | default (list)) .name) -}}
@@ -222,7 +253,9 @@ test/unit/chart-rbac.test.ts checks that the rendered rules and that list are eq
 {{- $source := default "bundled" $c.argocd.install.source -}}
 {{- $bundled := eq $source "bundled" -}}
 {{- $argoClusterRoles := list "argocd-application-controller" "argocd-applicationset-controller" "argocd-server" -}}
-{{- $argoRoles := concat $argoClusterRoles (list "argocd-dex-server" "argocd-notifications-controller" "argocd-redis") -}}
+{{- $argoRoles := concat $argoClusterRoles (list "argocd-dex-server" "argocd-notifications-controller") -}}
+{{- /* argocd.install.profile: ha has Redis HA's Roles in place of argocd-redis. */ -}}
+{{- $argoRoles = concat $argoRoles (ternary (list "argocd-redis-ha" "argocd-redis-ha-haproxy") (list "argocd-redis") (eq (default "standard" $c.argocd.install.profile) "ha")) -}}
 {{- $argoSecrets := list "argocd-secret" "sd-gitops-bootstrap-repo" -}}
 {{- if eq $source "bundled" }}{{ $argoSecrets = append $argoSecrets "argocd-notifications-secret" }}{{ end -}}
 {{- /* argocd.sso: the client secret's Secret, labelled for Argo CD (only the label is applied). */ -}}
@@ -235,6 +268,7 @@ test/unit/chart-rbac.test.ts checks that the rendered rules and that list are eq
   (dict "apiGroups" (list "") "resources" (list "configmaps") "verbs" $applyList)
   (dict "apiGroups" (list "apps") "resources" (list "deployments") "verbs" (concat $apply (list "list")))
   (dict "apiGroups" (list "apps") "resources" (list "statefulsets") "verbs" (ternary (concat $apply (list "list")) (list "get" "list") $install))
+  (dict "apiGroups" (list "") "resources" (list "pods") "verbs" (list "list"))
   (dict "apiGroups" (list "argoproj.io") "resources" (list "appprojects") "verbs" $apply)
   (dict "apiGroups" (list "argoproj.io") "resources" (list "applications") "verbs" $applyList)
 -}}
@@ -567,7 +601,9 @@ test/unit/chart-rbac.test.ts checks they are equal. Output like rbacRules (clust
 {{- end }}
 {{- if $install }}
 {{- $argoClusterRoles := list "argocd-application-controller" "argocd-applicationset-controller" "argocd-server" -}}
-{{- $argoRoles := concat $argoClusterRoles (list "argocd-dex-server" "argocd-notifications-controller" "argocd-redis") -}}
+{{- $argoRoles := concat $argoClusterRoles (list "argocd-dex-server" "argocd-notifications-controller") -}}
+{{- /* argocd.install.profile: ha has Redis HA's Roles in place of argocd-redis. */ -}}
+{{- $argoRoles = concat $argoRoles (ternary (list "argocd-redis-ha" "argocd-redis-ha-haproxy") (list "argocd-redis") (eq (default "standard" $c.argocd.install.profile) "ha")) -}}
 {{- $argoRules = concat $argoRules (list
   (dict "apiGroups" (list "") "resources" (list "serviceaccounts" "services") "verbs" $get)
   (dict "apiGroups" (list "apps") "resources" (list "statefulsets") "verbs" $get)
