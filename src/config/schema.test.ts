@@ -88,6 +88,12 @@ describe('describeConfig', () => {
       'git.credentials.secretRef.namespace',
       'git.caBundle.secretRef.namespace',
       'git.caBundle.configMapRef.namespace',
+      // An environment's own sync policy: unset means the environments' key.
+      'environments.namespaces[].prune',
+      'environments.namespaces[].selfHeal',
+      'environments.namespaces[].targetRevision',
+      'environments.namespaces[].syncOptions',
+      'environments.targetRevision', // unset: Argo CD's default (HEAD), as the seed
       // Needed only with webhooks.enabled (a rule says so), or derived (apiUrl, repository).
       'webhooks.provider',
       'webhooks.apiUrl',
@@ -170,7 +176,11 @@ describe('knownKeysAt', () => {
       keys: ['argocd', 'git', 'environments', 'seldonDeploy', 'webhooks', 'report'],
     },
     { name: 'a nested object', path: ['argocd', 'server'], keys: ['insecure', 'rootPath'] },
-    { name: 'a namespace entry', path: ['environments', 'namespaces', 0], keys: ['name', 'restricted'] },
+    {
+      name: 'a namespace entry',
+      path: ['environments', 'namespaces', 0],
+      keys: ['name', 'restricted', 'prune', 'selfHeal', 'targetRevision', 'syncOptions'],
+    },
     { name: 'not an object', path: ['argocd', 'version'], keys: [] },
     { name: 'nowhere', path: ['nope', 'deeper'], keys: [] },
   ])('$name', ({ path, keys }) => {

@@ -15,7 +15,10 @@
  *   then;
  * - sync over HTTPS with a username and token (nginx + git http-backend in the same Git container, a test
  *   CA that Argo CD trusts through argocd-tls-certs-cm, as a site would configure it);
- * - a wrong host key, a revoked key, a wrong token: refused, and the report names the failing check.
+ * - a wrong host key, a revoked key, a wrong token: refused, and the report names the failing check;
+ * - Seldon's health checks (argocd-cm, src/manifests/seldon-health.ts): a SeldonDeployment (a CRD of the
+ *   test's own with Seldon's group/version/kind) whose status says Failed makes the Application Degraded and
+ *   the report name the model and reason; Available makes it Healthy.
  *
  * dex: its image cannot be built from the module proxy (test/argocd/tools/README.md). Before the first run
  * the test creates `argocd-dex-server` with zero replicas under its own field manager, as an installation
@@ -289,6 +292,109 @@ describe.skipIf(!onKind)('Argo CD v3.5.1 on kind, installed and configured by th
         required: true,
       });
     }
+  });
+
+  describe("Seldon's health in Argo CD (the bootstrap's Lua checks in argocd-cm)", () => {
+    // Seldon's group, version and kind with an open schema and the status subresource: the test is about Argo
+    // CD's health of it, not Seldon's schema, and no Seldon operator runs (the test sets the status as it would).
+    const crd = {
+      apiVersion: 'apiextensions.k8s.io/v1',
+      kind: 'CustomResourceDefinition',
+      metadata: { name: 'seldondeployments.machinelearning.seldon.io' },
+      spec: {
+        group: 'machinelearning.seldon.io',
+        scope: 'Namespaced',
+        names: {
+          kind: 'SeldonDeployment',
+          plural: 'seldondeployments',
+          singular: 'seldondeployment',
+          shortNames: ['sdep'],
+        },
+        versions: [
+          {
+            name: 'v1',
+            served: true,
+            storage: true,
+            subresources: { status: {} },
+            schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } },
+          },
+        ],
+      },
+    };
+    const sdepYaml = (name: string) =>
+      `apiVersion: machinelearning.seldon.io/v1\nkind: SeldonDeployment\nmetadata:\n  name: ${name}\nspec:\n  predictors:\n    - name: default\n      graph: { name: classifier, implementation: SKLEARN_SERVER, modelUri: "gs://seldon-models/sklearn/iris" }\n`;
+
+    it('a SeldonDeployment whose status says Failed: Application Degraded, the report names model and reason; Available: Healthy', async () => {
+      const ns = envs[0]!;
+      const name = `iris-${id}`;
+      const app = `seldon-gitops-${ns}`;
+      await kubectl(['apply', '--server-side', '-f', '-'], { input: JSON.stringify(crd) });
+      await kubectl(['wait', '--for=condition=Established', `crd/${crd.metadata.name}`, '--timeout=60s']);
+      git.commit('gitops', { [`${ns}/sdep.yaml`]: sdepYaml(name) });
+      await kubectl([
+        'annotate',
+        'applications.argoproj.io',
+        app,
+        '-n',
+        argoNs,
+        'argocd.argoproj.io/refresh=normal',
+        '--overwrite',
+      ]);
+      await eventually(
+        () => kubectlJson(['get', 'seldondeployments.machinelearning.seldon.io', name, '-n', ns]),
+        180_000,
+        2000,
+      );
+      type App = { status: { sync?: { status: string }; health?: { status: string } } };
+      const healthIs = (want: string) =>
+        eventually(
+          async () => {
+            const a = await kubectlJson<App>(['get', 'applications.argoproj.io', app, '-n', argoNs]);
+            if (a.status.health?.status !== want)
+              throw new Error(`${app}: ${JSON.stringify(a.status.health)}`);
+            return a;
+          },
+          180_000,
+          2000,
+        );
+      const setStatus = (status: Record<string, unknown>) =>
+        kubectl([
+          'patch',
+          'seldondeployments.machinelearning.seldon.io',
+          name,
+          '-n',
+          ns,
+          '--subresource=status',
+          '--type=merge',
+          '-p',
+          JSON.stringify({ status }),
+        ]);
+      const statusReport = async () => {
+        const r = await runCliInNetwork(['status', '--config', configFile, '--output', 'json'], {
+          kubeconfig: runner.kubeconfig,
+          configFile,
+          env: { POD_NAMESPACE: runNs },
+          timeoutMs: 5 * 60_000,
+        });
+        return r.report!.checks.find((c) => c.id === `env.application.${ns}.sync`)!;
+      };
+
+      // No status yet: Progressing (the check's "waiting for the operator"), never Healthy.
+      await healthIs('Progressing');
+      await setStatus({ state: 'Failed', description: 'Cannot find container for graph node classifier' });
+      await healthIs('Degraded');
+      const failed = await statusReport();
+      say(`Failed: ${failed.message}`);
+      expect(failed.ready).toBe(false);
+      expect(failed.message).toContain(
+        `SeldonDeployment/${name}: Failed: Cannot find container for graph node classifier`,
+      );
+
+      await setStatus({ state: 'Available', description: '' });
+      await healthIs('Healthy');
+      const healthy = await statusReport();
+      expect(healthy).toMatchObject({ ready: true, message: 'Synced, Healthy' });
+    });
   });
 
   describe('password rotation', () => {

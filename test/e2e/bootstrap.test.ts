@@ -443,6 +443,90 @@ describe('apply on a fresh cluster', () => {
     });
   });
 
+  describe('sync policy per environment', () => {
+    type AppSpec = { source: Record<string, unknown>; syncPolicy: Record<string, unknown> };
+    const appSpec = async (ns: string) =>
+      (await kubectlJson<{ spec: AppSpec }>(['get', 'application', `seldon-gitops-${ns}`, '-n', argoNs]))
+        .spec;
+
+    it('plan shows it, apply writes it on each Application, and back to the default the seed shape returns', async () => {
+      const base = baseConfig();
+      const policy = {
+        ...base,
+        environments: {
+          ...base.environments,
+          prune: true,
+          selfHeal: true,
+          targetRevision: 'main',
+          syncOptions: ['CreateNamespace=false', 'ServerSideApply=true'],
+          namespaces: [
+            { name: envs[0], restricted: false },
+            { name: envs[1], restricted: false, prune: false, targetRevision: 'production', syncOptions: [] },
+          ],
+        },
+      };
+      const file = writeConfig('sync-policy', policy);
+      const plan = await runCli(['plan', '--config', file, '--output', 'json'], {
+        kubeconfig: runner.kubeconfig,
+        env: { POD_NAMESPACE: runNs },
+      });
+      expect(plan.code, plan.stderr.slice(-2000)).toBe(0);
+      const planned = (
+        JSON.parse(plan.stdout) as {
+          changes: {
+            ref: { kind: string; name: string };
+            action: string;
+            note?: string;
+            fields?: string[];
+          }[];
+        }
+      ).changes.filter((c) => c.ref.kind === 'Application');
+      const byName = new Map(planned.map((c) => [c.ref.name, c]));
+      expect(byName.get(`seldon-gitops-${envs[0]}`)).toMatchObject({
+        action: 'updated',
+        note: 'sync: automated (prune, selfHeal), revision main, options CreateNamespace=false, ServerSideApply=true',
+      });
+      expect(byName.get(`seldon-gitops-${envs[1]}`)).toMatchObject({
+        action: 'updated',
+        note: 'sync: automated (selfHeal), revision production',
+      });
+      // The logging namespace takes the environments' keys.
+      expect(byName.get(`seldon-gitops-${logsNs}`)?.note).toBe(
+        'sync: automated (prune, selfHeal), revision main, options CreateNamespace=false, ServerSideApply=true',
+      );
+      expect(byName.get(`seldon-gitops-${envs[0]}`)?.fields).toEqual(
+        expect.arrayContaining(['spec.source.targetRevision', 'spec.syncPolicy.syncOptions']),
+      );
+      // plan wrote nothing.
+      expect((await appSpec(envs[0]!)).syncPolicy).toEqual({ automated: {} });
+
+      const applied = await apply(file);
+      expect(applied.code, applied.stderr.slice(-2000)).toBe(0);
+      expect(await appSpec(envs[0]!)).toMatchObject({
+        source: { targetRevision: 'main' },
+        syncPolicy: {
+          automated: { prune: true, selfHeal: true },
+          syncOptions: ['CreateNamespace=false', 'ServerSideApply=true'],
+        },
+      });
+      const production = await appSpec(envs[1]!);
+      expect(production.source.targetRevision).toBe('production');
+      expect(production.syncPolicy).toEqual({ automated: { selfHeal: true } });
+      expect((await appSpec(logsNs)).syncPolicy).toMatchObject({
+        automated: { prune: true, selfHeal: true },
+      });
+
+      // Back to the default config: the fields this program wrote are gone (server-side apply), as the seed.
+      const back = await apply(configFile);
+      expect(back.code, back.stderr.slice(-2000)).toBe(0);
+      for (const ns of [...envs, logsNs]) {
+        const spec = await appSpec(ns);
+        expect(spec.syncPolicy).toEqual({ automated: {} });
+        expect(spec.source.targetRevision).toBeUndefined();
+      }
+    });
+  });
+
   describe('changing only the admin password', () => {
     it('changes only admin.password and admin.passwordMtime; the new hash verifies', async () => {
       const before = await kubectlJson<{
