@@ -38,14 +38,15 @@ export function describeSyncPolicy(p: SyncPolicy): string {
 /**
  * One environment's Argo CD Application: the folder named like the namespace, recursively, synced
  * automatically. `repoURL` is `git.repoUrl` verbatim: Argo CD matches credentials to it by exact URL.
- * With the default policy the spec is the seed's (`automated: {}`, no revision, no options): a field this
- * program does not own is never written, so a switch back to a default removes it (server-side apply).
+ * `automated` always carries `prune` and `selfHeal` explicitly: with the default policy that is
+ * `{prune: false, selfHeal: false}`, the seed's `automated: {}` in meaning. An empty `automated` after a
+ * custom policy would make server-side apply drop the two fields it owned and leave `automated: null`,
+ * which the Application CRD refuses (422); explicit falses round-trip default → custom → default. The
+ * revision and the options are written only when set, so a switch back removes them (server-side apply).
  */
 export function application(config: Config, env: Environment): KubeObject {
   const policy = syncPolicyOf(config, env);
-  const automated: Record<string, boolean> = {};
-  if (policy.prune) automated.prune = true;
-  if (policy.selfHeal) automated.selfHeal = true;
+  const automated = { prune: policy.prune, selfHeal: policy.selfHeal };
   return {
     apiVersion: 'argoproj.io/v1alpha1',
     kind: 'Application',

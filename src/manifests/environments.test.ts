@@ -183,7 +183,10 @@ describe('application', () => {
             "repoURL": "ssh://git@git.example.com/acme/gitops.git",
           },
           "syncPolicy": {
-            "automated": {},
+            "automated": {
+              "prune": false,
+              "selfHeal": false,
+            },
           },
         },
       }
@@ -236,8 +239,9 @@ describe('application', () => {
     });
     expect(syncPolicyOf(config, logs!)).toEqual(syncPolicyOf(config, staging!));
     const prod = application(config, production!).spec as Record<string, Record<string, unknown>>;
-    // An empty list writes no syncOptions at all, and prune: false no prune field (the seed's shape).
-    expect(prod.syncPolicy).toEqual({ automated: { selfHeal: true } });
+    // An empty list writes no syncOptions at all; prune: false is written (an empty automated after a
+    // custom policy would be stored as null by server-side apply, which the CRD refuses).
+    expect(prod.syncPolicy).toEqual({ automated: { prune: false, selfHeal: true } });
     expect(prod.source?.targetRevision).toBe('prod');
   });
 

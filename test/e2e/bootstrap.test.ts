@@ -232,7 +232,7 @@ describe('apply on a fresh cluster', () => {
         project,
         destination: { namespace: ns, server: 'https://kubernetes.default.svc' },
         source: { repoURL: repoUrl, path: ns, directory: { recurse: true } },
-        syncPolicy: { automated: {} },
+        syncPolicy: { automated: { prune: false, selfHeal: false } },
       });
     }
   });
@@ -498,7 +498,9 @@ describe('apply on a fresh cluster', () => {
         expect.arrayContaining(['spec.source.targetRevision', 'spec.syncPolicy.syncOptions']),
       );
       // plan wrote nothing.
-      expect((await appSpec(envs[0]!)).syncPolicy).toEqual({ automated: {} });
+      expect((await appSpec(envs[0]!)).syncPolicy).toEqual({
+        automated: { prune: false, selfHeal: false },
+      });
 
       const applied = await apply(file);
       expect(applied.code, applied.stderr.slice(-2000)).toBe(0);
@@ -511,7 +513,7 @@ describe('apply on a fresh cluster', () => {
       });
       const production = await appSpec(envs[1]!);
       expect(production.source.targetRevision).toBe('production');
-      expect(production.syncPolicy).toEqual({ automated: { selfHeal: true } });
+      expect(production.syncPolicy).toEqual({ automated: { prune: false, selfHeal: true } });
       expect((await appSpec(logsNs)).syncPolicy).toMatchObject({
         automated: { prune: true, selfHeal: true },
       });
@@ -521,9 +523,16 @@ describe('apply on a fresh cluster', () => {
       expect(back.code, back.stderr.slice(-2000)).toBe(0);
       for (const ns of [...envs, logsNs]) {
         const spec = await appSpec(ns);
-        expect(spec.syncPolicy).toEqual({ automated: {} });
+        expect(spec.syncPolicy).toEqual({ automated: { prune: false, selfHeal: false } });
         expect(spec.source.targetRevision).toBeUndefined();
       }
+      // And a re-run of the default changes nothing: no resourceVersion moves.
+      const rvs = await resourceVersions();
+      const again = await apply(configFile);
+      expect(again.code, again.stderr.slice(-2000)).toBe(0);
+      const after = await resourceVersions();
+      const moved = [...rvs].filter(([k, v]) => after.get(k) !== v).map(([k]) => k);
+      expect(moved.filter((k) => !k.includes('sd-gitops-bootstrap-report'))).toEqual([]);
     });
   });
 
