@@ -87,6 +87,55 @@ describe('parseConfig: valid input', () => {
         },
         "environments": {
           "applicationName": "seldon-gitops-{namespace}",
+          "batch": {
+            "enabled": false,
+            "rules": [
+              {
+                "apiGroups": [
+                  "",
+                ],
+                "resources": [
+                  "pods",
+                ],
+                "verbs": [
+                  "*",
+                ],
+              },
+              {
+                "apiGroups": [
+                  "apps",
+                ],
+                "resources": [
+                  "deployments",
+                ],
+                "verbs": [
+                  "*",
+                ],
+              },
+              {
+                "apiGroups": [
+                  "",
+                ],
+                "resources": [
+                  "pods/log",
+                ],
+                "verbs": [
+                  "*",
+                ],
+              },
+              {
+                "apiGroups": [
+                  "machinelearning.seldon.io",
+                ],
+                "resources": [
+                  "*",
+                ],
+                "verbs": [
+                  "*",
+                ],
+              },
+            ],
+          },
           "deleteRemovedResources": false,
           "logging": {
             "enabled": true,
@@ -115,6 +164,7 @@ describe('parseConfig: valid input', () => {
           },
           "repoUrl": "ssh://git@git.example.com/acme/gitops.git",
           "verify": true,
+          "verifyWrite": true,
         },
         "report": {
           "configMap": "sd-gitops-bootstrap-report",

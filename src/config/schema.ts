@@ -205,6 +205,57 @@ const syncOptions = z
     "The Application's `syncPolicy.syncOptions`, e.g. `[ServerSideApply=true]` (Argo CD's sync options).",
   );
 
+// Batch jobs (Seldon's "Argo Workflows — Per Namespace Setup"): environments.batch for all, namespaces[].batch for one.
+const batchRule = z
+  .strictObject({
+    apiGroups: z.array(z.string()).min(1).describe('API groups ("" is the core group).'),
+    resources: z.array(z.string().min(1)).min(1).describe('Resources, e.g. pods, pods/log, "*".'),
+    verbs: z.array(z.string().min(1)).min(1).describe('Verbs, e.g. "*".'),
+  })
+  .describe('One rule of the `workflow` Role.');
+
+/** The `workflow` Role's rules exactly as Seldon's documentation gives them. */
+export const SELDON_WORKFLOW_RULES = [
+  { apiGroups: [''], resources: ['pods'], verbs: ['*'] },
+  { apiGroups: ['apps'], resources: ['deployments'], verbs: ['*'] },
+  { apiGroups: [''], resources: ['pods/log'], verbs: ['*'] },
+  { apiGroups: ['machinelearning.seldon.io'], resources: ['*'], verbs: ['*'] },
+];
+
+const batchSchema = z
+  .strictObject({
+    enabled: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Set up batch jobs in every environment (the logging namespace aside): the `workflow` Role, ServiceAccount and RoleBinding of Seldon's Argo Workflows per-namespace setup, and the storage-initializer Secret. An environment's own `batch` overrides it.",
+      ),
+    rules: z
+      .array(batchRule)
+      .min(1)
+      .default(() => SELDON_WORKFLOW_RULES.map((r) => ({ ...r })))
+      .describe(
+        "Rules of the `workflow` Role. Default: Seldon's documented ones (`*` on pods, pods/log, apps/deployments and machinelearning.seldon.io/*).",
+      ),
+    storageSecret: z
+      .strictObject({
+        secretRef: z
+          .strictObject({
+            name: dnsSubdomain('seldon-bucket').describe(
+              'Name of the source Secret (its `RCLONE_CONFIG_<remote>_<var>` keys); the copy in each environment has the same name.',
+            ),
+            namespace: secretRefNamespace,
+          })
+          .describe('The source Secret.'),
+      })
+      .optional()
+      .describe(
+        'The storage-initializer Secret batch jobs read their buckets with: copied from this Secret into each batch environment with Seldon\'s labels `secret-type: bucket` and `seldon-deploy: "true"` (its values are never logged). Unset: no Secret is copied.',
+      ),
+  })
+  .prefault({})
+  .describe('Batch jobs (Seldon Deploy runs them with Argo Workflows, installed separately).');
+
 const namespaceObject = z
   .strictObject({
     name: dnsLabel('staging').describe('The namespace (created if missing).'),
@@ -224,6 +275,10 @@ const namespaceObject = z
     syncOptions: syncOptions
       .optional()
       .describe("This environment's sync options, replacing environments.syncOptions."),
+    batch: z
+      .boolean()
+      .optional()
+      .describe('Set up batch jobs in this environment; default environments.batch.enabled.'),
   })
   .describe('A namespace with its settings.');
 
@@ -524,6 +579,12 @@ export const configSchema = z
             .describe(
               "Check that the repository is reachable and each environment's folder exists and is not empty.",
             ),
+          verifyWrite: z
+            .boolean()
+            .default(true)
+            .describe(
+              "With verify: also check that the credentials may push (Seldon Deploy commits and pushes every model): git's push handshake (receive-pack), which the server refuses for a read-only key or token; nothing is pushed, no ref is made. false: read access only.",
+            ),
         },
         { error: (iss) => (iss.input === undefined ? 'required: at least git.repoUrl' : undefined) },
       )
@@ -541,7 +602,7 @@ export const configSchema = z
             })
             .min(1, 'must list at least one namespace, e.g. [staging]')
             .describe(
-              'The GitOps environments: one namespace each, synced from the folder of the same name in the repository. An entry is a name or {name, restricted, prune, selfHeal, targetRevision, syncOptions}.',
+              'The GitOps environments: one namespace each, synced from the folder of the same name in the repository. An entry is a name or {name, restricted, prune, selfHeal, targetRevision, syncOptions, batch}.',
             ),
           applicationName: z
             .string()
@@ -574,6 +635,7 @@ export const configSchema = z
           selfHeal: syncSelfHeal.default(false),
           targetRevision: targetRevision.optional(),
           syncOptions: syncOptions.default(() => []),
+          batch: batchSchema,
           deleteRemovedResources: z
             .boolean()
             .default(false)

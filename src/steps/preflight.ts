@@ -14,6 +14,7 @@ import { sleep } from '../kube/retry.ts';
 import type { Kube, ResourceRule, RulesReview } from '../kube/types.ts';
 import { ARGO_CRDS, CLUSTER_SCOPED_KINDS } from '../manifests/argocd.ts';
 import { ARGOCD_SECRET } from '../manifests/argocd-settings.ts';
+import { batchEnvironments, storageSecretSource, WORKFLOW_NAME } from '../manifests/batch.ts';
 import { REPOSITORY_SECRET_NAME } from '../manifests/git-credentials.ts';
 import { INVENTORY_CONFIGMAP, type Inventory } from '../manifests/inventory.ts';
 import type { Check } from '../report/types.ts';
@@ -218,6 +219,32 @@ export function requiredPermissions(config: StepContext['config'], inputs: Permi
     resource: 'customresourcedefinitions',
     names: ARGO_CRDS,
   });
+  // setup-batch: in each batch environment the `workflow` Role (escalate: it grants what this identity does
+  // not hold; bind: the RoleBinding binds it), ServiceAccount and RoleBinding, and the storage Secret's copy,
+  // all by name; the source Secret read by name.
+  const storage = storageSecretSource(config, inputs.runNamespace);
+  const batchEnvs = batchEnvironments(config);
+  for (const env of batchEnvs) {
+    const ns = env.namespace;
+    const rbac = 'rbac.authorization.k8s.io';
+    const names = [WORKFLOW_NAME];
+    perms.push(
+      ...applyNamed(rbac, 'roles', ns, names),
+      { verb: 'escalate', group: rbac, resource: 'roles', namespace: ns, names, or: [FULL_ACCESS(ns)] },
+      { verb: 'bind', group: rbac, resource: 'roles', namespace: ns, names, or: [FULL_ACCESS(ns)] },
+      ...applyNamed(rbac, 'rolebindings', ns, names),
+      ...applyNamed('', 'serviceaccounts', ns, names),
+      ...(storage ? applyNamed('', 'secrets', ns, [storage.name]) : []),
+    );
+  }
+  if (storage && batchEnvs.length > 0)
+    perms.push({
+      verb: 'get',
+      group: '',
+      resource: 'secrets',
+      namespace: storage.namespace,
+      names: [storage.name],
+    });
   // the inventory (read in every mode; written in apply with the report ConfigMap below)
   perms.push({
     verb: 'get',

@@ -32,6 +32,8 @@ const ok = (stdout: string) => ({ exitCode: 0, stdout, stderr: '', timedOut: fal
 const fakeGit: GitRunner = async (_command, args) => {
   if (args[0] === 'ls-remote') return ok('ref: refs/heads/main\tHEAD\n0123abcd\tHEAD\n');
   if (args[0] === 'clone') return ok('');
+  // The write check: the push handshake (a dry-run push, nothing sent).
+  if (args.includes('push') && args.includes('--dry-run')) return ok('');
   if (args.includes('ls-tree')) {
     return ok(
       [

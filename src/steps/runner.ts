@@ -26,6 +26,7 @@ import { preflight } from './preflight.ts';
 import { registerWebhooks } from './register-webhooks.ts';
 import { removeInventory } from './remove-inventory.ts';
 import { repairDrift } from './repair-drift.ts';
+import { setupBatch } from './setup-batch.ts';
 import { setupEnvironments } from './setup-environments.ts';
 import { waitRollout } from './wait-rollout.ts';
 
@@ -38,6 +39,7 @@ export const STEPS: readonly Step[] = [
   gitCredentials,
   checkRepositoryStep,
   setupEnvironments,
+  setupBatch,
   registerWebhooks,
 ];
 
