@@ -634,6 +634,26 @@ describe('batch jobs and write access (issue #22)', () => {
     expect(off.result.checks.find((c) => c.id === 'env.batch.production')).toBeUndefined();
   });
 
+  it('plan lists the batch objects with their note and writes nothing', async () => {
+    const kube = withBucket();
+    const { ctx, result, writes } = await runOnce(kube, 'plan', batchConfig(true, false));
+    expect(result.failed).toBeUndefined();
+    expect(writes).toBe(0);
+    const planned = ctx.changes
+      .filter((c) => c.ref.namespace === 'staging' && c.ref.kind !== 'Namespace')
+      .map((c) => `${c.action} ${c.ref.kind}/${c.ref.name}`)
+      .sort();
+    expect(planned).toEqual([
+      'created Role/workflow',
+      'created RoleBinding/workflow',
+      'created Secret/seldon-bucket',
+      'created ServiceAccount/workflow',
+    ]);
+    expect(ctx.changes.find((c) => c.ref.kind === 'Role' && c.ref.namespace === 'staging')?.note).toBe(
+      'batch: Role/ServiceAccount/RoleBinding workflow (4 rules), Secret seldon-bucket from seldon-system',
+    );
+  });
+
   it('a missing source Secret fails the step naming the key', async () => {
     const { result } = await runOnce(cluster(), 'apply', batchConfig(true, false));
     expect(result.failed?.step).toBe('setup-batch');
