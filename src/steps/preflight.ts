@@ -26,6 +26,7 @@ import {
   readAdminPassword,
   readCaBundle,
   readGitCredentials,
+  readStorageSecret,
   readWebhookToken,
   requireSeldonDeployNamespace,
   unencryptedPrivateKey,
@@ -602,6 +603,7 @@ async function reconcile(ctx: StepContext): Promise<string> {
     await readCaBundle(ctx);
     await requireSeldonDeployNamespace(ctx);
     if (webhookSettings(ctx.config, ctx.runNamespace)) await readWebhookToken(ctx);
+    await readStorageSecret(ctx); // environments.batch.storageSecret (undefined when unset or no batch)
   }
 
   const granted = `${perms.length} permissions granted`;

@@ -654,10 +654,16 @@ describe('batch jobs and write access (issue #22)', () => {
     );
   });
 
-  it('a missing source Secret fails the step naming the key', async () => {
-    const { result } = await runOnce(cluster(), 'apply', batchConfig(true, false));
-    expect(result.failed?.step).toBe('setup-batch');
+  it('a missing source Secret stops the run in preflight, naming the key, before any write', async () => {
+    const kube = cluster();
+    const { result, writes } = await runOnce(kube, 'apply', batchConfig(true, false));
+    expect(result.failed?.step).toBe('preflight');
     expect(result.failed?.message).toMatch(/environments\.batch\.storageSecret\.secretRef/);
+    // Only the Lease (the run's own bookkeeping) was written.
+    expect(
+      [...kube.objects.values()].filter((o) => o.kind === 'Namespace').map((o) => o.metadata.name),
+    ).toEqual(['seldon-system']);
+    expect(writes).toBeLessThanOrEqual(2);
   });
 
   it('a server that refuses the push handshake: git.repo.writable not ready, the rest converges', async () => {
