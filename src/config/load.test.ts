@@ -91,6 +91,55 @@ describe('parseConfig: valid input', () => {
         },
         "environments": {
           "applicationName": "seldon-gitops-{namespace}",
+          "batch": {
+            "enabled": false,
+            "rules": [
+              {
+                "apiGroups": [
+                  "",
+                ],
+                "resources": [
+                  "pods",
+                ],
+                "verbs": [
+                  "*",
+                ],
+              },
+              {
+                "apiGroups": [
+                  "apps",
+                ],
+                "resources": [
+                  "deployments",
+                ],
+                "verbs": [
+                  "*",
+                ],
+              },
+              {
+                "apiGroups": [
+                  "",
+                ],
+                "resources": [
+                  "pods/log",
+                ],
+                "verbs": [
+                  "*",
+                ],
+              },
+              {
+                "apiGroups": [
+                  "machinelearning.seldon.io",
+                ],
+                "resources": [
+                  "*",
+                ],
+                "verbs": [
+                  "*",
+                ],
+              },
+            ],
+          },
           "deleteRemovedResources": false,
           "logging": {
             "enabled": true,
@@ -100,10 +149,13 @@ describe('parseConfig: valid input', () => {
           "namespaces": [
             {
               "name": "staging",
-              "restricted": true,
+              "restricted": false,
             },
           ],
           "project": "seldon",
+          "prune": false,
+          "selfHeal": false,
+          "syncOptions": [],
           "syncTimeout": 300000,
           "waitForSync": true,
         },
@@ -116,6 +168,7 @@ describe('parseConfig: valid input', () => {
           },
           "repoUrl": "ssh://git@git.example.com/acme/gitops.git",
           "verify": true,
+          "verifyWrite": true,
         },
         "report": {
           "configMap": "sd-gitops-bootstrap-report",
@@ -142,21 +195,21 @@ describe('parseConfig: valid input', () => {
 
   it.each([
     {
-      name: 'a plain-string namespace is restricted',
+      name: "a plain-string namespace is open to every Seldon Deploy user (the seed's restricted: false)",
       input: minimal,
-      expected: { environments: { namespaces: [{ name: 'staging', restricted: true }] } },
+      expected: { environments: { namespaces: [{ name: 'staging', restricted: false }] } },
     },
     {
       name: 'object and string namespaces mix',
       input: withMinimal({
-        environments: { namespaces: ['production', { name: 'staging', restricted: false }, { name: 'qa' }] },
+        environments: { namespaces: ['production', { name: 'staging', restricted: true }, { name: 'qa' }] },
       }),
       expected: {
         environments: {
           namespaces: [
-            { name: 'production', restricted: true },
-            { name: 'staging', restricted: false },
-            { name: 'qa', restricted: true },
+            { name: 'production', restricted: false },
+            { name: 'staging', restricted: true },
+            { name: 'qa', restricted: false },
           ],
         },
       },
@@ -786,12 +839,12 @@ describe('loadConfigFile', () => {
   it('loads and normalises a YAML file', async () => {
     const file = await write(
       'ok.yaml',
-      `git: { repoUrl: "${REPO}" }\nenvironments:\n  namespaces: [staging, { name: prod, restricted: false }]\n`,
+      `git: { repoUrl: "${REPO}" }\nenvironments:\n  namespaces: [staging, { name: prod, restricted: true }]\n`,
     );
     const config = await loadConfigFile(file);
     expect(config.environments.namespaces).toEqual([
-      { name: 'staging', restricted: true },
-      { name: 'prod', restricted: false },
+      { name: 'staging', restricted: false },
+      { name: 'prod', restricted: true },
     ]);
   });
 

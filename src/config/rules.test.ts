@@ -5,7 +5,7 @@ import { checkRules, RULES } from './rules.ts';
 
 const input = {
   git: { repoUrl: 'ssh://git@h/r.git' },
-  environments: { namespaces: ['staging', { name: 'production', restricted: false }] },
+  environments: { namespaces: ['staging', { name: 'production', restricted: true }] },
 };
 const config = parseConfig(input);
 
@@ -36,10 +36,10 @@ describe('rules', () => {
 describe('environmentsOf', () => {
   it('lists the namespaces, then the logging namespace, with their Application names', () => {
     expect(environmentsOf(config)).toEqual([
-      { namespace: 'staging', restricted: true, logging: false, applicationName: 'seldon-gitops-staging' },
+      { namespace: 'staging', restricted: false, logging: false, applicationName: 'seldon-gitops-staging' },
       {
         namespace: 'production',
-        restricted: false,
+        restricted: true,
         logging: false,
         applicationName: 'seldon-gitops-production',
       },

@@ -300,6 +300,25 @@ export function caBundleNeedsHttps(c: Pick<Config, 'git'>): ConfigProblem[] {
   ];
 }
 
+/**
+ * The storage Secret's source may not sit in a batch environment: its copy there would be the source itself,
+ * taken over (labels, inventory) and deleted when batch is turned off. An unset namespace is the run's, never
+ * an environment (src/config/guards.ts reserves it).
+ */
+export function batchSourceOutsideEnvironments(c: Pick<Config, 'environments'>): ConfigProblem[] {
+  const { batch, namespaces } = c.environments;
+  const ns = batch.storageSecret?.secretRef.namespace;
+  if (!ns) return [];
+  const env = namespaces.find((n) => n.name === ns && (n.batch ?? batch.enabled));
+  if (!env) return [];
+  return [
+    {
+      path: 'environments.batch.storageSecret.secretRef.namespace',
+      message: `is ${ns}, an environment with batch jobs, where the copy would replace the source: keep the source Secret in another namespace (e.g. the bootstrap's own)`,
+    },
+  ];
+}
+
 export interface Rule {
   /** The top-level sections the rule reads: it runs only when all of them are valid. */
   needs: readonly (keyof Config)[];
@@ -376,6 +395,7 @@ export const RULES: readonly Rule[] = [
   { needs: ['environments'], check: applicationNames },
   { needs: ['webhooks', 'git'], check: webhookSettingsComplete },
   { needs: ['git'], check: caBundleNeedsHttps },
+  { needs: ['environments'], check: batchSourceOutsideEnvironments },
   // Collisions, reserved namespaces, label values, policy strings: src/config/guards.ts.
   ...INPUT_RULES,
 ];

@@ -71,6 +71,12 @@ describe('describeConfig', () => {
       'environments',
       'environments.namespaces',
       'environments.namespaces[].name',
+      // A batch rule is given whole; the storage Secret, when named, by its name.
+      'environments.batch.rules[].apiGroups',
+      'environments.batch.rules[].resources',
+      'environments.batch.rules[].verbs',
+      'environments.batch.storageSecret.secretRef',
+      'environments.batch.storageSecret.secretRef.name',
     ]);
     const withoutDefault = rows
       .filter((r) => !r.required && r.type !== 'object' && r.default === undefined)
@@ -90,6 +96,14 @@ describe('describeConfig', () => {
       'git.credentials.secretRef.namespace',
       'git.caBundle.secretRef.namespace',
       'git.caBundle.configMapRef.namespace',
+      // An environment's own sync policy: unset means the environments' key.
+      'environments.namespaces[].prune',
+      'environments.namespaces[].selfHeal',
+      'environments.namespaces[].targetRevision',
+      'environments.namespaces[].syncOptions',
+      'environments.namespaces[].batch', // unset: environments.batch.enabled
+      'environments.targetRevision', // unset: Argo CD's default (HEAD), as the seed
+      'environments.batch.storageSecret.secretRef.namespace',
       // Needed only with webhooks.enabled (a rule says so), or derived (apiUrl, repository).
       'webhooks.provider',
       'webhooks.apiUrl',
@@ -172,7 +186,11 @@ describe('knownKeysAt', () => {
       keys: ['argocd', 'git', 'environments', 'seldonDeploy', 'webhooks', 'report'],
     },
     { name: 'a nested object', path: ['argocd', 'server'], keys: ['insecure', 'rootPath'] },
-    { name: 'a namespace entry', path: ['environments', 'namespaces', 0], keys: ['name', 'restricted'] },
+    {
+      name: 'a namespace entry',
+      path: ['environments', 'namespaces', 0],
+      keys: ['name', 'restricted', 'prune', 'selfHeal', 'targetRevision', 'syncOptions', 'batch'],
+    },
     { name: 'not an object', path: ['argocd', 'version'], keys: [] },
     { name: 'nowhere', path: ['nope', 'deeper'], keys: [] },
   ])('$name', ({ path, keys }) => {

@@ -164,6 +164,19 @@ function settingsMap(configMap: string, example: string) {
     .describe(`Extra keys of ${configMap} (${example}).`);
 }
 
+/** argocd-cm's extra keys: also `null`, which removes a key the bootstrap writes by default. */
+const argocdCmSettings = z
+  .record(
+    z.string().regex(/^[-._a-zA-Z0-9]+$/, 'must be a ConfigMap key'),
+    z.union([z.string(), z.null()], {
+      error: 'must be a string (quote numbers and booleans), or null to remove a key the bootstrap sets',
+    }),
+  )
+  .default(() => ({}))
+  .describe(
+    "Extra keys of argocd-cm (e.g. `resource.customizations.ignoreDifferences.all`, `timeout.reconciliation`). The bootstrap sets Argo CD health checks for Seldon's SeldonDeployment, Model, Pipeline and Experiment (`resource.customizations.health.machinelearning.seldon.io_SeldonDeployment`, `resource.customizations.health.mlops.seldon.io_<Kind>`): a key of the same name replaces one, `null` removes it.",
+  );
+
 const secretRefNamespace = z
   .string()
   .max(63, labelHint('seldon-system'))
@@ -171,13 +184,110 @@ const secretRefNamespace = z
   .optional()
   .describe('Namespace of the Secret. Default: the namespace the bootstrap runs in (POD_NAMESPACE).');
 
+// The Application's sync policy: environments.<key> for every environment, environments.namespaces[].<key> for one.
+const syncPrune = z
+  .boolean()
+  .describe(
+    "Argo CD's automated sync prunes: a resource whose file is removed from Git (a model deleted in Seldon Deploy) is deleted from the cluster. false (the seed's `automated: {}`): it keeps running.",
+  );
+const syncSelfHeal = z
+  .boolean()
+  .describe(
+    "Argo CD's automated sync self-heals: a change made in the cluster by hand is reverted to Git. false (the seed's): it stays until the next change in Git.",
+  );
+const targetRevision = z
+  .string()
+  .regex(/^\S+$/, 'must be a branch, tag or commit, e.g. "main"')
+  .describe(
+    "The Git revision the Application syncs (a branch, tag or commit). Unset: Argo CD's default, HEAD.",
+  );
+const syncOptions = z
+  .array(
+    z
+      .string()
+      .regex(
+        /^[A-Za-z]+=\S+$/,
+        'must be an Argo CD sync option Name=value, e.g. "CreateNamespace=false" or "ServerSideApply=true"',
+      ),
+  )
+  .describe(
+    "The Application's `syncPolicy.syncOptions`, e.g. `[ServerSideApply=true]` (Argo CD's sync options).",
+  );
+
+// Batch jobs (Seldon's "Argo Workflows — Per Namespace Setup"): environments.batch for all, namespaces[].batch for one.
+const batchRule = z
+  .strictObject({
+    apiGroups: z.array(z.string()).min(1).describe('API groups ("" is the core group).'),
+    resources: z.array(z.string().min(1)).min(1).describe('Resources, e.g. pods, pods/log, "*".'),
+    verbs: z.array(z.string().min(1)).min(1).describe('Verbs, e.g. "*".'),
+  })
+  .describe('One rule of the `workflow` Role.');
+
+/** The `workflow` Role's rules exactly as Seldon's documentation gives them. */
+export const SELDON_WORKFLOW_RULES = [
+  { apiGroups: [''], resources: ['pods'], verbs: ['*'] },
+  { apiGroups: ['apps'], resources: ['deployments'], verbs: ['*'] },
+  { apiGroups: [''], resources: ['pods/log'], verbs: ['*'] },
+  { apiGroups: ['machinelearning.seldon.io'], resources: ['*'], verbs: ['*'] },
+];
+
+const batchSchema = z
+  .strictObject({
+    enabled: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Set up batch jobs in every environment (the logging namespace aside): the `workflow` Role, ServiceAccount and RoleBinding of Seldon's Argo Workflows per-namespace setup, and the storage-initializer Secret. An environment's own `batch` overrides it.",
+      ),
+    rules: z
+      .array(batchRule)
+      .min(1)
+      .default(() => SELDON_WORKFLOW_RULES.map((r) => ({ ...r })))
+      .describe(
+        "Rules of the `workflow` Role. Default: Seldon's documented ones (`*` on pods, pods/log, apps/deployments and machinelearning.seldon.io/*).",
+      ),
+    storageSecret: z
+      .strictObject({
+        secretRef: z
+          .strictObject({
+            name: dnsSubdomain('seldon-bucket').describe(
+              'Name of the source Secret (its `RCLONE_CONFIG_<remote>_<var>` keys); the copy in each environment has the same name.',
+            ),
+            namespace: secretRefNamespace,
+          })
+          .describe('The source Secret.'),
+      })
+      .optional()
+      .describe(
+        'The storage-initializer Secret batch jobs read their buckets with: copied from this Secret into each batch environment with Seldon\'s labels `secret-type: bucket` and `seldon-deploy: "true"` (its values are never logged). Unset: no Secret is copied.',
+      ),
+  })
+  .prefault({})
+  .describe('Batch jobs (Seldon Deploy runs them with Argo Workflows, installed separately).');
+
 const namespaceObject = z
   .strictObject({
     name: dnsLabel('staging').describe('The namespace (created if missing).'),
     restricted: z
       .boolean()
-      .default(true)
-      .describe('Value of the namespace label `seldon.restricted` (Seldon Deploy access control).'),
+      .default(false)
+      .describe(
+        "Value of the namespace label `seldon.restricted`: false (the seed's) shows the namespace to every Seldon Deploy user; true only to the users and groups its `seldon.user.*`/`seldon.group.*` labels or authorization policies grant.",
+      ),
+    prune: syncPrune.optional().describe("This environment's environments.prune."),
+    selfHeal: syncSelfHeal.optional().describe("This environment's environments.selfHeal."),
+    targetRevision: targetRevision
+      .optional()
+      .describe(
+        "This environment's Git revision (e.g. its own branch); default environments.targetRevision.",
+      ),
+    syncOptions: syncOptions
+      .optional()
+      .describe("This environment's sync options, replacing environments.syncOptions."),
+    batch: z
+      .boolean()
+      .optional()
+      .describe('Set up batch jobs in this environment; default environments.batch.enabled.'),
   })
   .describe('A namespace with its settings.');
 
@@ -185,8 +295,8 @@ const namespaceObject = z
 const namespaceEntry = z.union(
   [
     dnsLabel('staging')
-      .transform((name): z.output<typeof namespaceObject> => ({ name, restricted: true }))
-      .describe('A namespace name; the environment is restricted.'),
+      .transform((name): z.output<typeof namespaceObject> => ({ name, restricted: false }))
+      .describe('A namespace name; the environment is open to every Seldon Deploy user (restricted: false).'),
     namespaceObject,
   ],
   {
@@ -367,10 +477,7 @@ export const configSchema = z
         ),
         settings: z
           .strictObject({
-            cm: settingsMap(
-              'argocd-cm',
-              'e.g. `resource.customizations.ignoreDifferences.all`, `timeout.reconciliation`',
-            ),
+            cm: argocdCmSettings,
             cmdParams: settingsMap(
               'argocd-cmd-params-cm',
               'e.g. `controller.status.processors`; not `server.insecure`/`server.rootpath` (argocd.server)',
@@ -522,6 +629,12 @@ export const configSchema = z
             .describe(
               "Check that the repository is reachable and each environment's folder exists and is not empty.",
             ),
+          verifyWrite: z
+            .boolean()
+            .default(true)
+            .describe(
+              "With verify: also check that the credentials may push (Seldon Deploy commits and pushes every model): git's push handshake (receive-pack), which the server refuses for a read-only key or token; nothing is pushed, no ref is made. false: read access only.",
+            ),
         },
         { error: (iss) => (iss.input === undefined ? 'required: at least git.repoUrl' : undefined) },
       )
@@ -539,7 +652,7 @@ export const configSchema = z
             })
             .min(1, 'must list at least one namespace, e.g. [staging]')
             .describe(
-              'The GitOps environments: one namespace each, synced from the folder of the same name in the repository. An entry is a name or {name, restricted}.',
+              'The GitOps environments: one namespace each, synced from the folder of the same name in the repository. An entry is a name or {name, restricted, prune, selfHeal, targetRevision, syncOptions, batch}.',
             ),
           applicationName: z
             .string()
@@ -568,6 +681,11 @@ export const configSchema = z
           syncTimeout: duration('5m').describe(
             'How long to wait for the Applications to sync when waitForSync is true ("5m", "90s" or seconds).',
           ),
+          prune: syncPrune.default(false),
+          selfHeal: syncSelfHeal.default(false),
+          targetRevision: targetRevision.optional(),
+          syncOptions: syncOptions.default(() => []),
+          batch: batchSchema,
           deleteRemovedResources: z
             .boolean()
             .default(false)

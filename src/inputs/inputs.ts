@@ -20,6 +20,7 @@ import {
   ARGOCD_SECRET,
   argocdConfigTargets,
 } from '../manifests/argocd-settings.ts';
+import { batchObjects, storageSecretSource } from '../manifests/batch.ts';
 import {
   type GitCredentials,
   privateKeyProblem,
@@ -451,5 +452,47 @@ export async function plannedRemovals(
   ctx: StepContext,
 ): Promise<{ delete: InventoryMember[]; release: string[] }> {
   const envs = await removedEnvironments(ctx);
-  return { delete: [...(await droppedManifestMembers(ctx)), ...envs.members], release: envs.namespaces };
+  return {
+    delete: [...(await droppedManifestMembers(ctx)), ...envs.members, ...(await removedBatchMembers(ctx))],
+    release: envs.namespaces,
+  };
+}
+
+// -------------------------------------------------------------------------------------------- batch jobs
+
+const SETUP_BATCH = 'setup-batch';
+
+/**
+ * The storage-initializer Secret's source data (base64, as stored), read once; undefined when
+ * environments.batch.storageSecret is unset or no environment has batch jobs. Every value is registered
+ * for redaction. A missing source is a StepError naming the key.
+ */
+export const readStorageSecret = perRun(async (ctx): Promise<Record<string, string> | undefined> => {
+  const source = storageSecretSource(ctx.config, ctx.runNamespace);
+  if (!source || batchObjects(ctx.config, ctx.runNamespace, undefined).length === 0) return undefined;
+  const secret = await ctx.kube.get<KubeObject & { data?: Record<string, string> }>({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    namespace: source.namespace,
+    name: source.name,
+  });
+  if (!secret)
+    throw new StepError(
+      SETUP_BATCH,
+      `Secret ${source.namespace}/${source.name} (environments.batch.storageSecret.secretRef) does not exist: create it with the RCLONE_CONFIG_<remote>_<var> keys your buckets need, or unset environments.batch.storageSecret`,
+    );
+  const data = secret.data ?? {};
+  for (const v of Object.values(data)) registerSecret(Buffer.from(v, 'base64').toString('utf8'));
+  return { ...data };
+});
+
+/** Batch objects this program created that the config no longer wants (batch turned off, environment gone). */
+export async function removedBatchMembers(ctx: StepContext): Promise<InventoryMember[]> {
+  const source = storageSecretSource(ctx.config, ctx.runNamespace);
+  // The refs wanted: the data does not matter, only which objects.
+  const wanted = new Set(
+    batchObjects(ctx.config, ctx.runNamespace, source ? {} : undefined).map((o) => refKey(refOf(o))),
+  );
+  const previous = await ctx.inventory.previous();
+  return previous.members.filter((m) => m.set === 'batch' && !wanted.has(refKey(m)));
 }

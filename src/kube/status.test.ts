@@ -226,6 +226,34 @@ describe('crdEstablished', () => {
 });
 
 describe('applicationStatus', () => {
+  it("names the Degraded resources and their health checks' messages, where Argo CD keeps them", () => {
+    const s = applicationStatus({
+      status: {
+        sync: { status: 'Synced' },
+        health: { status: 'Degraded' },
+        resources: [
+          { kind: 'ConfigMap', name: 'settings', health: undefined },
+          {
+            kind: 'SeldonDeployment',
+            name: 'iris',
+            health: { status: 'Degraded', message: 'Failed: no image' },
+          },
+          { kind: 'Model', name: 'mnist', health: { status: 'Progressing', message: 'Not ready yet' } },
+        ],
+      },
+    });
+    expect(s).toMatchObject({ health: 'Degraded', message: 'SeldonDeployment/iris: Failed: no image' });
+    // Argo CD 3's default keeps resource health out of the Application: its own status is what is left.
+    const bare = applicationStatus({
+      status: {
+        sync: { status: 'Synced' },
+        health: { status: 'Degraded' },
+        resources: [{ kind: 'SeldonDeployment', name: 'iris' }],
+      },
+    });
+    expect(bare.message).toBe('Synced, Degraded');
+  });
+
   it('is Unknown before Argo CD has looked', () => {
     expect(applicationStatus({})).toEqual({
       sync: 'Unknown',

@@ -148,6 +148,90 @@ export function applicationReady(s: ApplicationStatus): boolean {
   return s.sync === 'Synced' && s.health === 'Healthy' && !s.stale;
 }
 
+interface AppResource {
+  kind?: string;
+  name?: string;
+  namespace?: string;
+  health?: { status?: string; message?: string };
+}
+
+/**
+ * The resources that make the Application as unhealthy as it is, `Kind/name: message` (a Seldon health
+ * check's message, src/manifests/seldon-health.ts). Only where Argo CD keeps each resource's health in the
+ * Application: Argo CD 2.x, and 3.x with `controller.resource.health.persist: "true"` (3.x's default keeps
+ * it in Redis, and then the Application's own status is all there is).
+ */
+function unhealthy(resources: AppResource[] | undefined, health: string): string[] {
+  if (health === 'Healthy' || health === 'Unknown') return [];
+  return (resources ?? [])
+    .filter((r) => r.health?.status === health)
+    .map((r) => `${r.kind}/${r.name}${r.health?.message ? `: ${r.health.message}` : ` ${health}`}`);
+}
+
+/** The Seldon kinds src/manifests/seldon-health.ts has health checks for, by API group. */
+export const SELDON_KINDS: Readonly<Record<string, readonly string[]>> = {
+  'machinelearning.seldon.io': ['SeldonDeployment'],
+  'mlops.seldon.io': ['Model', 'Pipeline', 'Experiment'],
+};
+
+// Core 2 scheduler states that are work in progress (as in the Lua check).
+const SELDON_IN_PROGRESS = new Set([
+  'ModelStateUnknown',
+  'ModelProgressing',
+  'ModelTerminating',
+  'LoadRequested',
+  'Loading',
+  'ModelScaledDown',
+  'PipelineStatusUnknown',
+  'PipelineCreate',
+  'PipelineCreating',
+  'PipelineTerminate',
+  'PipelineTerminating',
+  'PipelineRebalancing',
+]);
+
+/**
+ * Why a live Seldon object is Degraded, in the words of its Lua health check (`Failed: <description>`,
+ * `Not ready: <reason>: <message>`), or undefined when the check would not say Degraded. For the report where
+ * Argo CD keeps resource health out of the Application (3.x's default): it names the failing model itself.
+ */
+export function seldonFailure(obj: unknown): string | undefined {
+  const o = obj as {
+    kind?: string;
+    status?: { state?: string; description?: string; conditions?: Condition[] };
+  };
+  const status = o.status;
+  if (!status) return undefined;
+  if (o.kind === 'SeldonDeployment' && status.state !== undefined) {
+    if (status.state !== 'Failed') return undefined;
+    return status.description ? `Failed: ${status.description}` : 'Failed';
+  }
+  const ready = (status.conditions ?? []).find((c) => c.type === 'Ready');
+  if (ready?.status !== 'False') return undefined;
+  const text = [ready.reason, ready.message].filter((t) => !!t).join(': ');
+  if (o.kind === 'SeldonDeployment') return `Not ready: ${text}`;
+  if (!text || SELDON_IN_PROGRESS.has(ready.message ?? '') || SELDON_IN_PROGRESS.has(ready.reason ?? ''))
+    return undefined;
+  return `Not ready: ${text}`;
+}
+
+/** The Seldon resources an Application lists (`status.resources`), as refs to read. */
+export function seldonResourcesOf(
+  app: unknown,
+): { apiVersion: string; kind: string; namespace?: string; name: string }[] {
+  const resources =
+    (app as { status?: { resources?: (AppResource & { group?: string; version?: string })[] } }).status
+      ?.resources ?? [];
+  return resources
+    .filter((r) => r.group && r.kind && r.name && SELDON_KINDS[r.group]?.includes(r.kind))
+    .map((r) => ({
+      apiVersion: `${r.group}/${r.version ?? 'v1'}`,
+      kind: r.kind!,
+      name: r.name!,
+      ...(r.namespace ? { namespace: r.namespace } : {}),
+    }));
+}
+
 interface AppSource {
   repoURL?: string;
   path?: string;
@@ -163,6 +247,7 @@ export function applicationStatus(app: unknown): ApplicationStatus {
           health?: { status?: string; message?: string };
           conditions?: Condition[];
           operationState?: { phase?: string; message?: string };
+          resources?: AppResource[];
         };
       }
     ).status ?? {};
@@ -182,6 +267,8 @@ export function applicationStatus(app: unknown): ApplicationStatus {
   if (errors.length > 0) message = errors.join('; ');
   else if (op && (op.phase === 'Failed' || op.phase === 'Error') && op.message)
     message = `sync ${op.phase.toLowerCase()}: ${op.message}`;
+  else if (unhealthy(status.resources, health).length > 0)
+    message = unhealthy(status.resources, health).join('; ');
   else if (status.health?.message) message = status.health.message;
   else if (!status.sync && !status.health) message = 'not reconciled by Argo CD yet';
   else if (stale) message = 'Argo CD has not compared the new source yet';

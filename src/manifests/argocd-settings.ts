@@ -9,6 +9,7 @@ import type { Config } from '../config/types.ts';
 import type { KubeObject } from '../kube/types.ts';
 import { b64, MANAGED_BY_LABELS } from './common.ts';
 import type { PasswordDecision } from './password.ts';
+import { SELDON_HEALTH_CHECKS } from './seldon-health.ts';
 
 export const CMD_PARAMS_CONFIGMAP = 'argocd-cmd-params-cm';
 export const ARGOCD_SECRET = 'argocd-secret';
@@ -55,9 +56,17 @@ export function oidcConfig(config: Config): string {
   ].join('\n');
 }
 
-/** The argocd-cm keys of the config (extra keys, Argo CD's URL, SSO), or none. */
+/**
+ * The argocd-cm keys: Seldon's health checks (seldon-health.ts), then the config's extra keys over them (a
+ * string replaces one, `null` removes it: it is then not applied, and server-side apply takes it out of
+ * argocd-cm when this program had set it), Argo CD's URL, SSO.
+ */
 export function argocdCmData(config: Config): Record<string, string> {
-  const data: Record<string, string> = { ...config.argocd.settings.cm };
+  const data: Record<string, string> = { ...SELDON_HEALTH_CHECKS };
+  for (const [key, value] of Object.entries(config.argocd.settings.cm)) {
+    if (value === null) delete data[key];
+    else data[key] = value;
+  }
   // Without a trailing slash: Argo CD appends `/auth/callback` and its other paths to it.
   if (config.argocd.url) data.url = config.argocd.url.replace(/\/+$/, '');
   const sso = config.argocd.sso;

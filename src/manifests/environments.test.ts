@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { sampleConfig } from '../../test/fixtures/sample-config.ts';
-import { application } from './application.ts';
+import { parseConfig } from '../config/load.ts';
+import { application, describeSyncPolicy, syncPolicyOf } from './application.ts';
 import { appProject, appProjectKeepingOthers } from './appproject.ts';
 import { environmentsOf } from './common.ts';
 import { namespaceFor } from './namespace.ts';
@@ -11,7 +12,7 @@ describe('environments', () => {
       { namespace: 'staging', restricted: false, logging: false, applicationName: 'seldon-gitops-staging' },
       {
         namespace: 'production',
-        restricted: true,
+        restricted: false,
         logging: false,
         applicationName: 'seldon-gitops-production',
       },
@@ -60,7 +61,7 @@ describe('namespaceFor', () => {
     });
     const labels = environmentsOf(config).map((env) => namespaceFor(config, env).metadata.labels);
     expect(labels[1]).toEqual({
-      'seldon.restricted': 'true',
+      'seldon.restricted': 'false',
       'seldon.gitops': 'enabled',
       argocdapp: 'gitops-production',
     });
@@ -182,10 +183,93 @@ describe('application', () => {
             "repoURL": "ssh://git@git.example.com/acme/gitops.git",
           },
           "syncPolicy": {
-            "automated": {},
+            "automated": {
+              "prune": false,
+              "selfHeal": false,
+            },
           },
         },
       }
     `);
+  });
+
+  it('carries prune, selfHeal, the target revision and the sync options of the environments', () => {
+    const config = sampleConfig((c) => {
+      c.environments.prune = true;
+      c.environments.selfHeal = true;
+      c.environments.targetRevision = 'main';
+      c.environments.syncOptions = ['CreateNamespace=false', 'ServerSideApply=true'];
+    });
+    const spec = application(config, environmentsOf(config)[1]!).spec as Record<
+      string,
+      Record<string, unknown>
+    >;
+    expect(spec.syncPolicy).toEqual({
+      automated: { prune: true, selfHeal: true },
+      syncOptions: ['CreateNamespace=false', 'ServerSideApply=true'],
+    });
+    expect(spec.source?.targetRevision).toBe('main');
+  });
+
+  it("lets one environment's own keys replace the defaults; the logging namespace takes the defaults", () => {
+    const config = parseConfig({
+      git: { repoUrl: 'ssh://git@git.example.com/acme/gitops.git' },
+      environments: {
+        prune: true,
+        targetRevision: 'main',
+        syncOptions: ['ServerSideApply=true'],
+        namespaces: [
+          'staging',
+          { name: 'production', prune: false, selfHeal: true, targetRevision: 'prod', syncOptions: [] },
+        ],
+      },
+    });
+    const [staging, production, logs] = environmentsOf(config);
+    expect(syncPolicyOf(config, staging!)).toEqual({
+      prune: true,
+      selfHeal: false,
+      targetRevision: 'main',
+      syncOptions: ['ServerSideApply=true'],
+    });
+    expect(syncPolicyOf(config, production!)).toEqual({
+      prune: false,
+      selfHeal: true,
+      targetRevision: 'prod',
+      syncOptions: [],
+    });
+    expect(syncPolicyOf(config, logs!)).toEqual(syncPolicyOf(config, staging!));
+    const prod = application(config, production!).spec as Record<string, Record<string, unknown>>;
+    // An empty list writes no syncOptions at all; prune: false is written (an empty automated after a
+    // custom policy would be stored as null by server-side apply, which the CRD refuses).
+    expect(prod.syncPolicy).toEqual({ automated: { prune: false, selfHeal: true } });
+    expect(prod.source?.targetRevision).toBe('prod');
+  });
+
+  it('describes the policy for plan: the seed default, then every key', () => {
+    const config = sampleConfig();
+    expect(describeSyncPolicy(syncPolicyOf(config, environmentsOf(config)[0]!))).toBe(
+      'sync: automated, revision HEAD',
+    );
+    expect(
+      describeSyncPolicy({
+        prune: true,
+        selfHeal: true,
+        targetRevision: 'main',
+        syncOptions: ['ServerSideApply=true'],
+      }),
+    ).toBe('sync: automated (prune, selfHeal), revision main, options ServerSideApply=true');
+  });
+
+  it('refuses a sync option that is not Name=value and a revision with spaces, naming the key', () => {
+    const bad = () =>
+      parseConfig({
+        git: { repoUrl: 'ssh://git@git.example.com/acme/gitops.git' },
+        environments: {
+          syncOptions: ['ServerSideApply'],
+          namespaces: [{ name: 'staging', targetRevision: 'my branch' }],
+        },
+      });
+    expect(bad).toThrow(/environments\.syncOptions\[0\]: must be an Argo CD sync option Name=value/);
+    expect(bad).toThrow(/environments\.namespaces\[0\]\.targetRevision: must be a branch, tag or commit/);
   });
 });

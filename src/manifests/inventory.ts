@@ -33,7 +33,7 @@ export const TOOLING = 'sd-gitops-bootstrap/v0.1.0';
  * `argocd`: Argo CD's install manifest (pruned when a new version drops objects); `environments`: the AppProject
  * and Applications (pruned when an environment leaves the config); the others are kept until uninstall.
  */
-export type InventorySet = 'argocd' | 'environments' | 'settings' | 'credentials';
+export type InventorySet = 'argocd' | 'environments' | 'settings' | 'credentials' | 'batch';
 
 export interface InventoryMember extends ObjectRef {
   set: InventorySet;
@@ -111,7 +111,7 @@ export function inventoryConfigMap(inventory: Inventory, namespace: string): Kub
   };
 }
 
-const SETS = new Set<InventorySet>(['argocd', 'environments', 'settings', 'credentials']);
+const SETS = new Set<InventorySet>(['argocd', 'environments', 'settings', 'credentials', 'batch']);
 
 /** The inventory in a parent ConfigMap; an absent or unreadable one is empty (nothing is then ever deleted). */
 export function parseInventory(cm: KubeObject | null): Inventory {

@@ -14,6 +14,7 @@ import {
   ssoSecretLabelPatch,
 } from './argocd-settings.ts';
 import { seldonDeployHandoff } from './seldon-deploy.ts';
+import { SELDON_HEALTH_CHECKS } from './seldon-health.ts';
 import { argocdUrl } from './virtualservice.ts';
 
 const SSO = {
@@ -24,11 +25,12 @@ const SSO = {
 };
 
 describe('Argo CD shaped to the site: extra keys of its ConfigMaps', () => {
-  it("adds the extra keys beside the bootstrap's own; none: no argocd-cm or argocd-rbac-cm patch at all", () => {
+  it("adds the extra keys beside the bootstrap's own; none: argocd-cm has only Seldon's health checks, no argocd-rbac-cm patch", () => {
     expect(argocdConfigTargets(sampleConfig()).map((o) => o.metadata.name)).toEqual([
       'argocd-secret',
       'argocd-cmd-params-cm',
       'argocd-server',
+      'argocd-cm',
     ]);
     const config = sampleConfig((c) => {
       c.argocd.settings.cmdParams = { 'controller.status.processors': '50' };
@@ -48,7 +50,7 @@ describe('Argo CD shaped to the site: extra keys of its ConfigMaps', () => {
       'argocd-cm',
       'argocd-rbac-cm',
     ]);
-    expect(patches[3]!.data).toEqual({ 'timeout.reconciliation': '300s' });
+    expect(patches[3]!.data).toEqual({ ...SELDON_HEALTH_CHECKS, 'timeout.reconciliation': '300s' });
     // argocd-server restarts for a cmd-params change; a config without extras keeps its old hash.
     expect(serverConfigHash(config)).not.toBe(serverConfigHash(sampleConfig()));
     expect(serverConfigHash(sampleConfig())).toBe(serverConfigHash(sampleConfig()));
@@ -114,7 +116,11 @@ describe('SSO (argocd.sso)', () => {
         '',
       ].join('\n'),
     );
-    expect(argocdCmData(config)).toEqual({ 'oidc.config': oidcConfig(config), 'admin.enabled': 'false' });
+    expect(argocdCmData(config)).toEqual({
+      ...SELDON_HEALTH_CHECKS,
+      'oidc.config': oidcConfig(config),
+      'admin.enabled': 'false',
+    });
     expect(ssoSecretLabelPatch(config)).toEqual([
       {
         apiVersion: 'v1',
@@ -153,7 +159,7 @@ describe('SSO (argocd.sso)', () => {
     });
     expect(argocdCmData(withUrl).url).toBe('https://deploy.example.com/argocd');
     expect(argocdUrl(withUrl)).toBe('https://deploy.example.com/argocd/');
-    expect(argocdCmData(sampleConfig())).toEqual({});
+    expect(argocdCmData(sampleConfig())).toEqual(SELDON_HEALTH_CHECKS);
   });
 
   const base = {

@@ -76,7 +76,7 @@ export function anonymousCheck(config: Config, cm: SeenData): Check {
     };
   }
   const chosen = settings.cm['users.anonymous.enabled'];
-  if (chosen !== undefined && TRUE_VALUES.has(chosen)) {
+  if (typeof chosen === 'string' && TRUE_VALUES.has(chosen)) {
     return {
       id,
       required: false,

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execaRunner, type GitRunner } from '../git/git.ts';
 import { checkRepository, folderStates } from './check-repository.ts';
 
 const URL = 'ssh://git@git.example.com/acme/gitops.git';
@@ -80,6 +81,77 @@ describe('checkRepository against a real repository', () => {
       ['production', false],
       ['seldon-logs', true],
     ]);
+  });
+
+  it('verifyWrite: the push handshake passes for a writable repository, and no ref moves or appears', async () => {
+    const refs = async () => (await execa('git', ['--git-dir', remote, 'show-ref'])).stdout;
+    const before = await refs();
+    const pushes: string[][] = [];
+    const run: GitRunner = (cmd, args, opts) => {
+      if (args.includes('push')) pushes.push(args);
+      return execaRunner(cmd, args, opts);
+    };
+    const result = await checkRepository({
+      creds,
+      repoUrl: `file://${remote}`,
+      secret: 'ns/creds',
+      folders: ['staging'],
+      verifyWrite: true,
+      run,
+    });
+    expect(result.write).toEqual({
+      ok: true,
+      message: `file://${remote} accepts pushes with the credentials in Secret ns/creds (receive-pack handshake; nothing pushed)`,
+    });
+    expect(pushes).toHaveLength(1);
+    expect(pushes[0]).toEqual(expect.arrayContaining(['push', '--dry-run', 'HEAD:refs/heads/main']));
+    expect(await refs()).toBe(before);
+  });
+
+  it('verifyWrite: a server that refuses receive-pack gives a not-ok sentence with what it said and the fix', async () => {
+    // What GitHub answers a read-only deploy key on git-receive-pack, before any ref is sent.
+    const refuse = join(dir, 'refuse-receive-pack');
+    await writeFile(
+      refuse,
+      '#!/bin/sh\necho "ERROR: The key you are authenticating with has been marked as read only." >&2\nexit 1\n',
+      { mode: 0o755 },
+    );
+    const run: GitRunner = (cmd, args, opts) =>
+      execaRunner(
+        cmd,
+        args.includes('push') ? ['-c', `remote.origin.receivepack=${refuse}`, ...args] : args,
+        opts,
+      );
+    const result = await checkRepository({
+      creds,
+      repoUrl: `file://${remote}`,
+      secret: 'ns/creds',
+      folders: ['staging'],
+      verifyWrite: true,
+      run,
+    });
+    expect(result.reachable).toBe(true);
+    expect(result.write?.ok).toBe(false);
+    expect(result.write?.message).toBe(
+      `read-only: file://${remote} refuses pushes with the credentials in Secret ns/creds (The key you are authenticating with has been marked as read only.), and Seldon Deploy pushes every model it deploys: give the key or token write access (a GitHub deploy key's "Allow write access", a GitLab deploy key's "Grant write permissions", a token with write scope), or set git.verifyWrite: false`,
+    );
+  });
+
+  it('without verifyWrite no push is attempted', async () => {
+    const pushes: string[][] = [];
+    const run: GitRunner = (cmd, args, opts) => {
+      if (args.includes('push')) pushes.push(args);
+      return execaRunner(cmd, args, opts);
+    };
+    const result = await checkRepository({
+      creds,
+      repoUrl: `file://${remote}`,
+      secret: 'ns/creds',
+      folders: ['staging'],
+      run,
+    });
+    expect(result.write).toBeUndefined();
+    expect(pushes).toEqual([]);
   });
 
   it('an unreachable repository is a sentence, and no folder is checked', async () => {

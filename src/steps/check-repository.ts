@@ -9,6 +9,7 @@ import { messageOf, StepError } from '../errors.ts';
 import {
   execaRunner,
   type GitErrorContext,
+  type GitResult,
   type GitRunner,
   gitAuthEnv,
   gitCaEnv,
@@ -40,6 +41,16 @@ export interface RepositoryCheck {
   reachable: boolean;
   message: string;
   folders: FolderCheck[];
+  /** The push handshake's outcome (git.verifyWrite); undefined when not checked. */
+  write?: { ok: boolean; message: string };
+}
+
+/**
+ * The write check's sentence for a refused push handshake: what the server said, and what to change.
+ * Exported for tests.
+ */
+export function readOnlyMessage(repoUrl: string, secret: string, said: string): string {
+  return `read-only: ${repoUrl} refuses pushes with the credentials in Secret ${secret} (${said}), and Seldon Deploy pushes every model it deploys: give the key or token write access (a GitHub deploy key's "Allow write access", a GitLab deploy key's "Grant write permissions", a token with write scope), or set git.verifyWrite: false`;
 }
 
 export function folderMissing(namespace: string, repoUrl: string): string {
@@ -90,6 +101,8 @@ export async function checkRepository(input: {
   /** PEM CA certificates the HTTPS server's certificate must chain to (git.caBundle); else the system's. */
   caBundle?: string | undefined;
   folders: string[];
+  /** Also prove push access with the receive-pack handshake (git.verifyWrite). */
+  verifyWrite?: boolean;
   run?: GitRunner;
   signal?: AbortSignal;
   debug?: (msg: string) => void;
@@ -160,8 +173,54 @@ export async function checkRepository(input: {
       reachable: true,
       message: `${input.repoUrl} is reachable${head ? ` (HEAD is ${head})` : ''}`,
       folders: folderStates(tree.stdout, input.folders, input.repoUrl),
+      ...(input.verifyWrite ? { write: await writeCheck(git, repo, head) } : {}),
     };
   }
+
+  /**
+   * Push access without pushing: a dry-run push of the commit the server's HEAD branch already points at,
+   * to that branch. git opens the receive-pack service (SSH `git-receive-pack`, HTTP
+   * `info/refs?service=git-receive-pack`), where GitHub, GitLab and an SSH server restricting a key refuse
+   * read-only credentials; the ref is already there, so nothing is sent, no ref is made and no hook runs.
+   */
+  async function writeCheck(
+    git: (args: string[]) => Promise<GitResult>,
+    repo: string,
+    head: string | undefined,
+  ): Promise<{ ok: boolean; message: string }> {
+    if (!head) return { ok: false, message: `not checked: ${input.repoUrl} names no HEAD branch` };
+    const push = await git([
+      '-C',
+      repo,
+      'push',
+      '--dry-run',
+      '--porcelain',
+      '--no-verify',
+      '--',
+      'origin',
+      `HEAD:refs/heads/${head}`,
+    ]);
+    if (push.exitCode === 0)
+      return {
+        ok: true,
+        message: `${input.repoUrl} accepts pushes with the credentials in Secret ${input.secret} (receive-pack handshake; nothing pushed)`,
+      };
+    if (push.timedOut) return { ok: false, message: translateGitError(push.stderr, errCtx, true) };
+    return { ok: false, message: readOnlyMessage(input.repoUrl, input.secret, pushRefusal(push.stderr)) };
+  }
+}
+
+/** What the server said when it refused the handshake, one line, redacted. */
+function pushRefusal(stderr: string): string {
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !/^warning: /i.test(l));
+  const said =
+    lines.find((l) => /^(remote: )?(ERROR|error):|denied|read.only|forbidden|403|not allowed/i.test(l)) ??
+    lines.at(-1) ??
+    'no message';
+  return redact(said.replace(/^(fatal|error|ERROR|remote):\s*/, ''));
 }
 
 /** The check of this run, shared by reconcile and report. */
@@ -174,6 +233,7 @@ const runCheck = perRun(async (ctx): Promise<RepositoryCheck> => {
     secret: credentialsSecretRef(ctx).text,
     caBundle: await readCaBundle(ctx),
     folders: environmentsOf(ctx.config).map((e) => e.namespace),
+    verifyWrite: ctx.config.git.verifyWrite,
     ...(ctx.deps.git ? { run: ctx.deps.git } : {}),
     signal: ctx.signal,
     debug: (msg) => ctx.log.debug(msg),
@@ -189,6 +249,7 @@ async function reconcile(ctx: StepContext): Promise<string> {
     if (folder.ok) ctx.log.debug(folder.message);
     else ctx.log.warn(`✗ ${folder.message}`);
   }
+  if (result.write && !result.write.ok) ctx.log.warn(`✗ ${result.write.message}`);
   const found = result.folders.filter((f) => f.ok).length;
   return `${result.message}; ${found}/${result.folders.length} environment folders found`;
 }
@@ -212,6 +273,18 @@ async function report(ctx: StepContext): Promise<Check[]> {
   }
   return [
     { id: 'git.repo.reachable', ready: result.reachable, required: true, message: result.message },
+    ...(result.write
+      ? [{ id: 'git.repo.writable', ready: result.write.ok, required: true, message: result.write.message }]
+      : ctx.config.git.verifyWrite && !result.reachable
+        ? [
+            {
+              id: 'git.repo.writable',
+              ready: false,
+              required: true,
+              message: 'not checked: the repository is not reachable',
+            },
+          ]
+        : []),
     ...result.folders.map((f) => ({
       id: `git.repo.folder.${f.namespace}`,
       ready: f.ok,

@@ -31,6 +31,8 @@ export interface ApplyStepOptions {
   set?: InventorySet | false;
   /** Marks the changes as part of a removal (plan shows them first), with this note. */
   removal?: string;
+  /** A note for plan and the report on the change of each object (e.g. an Application's sync policy). */
+  noteFor?: (change: ObjectChange) => string | undefined;
 }
 
 export interface RemoveOptions {
@@ -270,7 +272,11 @@ export function createContext(opts: ContextOptions): StepContext {
           createdFor: runNamespace,
           ...(set ? {} : { partOfKeepOnly: true }),
         })
-      ).map((c) => (applyOpts.removal ? { ...c, removal: true, note: applyOpts.removal } : c));
+      ).map((c) => {
+        if (applyOpts.removal) return { ...c, removal: true, note: applyOpts.removal };
+        const note = applyOpts.noteFor?.(c);
+        return note ? { ...c, note } : c;
+      });
       for (const change of result) record(change);
       if (set && writes) await inventory.noteApplied(result, set);
       return result;

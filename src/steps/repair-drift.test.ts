@@ -28,6 +28,8 @@ const ok = (stdout: string) => ({ exitCode: 0, stdout, stderr: '', timedOut: fal
 const fakeGit: GitRunner = async (_command, args) => {
   if (args[0] === 'ls-remote') return ok('ref: refs/heads/main\tHEAD\n0123abcd\tHEAD\n');
   if (args[0] === 'clone') return ok('');
+  // The write check: the push handshake (a dry-run push, nothing sent).
+  if (args.includes('push') && args.includes('--dry-run')) return ok('');
   if (args.includes('ls-tree'))
     return ok(
       '100644 blob a1\tstaging/m.yaml\n100644 blob b2\tproduction/.gitkeep\n100644 blob c3\tseldon-logs/x\n',

@@ -32,6 +32,8 @@ const ok = (stdout: string) => ({ exitCode: 0, stdout, stderr: '', timedOut: fal
 const fakeGit: GitRunner = async (_command, args) => {
   if (args[0] === 'ls-remote') return ok('ref: refs/heads/main\tHEAD\n0123abcd\tHEAD\n');
   if (args[0] === 'clone') return ok('');
+  // The write check: the push handshake (a dry-run push, nothing sent).
+  if (args.includes('push') && args.includes('--dry-run')) return ok('');
   if (args.includes('ls-tree')) {
     return ok(
       [
@@ -638,5 +640,116 @@ describe('a run to its end', () => {
     expect(end.wrote).toBe(true);
     expect(end.lost).toBeUndefined();
     expect(end.noReport).toBeUndefined();
+  });
+});
+
+describe('batch jobs and write access (issue #22)', () => {
+  const batchConfig = (staging: boolean, production: boolean) =>
+    sampleConfig((c) => {
+      c.environments.batch.enabled = false;
+      c.environments.batch.storageSecret = { secretRef: { name: 'seldon-bucket' } };
+      c.environments.namespaces = c.environments.namespaces.map((n) =>
+        n.name === 'staging'
+          ? { ...n, batch: staging }
+          : n.name === 'production'
+            ? { ...n, batch: production }
+            : n,
+      );
+    });
+  const batchRefs = (kube: FakeKube) =>
+    [...kube.objects.values()]
+      .filter((o) => ['Role', 'ServiceAccount', 'RoleBinding', 'Secret'].includes(o.kind))
+      .filter((o) => ['staging', 'production'].includes(o.metadata.namespace ?? ''))
+      .map((o) => `${o.metadata.namespace}/${o.kind}/${o.metadata.name}`)
+      .sort();
+  const withBucket = () =>
+    cluster().seed(
+      secret('seldon-system', 'seldon-bucket', { RCLONE_CONFIG_S3_SECRET_ACCESS_KEY: 'bucket-secret-1' }),
+    );
+
+  it('apply creates the workflow objects and the bucket Secret per batch environment; a re-run writes none; off prunes them', async () => {
+    const kube = withBucket();
+    const first = await runOnce(kube, 'apply', batchConfig(true, true));
+    expect(first.result.failed).toBeUndefined();
+    expect(failing(first.result.checks)).toEqual([]);
+    expect(first.result.checks.find((c) => c.id === 'env.batch.staging')).toMatchObject({ ready: true });
+    expect(batchRefs(kube)).toEqual([
+      'production/Role/workflow',
+      'production/RoleBinding/workflow',
+      'production/Secret/seldon-bucket',
+      'production/ServiceAccount/workflow',
+      'staging/Role/workflow',
+      'staging/RoleBinding/workflow',
+      'staging/Secret/seldon-bucket',
+      'staging/ServiceAccount/workflow',
+    ]);
+    expect(secretData(kube, 'staging', 'seldon-bucket')).toEqual({
+      RCLONE_CONFIG_S3_SECRET_ACCESS_KEY: 'bucket-secret-1',
+    });
+    // Checks and changes (what the report and plan are made of) never carry the copy's values.
+    expect(JSON.stringify([first.result.checks, first.ctx.changes])).not.toContain('bucket-secret-1');
+
+    const again = await runOnce(kube, 'apply', batchConfig(true, true));
+    const batchChanges = again.ctx.changes.filter(
+      (c) => ['staging', 'production'].includes(c.ref.namespace ?? '') && c.ref.kind !== 'Namespace',
+    );
+    expect(batchChanges.filter((c) => c.action !== 'unchanged')).toEqual([]);
+
+    const off = await runOnce(kube, 'apply', batchConfig(true, false));
+    expect(off.result.failed).toBeUndefined();
+    expect(count(off.ctx.changes, 'deleted')).toBe(4);
+    expect(batchRefs(kube).filter((r) => r.startsWith('production/'))).toEqual([]);
+    expect(off.result.checks.find((c) => c.id === 'env.batch.production')).toBeUndefined();
+  });
+
+  it('plan lists the batch objects with their note and writes nothing', async () => {
+    const kube = withBucket();
+    const { ctx, result, writes } = await runOnce(kube, 'plan', batchConfig(true, false));
+    expect(result.failed).toBeUndefined();
+    expect(writes).toBe(0);
+    const planned = ctx.changes
+      .filter((c) => c.ref.namespace === 'staging' && c.ref.kind !== 'Namespace')
+      .map((c) => `${c.action} ${c.ref.kind}/${c.ref.name}`)
+      .sort();
+    expect(planned).toEqual([
+      'created Role/workflow',
+      'created RoleBinding/workflow',
+      'created Secret/seldon-bucket',
+      'created ServiceAccount/workflow',
+    ]);
+    expect(ctx.changes.find((c) => c.ref.kind === 'Role' && c.ref.namespace === 'staging')?.note).toBe(
+      'batch: Role/ServiceAccount/RoleBinding workflow (4 rules), Secret seldon-bucket from seldon-system',
+    );
+  });
+
+  it('a missing source Secret stops the run in preflight, naming the key, before any write', async () => {
+    const kube = cluster();
+    const { result, writes } = await runOnce(kube, 'apply', batchConfig(true, false));
+    expect(result.failed?.step).toBe('preflight');
+    expect(result.failed?.message).toMatch(/environments\.batch\.storageSecret\.secretRef/);
+    // Only the Lease (the run's own bookkeeping) was written.
+    expect(
+      [...kube.objects.values()].filter((o) => o.kind === 'Namespace').map((o) => o.metadata.name),
+    ).toEqual(['seldon-system']);
+    expect(writes).toBeLessThanOrEqual(2);
+  });
+
+  it('a server that refuses the push handshake: git.repo.writable not ready, the rest converges', async () => {
+    const readOnly: GitRunner = async (command, args, opts) =>
+      args.includes('push')
+        ? {
+            exitCode: 128,
+            stdout: '',
+            stderr:
+              'ERROR: The key you are authenticating with has been marked as read only.\nfatal: Could not read from remote repository.\n',
+            timedOut: false,
+          }
+        : fakeGit(command, args, opts);
+    const ctx = context(cluster(), 'apply', sampleConfig(), { deps: { git: readOnly } });
+    const result = await runSteps(ctx);
+    expect(failing(result.checks)).toEqual(['git.repo.writable']);
+    expect(result.checks.find((c) => c.id === 'git.repo.writable')?.message).toMatch(
+      /^read-only: .*marked as read only.*git\.verifyWrite: false$/,
+    );
   });
 });

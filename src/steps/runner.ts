@@ -28,6 +28,7 @@ import { preflightFor } from './preflight.ts';
 import { registerWebhooks } from './register-webhooks.ts';
 import { removeInventory } from './remove-inventory.ts';
 import { repairDrift } from './repair-drift.ts';
+import { setupBatch } from './setup-batch.ts';
 import { setupEnvironments } from './setup-environments.ts';
 import { waitRollout } from './wait-rollout.ts';
 
@@ -45,6 +46,7 @@ const FULL_STEPS: readonly Step[] = [
   gitCredentials,
   checkRepositoryStep,
   setupEnvironments,
+  setupBatch,
 ];
 
 export const STEPS: readonly Step[] = [preflightFor(FULL_STEPS), ...FULL_STEPS];

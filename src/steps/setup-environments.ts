@@ -10,10 +10,15 @@ import { removedEnvironments } from '../inputs/inputs.ts';
 import { inParallel } from '../kube/apply.ts';
 import { describeRef, groupOf, includesDesired } from '../kube/objects.ts';
 import { applyNamedPermissions, applyPermissions, type Permission, resourceOf } from '../kube/rbac.ts';
-import { applicationReady, applicationStatus } from '../kube/status.ts';
+import { applicationReady, applicationStatus, seldonFailure, seldonResourcesOf } from '../kube/status.ts';
 import type { KubeObject } from '../kube/types.ts';
 import { formatDuration, waitFor } from '../kube/wait.ts';
-import { application, RESOURCES_FINALIZER } from '../manifests/application.ts';
+import {
+  application,
+  describeSyncPolicy,
+  RESOURCES_FINALIZER,
+  syncPolicyOf,
+} from '../manifests/application.ts';
 import { appProject, appProjectKeepingOthers } from '../manifests/appproject.ts';
 import { ARGO_CRDS, CLUSTER_SCOPED_KINDS } from '../manifests/argocd.ts';
 import { type Environment, environmentsOf } from '../manifests/common.ts';
@@ -97,9 +102,16 @@ async function reconcile(ctx: StepContext): Promise<string> {
     desired.filter((o) => o.kind === 'Namespace'),
     { set: false },
   );
+  // Plan and the report show each Application's sync policy next to its change.
+  const policyOf = new Map(
+    envs.map((e) => [e.applicationName, describeSyncPolicy(syncPolicyOf(ctx.config, e))] as const),
+  );
   await ctx.apply(
     desired.filter((o) => o.kind !== 'Namespace'),
-    { set: 'environments' },
+    {
+      set: 'environments',
+      noteFor: (c) => (c.ref.kind === 'Application' ? policyOf.get(c.ref.name) : undefined),
+    },
   );
   await pruneEnvironmentMembers(ctx);
   await releaseNamespaces(ctx);
@@ -290,9 +302,23 @@ async function applicationChecks(
         id,
         ready: false,
         required: true,
-        message: `${where} differs from the configuration (source, destination or project)`,
+        message: `${where} differs from the configuration (source, destination, project or sync policy)`,
       };
   const s = applicationStatus(live);
+  // Argo CD 3.x keeps each resource's health out of the Application: name the failing Seldon resources from
+  // their own status (best effort: an identity that cannot read them gets Argo CD's summary alone).
+  if (s.health === 'Degraded' && s.message === `${s.sync}, ${s.health}`) {
+    const failures = (
+      await Promise.all(
+        seldonResourcesOf(live).map(async (ref) => {
+          const obj = await ctx.kube.get(ref).catch(() => null);
+          const why = obj ? seldonFailure(obj) : undefined;
+          return why ? [`${ref.kind}/${ref.name}: ${why}`] : [];
+        }),
+      )
+    ).flat();
+    if (failures.length > 0) s.message = failures.join('; ');
+  }
   const synced = applicationReady(s);
   const message = synced
     ? 'Synced, Healthy'
@@ -323,7 +349,7 @@ function needs(config: Config, inputs: NeedsInputs): Permission[] {
     { verb: 'list', group: 'argoproj.io', resource: 'applications', namespace: argo },
     { verb: 'get', group: 'apiextensions.k8s.io', resource: 'customresourcedefinitions', names: ARGO_CRDS },
   );
-  for (const d of inputs.removals?.delete.filter((m) => m.set !== 'argocd') ?? []) {
+  for (const d of inputs.removals?.delete.filter((m) => m.set !== 'argocd' && m.set !== 'batch') ?? []) {
     const ns = CLUSTER_SCOPED_KINDS.has(d.kind) ? undefined : d.namespace;
     for (const verb of ['get', 'delete'])
       perms.push({

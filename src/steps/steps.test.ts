@@ -242,7 +242,11 @@ describe('install objects', () => {
     expect(byName('argocd-ssh-known-hosts-cm').data.ssh_known_hosts).toBe(
       'mine.example.com ssh-rsa AAAAmine\ngithub.com ssh-ed25519 AAAAgh\ngit.example.com ssh-ed25519 AAAAhost\n',
     );
-    expect(objs).toHaveLength(5);
+    // argocd-cm: Seldon's health checks, by default (the manifest has none, so it is created).
+    expect(Object.keys(byName('argocd-cm').data)).toEqual(
+      expect.arrayContaining(['resource.customizations.health.mlops.seldon.io_Model']),
+    );
+    expect(objs).toHaveLength(6);
     expect(imageVersion(byName('argocd-server'))).toBe('v3.5.1');
   });
 });

@@ -124,10 +124,17 @@ describe('who writes each object (docs/lifecycle.md)', () => {
   });
   afterAll(() => provider?.close());
 
-  /** Every optional writer on: SSO, a CA bundle, webhooks, Istio, a generated admin password. */
+  /**
+   * Every optional writer on: SSO, a CA bundle, webhooks, Istio, a generated admin password, batch jobs
+   * with the storage Secret's copy.
+   */
   const config = (source: 'bundled' | 'skip', transport: Transport) =>
     parseConfig({
       ...structuredClone(SAMPLE_INPUT),
+      environments: {
+        ...structuredClone(SAMPLE_INPUT.environments),
+        batch: { enabled: true, storageSecret: { secretRef: { name: 'seldon-bucket' } } },
+      },
       // SSH: the Git server's host keys; HTTPS: its CA.
       git:
         transport === 'ssh'
@@ -177,6 +184,12 @@ describe('who writes each object (docs/lifecycle.md)', () => {
         kind: 'Secret',
         metadata: { name: 'git-webhook-token', namespace: 'seldon-system' },
         data: { token: b64(provider.token) },
+      },
+      {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'seldon-bucket', namespace: 'seldon-system' },
+        data: { RCLONE_CONFIG_S3_SECRET_ACCESS_KEY: b64(randomBytes(12).toString('hex')) },
       },
     );
     kube.kinds.add('networking.istio.io/v1/VirtualService');

@@ -15,7 +15,12 @@
  *   then;
  * - sync over HTTPS with a username and token (nginx + git http-backend in the same Git container, a test
  *   CA that Argo CD trusts through argocd-tls-certs-cm, as a site would configure it);
- * - a wrong host key, a revoked key, a wrong token: refused, and the report names the failing check.
+ * - a wrong host key, a revoked key, a wrong token: refused, and the report names the failing check;
+ * - Seldon's health checks (argocd-cm, src/manifests/seldon-health.ts): a SeldonDeployment (a CRD of the
+ *   test's own with Seldon's group/version/kind) whose status says Failed makes the Application Degraded and
+ *   the report name the model and reason; Available makes it Healthy.
+ * - batch jobs (environments.batch): a Pod under the `workflow` ServiceAccount the bootstrap set up creates a
+ *   Deployment and a SeldonDeployment and reads a pod's log in its environment, and is refused in another.
  *
  * dex: its image cannot be built from the module proxy (tools/argocd/README.md). Before the first run
  * the test creates `argocd-dex-server` with zero replicas under its own field manager, as an installation
@@ -34,7 +39,7 @@ import { notReady } from '../support/report.ts';
 import { withArgocdServer } from './support/argocd.ts';
 import { withoutDex } from './support/chart.ts';
 import { eventually } from './support/cluster.ts';
-import { kind, publish, runCliInNetwork } from './support/kind.ts';
+import { kind, projectImage, publish, runCliInNetwork } from './support/kind.ts';
 
 const onKind = !!target().kind;
 const id = uniqueName('a').slice(2);
@@ -289,6 +294,209 @@ describe.skipIf(!onKind)('Argo CD v3.5.1 on kind, installed and configured by th
         required: true,
       });
     }
+  });
+
+  describe("Seldon's health in Argo CD (the bootstrap's Lua checks in argocd-cm)", () => {
+    // Seldon's group, version and kind with an open schema and the status subresource: the test is about Argo
+    // CD's health of it, not Seldon's schema, and no Seldon operator runs (the test sets the status as it would).
+    const crd = {
+      apiVersion: 'apiextensions.k8s.io/v1',
+      kind: 'CustomResourceDefinition',
+      metadata: { name: 'seldondeployments.machinelearning.seldon.io' },
+      spec: {
+        group: 'machinelearning.seldon.io',
+        scope: 'Namespaced',
+        names: {
+          kind: 'SeldonDeployment',
+          plural: 'seldondeployments',
+          singular: 'seldondeployment',
+          shortNames: ['sdep'],
+        },
+        versions: [
+          {
+            name: 'v1',
+            served: true,
+            storage: true,
+            subresources: { status: {} },
+            schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } },
+          },
+        ],
+      },
+    };
+    const sdepYaml = (name: string) =>
+      `apiVersion: machinelearning.seldon.io/v1\nkind: SeldonDeployment\nmetadata:\n  name: ${name}\nspec:\n  predictors:\n    - name: default\n      graph: { name: classifier, implementation: SKLEARN_SERVER, modelUri: "gs://seldon-models/sklearn/iris" }\n`;
+
+    it('a SeldonDeployment whose status says Failed: Application Degraded, the report names model and reason; Available: Healthy', async () => {
+      const ns = envs[0]!;
+      const name = `iris-${id}`;
+      const app = `seldon-gitops-${ns}`;
+      await kubectl(['apply', '--server-side', '-f', '-'], { input: JSON.stringify(crd) });
+      await kubectl(['wait', '--for=condition=Established', `crd/${crd.metadata.name}`, '--timeout=60s']);
+      git.commit('gitops', { [`${ns}/sdep.yaml`]: sdepYaml(name) });
+      await kubectl([
+        'annotate',
+        'applications.argoproj.io',
+        app,
+        '-n',
+        argoNs,
+        'argocd.argoproj.io/refresh=normal',
+        '--overwrite',
+      ]);
+      await eventually(
+        () => kubectlJson(['get', 'seldondeployments.machinelearning.seldon.io', name, '-n', ns]),
+        180_000,
+        2000,
+      );
+      type App = { status: { sync?: { status: string }; health?: { status: string } } };
+      const healthIs = (want: string) =>
+        eventually(
+          async () => {
+            const a = await kubectlJson<App>(['get', 'applications.argoproj.io', app, '-n', argoNs]);
+            if (a.status.health?.status !== want)
+              throw new Error(`${app}: ${JSON.stringify(a.status.health)}`);
+            return a;
+          },
+          180_000,
+          2000,
+        );
+      const setStatus = (status: Record<string, unknown>) =>
+        kubectl([
+          'patch',
+          'seldondeployments.machinelearning.seldon.io',
+          name,
+          '-n',
+          ns,
+          '--subresource=status',
+          '--type=merge',
+          '-p',
+          JSON.stringify({ status }),
+        ]);
+      const statusReport = async () => {
+        const r = await runCliInNetwork(['status', '--config', configFile, '--output', 'json'], {
+          kubeconfig: runner.kubeconfig,
+          configFile,
+          env: { POD_NAMESPACE: runNs },
+          timeoutMs: 5 * 60_000,
+        });
+        return r.report!.checks.find((c) => c.id === `env.application.${ns}.sync`)!;
+      };
+
+      // No status yet: Progressing (the check's "waiting for the operator"), never Healthy.
+      await healthIs('Progressing');
+      await setStatus({ state: 'Failed', description: 'Cannot find container for graph node classifier' });
+      await healthIs('Degraded');
+      const failed = await statusReport();
+      say(`Failed: ${failed.message}`);
+      expect(failed.ready).toBe(false);
+      expect(failed.message).toContain(
+        `SeldonDeployment/${name}: Failed: Cannot find container for graph node classifier`,
+      );
+
+      await setStatus({ state: 'Available', description: '' });
+      await healthIs('Healthy');
+      const healthy = await statusReport();
+      expect(healthy).toMatchObject({ ready: true, message: 'Synced, Healthy' });
+    });
+  });
+
+  describe('batch jobs: what a Pod under the `workflow` ServiceAccount may do (environments.batch)', () => {
+    // A batch job's own calls, made from a Pod of the project image with the ServiceAccount's token: create a
+    // Deployment and a SeldonDeployment and read a pod's log in its environment; the same in another
+    // environment (no batch there) is refused.
+    const probe = [
+      "const https = require('node:https'), fs = require('node:fs');",
+      "const sa = '/var/run/secrets/kubernetes.io/serviceaccount';",
+      "const token = fs.readFileSync(sa + '/token', 'utf8'), ca = fs.readFileSync(sa + '/ca.crt');",
+      "const ns = fs.readFileSync(sa + '/namespace', 'utf8'), other = process.env.OTHER;",
+      'const call = (method, path, body) => new Promise((resolve, reject) => {',
+      '  const r = https.request({ host: process.env.KUBERNETES_SERVICE_HOST, port: process.env.KUBERNETES_SERVICE_PORT, path, method, ca,',
+      "    headers: { authorization: 'Bearer ' + token, 'content-type': 'application/json' } },",
+      "    (m) => { m.resume(); m.on('end', () => resolve(m.statusCode)); });",
+      "  r.on('error', reject); if (body) r.write(JSON.stringify(body)); r.end(); });",
+      "const dep = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'batch-probe' }, spec: { replicas: 0,",
+      "  selector: { matchLabels: { app: 'batch-probe' } }, template: { metadata: { labels: { app: 'batch-probe' } },",
+      "  spec: { containers: [{ name: 'c', image: 'batch-probe' }] } } } };",
+      "const sdep = { apiVersion: 'machinelearning.seldon.io/v1', kind: 'SeldonDeployment', metadata: { name: 'batch-probe' }, spec: {} };",
+      '(async () => {',
+      '  const out = {',
+      "    deployment: await call('POST', '/apis/apps/v1/namespaces/' + ns + '/deployments', dep),",
+      "    seldonDeployment: await call('POST', '/apis/machinelearning.seldon.io/v1/namespaces/' + ns + '/seldondeployments', sdep),",
+      "    podLog: await call('GET', '/api/v1/namespaces/' + ns + '/pods/' + process.env.POD + '/log'),",
+      "    otherDeployment: await call('POST', '/apis/apps/v1/namespaces/' + other + '/deployments', dep),",
+      "    otherPodLogs: await call('GET', '/api/v1/namespaces/' + other + '/pods'),",
+      '  };',
+      "  console.log('RESULT ' + JSON.stringify(out));",
+      '})();',
+    ].join('\n');
+
+    it('creates a Deployment and a SeldonDeployment and reads pod logs in its environment; refused in another', async () => {
+      const [ns, other] = [envs[0]!, envs[1]!];
+      // The SeldonDeployment CRD of the health case above (Seldon's group, version and kind).
+      await eventually(
+        () => kubectlJson(['get', 'crd', 'seldondeployments.machinelearning.seldon.io']),
+        60_000,
+        2000,
+      );
+      const batchConfig = config();
+      batchConfig.environments.namespaces = [
+        { name: ns, restricted: false, batch: true } as (typeof batchConfig.environments.namespaces)[number],
+        { name: other, restricted: false },
+      ];
+      const r = await apply(writeConfig(`argocd-batch-${id}`, batchConfig));
+      expect(r.code, r.stderr.slice(-3000)).toBe(0);
+      expect(r.report!.checks.find((c) => c.id === `env.batch.${ns}`)).toMatchObject({ ready: true });
+      const image = (await projectImage()).upstream;
+      const pod = `batch-probe-${id}`;
+      const restricted = {
+        allowPrivilegeEscalation: false,
+        capabilities: { drop: ['ALL'] },
+        runAsNonRoot: true,
+        runAsUser: 10001,
+        seccompProfile: { type: 'RuntimeDefault' },
+      };
+      await kubectl(['apply', '-f', '-'], {
+        input: JSON.stringify({
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: { name: pod, namespace: ns },
+          spec: {
+            serviceAccountName: 'workflow',
+            restartPolicy: 'Never',
+            containers: [
+              {
+                name: 'probe',
+                image,
+                imagePullPolicy: 'IfNotPresent',
+                command: ['node', '-e', probe],
+                env: [
+                  { name: 'OTHER', value: other },
+                  { name: 'POD', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+                ],
+                securityContext: restricted,
+              },
+            ],
+          },
+        }),
+      });
+      await eventually(
+        async () => {
+          const p = await kubectlJson<{ status: { phase: string } }>(['get', 'pod', pod, '-n', ns]);
+          if (p.status.phase !== 'Succeeded') throw new Error(`pod ${pod}: ${p.status.phase}`);
+        },
+        180_000,
+        2000,
+      );
+      const log = await kubectl(['logs', pod, '-n', ns]);
+      const result = JSON.parse(/RESULT (.*)/.exec(log)![1]!) as Record<string, number>;
+      say(`workflow ServiceAccount: ${JSON.stringify(result)}`);
+      expect(result).toEqual({
+        deployment: 201,
+        seldonDeployment: 201,
+        podLog: 200,
+        otherDeployment: 403,
+        otherPodLogs: 403,
+      });
+    });
   });
 
   describe('password rotation', () => {

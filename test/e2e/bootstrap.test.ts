@@ -232,7 +232,7 @@ describe('apply on a fresh cluster', () => {
         project,
         destination: { namespace: ns, server: 'https://kubernetes.default.svc' },
         source: { repoURL: repoUrl, path: ns, directory: { recurse: true } },
-        syncPolicy: { automated: {} },
+        syncPolicy: { automated: { prune: false, selfHeal: false } },
       });
     }
   });
@@ -440,6 +440,99 @@ describe('apply on a fresh cluster', () => {
       // Nothing changed in the cluster.
       const params = await dataOf('configmap', 'argocd-cmd-params-cm', argoNs);
       expect(params['server.rootpath']).toBe('/argocd');
+    });
+  });
+
+  describe('sync policy per environment', () => {
+    type AppSpec = { source: Record<string, unknown>; syncPolicy: Record<string, unknown> };
+    const appSpec = async (ns: string) =>
+      (await kubectlJson<{ spec: AppSpec }>(['get', 'application', `seldon-gitops-${ns}`, '-n', argoNs]))
+        .spec;
+
+    it('plan shows it, apply writes it on each Application, and back to the default the seed shape returns', async () => {
+      const base = baseConfig();
+      const policy = {
+        ...base,
+        environments: {
+          ...base.environments,
+          prune: true,
+          selfHeal: true,
+          targetRevision: 'main',
+          syncOptions: ['CreateNamespace=false', 'ServerSideApply=true'],
+          namespaces: [
+            { name: envs[0], restricted: false },
+            { name: envs[1], restricted: false, prune: false, targetRevision: 'production', syncOptions: [] },
+          ],
+        },
+      };
+      const file = writeConfig('sync-policy', policy);
+      const plan = await runCli(['plan', '--config', file, '--output', 'json'], {
+        kubeconfig: runner.kubeconfig,
+        env: { POD_NAMESPACE: runNs },
+      });
+      expect(plan.code, plan.stderr.slice(-2000)).toBe(0);
+      const planned = (
+        JSON.parse(plan.stdout) as {
+          changes: {
+            ref: { kind: string; name: string };
+            action: string;
+            note?: string;
+            fields?: string[];
+          }[];
+        }
+      ).changes.filter((c) => c.ref.kind === 'Application');
+      const byName = new Map(planned.map((c) => [c.ref.name, c]));
+      expect(byName.get(`seldon-gitops-${envs[0]}`)).toMatchObject({
+        action: 'updated',
+        note: 'sync: automated (prune, selfHeal), revision main, options CreateNamespace=false, ServerSideApply=true',
+      });
+      expect(byName.get(`seldon-gitops-${envs[1]}`)).toMatchObject({
+        action: 'updated',
+        note: 'sync: automated (selfHeal), revision production',
+      });
+      // The logging namespace takes the environments' keys.
+      expect(byName.get(`seldon-gitops-${logsNs}`)?.note).toBe(
+        'sync: automated (prune, selfHeal), revision main, options CreateNamespace=false, ServerSideApply=true',
+      );
+      expect(byName.get(`seldon-gitops-${envs[0]}`)?.fields).toEqual(
+        expect.arrayContaining(['spec.source.targetRevision', 'spec.syncPolicy.syncOptions']),
+      );
+      // plan wrote nothing.
+      expect((await appSpec(envs[0]!)).syncPolicy).toEqual({
+        automated: { prune: false, selfHeal: false },
+      });
+
+      const applied = await apply(file);
+      expect(applied.code, applied.stderr.slice(-2000)).toBe(0);
+      expect(await appSpec(envs[0]!)).toMatchObject({
+        source: { targetRevision: 'main' },
+        syncPolicy: {
+          automated: { prune: true, selfHeal: true },
+          syncOptions: ['CreateNamespace=false', 'ServerSideApply=true'],
+        },
+      });
+      const production = await appSpec(envs[1]!);
+      expect(production.source.targetRevision).toBe('production');
+      expect(production.syncPolicy).toEqual({ automated: { prune: false, selfHeal: true } });
+      expect((await appSpec(logsNs)).syncPolicy).toMatchObject({
+        automated: { prune: true, selfHeal: true },
+      });
+
+      // Back to the default config: the fields this program wrote are gone (server-side apply), as the seed.
+      const back = await apply(configFile);
+      expect(back.code, back.stderr.slice(-2000)).toBe(0);
+      for (const ns of [...envs, logsNs]) {
+        const spec = await appSpec(ns);
+        expect(spec.syncPolicy).toEqual({ automated: { prune: false, selfHeal: false } });
+        expect(spec.source.targetRevision).toBeUndefined();
+      }
+      // And a re-run of the default changes nothing: no resourceVersion moves.
+      const rvs = await resourceVersions();
+      const again = await apply(configFile);
+      expect(again.code, again.stderr.slice(-2000)).toBe(0);
+      const after = await resourceVersions();
+      const moved = [...rvs].filter(([k, v]) => after.get(k) !== v).map(([k]) => k);
+      expect(moved.filter((k) => !k.includes('sd-gitops-bootstrap-report'))).toEqual([]);
     });
   });
 

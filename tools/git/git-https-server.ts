@@ -29,6 +29,8 @@ export interface GitHttpsServer {
   caCert: string;
   /** The CA certificate as a file, for `GIT_SSL_CAINFO`. */
   caFile: string;
+  /** A user whose token reads but may not push: `git-receive-pack` answers 403, as for a read-only token. */
+  readOnly: { username: string; token: string };
   /** Replaces the accepted token (the old one is refused from then on). */
   setToken(token: string): void;
   stop(): Promise<void>;
@@ -128,7 +130,9 @@ export async function startGitHttpsServer(opts: {
   for (const d of ['tmp', 'logs']) mkdirSync(join(root, d));
   makeCertificates(root, host);
   const htpasswd = join(root, 'htpasswd');
-  writeFileSync(htpasswd, htpasswdLine(username, token));
+  const readOnly = { username: 'gitops-reader', token: `ro-${Math.random().toString(36).slice(2)}` };
+  const users = () => htpasswdLine(username, token) + htpasswdLine(readOnly.username, readOnly.token);
+  writeFileSync(htpasswd, users());
   const port = await on.port();
   const socket = join(root, 'fcgiwrap.sock');
 
@@ -160,11 +164,17 @@ http {
   uwsgi_temp_path ${join(root, 'tmp', 'uwsgi')};
   scgi_temp_path ${join(root, 'tmp', 'scgi')};
   client_max_body_size 0;
+  # The read-only user may not push: receive-pack's advertisement and its POST are refused.
+  map "$remote_user $arg_service $uri" $push_refused {
+    default 0;
+    "~^${readOnly.username} (git-receive-pack .*|.*/git-receive-pack)$" 1;
+  }
   server {
     listen ${on.listen.includes(':') ? `[${on.listen}]` : on.listen}:${port} ssl;
     ssl_certificate ${join(root, 'server.crt')};
     ssl_certificate_key ${join(root, 'server.key')};
     location / {
+      if ($push_refused) { return 403; }
       auth_basic "git";
       auth_basic_user_file ${htpasswd};
       include /etc/nginx/fastcgi_params;
@@ -203,11 +213,12 @@ http {
     get token() {
       return token;
     },
+    readOnly,
     caCert: readFileSync(join(root, 'ca.crt'), 'utf8'),
     caFile: join(root, 'ca.crt'),
     setToken(next: string) {
       token = next;
-      writeFileSync(htpasswd, htpasswdLine(username, next)); // nginx reads it per request
+      writeFileSync(htpasswd, users()); // nginx reads it per request
     },
     async stop() {
       await Promise.all(

@@ -30,6 +30,11 @@ export interface GitSshServer {
   wrongKnownHosts: string;
   /** A private key the server does not accept. */
   unknownPrivateKey: string;
+  /**
+   * A private key the server accepts for reading only: `git-receive-pack` is refused with GitHub's words for
+   * a read-only deploy key, before any ref is sent (an authorized_keys `command=`).
+   */
+  readOnlyPrivateKey: string;
   root: string;
   /** Creates a bare repository whose first commit holds `files` (path → content); returns its URL. */
   createRepo(name: string, files: Record<string, string>): string;
@@ -95,11 +100,28 @@ export async function startGitSshServer(
   if (!sshd) throw new Error('sshd not found: install Debian package openssh-server');
   const root = opts.root ?? mkdtempSync(join(tmpdir(), 'sd-git-ssh-'));
   mkdirSync(join(root, 'repos'), { recursive: true });
-  for (const k of ['host_key', 'other_host_key', 'user_key', 'unknown_user_key']) {
+  for (const k of ['host_key', 'other_host_key', 'user_key', 'unknown_user_key', 'readonly_user_key']) {
     if (!existsSync(join(root, k))) keygen(join(root, k), k);
   }
   const authorized = join(root, 'authorized_keys');
-  writeFileSync(authorized, readFileSync(join(root, 'user_key.pub')), { mode: 0o600 });
+  const readOnlyCommand = join(root, 'read-only-key.sh');
+  writeFileSync(
+    readOnlyCommand,
+    [
+      '#!/bin/sh',
+      'case "$SSH_ORIGINAL_COMMAND" in',
+      '  git-receive-pack*) echo "ERROR: The key you are authenticating with has been marked as read only." >&2; exit 1;;',
+      '  *) exec /bin/sh -c "$SSH_ORIGINAL_COMMAND";;',
+      'esac',
+      '',
+    ].join('\n'),
+    { mode: 0o755 },
+  );
+  writeFileSync(
+    authorized,
+    `${readFileSync(join(root, 'user_key.pub'), 'utf8').trim()}\ncommand="${readOnlyCommand}",no-port-forwarding,no-pty ${readFileSync(join(root, 'readonly_user_key.pub'), 'utf8').trim()}\n`,
+    { mode: 0o600 },
+  );
   const port = await on.port(opts.port);
   const user = userInfo().username;
   const config = [
@@ -146,6 +168,7 @@ export async function startGitSshServer(
     root,
     privateKey: readFileSync(join(root, 'user_key'), 'utf8'),
     unknownPrivateKey: readFileSync(join(root, 'unknown_user_key'), 'utf8'),
+    readOnlyPrivateKey: readFileSync(join(root, 'readonly_user_key'), 'utf8'),
     knownHosts: `${hostPattern} ${hostPub[0]} ${hostPub[1]}\n`,
     wrongKnownHosts: `${hostPattern} ${otherPub[0]} ${otherPub[1]}\n`,
     createRepo(name, files) {

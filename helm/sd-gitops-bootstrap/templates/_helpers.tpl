@@ -224,6 +224,8 @@ test/unit/chart-rbac.test.ts checks that the rendered rules and that list are eq
        name, in the upgrade's run only (the same version keeps its manifest's objects). */ -}}
 {{- $manifestResources := dict "ConfigMap" "configmaps" "Secret" "secrets" "Service" "services" "ServiceAccount" "serviceaccounts" "Deployment" "deployments" "StatefulSet" "statefulsets" "NetworkPolicy" "networkpolicies" "Role" "roles" "RoleBinding" "rolebindings" "ClusterRole" "clusterroles" "ClusterRoleBinding" "clusterrolebindings" -}}
 {{- $installedMembers := dict -}}
+{{- /* Batch objects recorded by earlier runs, by resource: deleted by name when batch is turned off. */ -}}
+{{- $batchMembers := dict -}}
 {{- $inventory := lookup "v1" "ConfigMap" .Release.Namespace "sd-gitops-bootstrap-inventory" -}}
 {{- if and $inventory $inventory.data (hasKey $inventory.data "inventory.json") }}
 {{- $doc := index $inventory.data "inventory.json" | fromJson -}}
@@ -234,6 +236,7 @@ test/unit/chart-rbac.test.ts checks that the rendered rules and that list are eq
 {{- $profileChanged := ne $installedHa (eq (default "standard" $c.argocd.install.profile) "ha") -}}
 {{- range $doc.environments }}{{ if not (has .namespace $nsNames) }}{{ $nsNames = append $nsNames .namespace }}{{ end }}{{ end -}}
 {{- range $doc.members }}
+{{- if and (eq .set "batch") (hasKey $manifestResources .kind) }}{{ $_ := set $batchMembers (get $manifestResources .kind) (append (get $batchMembers (get $manifestResources .kind) | default (list)) .name) }}{{ end -}}
 {{- if and (eq .set "environments") (eq .kind "Application") (eq .namespace $argo) (not (has .name $apps)) }}{{ $removedApps = append $removedApps .name }}{{ end -}}
 {{- if and (eq .set "environments") (eq .kind "AppProject") (eq .namespace $argo) (ne .name (default "seldon" $c.environments.project)) }}{{ $removedProjects = append $removedProjects .name }}{{ end -}}
 {{- if and (eq .set "argocd") (hasKey $manifestResources .kind) $doc.argocd (or $profileChanged (ne $doc.argocd.version (default "v3.5.1" $c.argocd.version))) }}
@@ -309,6 +312,38 @@ test/unit/chart-rbac.test.ts checks that the rendered rules and that list are eq
 {{- if not (has $seldonNs $nsNames) }}
 {{- $cluster = append $cluster (dict "apiGroups" (list "") "resources" (list "namespaces") "verbs" (list "get") "resourceNames" (list $seldonNs)) -}}
 {{- end }}
+{{- /* Batch jobs (environments.batch, namespaces[].batch): the `workflow` Role, ServiceAccount and
+       RoleBinding and the storage Secret's copy in each batch environment. Those namespaces are the Job's
+       to create, so no Role can be there before it runs: the rules are in the ClusterRole, by name except
+       create (RBAC authorizes a create before the object has a name). escalate and bind: the Role grants
+       what this ServiceAccount does not hold, and the RoleBinding binds it. The source Secret: read by name
+       in its namespace. */ -}}
+{{- $namespaces := dict -}}
+{{- $batchDefault := and $c.environments.batch $c.environments.batch.enabled -}}
+{{- $batchNs := list -}}
+{{- range $c.environments.namespaces }}
+{{- if kindIs "map" . }}{{ if (ternary .batch $batchDefault (hasKey . "batch")) }}{{ $batchNs = append $batchNs .name }}{{ end }}{{ else if $batchDefault }}{{ $batchNs = append $batchNs . }}{{ end -}}
+{{- end }}
+{{- $storage := and $c.environments.batch $c.environments.batch.storageSecret $c.environments.batch.storageSecret.secretRef -}}
+{{- if $batchNs }}
+{{- $rbacGroup := list "rbac.authorization.k8s.io" -}}
+{{- $cluster = concat $cluster (list
+  (dict "apiGroups" $rbacGroup "resources" (list "roles" "rolebindings") "verbs" (list "create"))
+  (dict "apiGroups" $rbacGroup "resources" (list "roles") "verbs" (list "get" "patch" "escalate" "bind") "resourceNames" (list "workflow"))
+  (dict "apiGroups" $rbacGroup "resources" (list "rolebindings") "verbs" (list "get" "patch") "resourceNames" (list "workflow"))
+  (dict "apiGroups" (list "") "resources" (list "serviceaccounts") "verbs" (list "create"))
+  (dict "apiGroups" (list "") "resources" (list "serviceaccounts") "verbs" (list "get" "patch") "resourceNames" (list "workflow"))) -}}
+{{- if $storage }}
+{{- $cluster = concat $cluster (list
+  (dict "apiGroups" (list "") "resources" (list "secrets") "verbs" (list "create"))
+  (dict "apiGroups" (list "") "resources" (list "secrets") "verbs" (list "get" "patch") "resourceNames" (list $storage.name))) -}}
+{{- $storageNs := default $release $storage.namespace -}}
+{{- $_ := set $namespaces $storageNs (concat (get $namespaces $storageNs | default (list)) (list (dict "apiGroups" (list "") "resources" (list "secrets") "verbs" (list "get") "resourceNames" (list $storage.name)))) -}}
+{{- end }}
+{{- end }}
+{{- range $res := keys $batchMembers | sortAlpha }}
+{{- $cluster = append $cluster (dict "apiGroups" (list (ternary "rbac.authorization.k8s.io" "" (hasPrefix "role" $res))) "resources" (list $res) "verbs" (list "get" "delete") "resourceNames" (get $batchMembers $res | uniq | sortAlpha)) -}}
+{{- end }}
 {{- /* CRDs: Argo CD's two the program reads; installing the bundled manifest, its three by name. */ -}}
 {{- $crd := dict "apiGroups" (list "apiextensions.k8s.io") "resources" (list "customresourcedefinitions") -}}
 {{- if not $install }}
@@ -319,7 +354,6 @@ test/unit/chart-rbac.test.ts checks that the rendered rules and that list are eq
 {{- else }}
 {{- $cluster = append $cluster (merge (dict "verbs" $apply) $crd) -}}
 {{- end }}
-{{- $namespaces := dict -}}
 {{- if $install }}
 {{- /* escalate: Argo CD's ClusterRoles grant `*` on `*` (application-controller) and more; creating them
        needs `escalate` unless the creator already holds all of it. bind: its ClusterRoleBindings bind
