@@ -30,6 +30,17 @@ function seedLease(fake: FakeApiServer, spec: Record<string, unknown>): KubeObje
 }
 
 describe('acquireLease', () => {
+  /** A server where run-a holds the Lease for `seconds`, last renewed at `renewed` by its clock. */
+  const heldByRunA = (seconds: number, renewed: string, extra: Record<string, unknown> = {}) => {
+    const fake = new FakeApiServer();
+    seedLease(fake, {
+      holderIdentity: 'run-a',
+      leaseDurationSeconds: seconds,
+      renewTime: toMicroTime(new Date(renewed)),
+      ...extra,
+    });
+    return fake;
+  };
   it('creates the lease when absent and clears the holder on release', async () => {
     const fake = new FakeApiServer();
     const kube = fake.client();
@@ -77,12 +88,7 @@ describe('acquireLease', () => {
   );
 
   it('refuses while another run holds a lease it has not yet seen unchanged for its duration', async () => {
-    const fake = new FakeApiServer();
-    seedLease(fake, {
-      holderIdentity: 'run-a',
-      leaseDurationSeconds: 120,
-      renewTime: toMicroTime(new Date('2026-03-01T09:00:00Z')),
-    });
+    const fake = heldByRunA(120, '2026-03-01T09:00:00Z');
     const err = await acquireLease(fake.client(), {
       namespace: NS,
       name: NAME,
@@ -99,13 +105,7 @@ describe('acquireLease', () => {
   });
 
   it('takes over a lease seen unchanged for its duration', async () => {
-    const fake = new FakeApiServer();
-    seedLease(fake, {
-      holderIdentity: 'run-a',
-      leaseDurationSeconds: 60,
-      renewTime: toMicroTime(new Date('2026-03-01T10:00:00Z')),
-      leaseTransitions: 2,
-    });
+    const fake = heldByRunA(60, '2026-03-01T10:00:00Z', { leaseTransitions: 2 });
     let mono = 0;
     const observation: LeaseObservation = {};
     const opts = {
@@ -357,7 +357,7 @@ describe('the write guard (LeaseHandle.beforeWrite through KubeClient.useWriteGu
   });
 
   it('a Lease not renewed for its whole duration stops the next write', async () => {
-    const { fake, kube, lease, clock } = await guardedRun();
+    const { fake, kube, clock } = await guardedRun();
     clock.mono = 31_000;
     // The renewal fails (the API server refuses Lease writes), so nothing proves the Lease is still ours.
     fake.faults.push((req) =>
