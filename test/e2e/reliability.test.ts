@@ -49,6 +49,7 @@ import {
   auditMark,
   kubectl,
   kubectlJson,
+  kubectlPatch,
   target,
   uniqueName,
   writes,
@@ -234,17 +235,7 @@ async function lease(): Promise<{
  * not by the holder's clock — a skewed clock must not count as expiry.)
  */
 async function expireLease(): Promise<void> {
-  await kubectl([
-    'patch',
-    'lease',
-    LEASE,
-    '-n',
-    runNs,
-    '--type',
-    'merge',
-    '-p',
-    JSON.stringify({ spec: { leaseDurationSeconds: 1 } }),
-  ]);
+  await kubectlPatch('lease', LEASE, runNs, 'merge', { spec: { leaseDurationSeconds: 1 } });
 }
 
 const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

@@ -53,6 +53,17 @@ export async function kubectl(args: string[], opts: { input?: string } = {}): Pr
   return stdout;
 }
 
+/** `kubectl patch` of one object, `patch` sent as JSON with the patch `type` (merge or json). */
+export async function kubectlPatch(
+  kind: string,
+  name: string,
+  namespace: string,
+  type: 'merge' | 'json',
+  patch: unknown,
+): Promise<string> {
+  return kubectl(['patch', kind, name, '-n', namespace, '--type', type, '-p', JSON.stringify(patch)]);
+}
+
 export async function kubectlJson<T = unknown>(args: string[]): Promise<T> {
   return JSON.parse(await kubectl([...args, '-o', 'json'])) as T;
 }
