@@ -5,6 +5,7 @@
  * create `POST …/hooks`, update `PATCH …/hooks/{hook_id}`. A listed hook's `config.secret` is `********`
  * when one is set: the value is never returned.
  */
+import { hookClient } from './hook-client.ts';
 import type { ProviderHttp } from './http.ts';
 import { nextLink } from './link.ts';
 import type { DesiredHook, LiveHook, ProviderClient } from './types.ts';
@@ -41,28 +42,24 @@ function body(hook: DesiredHook) {
 
 export function githubClient(http: ProviderHttp, repository: string): ProviderClient {
   const base = `/repos/${repository.split('/').map(encodeURIComponent).join('/')}/hooks`;
-  return {
-    get writes() {
-      return http.writes;
+  return hookClient<GithubHook>({
+    http,
+    base,
+    firstPage: `${base}?per_page=100`,
+    page: (res) => ({
+      items: (res.body as GithubHook[] | undefined) ?? [],
+      next: nextLink(res.headers.get('link')),
+    }),
+    toLive,
+    body,
+    update: {
+      method: 'PATCH',
+      body: (hook) => {
+        const { name: _name, ...patch } = body(hook);
+        return patch;
+      },
     },
-    async list() {
-      const hooks = await http.listPages(`${base}?per_page=100`, (res) => ({
-        items: (res.body as GithubHook[] | undefined) ?? [],
-        next: nextLink(res.headers.get('link')),
-      }));
-      return hooks.map(toLive);
-    },
-    async create(hook) {
-      return toLive((await http.request('POST', base, body(hook))).body as GithubHook);
-    },
-    async update(id, hook) {
-      const { name: _name, ...patch } = body(hook);
-      return toLive(
-        (await http.request('PATCH', `${base}/${encodeURIComponent(id)}`, patch)).body as GithubHook,
-      );
-    },
-    differences(live, hook) {
-      const h = live.raw as unknown as GithubHook;
+    differences(h, hook) {
       const out: string[] = [];
       if (h.active !== true) out.push('active');
       if ([...(h.events ?? [])].sort().join(',') !== GITHUB_EVENTS.join(',')) out.push('events');
@@ -72,5 +69,5 @@ export function githubClient(http: ProviderHttp, repository: string): ProviderCl
       if ((hook.secret !== undefined) !== Boolean(h.config?.secret)) out.push('config.secret');
       return out;
     },
-  };
+  });
 }

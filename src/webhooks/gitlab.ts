@@ -5,6 +5,7 @@
  * path. Pagination (https://docs.gitlab.com/api/rest/#pagination): `X-Next-Page` (empty on the last
  * page), and a `Link` header. The hook's `token` (what Argo CD checks in X-Gitlab-Token) is never listed.
  */
+import { hookClient } from './hook-client.ts';
 import type { ProviderHttp } from './http.ts';
 import { nextLink } from './link.ts';
 import type { DesiredHook, LiveHook, ProviderClient } from './types.ts';
@@ -33,36 +34,27 @@ function body(hook: DesiredHook) {
 
 export function gitlabClient(http: ProviderHttp, repository: string): ProviderClient {
   const base = `/projects/${encodeURIComponent(repository)}/hooks`;
-  return {
-    get writes() {
-      return http.writes;
+  return hookClient<GitlabHook>({
+    http,
+    base,
+    firstPage: `${base}?per_page=100`,
+    page: (res) => {
+      const nextPage = res.headers.get('x-next-page');
+      return {
+        items: (res.body as GitlabHook[] | undefined) ?? [],
+        next: nextPage
+          ? `${base}?per_page=100&page=${encodeURIComponent(nextPage)}`
+          : nextLink(res.headers.get('link')),
+      };
     },
-    async list() {
-      const hooks = await http.listPages(`${base}?per_page=100`, (res) => {
-        const nextPage = res.headers.get('x-next-page');
-        return {
-          items: (res.body as GitlabHook[] | undefined) ?? [],
-          next: nextPage
-            ? `${base}?per_page=100&page=${encodeURIComponent(nextPage)}`
-            : nextLink(res.headers.get('link')),
-        };
-      });
-      return hooks.map(toLive);
-    },
-    async create(hook) {
-      return toLive((await http.request('POST', base, body(hook))).body as GitlabHook);
-    },
-    async update(id, hook) {
-      return toLive(
-        (await http.request('PUT', `${base}/${encodeURIComponent(id)}`, body(hook))).body as GitlabHook,
-      );
-    },
-    differences(live, hook) {
-      const h = live.raw as unknown as GitlabHook;
+    toLive,
+    body,
+    update: { method: 'PUT', body },
+    differences(h, hook) {
       const out: string[] = [];
       if (h.push_events !== true) out.push('push_events');
       if ((h.enable_ssl_verification ?? true) !== !hook.insecureSsl) out.push('enable_ssl_verification');
       return out;
     },
-  };
+  });
 }
