@@ -6,7 +6,7 @@
  * `PUT …/hooks/{uid}`. A hook is named by its `uuid` (`{…}` in the API; Bitbucket sends it without the
  * braces in each delivery's `X-Hook-UUID`, which is what Argo CD checks against `webhook.bitbucket.uuid`).
  */
-import { hookClient } from './hook-client.ts';
+import { hookClient, ownerAndName } from './hook-client.ts';
 import type { ProviderHttp } from './http.ts';
 import type { DesiredHook, LiveHook, ProviderClient } from './types.ts';
 
@@ -52,7 +52,7 @@ function body(hook: DesiredHook) {
 }
 
 export function bitbucketClient(http: ProviderHttp, repository: string): ProviderClient {
-  const base = `/repositories/${repository.split('/').map(encodeURIComponent).join('/')}/hooks`;
+  const base = `/repositories/${ownerAndName(repository)}/hooks`;
   return hookClient<BitbucketHook>({
     http,
     base,

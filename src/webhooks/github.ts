@@ -5,7 +5,7 @@
  * create `POST …/hooks`, update `PATCH …/hooks/{hook_id}`. A listed hook's `config.secret` is `********`
  * when one is set: the value is never returned.
  */
-import { hookClient } from './hook-client.ts';
+import { hookClient, ownerAndName } from './hook-client.ts';
 import type { ProviderHttp } from './http.ts';
 import { nextLink } from './link.ts';
 import type { DesiredHook, LiveHook, ProviderClient } from './types.ts';
@@ -41,7 +41,7 @@ function body(hook: DesiredHook) {
 }
 
 export function githubClient(http: ProviderHttp, repository: string): ProviderClient {
-  const base = `/repos/${repository.split('/').map(encodeURIComponent).join('/')}/hooks`;
+  const base = `/repos/${ownerAndName(repository)}/hooks`;
   return hookClient<GithubHook>({
     http,
     base,

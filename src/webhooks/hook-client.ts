@@ -6,6 +6,9 @@
 import type { ProviderHttp, ProviderResponse } from './http.ts';
 import type { DesiredHook, LiveHook, ProviderClient } from './types.ts';
 
+/** `owner/name` with each segment URL-encoded, the slash kept (GitHub's and Bitbucket's paths). */
+export const ownerAndName = (repository: string) => repository.split('/').map(encodeURIComponent).join('/');
+
 export interface HookApi<H> {
   http: ProviderHttp;
   /** The repository's hooks collection, e.g. `/repos/o/r/hooks`. */

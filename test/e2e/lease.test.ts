@@ -5,6 +5,7 @@ import { writeFigures } from '../support/figures.ts';
 import { runCli, runnerIdentity, upstreamFile, writeConfig } from './support/bootstrap.ts';
 import { type Row, startCli } from './support/faults.ts';
 import {
+  applySecret,
   auditEvents,
   auditMark,
   kubectl,
@@ -61,14 +62,7 @@ beforeAll(async () => {
     ],
     ['admin-password', { password: `lease-admin-${id}` }],
   ] as const) {
-    await kubectl(['apply', '-f', '-'], {
-      input: JSON.stringify({
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name, namespace: runNs },
-        stringData: data,
-      }),
-    });
+    await applySecret(runNs, name, data);
   }
   configFile = writeConfig(`lease-${id}`, {
     argocd: {

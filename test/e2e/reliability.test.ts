@@ -45,6 +45,7 @@ import {
 import { render, valuesFile } from './support/helm.ts';
 import {
   type AuditEvent,
+  applySecret,
   auditEvents,
   auditMark,
   kubectl,
@@ -248,14 +249,7 @@ async function sameAsReference(cfg: Cfg): Promise<string[]> {
 }
 
 async function secret(name: string, data: Record<string, string>) {
-  await kubectl(['apply', '-f', '-'], {
-    input: JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name, namespace: runNs },
-      stringData: data,
-    }),
-  });
+  await applySecret(runNs, name, data);
 }
 
 beforeAll(async () => {
