@@ -1,7 +1,8 @@
 /**
  * The part of a provider client that GitHub, GitLab and Bitbucket share: list every page, create with
- * POST to the hooks collection, update one hook by id, count writes. Each provider module gives only what
- * differs: its hook type, paging, request bodies and the settings it compares.
+ * POST to the hooks collection, update one hook by id, count writes, list the settings that differ. Each
+ * provider module gives only what differs, as a `HookApi`: its hook type, paging, request bodies and the
+ * settings it compares.
  */
 import type { ProviderHttp, ProviderResponse } from './http.ts';
 import type { DesiredHook, LiveHook, ProviderClient } from './types.ts';
@@ -10,29 +11,28 @@ import type { DesiredHook, LiveHook, ProviderClient } from './types.ts';
 export const ownerAndName = (repository: string) => repository.split('/').map(encodeURIComponent).join('/');
 
 export interface HookApi<H> {
-  http: ProviderHttp;
-  /** The repository's hooks collection, e.g. `/repos/o/r/hooks`. */
-  base: string;
-  /** The first page's URL. */
+  /** The query of the first page's URL, e.g. `?per_page=100`. */
   firstPage: string;
-  /** A page's hooks and the next page's URL. */
-  page: (res: ProviderResponse) => { items: H[]; next?: string | undefined };
+  /** A page's hooks and the next page's URL; `base` is the hooks collection. */
+  page: (res: ProviderResponse, base: string) => { items: H[]; next?: string | undefined };
   toLive: (hook: H) => LiveHook;
   /** The body of a create. */
   body: (hook: DesiredHook) => unknown;
   /** How one hook is updated: its method and body. */
   update: { method: 'PUT' | 'PATCH'; body: (hook: DesiredHook) => unknown };
-  differences: (live: H, hook: DesiredHook) => string[];
+  /** Each compared setting, by name, and whether the live hook's differs from the desired one. */
+  differs: (live: H, hook: DesiredHook) => Record<string, boolean>;
 }
 
-export function hookClient<H>(api: HookApi<H>): ProviderClient {
-  const { http, base, toLive } = api;
+/** A provider client on the hooks collection `base` (e.g. `/repos/o/r/hooks`). */
+export function hookClient<H>(http: ProviderHttp, base: string, api: HookApi<H>): ProviderClient {
+  const { toLive } = api;
   return {
     get writes() {
       return http.writes;
     },
     async list() {
-      const hooks = await http.listPages(api.firstPage, api.page);
+      const hooks = await http.listPages(`${base}${api.firstPage}`, (res) => api.page(res, base));
       return hooks.map((h) => toLive(h));
     },
     async create(hook) {
@@ -43,7 +43,9 @@ export function hookClient<H>(api: HookApi<H>): ProviderClient {
       return toLive((await http.request(api.update.method, path, api.update.body(hook))).body as H);
     },
     differences(live, hook) {
-      return api.differences(live.raw as unknown as H, hook);
+      return Object.entries(api.differs(live.raw as unknown as H, hook))
+        .filter(([, differs]) => differs)
+        .map(([setting]) => setting);
     },
   };
 }
