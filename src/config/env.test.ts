@@ -58,35 +58,26 @@ describe('loadEnv', () => {
     expect(loadEnv(raw)).toMatchObject(expected);
   });
 
+  // Each row sets one variable, `path`, to `value`: the problem names that variable.
   it.each([
     {
       name: 'unknown log level',
-      raw: { LOG_LEVEL: 'verbose' },
       path: 'LOG_LEVEL',
+      value: 'verbose',
       message: 'must be one of trace, debug, info, warn, error, fatal, silent (got "verbose")',
     },
-    {
-      name: 'unknown log format',
-      raw: { LOG_FORMAT: 'xml' },
-      path: 'LOG_FORMAT',
-      message: 'must be one of json, pretty',
-    },
+    { name: 'unknown log format', path: 'LOG_FORMAT', value: 'xml', message: 'must be one of json, pretty' },
     {
       name: 'bad timeout',
-      raw: { SD_BOOTSTRAP_TIMEOUT: 'soon' },
       path: 'SD_BOOTSTRAP_TIMEOUT',
+      value: 'soon',
       message: 'must be a duration like "10m"',
     },
-    {
-      name: 'bad namespace',
-      raw: { POD_NAMESPACE: 'Seldon' },
-      path: 'POD_NAMESPACE',
-      message: 'must be a DNS-1123 label',
-    },
-  ])('refuses $name with a ConfigError instead of exiting', ({ raw, path, message }) => {
+    { name: 'bad namespace', path: 'POD_NAMESPACE', value: 'Seldon', message: 'must be a DNS-1123 label' },
+  ])('refuses $name with a ConfigError instead of exiting', ({ path, value, message }) => {
     let err: unknown;
     try {
-      loadEnv(raw);
+      loadEnv({ [path]: value });
     } catch (e) {
       err = e;
     }

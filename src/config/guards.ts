@@ -170,110 +170,83 @@ interface NamedObject {
 function namedObjects(c: Config, runNamespace: string): NamedObject[] {
   const out: NamedObject[] = [];
   const argo = c.argocd.namespace;
-  const add = (o: NamedObject) => out.push(o);
-  const creds = c.git.credentials.secretRef;
-  add({
-    path: 'git.credentials.secretRef.name',
-    kind: 'Secret',
-    namespace: creds.namespace ?? runNamespace,
-    name: creds.name,
-    use: 'reads',
-    role: 'the source Git credentials Secret',
-  });
+  const add = (
+    path: string,
+    kind: NamedObject['kind'],
+    ref: { name: string; namespace?: string },
+    use: Use,
+    role: string,
+  ) => out.push({ path, kind, namespace: ref.namespace ?? runNamespace, name: ref.name, use, role });
   const pw = c.argocd.adminPassword;
-  add({
-    path: 'argocd.adminPassword.secretRef.name',
-    kind: 'Secret',
-    namespace: pw.secretRef.namespace ?? runNamespace,
-    name: pw.secretRef.name,
-    use: pw.generate ? 'creates' : 'reads',
-    role: 'the admin password Secret',
-  });
   const ca = c.git.caBundle;
+  add(
+    'git.credentials.secretRef.name',
+    'Secret',
+    c.git.credentials.secretRef,
+    'reads',
+    'the source Git credentials Secret',
+  );
+  add(
+    'argocd.adminPassword.secretRef.name',
+    'Secret',
+    pw.secretRef,
+    pw.generate ? 'creates' : 'reads',
+    'the admin password Secret',
+  );
   if (ca?.secretRef)
-    add({
-      path: 'git.caBundle.secretRef.name',
-      kind: 'Secret',
-      namespace: ca.secretRef.namespace ?? runNamespace,
-      name: ca.secretRef.name,
-      use: 'reads',
-      role: 'the CA bundle Secret',
-    });
+    add('git.caBundle.secretRef.name', 'Secret', ca.secretRef, 'reads', 'the CA bundle Secret');
   if (ca?.configMapRef)
-    add({
-      path: 'git.caBundle.configMapRef.name',
-      kind: 'ConfigMap',
-      namespace: ca.configMapRef.namespace ?? runNamespace,
-      name: ca.configMapRef.name,
-      use: 'reads',
-      role: 'the CA bundle ConfigMap',
-    });
+    add('git.caBundle.configMapRef.name', 'ConfigMap', ca.configMapRef, 'reads', 'the CA bundle ConfigMap');
   if (c.webhooks.enabled) {
-    const token = c.webhooks.token.secretRef;
-    add({
-      path: 'webhooks.token.secretRef.name',
-      kind: 'Secret',
-      namespace: token.namespace ?? runNamespace,
-      name: token.name,
-      use: 'reads',
-      role: 'the webhook API token Secret',
-    });
-    add({
-      path: 'webhooks.secretName',
-      kind: 'Secret',
-      namespace: runNamespace,
-      name: c.webhooks.secretName,
-      use: 'creates',
-      role: 'the webhook state Secret',
-    });
+    add(
+      'webhooks.token.secretRef.name',
+      'Secret',
+      c.webhooks.token.secretRef,
+      'reads',
+      'the webhook API token Secret',
+    );
+    add(
+      'webhooks.secretName',
+      'Secret',
+      { name: c.webhooks.secretName },
+      'creates',
+      'the webhook state Secret',
+    );
   }
-  if (c.argocd.sso.enabled)
-    add({
-      path: 'argocd.sso.clientSecret.secretRef.name',
-      kind: 'Secret',
-      namespace: argo,
-      name: c.argocd.sso.clientSecret.secretRef.name,
-      use: 'patches',
-      role: 'the SSO client secret',
-    });
-  add({
-    path: 'seldonDeploy.gitCredentialsSecret',
-    kind: 'Secret',
-    namespace: c.seldonDeploy.namespace,
-    name: c.seldonDeploy.gitCredentialsSecret,
-    use: 'creates',
-    role: "Seldon Deploy's Git credentials Secret",
-  });
-  add({
-    path: 'report.configMap',
-    kind: 'ConfigMap',
-    namespace: runNamespace,
-    name: c.report.configMap,
-    use: 'creates',
-    role: 'the readiness report ConfigMap',
-  });
-  add({
-    path: 'environments.project',
-    kind: 'AppProject',
-    namespace: argo,
-    name: c.environments.project,
-    use: 'creates',
-    role: "the environments' AppProject",
-  });
+  if (c.argocd.sso.enabled) {
+    const ssoSecret = { namespace: argo, name: c.argocd.sso.clientSecret.secretRef.name };
+    add('argocd.sso.clientSecret.secretRef.name', 'Secret', ssoSecret, 'patches', 'the SSO client secret');
+  }
+  const sdSecret = { namespace: c.seldonDeploy.namespace, name: c.seldonDeploy.gitCredentialsSecret };
+  add(
+    'seldonDeploy.gitCredentialsSecret',
+    'Secret',
+    sdSecret,
+    'creates',
+    "Seldon Deploy's Git credentials Secret",
+  );
+  add(
+    'report.configMap',
+    'ConfigMap',
+    { name: c.report.configMap },
+    'creates',
+    'the readiness report ConfigMap',
+  );
+  const project = { namespace: argo, name: c.environments.project };
+  add('environments.project', 'AppProject', project, 'creates', "the environments' AppProject");
   environmentsOf(c).forEach((env) => {
     const i = c.environments.namespaces.findIndex((n) => n.name === env.namespace);
-    add({
-      path: env.logging ? 'environments.logging.namespace' : `environments.namespaces[${i}]`,
-      kind: 'Application',
-      namespace: argo,
-      name: env.applicationName,
-      use: 'creates',
-      role: `the Application of environment "${env.namespace}" (environments.applicationName)`,
-    });
+    add(
+      env.logging ? 'environments.logging.namespace' : `environments.namespaces[${i}]`,
+      'Application',
+      { namespace: argo, name: env.applicationName },
+      'creates',
+      `the Application of environment "${env.namespace}" (environments.applicationName)`,
+    );
   });
   // Fixed names: never configurable, always "creates" (the program's own, or Argo CD's install).
   const fixed = (kind: NamedObject['kind'], namespace: string, name: string, role: string) =>
-    add({ path: '', kind, namespace, name, use: 'creates', role });
+    add('', kind, { namespace, name }, 'creates', role);
   fixed('ConfigMap', runNamespace, FIXED_NAMES.inventoryConfigMap, "the bootstrap's inventory");
   fixed('Secret', argo, FIXED_NAMES.repositorySecret, "the bootstrap's Argo CD repository Secret");
   for (const name of FIXED_NAMES.argocdSecrets) fixed('Secret', argo, name, "Argo CD's own Secret");

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { environmentRow } from '../../test/fixtures/environments.ts';
 import { environmentsOf } from './environments.ts';
 import { parseConfig } from './load.ts';
 import { checkRules, RULES } from './rules.ts';
@@ -36,19 +37,9 @@ describe('rules', () => {
 describe('environmentsOf', () => {
   it('lists the namespaces, then the logging namespace, with their Application names', () => {
     expect(environmentsOf(config)).toEqual([
-      { namespace: 'staging', restricted: false, logging: false, applicationName: 'seldon-gitops-staging' },
-      {
-        namespace: 'production',
-        restricted: true,
-        logging: false,
-        applicationName: 'seldon-gitops-production',
-      },
-      {
-        namespace: 'seldon-logs',
-        restricted: false,
-        logging: true,
-        applicationName: 'seldon-gitops-seldon-logs',
-      },
+      environmentRow('staging', false, false, 'seldon-gitops-staging'),
+      environmentRow('production', true, false, 'seldon-gitops-production'),
+      environmentRow('seldon-logs', false, true, 'seldon-gitops-seldon-logs'),
     ]);
   });
 

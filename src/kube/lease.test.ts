@@ -30,6 +30,17 @@ function seedLease(fake: FakeApiServer, spec: Record<string, unknown>): KubeObje
 }
 
 describe('acquireLease', () => {
+  /** A server where run-a holds the Lease for `seconds`, last renewed at `renewed` by its clock. */
+  const heldByRunA = (seconds: number, renewed: string, extra: Record<string, unknown> = {}) => {
+    const fake = new FakeApiServer();
+    seedLease(fake, {
+      holderIdentity: 'run-a',
+      leaseDurationSeconds: seconds,
+      renewTime: toMicroTime(new Date(renewed)),
+      ...extra,
+    });
+    return fake;
+  };
   it('creates the lease when absent and clears the holder on release', async () => {
     const fake = new FakeApiServer();
     const kube = fake.client();
@@ -77,12 +88,7 @@ describe('acquireLease', () => {
   );
 
   it('refuses while another run holds a lease it has not yet seen unchanged for its duration', async () => {
-    const fake = new FakeApiServer();
-    seedLease(fake, {
-      holderIdentity: 'run-a',
-      leaseDurationSeconds: 120,
-      renewTime: toMicroTime(new Date('2026-03-01T09:00:00Z')),
-    });
+    const fake = heldByRunA(120, '2026-03-01T09:00:00Z');
     const err = await acquireLease(fake.client(), {
       namespace: NS,
       name: NAME,
@@ -99,13 +105,7 @@ describe('acquireLease', () => {
   });
 
   it('takes over a lease seen unchanged for its duration', async () => {
-    const fake = new FakeApiServer();
-    seedLease(fake, {
-      holderIdentity: 'run-a',
-      leaseDurationSeconds: 60,
-      renewTime: toMicroTime(new Date('2026-03-01T10:00:00Z')),
-      leaseTransitions: 2,
-    });
+    const fake = heldByRunA(60, '2026-03-01T10:00:00Z', { leaseTransitions: 2 });
     let mono = 0;
     const observation: LeaseObservation = {};
     const opts = {
@@ -266,6 +266,27 @@ describe('the write guard (LeaseHandle.beforeWrite through KubeClient.useWriteGu
   /** Writes the server received other than the Lease's own, from request index `from` on. */
   const objectWrites = (fake: FakeApiServer, from: number) =>
     fake.requests.slice(from).filter((r) => r.method !== 'GET' && !r.url.includes('/leases'));
+  /** The methods of the Lease requests the server received from request index `from` on. */
+  const leaseMethods = (fake: FakeApiServer, from: number) =>
+    fake.requests
+      .slice(from)
+      .filter((r) => r.url.includes('/leases/'))
+      .map((r) => r.method);
+  /** run-a holds the Lease (30 s) on a fresh server, its writes guarded; `clock.mono` is its monotonic clock. */
+  const guardedRun = async () => {
+    const fake = withNamespace();
+    const kube = fake.client(NS);
+    const clock = { mono: 0 };
+    const lease = await acquireLease(kube, {
+      namespace: NS,
+      name: NAME,
+      holder: 'run-a',
+      ttlSeconds: 30,
+      monotonic: () => clock.mono,
+    });
+    kube.useWriteGuard((req) => lease.beforeWrite(req));
+    return { fake, kube, lease, clock };
+  };
 
   it('a run whose Lease another run took stops before its next write, naming both', async () => {
     vi.useFakeTimers();
@@ -306,19 +327,9 @@ describe('the write guard (LeaseHandle.beforeWrite through KubeClient.useWriteGu
   });
 
   it('a run paused past its Lease renews before its next write and stops there', async () => {
-    const fake = withNamespace();
-    const kube = fake.client(NS);
-    let mono = 0;
-    const lease = await acquireLease(kube, {
-      namespace: NS,
-      name: NAME,
-      holder: 'run-a',
-      ttlSeconds: 30,
-      monotonic: () => mono,
-    });
-    kube.useWriteGuard((req) => lease.beforeWrite(req));
+    const { fake, kube, lease, clock } = await guardedRun();
     // Paused (SIGSTOP, a frozen node) for 40 s: no renewal ran; meanwhile another run took the Lease.
-    mono = 40_000;
+    clock.mono = 40_000;
     takeOver(fake, 'run-b');
     const atTakeover = fake.requests.length;
     await expect(kube.apply(configMap('after-pause'))).rejects.toThrow(
@@ -326,58 +337,28 @@ describe('the write guard (LeaseHandle.beforeWrite through KubeClient.useWriteGu
     );
     expect(objectWrites(fake, atTakeover)).toEqual([]);
     // The guard asked the server (a renewal, refused), not its memory.
-    expect(
-      fake.requests
-        .slice(atTakeover)
-        .filter((r) => r.url.includes('/leases/'))
-        .map((r) => r.method),
-    ).toEqual(['PUT', 'GET']);
+    expect(leaseMethods(fake, atTakeover)).toEqual(['PUT', 'GET']);
     await lease.release();
   });
 
   it('costs no request while the Lease was confirmed recently, and passes after release', async () => {
-    const fake = withNamespace();
-    const kube = fake.client(NS);
-    let mono = 0;
-    const lease = await acquireLease(kube, {
-      namespace: NS,
-      name: NAME,
-      holder: 'run-a',
-      ttlSeconds: 30,
-      monotonic: () => mono,
-    });
-    kube.useWriteGuard((req) => lease.beforeWrite(req));
-    mono = 14_000; // under half the TTL since the last confirmation
+    const { fake, kube, lease, clock } = await guardedRun();
+    clock.mono = 14_000; // under half the TTL since the last confirmation
     const before = fake.requests.length;
     await kube.apply(configMap('fresh'));
     expect(fake.requests.slice(before).filter((r) => r.url.includes('/leases/'))).toEqual([]);
-    mono = 16_000; // over: one renewal first, then the write
+    clock.mono = 16_000; // over: one renewal first, then the write
     const mid = fake.requests.length;
     await kube.apply(configMap('renewed-first'));
-    expect(
-      fake.requests
-        .slice(mid)
-        .filter((r) => r.url.includes('/leases/'))
-        .map((r) => r.method),
-    ).toEqual(['PUT']);
+    expect(leaseMethods(fake, mid)).toEqual(['PUT']);
     await lease.release();
     await kube.apply(configMap('report')); // the report is written after release
     expect(fake.stored(configMap('report'))).toBeDefined();
   });
 
   it('a Lease not renewed for its whole duration stops the next write', async () => {
-    const fake = withNamespace();
-    const kube = fake.client(NS);
-    let mono = 0;
-    const lease = await acquireLease(kube, {
-      namespace: NS,
-      name: NAME,
-      holder: 'run-a',
-      ttlSeconds: 30,
-      monotonic: () => mono,
-    });
-    kube.useWriteGuard((req) => lease.beforeWrite(req));
-    mono = 31_000;
+    const { fake, kube, clock } = await guardedRun();
+    clock.mono = 31_000;
     // The renewal fails (the API server refuses Lease writes), so nothing proves the Lease is still ours.
     fake.faults.push((req) =>
       req.url.includes('/leases/') && req.method === 'PUT'

@@ -240,32 +240,10 @@ export async function acquireLease(kube: Kube, opts: LeaseOptions): Promise<Leas
     return left > 0 ? new Date(now().getTime() + left) : undefined;
   };
 
-  let confirmedAt = mono();
-  const live = await read();
-  const seenAt = mono();
-  const t = toMicroTime(now());
-  let current: Lease;
-  let takenOverFrom: LeaseHandle['takenOverFrom'];
-  if (live === null) {
+  /** Creates or replaces the Lease; on a conflict, reads it back and fails unless it is this run's. */
+  const write = async (method: 'POST' | 'PUT', url: string, body: Lease): Promise<Lease> => {
     try {
-      current = await kube.request<Lease>('POST', collection, {
-        body: {
-          apiVersion: 'coordination.k8s.io/v1',
-          kind: 'Lease',
-          metadata: {
-            name: opts.name,
-            namespace: opts.namespace,
-            labels: { 'app.kubernetes.io/managed-by': 'sd-gitops-bootstrap' },
-          },
-          spec: {
-            holderIdentity: opts.holder,
-            leaseDurationSeconds: opts.ttlSeconds,
-            acquireTime: t,
-            renewTime: t,
-            leaseTransitions: 0,
-          },
-        },
-      });
+      return await kube.request<Lease>(method, url, { body });
     } catch (err) {
       if (!isConflict(err)) throw err;
       // A retried request whose first attempt went through (the answer was lost to a reset) conflicts
@@ -273,8 +251,33 @@ export async function acquireLease(kube: Kube, opts: LeaseOptions): Promise<Leas
       const latest = await read();
       if (latest?.spec?.holderIdentity !== opts.holder)
         throw heldBy(latest, latest ? observe(latest, mono()) : undefined);
-      current = latest;
+      return latest;
     }
+  };
+
+  let confirmedAt = mono();
+  const live = await read();
+  const seenAt = mono();
+  const t = toMicroTime(now());
+  let current: Lease;
+  let takenOverFrom: LeaseHandle['takenOverFrom'];
+  if (live === null) {
+    current = await write('POST', collection, {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: {
+        name: opts.name,
+        namespace: opts.namespace,
+        labels: { 'app.kubernetes.io/managed-by': 'sd-gitops-bootstrap' },
+      },
+      spec: {
+        holderIdentity: opts.holder,
+        leaseDurationSeconds: opts.ttlSeconds,
+        acquireTime: t,
+        renewTime: t,
+        leaseTransitions: 0,
+      },
+    });
   } else {
     const spec = live.spec ?? {};
     const holder = spec.holderIdentity;
@@ -286,29 +289,17 @@ export async function acquireLease(kube: Kube, opts: LeaseOptions): Promise<Leas
       takenOverFrom = { holder, expiredAt: now() };
     }
     confirmedAt = mono();
-    try {
-      current = await kube.request<Lease>('PUT', path, {
-        body: {
-          ...live,
-          spec: {
-            ...spec,
-            holderIdentity: opts.holder,
-            leaseDurationSeconds: opts.ttlSeconds,
-            acquireTime: t,
-            renewTime: t,
-            leaseTransitions: (spec.leaseTransitions ?? 0) + (holder && holder !== opts.holder ? 1 : 0),
-          },
-        },
-      });
-    } catch (err) {
-      if (!isConflict(err)) throw err;
-      // A retried request whose first attempt went through (the answer was lost to a reset) conflicts
-      // with itself: the Lease is then ours.
-      const latest = await read();
-      if (latest?.spec?.holderIdentity !== opts.holder)
-        throw heldBy(latest, latest ? observe(latest, mono()) : undefined);
-      current = latest;
-    }
+    current = await write('PUT', path, {
+      ...live,
+      spec: {
+        ...spec,
+        holderIdentity: opts.holder,
+        leaseDurationSeconds: opts.ttlSeconds,
+        acquireTime: t,
+        renewTime: t,
+        leaseTransitions: (spec.leaseTransitions ?? 0) + (holder && holder !== opts.holder ? 1 : 0),
+      },
+    });
   }
 
   let lost = false;

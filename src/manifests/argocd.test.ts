@@ -234,8 +234,12 @@ describe('loadArgocdManifest sources', () => {
     await expect(loadArgocdManifest(argocd, { root })).rejects.toThrow(/expected 795a3a97/);
   });
 
-  it('bundled: the parsed documents are kept as JSON beside the YAML, used when they are the pinned ones', async () => {
-    const root = join(dir, 'pkg-sidecar');
+  /**
+   * SMALL bundled under `dir/name` and loaded once, which writes its sidecar; `pins` pins the sidecar's
+   * documents for SMALL.
+   */
+  const loadSmallBundled = async (name: string) => {
+    const root = join(dir, name);
     const path = join(root, 'manifests', 'argocd', 'v3.5.1');
     await import('node:fs/promises').then((fs) => fs.mkdir(path, { recursive: true }));
     await writeFile(join(path, 'install.yaml'), SMALL);
@@ -244,11 +248,16 @@ describe('loadArgocdManifest sources', () => {
     ).argocd;
     const first = await loadArgocdManifest(argocd, { root });
     const sidecar = JSON.parse(await readFile(join(path, 'install.yaml.json'), 'utf8'));
+    const pins = { [sha256Hex(SMALL)]: sha256Hex(JSON.stringify(sidecar.documents)) };
+    return { root, path, argocd, first, sidecar, pins };
+  };
+
+  it('bundled: the parsed documents are kept as JSON beside the YAML, used when they are the pinned ones', async () => {
+    const { root, path, argocd, first, sidecar, pins } = await loadSmallBundled('pkg-sidecar');
     expect(sidecar.sha256).toBe(first.sha256);
     expect(sidecar.documents.filter(Boolean)).toHaveLength(first.objects.length);
-    // The documents pinned for SMALL: a second load takes them from the JSON (a reformatted copy, same
-    // documents, shows it).
-    const pins = { [sha256Hex(SMALL)]: sha256Hex(JSON.stringify(sidecar.documents)) };
+    // The documents pinned for SMALL (`pins`): a second load takes them from the JSON (a reformatted copy,
+    // same documents, shows it).
     await writeFile(join(path, 'install.yaml.json'), JSON.stringify(sidecar, null, 1));
     const second = await loadArgocdManifest(argocd, { root, documentsSha256: pins });
     expect(second.objects).toEqual(first.objects);
@@ -262,16 +271,7 @@ describe('loadArgocdManifest sources', () => {
 
   describe('bundled: a tampered sidecar whose sha256 field matches the YAML', () => {
     const setUp = async (name: string) => {
-      const root = join(dir, name);
-      const path = join(root, 'manifests', 'argocd', 'v3.5.1');
-      await import('node:fs/promises').then((fs) => fs.mkdir(path, { recursive: true }));
-      await writeFile(join(path, 'install.yaml'), SMALL);
-      const argocd = sampleConfig(
-        (c) => (c.argocd.install = { source: 'bundled', sha256: sha256Hex(SMALL) }),
-      ).argocd;
-      const first = await loadArgocdManifest(argocd, { root });
-      const sidecar = JSON.parse(await readFile(join(path, 'install.yaml.json'), 'utf8'));
-      const pins = { [sha256Hex(SMALL)]: sha256Hex(JSON.stringify(sidecar.documents)) };
+      const { root, path, argocd, first, sidecar, pins } = await loadSmallBundled(name);
       // An attacker who can write the cache: a ClusterRoleBinding to cluster-admin, the YAML's digest kept.
       sidecar.documents[1].roleRef.name = 'cluster-admin';
       sidecar.documents.push({

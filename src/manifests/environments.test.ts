@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { environmentRow } from '../../test/fixtures/environments.ts';
 import { sampleConfig } from '../../test/fixtures/sample-config.ts';
 import { parseConfig } from '../config/load.ts';
 import { application, describeSyncPolicy, syncPolicyOf } from './application.ts';
@@ -9,19 +10,9 @@ import { namespaceFor } from './namespace.ts';
 describe('environments', () => {
   it('lists the configured namespaces and then the logging namespace', () => {
     expect(environmentsOf(sampleConfig())).toEqual([
-      { namespace: 'staging', restricted: false, logging: false, applicationName: 'seldon-gitops-staging' },
-      {
-        namespace: 'production',
-        restricted: false,
-        logging: false,
-        applicationName: 'seldon-gitops-production',
-      },
-      {
-        namespace: 'seldon-logs',
-        restricted: false,
-        logging: true,
-        applicationName: 'seldon-gitops-seldon-logs',
-      },
+      environmentRow('staging', false, false, 'seldon-gitops-staging'),
+      environmentRow('production', false, false, 'seldon-gitops-production'),
+      environmentRow('seldon-logs', false, true, 'seldon-gitops-seldon-logs'),
     ]);
   });
 

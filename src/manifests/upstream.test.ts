@@ -15,18 +15,18 @@ function makeZip(files: Record<string, string>): Buffer {
   for (const [name, text] of Object.entries(files)) {
     const data = deflateRawSync(Buffer.from(text));
     const nameBuf = Buffer.from(name);
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(8, 8);
-    local.writeUInt32LE(data.length, 18);
-    local.writeUInt32LE(text.length, 22);
-    local.writeUInt16LE(nameBuf.length, 26);
-    const central = Buffer.alloc(46);
-    central.writeUInt32LE(0x02014b50, 0);
-    central.writeUInt16LE(8, 10);
-    central.writeUInt32LE(data.length, 20);
-    central.writeUInt32LE(text.length, 24);
-    central.writeUInt16LE(nameBuf.length, 28);
+    // The local and central headers hold the same fields, the central's 2 bytes further on.
+    const header = (size: number, signature: number, shift: number) => {
+      const b = Buffer.alloc(size);
+      b.writeUInt32LE(signature, 0);
+      b.writeUInt16LE(8, 8 + shift); // deflate
+      b.writeUInt32LE(data.length, 18 + shift);
+      b.writeUInt32LE(text.length, 22 + shift);
+      b.writeUInt16LE(nameBuf.length, 26 + shift);
+      return b;
+    };
+    const local = header(30, 0x04034b50, 0);
+    const central = header(46, 0x02014b50, 2);
     central.writeUInt32LE(offset, 42);
     locals.push(local, nameBuf, data);
     centrals.push(central, nameBuf);

@@ -3,39 +3,19 @@
  * back an environment namespace's label, reports (and never writes) a hand edit in the Argo CD namespace.
  */
 import { describe, expect, it } from 'vitest';
-import { FakeKube } from '../../test/fakes/kube.ts';
+import type { FakeKube } from '../../test/fakes/kube.ts';
 import { sampleConfig } from '../../test/fixtures/sample-config.ts';
-import { fakeOpensshKey } from '../../test/fixtures/ssh-key.ts';
-import type { Config, Env } from '../config/types.ts';
-import type { GitRunner } from '../git/git.ts';
+import {
+  credentialsCluster as cluster,
+  RUN_ENV as ENV,
+  environmentsGit as fakeGit,
+} from '../../test/fixtures/step-run.ts';
+import type { Config } from '../config/types.ts';
 import type { KubeObject, ObjectRef } from '../kube/types.ts';
 import { createLogger } from '../log.ts';
-import { b64 } from '../manifests/common.ts';
 import { createContext, type Scope } from './context.ts';
 import { permissionsOf } from './preflight.ts';
 import { DRIFT_STEPS, runSteps, STEPS } from './runner.ts';
-
-const ENV: Env = {
-  SD_BOOTSTRAP_CONFIG: '/dev/null',
-  LOG_LEVEL: 'silent',
-  LOG_FORMAT: 'json',
-  SD_BOOTSTRAP_TIMEOUT_MS: 60_000,
-  POD_NAMESPACE: 'seldon-system',
-};
-const KEY = fakeOpensshKey();
-const HOST_KEY = 'git.example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIexample';
-const ok = (stdout: string) => ({ exitCode: 0, stdout, stderr: '', timedOut: false });
-const fakeGit: GitRunner = async (_command, args) => {
-  if (args[0] === 'ls-remote') return ok('ref: refs/heads/main\tHEAD\n0123abcd\tHEAD\n');
-  if (args[0] === 'clone') return ok('');
-  // The write check: the push handshake (a dry-run push, nothing sent).
-  if (args.includes('push') && args.includes('--dry-run')) return ok('');
-  if (args.includes('ls-tree'))
-    return ok(
-      '100644 blob a1\tstaging/m.yaml\n100644 blob b2\tproduction/.gitkeep\n100644 blob c3\tseldon-logs/x\n',
-    );
-  return { exitCode: 1, stdout: '', stderr: 'unexpected', timedOut: false };
-};
 
 const WRITES = ['create', 'update', 'patch', 'delete', 'deletecollection', 'bind', 'escalate', 'impersonate'];
 
@@ -87,19 +67,6 @@ describe("the drift run's permissions (DRIFT_STEPS): what the scheduled identity
     );
   });
 });
-
-function cluster(): FakeKube {
-  const secret = (namespace: string, name: string, data: Record<string, string>): KubeObject => ({
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name, namespace },
-    data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])),
-  });
-  return new FakeKube().seed(
-    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'seldon-system' } },
-    secret('seldon-system', 'gitops-source-creds', { 'ssh-privatekey': KEY, known_hosts: `${HOST_KEY}\n` }),
-  );
-}
 
 function context(kube: FakeKube, scope: Scope) {
   return createContext({

@@ -1,13 +1,20 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { FakeKube } from '../../test/fakes/kube.ts';
 import { sampleConfig } from '../../test/fixtures/sample-config.ts';
-import { fakeOpensshKey } from '../../test/fixtures/ssh-key.ts';
-import type { Config, Env } from '../config/types.ts';
+import {
+  credentialsCluster as cluster,
+  RUN_ENV as ENV,
+  environmentsGit as fakeGit,
+  HOST_KEY,
+  RUN_KEY as KEY,
+  secret,
+} from '../../test/fixtures/step-run.ts';
+import type { Config } from '../config/types.ts';
 import { ApiError } from '../errors.ts';
 import type { GitRunner } from '../git/git.ts';
 import type { KubeObject, ObjectChange } from '../kube/types.ts';
 import { createLogger } from '../log.ts';
-import { b64, fromB64 } from '../manifests/common.ts';
+import { fromB64 } from '../manifests/common.ts';
 import { helmReleaseSecret } from '../manifests/helm-release.ts';
 import { applysetId, parseInventory } from '../manifests/inventory.ts';
 import { passwordMatches } from '../manifests/password.ts';
@@ -15,54 +22,6 @@ import { buildReport } from '../report/build.ts';
 import { formatPlan } from '../report/changes.ts';
 import { createContext, type Mode, type StepContext } from './context.ts';
 import { runSteps, runToEnd, UNINSTALL_STEPS } from './runner.ts';
-
-const ENV: Env = {
-  SD_BOOTSTRAP_CONFIG: '/dev/null',
-  LOG_LEVEL: 'silent',
-  LOG_FORMAT: 'json',
-  SD_BOOTSTRAP_TIMEOUT_MS: 60_000,
-  POD_NAMESPACE: 'seldon-system',
-};
-
-const KEY = fakeOpensshKey();
-const HOST_KEY = 'git.example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIexample';
-
-const ok = (stdout: string) => ({ exitCode: 0, stdout, stderr: '', timedOut: false });
-/** A repository whose HEAD has staging/, production/ (placeholder only) and seldon-logs/. */
-const fakeGit: GitRunner = async (_command, args) => {
-  if (args[0] === 'ls-remote') return ok('ref: refs/heads/main\tHEAD\n0123abcd\tHEAD\n');
-  if (args[0] === 'clone') return ok('');
-  // The write check: the push handshake (a dry-run push, nothing sent).
-  if (args.includes('push') && args.includes('--dry-run')) return ok('');
-  if (args.includes('ls-tree')) {
-    return ok(
-      [
-        '100644 blob a1\tstaging/model.yaml',
-        '100644 blob b2\tproduction/.gitkeep',
-        '100644 blob c3\tseldon-logs/x.yaml',
-      ]
-        .map((l) => `${l}\n`)
-        .join(''),
-    );
-  }
-  return { exitCode: 1, stdout: '', stderr: `unexpected ${args.join(' ')}`, timedOut: false };
-};
-
-function secret(namespace: string, name: string, data: Record<string, string>): KubeObject {
-  return {
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name, namespace },
-    data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, b64(v)])),
-  };
-}
-
-function cluster(): FakeKube {
-  return new FakeKube().seed(
-    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'seldon-system' } },
-    secret('seldon-system', 'gitops-source-creds', { 'ssh-privatekey': KEY, known_hosts: `${HOST_KEY}\n` }),
-  );
-}
 
 type ContextOptions = Parameters<typeof createContext>[0];
 

@@ -2,12 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { FakeKube } from '../../test/fakes/kube.ts';
 import { sampleConfig } from '../../test/fixtures/sample-config.ts';
 import { fakeOpensshKey } from '../../test/fixtures/ssh-key.ts';
+import { RUN_ENV, secret } from '../../test/fixtures/step-run.ts';
 import type { Env } from '../config/types.ts';
 import { StepError } from '../errors.ts';
 import { parseGitCredentials } from '../inputs/inputs.ts';
 import type { KubeObject, ObjectChange } from '../kube/types.ts';
 import { createLogger } from '../log.ts';
-import { b64, fromB64 } from '../manifests/common.ts';
+import { fromB64 } from '../manifests/common.ts';
 import { createContext, recordChange } from './context.ts';
 import { desiredInstallObjects, imageVersion } from './install-argocd.ts';
 
@@ -145,35 +146,20 @@ describe('parseGitCredentials', () => {
 
 describe('install objects', () => {
   it("merges the settings into the manifest objects, keeps live known hosts, adds the Git server's", async () => {
-    const env: Env = {
-      SD_BOOTSTRAP_CONFIG: '',
-      LOG_LEVEL: 'silent',
-      LOG_FORMAT: 'json',
-      SD_BOOTSTRAP_TIMEOUT_MS: 60_000,
-      POD_NAMESPACE: 'seldon-system',
-    };
+    const env: Env = { ...RUN_ENV, SD_BOOTSTRAP_CONFIG: '' };
+    const configMap = (name: string, data?: Record<string, string>): KubeObject => ({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name, namespace: 'argocd' },
+      ...(data && { data }),
+    });
     const kube = new FakeKube().seed(
-      {
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name: 'argocd-admin-password', namespace: 'seldon-system' },
-        data: { password: b64('pw') },
-      },
-      {
-        apiVersion: 'v1',
-        kind: 'ConfigMap',
-        metadata: { name: 'argocd-ssh-known-hosts-cm', namespace: 'argocd' },
-        data: { ssh_known_hosts: 'mine.example.com ssh-rsa AAAAmine\n' },
-      },
-      {
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name: 'gitops-source-creds', namespace: 'seldon-system' },
-        data: {
-          'ssh-privatekey': b64(fakeOpensshKey()),
-          known_hosts: b64('git.example.com ssh-ed25519 AAAAhost\n'),
-        },
-      },
+      secret('seldon-system', 'argocd-admin-password', { password: 'pw' }),
+      configMap('argocd-ssh-known-hosts-cm', { ssh_known_hosts: 'mine.example.com ssh-rsa AAAAmine\n' }),
+      secret('seldon-system', 'gitops-source-creds', {
+        'ssh-privatekey': fakeOpensshKey(),
+        known_hosts: 'git.example.com ssh-ed25519 AAAAhost\n',
+      }),
     );
     const ctx = createContext({
       mode: 'apply',
@@ -188,17 +174,8 @@ describe('install objects', () => {
         kind: 'Secret',
         metadata: { name: 'argocd-secret', namespace: 'argocd', labels: { x: 'y' } },
       },
-      {
-        apiVersion: 'v1',
-        kind: 'ConfigMap',
-        metadata: { name: 'argocd-cmd-params-cm', namespace: 'argocd' },
-      },
-      {
-        apiVersion: 'v1',
-        kind: 'ConfigMap',
-        metadata: { name: 'argocd-ssh-known-hosts-cm', namespace: 'argocd' },
-        data: { ssh_known_hosts: 'github.com ssh-ed25519 AAAAgh\n' },
-      },
+      configMap('argocd-cmd-params-cm'),
+      configMap('argocd-ssh-known-hosts-cm', { ssh_known_hosts: 'github.com ssh-ed25519 AAAAgh\n' }),
       {
         apiVersion: 'apps/v1',
         kind: 'Deployment',

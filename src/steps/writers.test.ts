@@ -12,22 +12,15 @@ import { FakeKube } from '../../test/fakes/kube.ts';
 import { sampleRepositoryGit } from '../../test/fixtures/git-runner.ts';
 import { SAMPLE_INPUT } from '../../test/fixtures/sample-config.ts';
 import { fakeOpensshKey } from '../../test/fixtures/ssh-key.ts';
+import { RUN_ENV as ENV } from '../../test/fixtures/step-run.ts';
 import { parseConfig } from '../config/load.ts';
-import type { Config, Env } from '../config/types.ts';
+import type { Config } from '../config/types.ts';
 import { argocdManifest } from '../inputs/inputs.ts';
 import type { KubeObject } from '../kube/types.ts';
 import { createLogger } from '../log.ts';
 import { b64 } from '../manifests/common.ts';
 import { createContext, type Step, type StepContext } from './context.ts';
 import { DRIFT_STEPS, runSteps, STEPS } from './runner.ts';
-
-const ENV: Env = {
-  SD_BOOTSTRAP_CONFIG: '/dev/null',
-  LOG_LEVEL: 'silent',
-  LOG_FORMAT: 'json',
-  SD_BOOTSTRAP_TIMEOUT_MS: 60_000,
-  POD_NAMESPACE: 'seldon-system',
-};
 
 type Column = 'full' | 'skip' | 'drift';
 type Transport = 'ssh' | 'https';

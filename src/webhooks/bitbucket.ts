@@ -6,6 +6,7 @@
  * `PUT …/hooks/{uid}`. A hook is named by its `uuid` (`{…}` in the API; Bitbucket sends it without the
  * braces in each delivery's `X-Hook-UUID`, which is what Argo CD checks against `webhook.bitbucket.uuid`).
  */
+import { type HookApi, hookClient, ownerAndName } from './hook-client.ts';
 import type { ProviderHttp } from './http.ts';
 import type { DesiredHook, LiveHook, ProviderClient } from './types.ts';
 
@@ -50,37 +51,26 @@ function body(hook: DesiredHook) {
   };
 }
 
+const BITBUCKET: HookApi<BitbucketHook> = {
+  firstPage: '?pagelen=100',
+  page: (res) => {
+    const page = (res.body as BitbucketPage | undefined) ?? {};
+    return { items: page.values ?? [], next: page.next };
+  },
+  toLive,
+  body,
+  update: { method: 'PUT', body },
+  differs: (h, hook) => {
+    const want = body(hook);
+    return {
+      active: h.active !== true,
+      events: [...(h.events ?? [])].sort().join(',') !== BITBUCKET_EVENTS.join(','),
+      skip_cert_verification: (h.skip_cert_verification ?? false) !== want.skip_cert_verification,
+      description: h.description !== want.description,
+    };
+  },
+};
+
 export function bitbucketClient(http: ProviderHttp, repository: string): ProviderClient {
-  const base = `/repositories/${repository.split('/').map(encodeURIComponent).join('/')}/hooks`;
-  return {
-    get writes() {
-      return http.writes;
-    },
-    async list() {
-      const hooks = await http.listPages(`${base}?pagelen=100`, (res) => {
-        const body = (res.body as BitbucketPage | undefined) ?? {};
-        return { items: body.values ?? [], next: body.next };
-      });
-      return hooks.map(toLive);
-    },
-    async create(hook) {
-      return toLive((await http.request('POST', base, body(hook))).body as BitbucketHook);
-    },
-    async update(id, hook) {
-      return toLive(
-        (await http.request('PUT', `${base}/${encodeURIComponent(id)}`, body(hook))).body as BitbucketHook,
-      );
-    },
-    differences(live, hook) {
-      const h = live.raw as unknown as BitbucketHook;
-      const want = body(hook);
-      const out: string[] = [];
-      if (h.active !== true) out.push('active');
-      if ([...(h.events ?? [])].sort().join(',') !== BITBUCKET_EVENTS.join(',')) out.push('events');
-      if ((h.skip_cert_verification ?? false) !== want.skip_cert_verification)
-        out.push('skip_cert_verification');
-      if (h.description !== want.description) out.push('description');
-      return out;
-    },
-  };
+  return hookClient(http, `/repositories/${ownerAndName(repository)}/hooks`, BITBUCKET);
 }

@@ -5,6 +5,7 @@
  * create `POST …/hooks`, update `PATCH …/hooks/{hook_id}`. A listed hook's `config.secret` is `********`
  * when one is set: the value is never returned.
  */
+import { type HookApi, hookClient, ownerAndName } from './hook-client.ts';
 import type { ProviderHttp } from './http.ts';
 import { nextLink } from './link.ts';
 import type { DesiredHook, LiveHook, ProviderClient } from './types.ts';
@@ -39,38 +40,30 @@ function body(hook: DesiredHook) {
   };
 }
 
-export function githubClient(http: ProviderHttp, repository: string): ProviderClient {
-  const base = `/repos/${repository.split('/').map(encodeURIComponent).join('/')}/hooks`;
-  return {
-    get writes() {
-      return http.writes;
-    },
-    async list() {
-      const hooks = await http.listPages(`${base}?per_page=100`, (res) => ({
-        items: (res.body as GithubHook[] | undefined) ?? [],
-        next: nextLink(res.headers.get('link')),
-      }));
-      return hooks.map(toLive);
-    },
-    async create(hook) {
-      return toLive((await http.request('POST', base, body(hook))).body as GithubHook);
-    },
-    async update(id, hook) {
+const GITHUB: HookApi<GithubHook> = {
+  firstPage: '?per_page=100',
+  page: (res) => ({
+    items: (res.body as GithubHook[] | undefined) ?? [],
+    next: nextLink(res.headers.get('link')),
+  }),
+  toLive,
+  body,
+  update: {
+    method: 'PATCH',
+    body: (hook) => {
       const { name: _name, ...patch } = body(hook);
-      return toLive(
-        (await http.request('PATCH', `${base}/${encodeURIComponent(id)}`, patch)).body as GithubHook,
-      );
+      return patch;
     },
-    differences(live, hook) {
-      const h = live.raw as unknown as GithubHook;
-      const out: string[] = [];
-      if (h.active !== true) out.push('active');
-      if ([...(h.events ?? [])].sort().join(',') !== GITHUB_EVENTS.join(',')) out.push('events');
-      if (h.config?.content_type !== 'json') out.push('config.content_type');
-      if (String(h.config?.insecure_ssl ?? '0') !== (hook.insecureSsl ? '1' : '0'))
-        out.push('config.insecure_ssl');
-      if ((hook.secret !== undefined) !== Boolean(h.config?.secret)) out.push('config.secret');
-      return out;
-    },
-  };
+  },
+  differs: (h, hook) => ({
+    active: h.active !== true,
+    events: [...(h.events ?? [])].sort().join(',') !== GITHUB_EVENTS.join(','),
+    'config.content_type': h.config?.content_type !== 'json',
+    'config.insecure_ssl': String(h.config?.insecure_ssl ?? '0') !== (hook.insecureSsl ? '1' : '0'),
+    'config.secret': (hook.secret !== undefined) !== Boolean(h.config?.secret),
+  }),
+};
+
+export function githubClient(http: ProviderHttp, repository: string): ProviderClient {
+  return hookClient(http, `/repos/${ownerAndName(repository)}/hooks`, GITHUB);
 }

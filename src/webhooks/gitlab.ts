@@ -5,6 +5,7 @@
  * path. Pagination (https://docs.gitlab.com/api/rest/#pagination): `X-Next-Page` (empty on the last
  * page), and a `Link` header. The hook's `token` (what Argo CD checks in X-Gitlab-Token) is never listed.
  */
+import { type HookApi, hookClient } from './hook-client.ts';
 import type { ProviderHttp } from './http.ts';
 import { nextLink } from './link.ts';
 import type { DesiredHook, LiveHook, ProviderClient } from './types.ts';
@@ -31,38 +32,26 @@ function body(hook: DesiredHook) {
   };
 }
 
+const GITLAB: HookApi<GitlabHook> = {
+  firstPage: '?per_page=100',
+  page: (res, base) => {
+    const nextPage = res.headers.get('x-next-page');
+    return {
+      items: (res.body as GitlabHook[] | undefined) ?? [],
+      next: nextPage
+        ? `${base}?per_page=100&page=${encodeURIComponent(nextPage)}`
+        : nextLink(res.headers.get('link')),
+    };
+  },
+  toLive,
+  body,
+  update: { method: 'PUT', body },
+  differs: (h, hook) => ({
+    push_events: h.push_events !== true,
+    enable_ssl_verification: (h.enable_ssl_verification ?? true) !== !hook.insecureSsl,
+  }),
+};
+
 export function gitlabClient(http: ProviderHttp, repository: string): ProviderClient {
-  const base = `/projects/${encodeURIComponent(repository)}/hooks`;
-  return {
-    get writes() {
-      return http.writes;
-    },
-    async list() {
-      const hooks = await http.listPages(`${base}?per_page=100`, (res) => {
-        const nextPage = res.headers.get('x-next-page');
-        return {
-          items: (res.body as GitlabHook[] | undefined) ?? [],
-          next: nextPage
-            ? `${base}?per_page=100&page=${encodeURIComponent(nextPage)}`
-            : nextLink(res.headers.get('link')),
-        };
-      });
-      return hooks.map(toLive);
-    },
-    async create(hook) {
-      return toLive((await http.request('POST', base, body(hook))).body as GitlabHook);
-    },
-    async update(id, hook) {
-      return toLive(
-        (await http.request('PUT', `${base}/${encodeURIComponent(id)}`, body(hook))).body as GitlabHook,
-      );
-    },
-    differences(live, hook) {
-      const h = live.raw as unknown as GitlabHook;
-      const out: string[] = [];
-      if (h.push_events !== true) out.push('push_events');
-      if ((h.enable_ssl_verification ?? true) !== !hook.insecureSsl) out.push('enable_ssl_verification');
-      return out;
-    },
-  };
+  return hookClient(http, `/projects/${encodeURIComponent(repository)}/hooks`, GITLAB);
 }

@@ -24,7 +24,7 @@ import { type GitSshServer, sourceSecret, startGitSshServer } from '../../tools/
 import { type GitHost, startGitHost } from '../../tools/hosts/git-host.ts';
 import { type OidcHost, startOidcHost } from '../../tools/hosts/oidc-host.ts';
 import { valuesFile } from '../e2e/support/helm.ts';
-import { kubectl, kubectlJson, target, uniqueName } from '../e2e/support/target.ts';
+import { kubectl, kubectlJson, target } from '../e2e/support/target.ts';
 import {
   createNamespace,
   defaultScenario,
@@ -34,6 +34,7 @@ import {
   oneEnvironment,
   publishArgocdImages,
   RESTRICTED,
+  releaseNames,
   removeDefaultInstall,
   report,
 } from './support/chart.ts';
@@ -51,12 +52,8 @@ function say(msg: string): void {
 const ARGOCD_URL = 'http://argocd-server.argocd.svc/argocd';
 
 describe.skipIf(!onKind)('SSO: a real OpenID Provider logs users into real Argo CD with their role', () => {
-  const id = uniqueName('x').slice(2);
-  const ns = `sdb-sso-${id}`;
-  const seldonNs = `seldon-sso-${id}`;
+  const { id, ns, seldonNs, env, app } = releaseNames('sso');
   const browserNs = `browser-sso-${id}`;
-  const env = `stg-sso-${id}`;
-  const app = `seldon-gitops-${env}`;
   const pw = () => randomBytes(12).toString('hex');
   const users = {
     admin: { username: 'ada', password: pw(), email: 'ada@example.com', groups: ['sd-admins'] },

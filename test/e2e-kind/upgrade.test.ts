@@ -30,7 +30,7 @@ import { type GitSshServer, startGitSshServer } from '../../tools/git/git-ssh-se
 import { type GitHost, startGitHost } from '../../tools/hosts/git-host.ts';
 import { buildArgocdImages, manifestImages } from '../../tools/images/argocd.ts';
 import { valuesFile } from '../e2e/support/helm.ts';
-import { kubectl, kubectlJson, target, uniqueName } from '../e2e/support/target.ts';
+import { kubectl, kubectlJson, target } from '../e2e/support/target.ts';
 import { withArgocdServer } from './support/argocd.ts';
 import {
   applicationSpecs,
@@ -40,6 +40,7 @@ import {
   notReady,
   oneEnvironment,
   prepareRelease,
+  releaseNames,
   removeArgocdCrds,
   removeDefaultInstall,
   report,
@@ -96,11 +97,7 @@ const workloads = async () =>
   (await kubectlJson<{ items: Workload[] }>(['get', 'deployments,statefulsets', '-n', ARGO])).items;
 
 describe.skipIf(!onKind)(`Argo CD ${OLD} → ${NEW} in place, through helm upgrade`, () => {
-  const id = uniqueName('x').slice(2);
-  const ns = `sdb-up-${id}`;
-  const seldonNs = `seldon-up-${id}`;
-  const env = `stg-up-${id}`;
-  const app = `seldon-gitops-${env}`;
+  const { ns, seldonNs, env, app } = releaseNames('up');
   let gitHost: GitHost;
   let git: GitSshServer;
   let repoUrl: string;

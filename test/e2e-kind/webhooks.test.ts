@@ -30,7 +30,7 @@ import { signedPushEvent } from '../../src/webhooks/sign.ts';
 import { type GitSshServer, startGitSshServer } from '../../tools/git/git-ssh-server.ts';
 import { type GitHost, startGitHost } from '../../tools/hosts/git-host.ts';
 import { valuesFile } from '../e2e/support/helm.ts';
-import { kubectl, kubectlJson, target, uniqueName } from '../e2e/support/target.ts';
+import { kubectl, kubectlJson, target } from '../e2e/support/target.ts';
 import { portForward } from './support/argocd.ts';
 import {
   defaultScenario,
@@ -40,6 +40,7 @@ import {
   oneEnvironment,
   prepareRelease,
   publishArgocdImages,
+  releaseNames,
   removeDefaultInstall,
   report,
 } from './support/chart.ts';
@@ -65,11 +66,7 @@ interface Application {
 }
 
 describe.skipIf(!onKind)('webhooks: a signed push event makes real Argo CD sync at once', () => {
-  const id = uniqueName('x').slice(2);
-  const ns = `sdb-wh-${id}`;
-  const seldonNs = `seldon-wh-${id}`;
-  const env = `stg-wh-${id}`;
-  const app = `seldon-gitops-${env}`;
+  const { ns, seldonNs, env, app } = releaseNames('wh');
   let gitHost: GitHost;
   let git: GitSshServer;
   const providers = {} as Record<WebhookProvider, ProviderHost>;

@@ -4,7 +4,16 @@ import { type GitSshServer, startGitSshServer } from '../../tools/git/git-ssh-se
 import { writeFigures } from '../support/figures.ts';
 import { runCli, runnerIdentity, upstreamFile, writeConfig } from './support/bootstrap.ts';
 import { type Row, startCli } from './support/faults.ts';
-import { auditEvents, auditMark, kubectl, kubectlJson, uniqueName, writes } from './support/target.ts';
+import {
+  applySecret,
+  auditEvents,
+  auditMark,
+  kubectl,
+  kubectlJson,
+  kubectlPatch,
+  uniqueName,
+  writes,
+} from './support/target.ts';
 
 const id = uniqueName('l').slice(2);
 const runNs = `lease-run-${id}`;
@@ -53,14 +62,7 @@ beforeAll(async () => {
     ],
     ['admin-password', { password: `lease-admin-${id}` }],
   ] as const) {
-    await kubectl(['apply', '-f', '-'], {
-      input: JSON.stringify({
-        apiVersion: 'v1',
-        kind: 'Secret',
-        metadata: { name, namespace: runNs },
-        stringData: data,
-      }),
-    });
+    await applySecret(runNs, name, data);
   }
   configFile = writeConfig(`lease-${id}`, {
     argocd: {
@@ -123,24 +125,14 @@ describe('lost Lease', () => {
       // pause, not a timed assertion. Meanwhile another run takes the Lease.
       await sleep((LEASE_TTL_SECONDS / 2) * 1000 + 5_000);
       const takenAt = microTime(new Date());
-      await kubectl([
-        'patch',
-        'lease',
-        LEASE,
-        '-n',
-        runNs,
-        '--type',
-        'merge',
-        '-p',
-        JSON.stringify({
-          spec: {
-            holderIdentity: THIEF,
-            acquireTime: takenAt,
-            renewTime: takenAt,
-            leaseTransitions: (mine.leaseTransitions ?? 0) + 1,
-          },
-        }),
-      ]);
+      await kubectlPatch('lease', LEASE, runNs, 'merge', {
+        spec: {
+          holderIdentity: THIEF,
+          acquireTime: takenAt,
+          renewTime: takenAt,
+          leaseTransitions: (mine.leaseTransitions ?? 0) + 1,
+        },
+      });
       // Every event after this offset is after the takeover (kubectl returned after the API server
       // logged the patch).
       const mark = auditMark();
@@ -165,17 +157,7 @@ describe('lost Lease', () => {
       expect(refused.map((e) => e.responseStatus?.code)).toEqual(refused.map(() => 409));
 
       // The other run "finishes the work": here the next apply, once the other holder let the Lease go.
-      await kubectl([
-        'patch',
-        'lease',
-        LEASE,
-        '-n',
-        runNs,
-        '--type',
-        'json',
-        '-p',
-        JSON.stringify([{ op: 'remove', path: '/spec/holderIdentity' }]),
-      ]);
+      await kubectlPatch('lease', LEASE, runNs, 'json', [{ op: 'remove', path: '/spec/holderIdentity' }]);
       const next = await runCli(['apply', '--config', configFile, '--output', 'json'], {
         kubeconfig: runner.kubeconfig,
         env,

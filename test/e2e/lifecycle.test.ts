@@ -12,7 +12,15 @@ import { applysetId, parseInventory } from '../../src/manifests/inventory.ts';
 import { type GitSshServer, startGitSshServer } from '../../tools/git/git-ssh-server.ts';
 import { notReady } from '../support/report.ts';
 import { runCli, runnerIdentity, upstreamFile, writeConfig } from './support/bootstrap.ts';
-import { auditEvents, auditMark, kubectl, kubectlJson, uniqueName, writes } from './support/target.ts';
+import {
+  auditEvents,
+  auditMark,
+  kubectl,
+  kubectlJson,
+  kubectlPatch,
+  uniqueName,
+  writes,
+} from './support/target.ts';
 
 const id = uniqueName('lc').slice(3);
 const runNs = `lc-${id}`;
@@ -318,16 +326,9 @@ describe('an environment taken out of the config', () => {
     const app = await kubectlJson<Meta>(['get', 'application', `seldon-gitops-${envB}`, '-n', argoNs]);
     expect(app.metadata.deletionTimestamp).toBeDefined();
     expect(app.metadata.finalizers).toEqual(['resources-finalizer.argocd.argoproj.io']);
-    await kubectl([
-      'patch',
-      'application',
-      `seldon-gitops-${envB}`,
-      '-n',
-      argoNs,
-      '--type=merge',
-      '-p',
-      '{"metadata":{"finalizers":null}}',
-    ]);
+    await kubectlPatch('application', `seldon-gitops-${envB}`, argoNs, 'merge', {
+      metadata: { finalizers: null },
+    });
   });
 });
 
@@ -410,16 +411,9 @@ describe('Argo CD shaped to the site, and SSO', () => {
   });
 
   it("keeps a user's own key, moves nothing on a re-run, and removes a key taken out of the config", async () => {
-    await kubectl([
-      'patch',
-      'configmap',
-      'argocd-cm',
-      '-n',
-      argoNs,
-      '--type=merge',
-      '-p',
-      '{"data":{"users.anonymous.enabled":"false"}}',
-    ]);
+    await kubectlPatch('configmap', 'argocd-cm', argoNs, 'merge', {
+      data: { 'users.anonymous.enabled': 'false' },
+    });
     const cfg = config({ envs: [envA], settings, sso, url, components });
     const rv = async () =>
       (await kubectlJson<Meta>(['get', 'configmap', 'argocd-cm', '-n', argoNs])).metadata.resourceVersion;

@@ -45,10 +45,12 @@ import {
 import { render, valuesFile } from './support/helm.ts';
 import {
   type AuditEvent,
+  applySecret,
   auditEvents,
   auditMark,
   kubectl,
   kubectlJson,
+  kubectlPatch,
   target,
   uniqueName,
   writes,
@@ -234,17 +236,7 @@ async function lease(): Promise<{
  * not by the holder's clock — a skewed clock must not count as expiry.)
  */
 async function expireLease(): Promise<void> {
-  await kubectl([
-    'patch',
-    'lease',
-    LEASE,
-    '-n',
-    runNs,
-    '--type',
-    'merge',
-    '-p',
-    JSON.stringify({ spec: { leaseDurationSeconds: 1 } }),
-  ]);
+  await kubectlPatch('lease', LEASE, runNs, 'merge', { spec: { leaseDurationSeconds: 1 } });
 }
 
 const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -257,14 +249,7 @@ async function sameAsReference(cfg: Cfg): Promise<string[]> {
 }
 
 async function secret(name: string, data: Record<string, string>) {
-  await kubectl(['apply', '-f', '-'], {
-    input: JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name, namespace: runNs },
-      stringData: data,
-    }),
-  });
+  await applySecret(runNs, name, data);
 }
 
 beforeAll(async () => {

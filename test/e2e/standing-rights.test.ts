@@ -32,6 +32,7 @@ import {
   dataOf,
   kubectl,
   kubectlJson,
+  kubectlPatch,
   serviceAccountKubeconfig,
   target,
   uniqueName,
@@ -260,27 +261,13 @@ describe('the scheduled run (apply --scope drift) with nothing but the scheduled
 
     // Hand edits.
     await kubectl(['label', 'namespace', s.envNs, '--overwrite', 'seldon.gitops=disabled']);
-    await kubectl([
-      'patch',
-      'configmap',
-      'argocd-cmd-params-cm',
-      '-n',
-      s.argoNs,
-      '--type=merge',
-      '-p',
-      '{"data":{"server.rootpath":"/elsewhere"}}',
-    ]);
+    await kubectlPatch('configmap', 'argocd-cmd-params-cm', s.argoNs, 'merge', {
+      data: { 'server.rootpath': '/elsewhere' },
+    });
     const app = `seldon-gitops-${s.envNs}`;
-    await kubectl([
-      'patch',
-      'applications.argoproj.io',
-      app,
-      '-n',
-      s.argoNs,
-      '--type=merge',
-      '-p',
-      '{"spec":{"destination":{"namespace":"kube-system"}}}',
-    ]);
+    await kubectlPatch('applications.argoproj.io', app, s.argoNs, 'merge', {
+      spec: { destination: { namespace: 'kube-system' } },
+    });
 
     const sa = `${release}-sd-gitops-bootstrap-scheduled`;
     const kubeconfig = await serviceAccountKubeconfig(s.ns, sa, join(keyDir, 'scheduled.kubeconfig'));

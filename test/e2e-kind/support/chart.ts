@@ -10,7 +10,7 @@ import { buildArgocdImages } from '../../../tools/images/argocd.ts';
 import { ARGOCD_VERSION, type ARGOCD_VERSIONS } from '../../../tools/versions.ts';
 import { upstreamFile } from '../../e2e/support/bootstrap.ts';
 import { CHART, ciScenarios, helm, parseObjects } from '../../e2e/support/helm.ts';
-import { dataOf, kubectl, kubectlJson } from '../../e2e/support/target.ts';
+import { dataOf, kubectl, kubectlJson, uniqueName } from '../../e2e/support/target.ts';
 import { apply } from './cluster.ts';
 import { type LoadedProjectImage, publish } from './kind.ts';
 
@@ -25,6 +25,16 @@ export const imageValues = (image: LoadedProjectImage) => ({
     pullPolicy: 'Never',
   },
 });
+
+/**
+ * A test's unique names: the release namespace `sdb-<tag>-<id>`, Seldon Deploy's, one environment and its
+ * Application.
+ */
+export function releaseNames(tag: string) {
+  const id = uniqueName('x').slice(2);
+  const env = `stg-${tag}-${id}`;
+  return { id, ns: `sdb-${tag}-${id}`, seldonNs: `seldon-${tag}-${id}`, env, app: `seldon-gitops-${env}` };
+}
 
 export async function createNamespace(name: string, labels: Record<string, string> = {}): Promise<void> {
   await apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } });

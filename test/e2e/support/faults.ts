@@ -590,6 +590,14 @@ export interface Gate {
   close(): void;
 }
 
+/** A copy of the kubeconfig `source` at `file` whose cluster is reached through the proxy at `listen`. */
+function kubeconfigThrough(listen: string, source: string, file: string): string {
+  const c = JSON.parse(readFileSync(source, 'utf8')) as { clusters: { cluster: { server: string } }[] };
+  c.clusters[0]!.cluster.server = `https://${listen}`;
+  writeFileSync(file, JSON.stringify(c), { mode: 0o600 });
+  return file;
+}
+
 export async function startGate(kubeconfig: string, delayMs = 40): Promise<Gate> {
   const cfg = JSON.parse(readFileSync(kubeconfig, 'utf8')) as { clusters: { cluster: { server: string } }[] };
   const upstream = new URL(cfg.clusters[0]!.cluster.server);
@@ -623,12 +631,7 @@ export async function startGate(kubeconfig: string, delayMs = 40): Promise<Gate>
   const listen = `127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
     listen,
-    kubeconfigThrough(source, file) {
-      const c = JSON.parse(readFileSync(source, 'utf8')) as { clusters: { cluster: { server: string } }[] };
-      c.clusters[0]!.cluster.server = `https://${listen}`;
-      writeFileSync(file, JSON.stringify(c), { mode: 0o600 });
-      return file;
-    },
+    kubeconfigThrough: (source, file) => kubeconfigThrough(listen, source, file),
     freeze() {
       frozen = true;
     },
@@ -707,12 +710,7 @@ export async function startToxiproxy(kubeconfig: string): Promise<Toxiproxy | un
   await call('POST', '/proxies', { name: 'apiserver', listen, upstream: upstream.host, enabled: true });
   return {
     listen,
-    kubeconfigThrough(source, file) {
-      const c = JSON.parse(readFileSync(source, 'utf8')) as { clusters: { cluster: { server: string } }[] };
-      c.clusters[0]!.cluster.server = `https://${listen}`;
-      writeFileSync(file, JSON.stringify(c), { mode: 0o600 });
-      return file;
-    },
+    kubeconfigThrough: (source, file) => kubeconfigThrough(listen, source, file),
     add: (toxic) =>
       call('POST', '/proxies/apiserver/toxics', { stream: 'downstream', toxicity: 1, ...toxic }),
     remove: (name) => call('DELETE', `/proxies/apiserver/toxics/${name}`),

@@ -53,6 +53,24 @@ export async function kubectl(args: string[], opts: { input?: string } = {}): Pr
   return stdout;
 }
 
+/** Applies a Secret `namespace/name` holding `stringData`. */
+export async function applySecret(namespace: string, name: string, stringData: Record<string, string>) {
+  await kubectl(['apply', '-f', '-'], {
+    input: JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace }, stringData }),
+  });
+}
+
+/** `kubectl patch` of one object, `patch` sent as JSON with the patch `type` (merge or json). */
+export async function kubectlPatch(
+  kind: string,
+  name: string,
+  namespace: string,
+  type: 'merge' | 'json',
+  patch: unknown,
+): Promise<string> {
+  return kubectl(['patch', kind, name, '-n', namespace, '--type', type, '-p', JSON.stringify(patch)]);
+}
+
 export async function kubectlJson<T = unknown>(args: string[]): Promise<T> {
   return JSON.parse(await kubectl([...args, '-o', 'json'])) as T;
 }
