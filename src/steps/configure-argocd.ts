@@ -15,13 +15,11 @@
 import type { Config } from '../config/types.ts';
 import { messageOf, StepError } from '../errors.ts';
 import {
-  adminPasswordDecision,
   desiredArgocdConfig,
   passwordStored,
   readAdminPassword,
   readCaBundle,
   readGitCredentials,
-  storedArgocdWebhookData,
 } from '../inputs/inputs.ts';
 import { describeRef, readSecret } from '../kube/objects.ts';
 import { applyNamedPermissions, applyPermissions, type Permission } from '../kube/rbac.ts';

@@ -20,7 +20,6 @@ import type { KubeObject } from '../kube/types.ts';
 import {
   argocdRepositorySecret,
   REPOSITORY_SECRET_NAME,
-  repoHost,
   seldonGitCredsSecret,
 } from '../manifests/git-credentials.ts';
 import {
@@ -29,7 +28,6 @@ import {
   type HelmRelease,
   latestReleaseSecrets,
 } from '../manifests/helm-release.ts';
-import { withOwnedFields } from '../manifests/ownership.ts';
 import { GITOPS_SECRET_CHECK, gitopsSecretCheck, SELDON_DEPLOY_CHART } from '../manifests/seldon-deploy.ts';
 import { argocdUrl } from '../manifests/virtualservice.ts';
 import type { Check } from '../report/types.ts';

@@ -24,7 +24,6 @@ import { applyNamedPermissions, type Permission } from '../kube/rbac.ts';
 import type { ObjectRef } from '../kube/types.ts';
 import { ARGOCD_SECRET } from '../manifests/argocd-settings.ts';
 import { b64 } from '../manifests/common.ts';
-import { withOwnedFields } from '../manifests/ownership.ts';
 import {
   argocdWebhookData,
   generateWebhookSecret,
