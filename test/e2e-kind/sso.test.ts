@@ -171,7 +171,7 @@ describe.skipIf(!onKind)('SSO: a real OpenID Provider logs users into real Argo 
       kind: 'ConfigMap',
       metadata: { name: 'browser', namespace: browserNs },
       data: {
-        'oidc-flow.ts': readFileSync(join(import.meta.dirname, '../kind/oidc-flow.ts'), 'utf8'),
+        'oidc-flow.ts': readFileSync(join(import.meta.dirname, 'support/oidc-flow.ts'), 'utf8'),
         'ca.crt': oidc.caPem,
       },
     });
