@@ -5,6 +5,7 @@
  * collected by the preflight.
  */
 import { randomBytes } from 'node:crypto';
+import { groupOf } from './objects.ts';
 import type { Kube, ResourceRule, RulesReview } from './types.ts';
 
 export interface Permission {
@@ -166,4 +167,23 @@ export async function missingPermissions(
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, perms.length) }, worker));
   return results.filter((r) => r !== '');
+}
+
+/**
+ * `get` and `delete`, by name, of the objects a run removes (what the inventory lists); cluster-wide for
+ * the kinds in `clusterScoped`.
+ */
+export function removalPermissions(
+  members: readonly { apiVersion: string; kind: string; namespace?: string; name: string }[],
+  clusterScoped: ReadonlySet<string>,
+): Permission[] {
+  return members.flatMap((d) =>
+    ['get', 'delete'].map((verb) => ({
+      verb,
+      group: groupOf(d.apiVersion),
+      resource: resourceOf(d.kind),
+      namespace: clusterScoped.has(d.kind) ? undefined : d.namespace,
+      names: [d.name],
+    })),
+  );
 }

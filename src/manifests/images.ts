@@ -12,14 +12,14 @@ interface PodSpec {
 }
 
 /** The pod spec of a workload or a pod (a CronJob's job template too), if the object has one. */
-function podSpecOf(obj: KubeObject): PodSpec | undefined {
+export function podSpecOf<S extends object = PodSpec>(obj: KubeObject): S | undefined {
   const o = obj as { spec?: Record<string, unknown> };
-  if (obj.kind === 'Pod') return o.spec as PodSpec | undefined;
+  if (obj.kind === 'Pod') return o.spec as S | undefined;
   if (obj.kind === 'CronJob') {
-    const job = o.spec?.jobTemplate as { spec?: { template?: { spec?: PodSpec } } } | undefined;
+    const job = o.spec?.jobTemplate as { spec?: { template?: { spec?: S } } } | undefined;
     return job?.spec?.template?.spec;
   }
-  return (o.spec?.template as { spec?: PodSpec } | undefined)?.spec;
+  return (o.spec?.template as { spec?: S } | undefined)?.spec;
 }
 
 /** Every container and initContainer image of the objects, once each, sorted. */

@@ -13,6 +13,7 @@
 import { parseImage } from '../config/image-refs.ts';
 import type { Config } from '../config/types.ts';
 import type { KubeObject } from '../kube/types.ts';
+import { podSpecOf } from './images.ts';
 
 type ImageSettings = Config['argocd']['images'];
 
@@ -49,24 +50,13 @@ export function rewriteImage(image: string, settings: ImageSettings): string {
   return image;
 }
 
-/** The pod template's spec of a workload (a CronJob's job template too), if the object has one. */
-function podSpecOf(obj: KubeObject): PodSpec | undefined {
-  const o = obj as { spec?: Record<string, unknown> };
-  if (obj.kind === 'Pod') return o.spec as PodSpec | undefined;
-  if (obj.kind === 'CronJob') {
-    const job = o.spec?.jobTemplate as { spec?: { template?: { spec?: PodSpec } } } | undefined;
-    return job?.spec?.template?.spec;
-  }
-  return (o.spec?.template as { spec?: PodSpec } | undefined)?.spec;
-}
-
 /** The objects with `argocd.images` applied (a copy of each object changed; the same array when none is). */
 export function applyImageSettings(objects: KubeObject[], settings: ImageSettings | undefined): KubeObject[] {
   if (!rewritesImages(settings)) return objects;
   return objects.map((obj) => {
-    if (!podSpecOf(obj)) return obj;
+    if (!podSpecOf<PodSpec>(obj)) return obj;
     const out = structuredClone(obj);
-    const pod = podSpecOf(out)!;
+    const pod = podSpecOf<PodSpec>(out)!;
     for (const c of [...(pod.initContainers ?? []), ...(pod.containers ?? [])]) {
       if (typeof c.image === 'string') c.image = rewriteImage(c.image, settings);
     }

@@ -21,6 +21,7 @@ import {
   applyPermissions,
   fullAccess,
   type Permission,
+  removalPermissions,
   resourceOf,
 } from '../kube/rbac.ts';
 import { crdEstablished } from '../kube/status.ts';
@@ -243,17 +244,12 @@ function needs(config: Config, inputs: NeedsInputs): Permission[] {
   if (inputs.manifestKinds.length > 0)
     perms.push(...applyNamedPermissions('', 'namespaces', undefined, [argo]));
   // The previous manifest's objects this one no longer has: by name, only what the inventory says.
-  for (const d of inputs.removals?.delete.filter((m) => m.set === 'argocd') ?? []) {
-    const ns = CLUSTER_SCOPED_KINDS.has(d.kind) ? undefined : d.namespace;
-    for (const verb of ['get', 'delete'])
-      perms.push({
-        verb,
-        group: groupOf(d.apiVersion),
-        resource: resourceOf(d.kind),
-        namespace: ns,
-        names: [d.name],
-      });
-  }
+  perms.push(
+    ...removalPermissions(
+      inputs.removals?.delete.filter((m) => m.set === 'argocd') ?? [],
+      CLUSTER_SCOPED_KINDS,
+    ),
+  );
   return perms;
 }
 

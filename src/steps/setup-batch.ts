@@ -9,8 +9,8 @@
 import type { Config } from '../config/types.ts';
 import { messageOf } from '../errors.ts';
 import { readStorageSecret, removedBatchMembers } from '../inputs/inputs.ts';
-import { groupOf, includesDesired } from '../kube/objects.ts';
-import { applyNamedPermissions, fullAccess, type Permission, resourceOf } from '../kube/rbac.ts';
+import { includesDesired } from '../kube/objects.ts';
+import { applyNamedPermissions, fullAccess, type Permission, removalPermissions } from '../kube/rbac.ts';
 import type { KubeObject } from '../kube/types.ts';
 import {
   BUCKET_SECRET_LABELS,
@@ -169,16 +169,9 @@ function needs(config: Config, inputs: NeedsInputs): Permission[] {
       namespace: storage.namespace,
       names: [storage.name],
     });
-  for (const d of inputs.removals?.delete.filter((m) => m.set === 'batch') ?? []) {
-    for (const verb of ['get', 'delete'])
-      perms.push({
-        verb,
-        group: groupOf(d.apiVersion),
-        resource: resourceOf(d.kind),
-        namespace: d.namespace,
-        names: [d.name],
-      });
-  }
+  perms.push(
+    ...removalPermissions(inputs.removals?.delete.filter((m) => m.set === 'batch') ?? [], new Set<string>()),
+  );
   return perms;
 }
 

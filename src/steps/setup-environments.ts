@@ -8,8 +8,13 @@ import type { Config } from '../config/types.ts';
 import { messageOf } from '../errors.ts';
 import { removedEnvironments } from '../inputs/inputs.ts';
 import { inParallel } from '../kube/apply.ts';
-import { describeRef, groupOf, includesDesired } from '../kube/objects.ts';
-import { applyNamedPermissions, applyPermissions, type Permission, resourceOf } from '../kube/rbac.ts';
+import { describeRef, includesDesired } from '../kube/objects.ts';
+import {
+  applyNamedPermissions,
+  applyPermissions,
+  type Permission,
+  removalPermissions,
+} from '../kube/rbac.ts';
 import { applicationReady, applicationStatus, seldonFailure, seldonResourcesOf } from '../kube/status.ts';
 import type { KubeObject } from '../kube/types.ts';
 import { formatDuration, waitFor } from '../kube/wait.ts';
@@ -349,17 +354,12 @@ function needs(config: Config, inputs: NeedsInputs): Permission[] {
     { verb: 'list', group: 'argoproj.io', resource: 'applications', namespace: argo },
     { verb: 'get', group: 'apiextensions.k8s.io', resource: 'customresourcedefinitions', names: ARGO_CRDS },
   );
-  for (const d of inputs.removals?.delete.filter((m) => m.set !== 'argocd' && m.set !== 'batch') ?? []) {
-    const ns = CLUSTER_SCOPED_KINDS.has(d.kind) ? undefined : d.namespace;
-    for (const verb of ['get', 'delete'])
-      perms.push({
-        verb,
-        group: groupOf(d.apiVersion),
-        resource: resourceOf(d.kind),
-        namespace: ns,
-        names: [d.name],
-      });
-  }
+  perms.push(
+    ...removalPermissions(
+      inputs.removals?.delete.filter((m) => m.set !== 'argocd' && m.set !== 'batch') ?? [],
+      CLUSTER_SCOPED_KINDS,
+    ),
+  );
   const release = inputs.removals?.release ?? [];
   if (release.length > 0)
     perms.push(
